@@ -1,0 +1,180 @@
+"""The Python API, close to the article's Keras code: build, fit, encode, decode, reconstruct, save, load.
+
+    ae = aekit.build("dense", code_size=32)      # the article's 784-128-32-128-784 model
+    ae.fit(x_train, epochs=3)                    # x: uint8 images, or floats (images in [0, 1], or table rows)
+    codes = ae.encode(x_test); x_hat = ae.decode(codes)
+    ae.save("runs/mine"); ae = aekit.load("runs/mine")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import checkpoint as ckpt
+from .data import Normalizer
+from .errors import AekitError
+from .evaluate import reconstruction_metrics
+from .models import Autoencoder, build_model, model_name
+from .train import TrainConfig, TrainResult, pick_device, train
+
+
+def normalizer_for_array(x: np.ndarray) -> Normalizer:
+    """How a user's array maps into model space: uint8 images → /255; floats (any shape, read as flattened rows)
+    in [0, 1] → unchanged; other floats → per-column min-max of this array."""
+    if x.dtype == np.uint8:
+        return Normalizer(kind="image", low=0.0, high=255.0)
+    if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+        raise AekitError("input must be a finite numeric array")
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    if flat.min() >= 0 and flat.max() <= 1:
+        return Normalizer(kind="table", low=np.zeros(flat.shape[1]), high=np.ones(flat.shape[1]))
+    low, high = flat.min(0), flat.max(0)
+    return Normalizer(kind="table", low=low, high=np.where(high > low, high, low + 1))
+
+
+class Model:
+    """An autoencoder ready for use: the network, how raw data maps into its space, and where it runs."""
+
+    def __init__(self, name: str = "dense", net: Autoencoder | None = None, normalizer: Normalizer | None = None,
+                 data_info: dict | None = None, device: str | torch.device = "cpu", **config):
+        self.name = name
+        self.net = net
+        self.normalizer = normalizer
+        self.data_info = data_info or {}
+        self.device = torch.device(device)
+        self.history: list[dict] = []
+        self._pending_config = config  # used when the input shape is only known at the first fit
+
+    @property
+    def config(self):
+        """The model's config dataclass (None until built)."""
+        return None if self.net is None else self.net.config
+
+    # --- data in and out -------------------------------------------------------------------------------------
+    def _to_model_space(self, x) -> torch.Tensor:
+        x = np.asarray(x)
+        if x.ndim < 2 or len(x) == 0:
+            raise AekitError(f"expected a non-empty batch of samples, got an array of shape {x.shape}")
+        if self.normalizer is None:
+            self.normalizer = normalizer_for_array(x)
+        if self.normalizer.kind == "image":
+            if x.dtype != np.uint8:
+                raise AekitError("this model works on uint8 images; pass uint8 pixels")
+            xt = self.normalizer.transform(x)
+        else:
+            xt = self.normalizer.transform(x.reshape(len(x), -1))
+        shape = tuple(self.net.config.input_shape) if self.net is not None else None
+        if shape is not None and tuple(xt.shape[1:]) != shape:
+            if math.prod(xt.shape[1:]) != math.prod(shape):
+                raise AekitError(f"samples have shape {tuple(x.shape[1:])}, the model expects {shape}")
+            xt = xt.reshape(len(xt), *shape)
+        return torch.from_numpy(np.ascontiguousarray(xt, dtype=np.float32))
+
+    def _from_model_space(self, y: torch.Tensor, like_shape: tuple | None = None) -> np.ndarray:
+        y = y.detach().cpu().numpy()
+        if self.normalizer is None:
+            return y
+        if self.normalizer.kind == "image":
+            return self.normalizer.inverse(y)
+        out = self.normalizer.inverse(y.reshape(len(y), -1))
+        return out.reshape(len(y), *like_shape) if like_shape else out
+
+    def _batches(self, xt: torch.Tensor, fn, batch_size: int) -> torch.Tensor:
+        self.net.eval()
+        with torch.no_grad():
+            outs = [fn(xt[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(xt), batch_size)]
+        return torch.cat(outs)
+
+    def _require_built(self) -> None:
+        if self.net is None:
+            raise AekitError("the model has not been built yet: call fit() first or pass input_shape to build()")
+
+    # --- the Keras-like surface ------------------------------------------------------------------------------
+    def fit(self, x, epochs: float = 3, batch_size: int = 32, *, validation_split: float = 0.0,
+            verbose: bool = True, run_dir: str | Path | None = None, **options) -> TrainResult:
+        """Train on ``x`` (the input is its own target); options are TrainConfig fields (lr, schedule, seed, ...)."""
+        xt = self._to_model_space(x)
+        if self.net is None:
+            try:
+                self.net = build_model(self.name, {"input_shape": tuple(xt.shape[1:]), **self._pending_config})
+            except (TypeError, ValueError) as e:
+                raise AekitError(f"bad {self.name} config: {e}") from None
+        try:
+            cfg = TrainConfig(epochs=epochs, batch_size=batch_size, val_fraction=validation_split, **options)
+        except (TypeError, ValueError) as e:
+            raise AekitError(f"bad training option: {e}") from None
+        self.device = pick_device(cfg.device)
+        self.data_info = {**self.data_info, "normalizer": self.normalizer.to_dict()}
+        self.data_info.setdefault("source", "array")
+        result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
+        self.history.extend(result.history)
+        self.net.eval()
+        return result
+
+    def encode(self, x, batch_size: int = 1024) -> np.ndarray:
+        """Codes for raw inputs: an array (N, code_size) (or the model's code shape)."""
+        self._require_built()
+        return self._batches(self._to_model_space(x), self.net.encode, batch_size).numpy()
+
+    def decode(self, z, batch_size: int = 1024) -> np.ndarray:
+        """Raw-unit outputs (uint8 images for image models) for codes ``z``."""
+        self._require_built()
+        zt = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+        return self._from_model_space(self._batches(zt, self.net.decode, batch_size))
+
+    def reconstruct(self, x, batch_size: int = 1024) -> np.ndarray:
+        """Encode then decode: raw-unit reconstructions with the same shape as ``x``."""
+        self._require_built()
+        x = np.asarray(x)
+        y = self._batches(self._to_model_space(x), lambda b: self.net(b)["x_hat"], batch_size)
+        return self._from_model_space(y, like_shape=x.shape[1:])
+
+    def evaluate(self, x, batch_size: int = 1024) -> dict[str, float]:
+        """Reconstruction metrics in model space: bce (for sigmoid outputs), mse, psnr."""
+        self._require_built()
+        xt = self._to_model_space(x)
+        y = self._batches(xt, lambda b: self.net(b)["x_hat"], batch_size)
+        return reconstruction_metrics(xt, y, with_bce=self.net.config.output_activation == "sigmoid")
+
+    def save(self, path: str | Path, force: bool = False) -> Path:
+        """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""
+        self._require_built()
+        path = Path(path)
+        if (path / ckpt.CONFIG).exists() and not force:
+            raise AekitError(f"{path} already holds a run; pass force=True to replace it")
+        path.mkdir(parents=True, exist_ok=True)
+        data = {**self.data_info, "normalizer": self.normalizer.to_dict() if self.normalizer else None}
+        ckpt.save_model(path, self.net, ckpt.run_config(self.net, data))
+        return path
+
+    def __repr__(self) -> str:
+        if self.net is None:
+            return f"Model({self.name!r}, unbuilt, {self._pending_config})"
+        n = sum(p.numel() for p in self.net.parameters())
+        return f"Model({model_name(self.net)!r}, {n:,} parameters, {dataclasses.asdict(self.net.config)})"
+
+
+def build(name: str = "dense", **config) -> Model:
+    """A new model by table name; config fields as keywords (input_shape may wait until the first fit)."""
+    if "input_shape" in config:
+        try:
+            return Model(name, build_model(name, config))
+        except (TypeError, ValueError) as e:
+            raise AekitError(f"bad {name} config: {e}") from None
+    return Model(name, **config)
+
+
+def load(run: str | Path, device: str = "cpu") -> Model:
+    """The ready model of a run folder (never unpickles)."""
+    dev = pick_device(device)
+    net, cfg = ckpt.load_model(run, dev)
+    data = cfg.get("data") or {}
+    norm = Normalizer.from_dict(data["normalizer"]) if data.get("normalizer") else None
+    m = Model(cfg["model"], net, norm, data, dev)
+    m.history = ckpt.read_metrics(run)
+    return m

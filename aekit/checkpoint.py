@@ -1,0 +1,228 @@
+"""Run folders: ``config.json`` + ``model.safetensors`` + ``checkpoint.safetensors`` + ``metrics.jsonl``.
+
+Every file is written atomically (temporary file in the same folder, fsync, rename), so a kill leaves either the old
+file or the new one, never half of one. Nothing here unpickles: weights, optimiser state and RNG states are
+safetensors tensors, everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
+
+from . import __version__
+from .errors import AekitError
+from .models import MODELS, Autoencoder, build_model, model_name
+from .models.base import config_to_dict
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+STATE = "checkpoint.safetensors"
+METRICS = "metrics.jsonl"
+MAX_CONFIG_BYTES = 1 << 24  # a config.json larger than 16 MiB is not one of ours
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(path: str | Path) -> dict:
+    """Read a JSON object from an untrusted file, with a size limit and one-line errors."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AekitError(f"{path} not found") from None
+    if size > MAX_CONFIG_BYTES:
+        raise AekitError(f"{path} is {size} bytes, too large for a config file")
+    try:
+        obj = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AekitError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise AekitError(f"{path} should hold a JSON object")
+    return obj
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+    """Atomically write tensors (made contiguous, on CPU) and optional JSON metadata to a safetensors file."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    metadata = {"aekit": json.dumps(meta)} if meta is not None else None
+    atomic_write(path, st_save(flat, metadata=metadata))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """Read a safetensors file (no pickle): its tensors and the JSON metadata aekit stored in it."""
+    path = Path(path)
+    if not path.is_file():
+        raise AekitError(f"{path} not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = (f.metadata() or {}).get("aekit")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise AekitError(f"{path} is not a readable safetensors file ({e})") from None
+    try:
+        return tensors, json.loads(meta) if meta is not None else None
+    except json.JSONDecodeError:
+        raise AekitError(f"{path} has corrupt aekit metadata") from None
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-256 of a weights file: identifies the exact model that made an output."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dict:
+    """The ``config.json`` document for a run: enough to rebuild the model and its data handling exactly."""
+    return {
+        "aekit": __version__,
+        "model": model_name(model),
+        "config": config_to_dict(model.config),
+        "data": data,
+        "train": train or {},
+    }
+
+
+def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
+    """Create a run folder, refusing to reuse one that already holds a run unless ``force``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AekitError(f"{path} exists and is not a folder")
+    if (path / CONFIG).exists() and not force:
+        raise AekitError(f"{path} already holds a run; choose another --out, --resume it, or pass --force")
+    path.mkdir(parents=True, exist_ok=True)
+    if force:
+        for name in (WEIGHTS, STATE, METRICS):
+            (path / name).unlink(missing_ok=True)
+    return path
+
+
+def save_model(run_dir: str | Path, model: Autoencoder, config: dict) -> None:
+    """Write ``config.json`` and ``model.safetensors`` for a ready model."""
+    run_dir = Path(run_dir)
+    save_tensors(run_dir / WEIGHTS, model.state_dict())
+    write_json(run_dir / CONFIG, config)
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """Read and check a run's ``config.json``."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise AekitError(f"{run_dir} is not a run folder")
+    cfg = read_json(run_dir / CONFIG)
+    if cfg.get("model") not in MODELS:
+        raise AekitError(f"{run_dir / CONFIG}: unknown model {cfg.get('model')!r}; aekit knows {sorted(MODELS)}")
+    if not isinstance(cfg.get("config"), dict):
+        raise AekitError(f"{run_dir / CONFIG}: missing model config")
+    return cfg
+
+
+def build_from_config(cfg: dict, where: str | Path = "config") -> Autoencoder:
+    """Rebuild the exact model a ``config.json`` describes (weights not loaded)."""
+    try:
+        return build_model(cfg["model"], cfg["config"])
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"{where}: bad model config ({e})") from None
+
+
+def load_state_dict_checked(model: Autoencoder, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Load tensors into a model, refusing missing, unexpected or mis-shaped entries with one line."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise AekitError(f"{where} does not match the model (missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in expected.items():
+        if tensors[k].shape != v.shape:
+            raise AekitError(f"{where}: {k} has shape {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}")
+    model.load_state_dict(tensors)
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
+    """The ready model (eval mode) of a run folder, and its config; never unpickles."""
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    model = build_from_config(cfg, run_dir / CONFIG)
+    tensors, _ = load_tensors(run_dir / WEIGHTS)
+    load_state_dict_checked(model, tensors, run_dir / WEIGHTS)
+    return model.to(device).eval(), cfg
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    """Per-epoch records from ``metrics.jsonl`` (empty when training has not finished an epoch)."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AekitError(f"{path} has a corrupt line") from None
+    return rows
+
+
+def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
+    """Atomically rewrite ``metrics.jsonl``."""
+    atomic_write(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows).encode())
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> tuple[dict, dict]:
+    """An optimiser's state as flat tensors plus JSON (param groups, scalar state), without pickle."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, state in sd["state"].items():
+        for key, val in state.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"{prefix}{pid}.{key}"] = val
+            else:
+                scalars[f"{pid}.{key}"] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict, meta: dict, prefix: str = "optim.") -> None:
+    """Restore what ``optimizer_to_tensors`` saved into an optimiser built for the same parameters."""
+    state: dict[int, dict] = {}
+    for name, val in tensors.items():
+        if name.startswith(prefix):
+            pid, key = name[len(prefix):].split(".", 1)
+            state.setdefault(int(pid), {})[key] = val
+    for name, val in meta.get("scalars", {}).items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = val
+    groups = meta["param_groups"]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    try:
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as e:
+        raise AekitError(f"checkpoint optimiser state does not fit this model ({e})") from None

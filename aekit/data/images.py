@@ -1,0 +1,112 @@
+"""Load a folder of image files (optionally one subfolder per class) into uint8 arrays."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aekit.errors import AekitError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+MAX_PIXELS = 64_000_000
+MAX_TOTAL_BYTES = 8 * 1024**3
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """Image files directly inside a folder, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _collect(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
+    """Find image files and, when they live in subfolders, their class indices."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and _image_files(d))
+    if not classes:
+        return _image_files(root), None, []
+    if _image_files(root):
+        log.warning("ignoring images directly in %s because class subfolders exist", root)
+    files: list[Path] = []
+    labels: list[int] = []
+    for i, name in enumerate(classes):
+        for p in _image_files(root / name):
+            files.append(p)
+            labels.append(i)
+    return files, labels, classes
+
+
+def _hw(size_wh: tuple[int, int]) -> str:
+    """Format a PIL (width, height) size as HxW."""
+    return f"{size_wh[1]}x{size_wh[0]}"
+
+
+def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode one image to a uint8 array (gray or RGB); returns the array and its original (W, H)."""
+    with Image.open(path) as im:
+        if im.size[0] * im.size[1] > MAX_PIXELS:
+            raise ValueError(f"image too large: {_hw(im.size)}")
+        size = im.size
+        im = im.convert("L" if im.mode in GRAY_MODES else "RGB")
+        if target_wh is not None and im.size != target_wh:
+            im = im.resize(target_wh, Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8), size
+
+
+def read_image_folder(
+    root: Path, image_size: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Read all images under root; returns (x uint8 (N,H,W[,3]), labels or None, class names)."""
+    files, labels, classes = _collect(root)
+    if not files:
+        raise AekitError(f"no images (PNG/JPEG/WebP/BMP) found in {root}")
+    target_wh = None if image_size is None else (int(image_size[1]), int(image_size[0]))
+    arrays: list[np.ndarray] = []
+    kept: list[int] = []
+    skipped = 0
+    first: tuple[Path, tuple[int, int]] | None = None
+    for i, path in enumerate(files):
+        try:
+            arr, size = _decode(path, target_wh)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            skipped += 1
+            log.debug("skipping unreadable image %s: %s", path, e)
+            continue
+        if first is None:
+            first = (path, size)
+            if target_wh is None:
+                target_wh = size
+        elif image_size is None and size != first[1]:
+            raise AekitError(
+                f"images have mixed sizes: {first[0].name} is {_hw(first[1])} but {path.name} is {_hw(size)};"
+                " pass an image size to resize them"
+            )
+        arrays.append(arr)
+        kept.append(i)
+    if skipped:
+        log.warning("skipped %d unreadable image file(s) of %d in %s", skipped, len(files), root)
+    if not arrays:
+        raise AekitError(f"none of the {len(files)} image files in {root} could be read")
+    color = any(a.ndim == 3 for a in arrays)
+    h, w = arrays[0].shape[:2]
+    if len(arrays) * h * w * (3 if color else 1) > MAX_TOTAL_BYTES:
+        raise AekitError(f"images in {root} are too large to load together ({len(arrays)} of {h}x{w})")
+    if color:
+        arrays = [a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2) for a in arrays]
+    x = np.stack(arrays)
+    y = None if labels is None else np.asarray([labels[i] for i in kept], dtype=np.int64)
+    return x, y, classes
+
+
+def resize_images(x: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 image stack (N,H,W[,C]) to image_size (height, width)."""
+    h, w = int(image_size[0]), int(image_size[1])
+    if x.shape[1:3] == (h, w):
+        return x
+    out = np.empty((len(x), h, w) + x.shape[3:], dtype=np.uint8)
+    for i, img in enumerate(x):
+        out[i] = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR), dtype=np.uint8)
+    return out

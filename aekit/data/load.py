@@ -1,0 +1,126 @@
+"""load_dataset: one entry point for named datasets and local files or folders."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data.arrays import as_labels, as_samples
+from aekit.data.csvfile import read_csv
+from aekit.data.dataset import IMAGE, Dataset, split
+from aekit.data.idx import IDX_NAME, find_idx_files, read_idx, read_labels
+from aekit.data.images import read_image_folder, resize_images
+from aekit.data.named import load_named_dataset, named_datasets
+from aekit.data.npyfile import read_npy, read_npz
+from aekit.errors import AekitError
+
+log = logging.getLogger(__name__)
+
+Split = tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
+
+
+def _npz_parts(path: Path) -> Split:
+    """Pick x_train/y_train/x_test/y_test, or x/y, or a single array out of an npz."""
+    d = read_npz(path)
+    if "x_train" in d:
+        if "x_test" not in d:
+            raise AekitError(f"{path} has x_train but no x_test")
+        return d["x_train"], d.get("y_train"), d["x_test"], d.get("y_test")
+    if "x" in d:
+        return d["x"], d.get("y"), None, None
+    if len(d) == 1:
+        return next(iter(d.values())), None, None, None
+    raise AekitError(f"{path}: expected keys x_train/x_test, or x, or a single array; found {', '.join(sorted(d))}")
+
+
+def _idx_parts(path: Path) -> Split:
+    """Read an IDX folder (train/t10k images and labels) or a single IDX image file."""
+    if path.is_file():
+        return read_idx(path), None, None, None
+    found = find_idx_files(path)
+    if ("train", "images") not in found:
+        raise AekitError(f"no train-images-idx3-ubyte[.gz] file in {path}")
+    x_tr = read_idx(found["train", "images"])
+    y_tr = read_labels(found["train", "labels"], len(x_tr)) if ("train", "labels") in found else None
+    if ("t10k", "images") not in found:
+        return x_tr, y_tr, None, None
+    x_te = read_idx(found["t10k", "images"])
+    y_te = read_labels(found["t10k", "labels"], len(x_te)) if ("t10k", "labels") in found else None
+    if (y_tr is None) != (y_te is None):
+        y_tr = y_te = None
+        log.warning("labels present for only one split in %s; ignoring labels", path)
+    return x_tr, y_tr, x_te, y_te
+
+
+def _from_parts(name: str, parts: Split, source: str, test_fraction: float, seed: int) -> Dataset:
+    """Validate arrays, split when there is no test set, and build the Dataset."""
+    x_tr, y_tr, x_te, y_te = parts
+    x_tr, kind = as_samples(x_tr, f"{source} training data")
+    y_tr = as_labels(y_tr, len(x_tr), f"{source} training labels")
+    if x_te is None:
+        x_tr, y_tr, x_te, y_te = split(x_tr, y_tr, test_fraction, seed)
+    else:
+        x_te, kind_te = as_samples(x_te, f"{source} test data")
+        if kind_te != kind or x_te.shape[1:] != x_tr.shape[1:]:
+            raise AekitError(f"{source}: test samples {x_te.shape[1:]} do not match training samples {x_tr.shape[1:]}")
+        y_te = as_labels(y_te, len(x_te), f"{source} test labels")
+        if (y_tr is None) != (y_te is None):
+            raise AekitError(f"{source}: labels are given for only one of train and test")
+    return Dataset(name, x_tr, y_tr, x_te, y_te, kind, source)
+
+
+def _is_idx(path: Path) -> bool:
+    """True for an IDX file by name, or a folder holding IDX files."""
+    if path.is_dir():
+        return bool(find_idx_files(path))
+    return bool(IDX_NAME.match(path.name)) or path.name.endswith(("-ubyte", "-ubyte.gz"))
+
+
+def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: float, seed: int) -> Dataset:
+    """Load a local file or folder according to its type."""
+    name = path.stem if path.is_file() else path.name
+    if _is_idx(path):
+        return _from_parts(name, _idx_parts(path), f"IDX {path}", test_fraction, seed)
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix == ".npy":
+        return _from_parts(name, (read_npy(path), None, None, None), f"array file {path}", test_fraction, seed)
+    if path.is_file() and suffix == ".npz":
+        return _from_parts(name, _npz_parts(path), f"array file {path}", test_fraction, seed)
+    if path.is_file() and suffix == ".csv":
+        return _from_parts(name, (read_csv(path), None, None, None), f"CSV {path}", test_fraction, seed)
+    if path.is_dir():
+        x, y, classes = read_image_folder(path, image_size)
+        if classes:
+            log.info("class labels from subfolders of %s: %s", path, ", ".join(f"{i}={c}" for i, c in enumerate(classes)))
+        return _from_parts(name, (x, y, None, None), f"image folder {path}", test_fraction, seed)
+    raise AekitError(f"don't know how to load {path} (expected a folder, .npy, .npz, .csv or IDX file)")
+
+
+def load_dataset(
+    source: str,
+    *,
+    image_size: tuple[int, int] | None = None,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> Dataset:
+    """Load a named dataset (mnist, fashion-mnist, digits) or a local path; image_size is (height, width)."""
+    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
+        raise AekitError(f"image size must be two positive integers (height, width), got {image_size}")
+    path = Path(source).expanduser()
+    if path.exists():
+        ds = _load_path(path, image_size, test_fraction, seed)
+    elif source in named_datasets():
+        ds = load_named_dataset(source, cache_dir)
+    else:
+        raise AekitError(f"no such file or folder, and not a named dataset: {source} (named: {', '.join(named_datasets())})")
+    if image_size is not None:
+        if ds.kind != IMAGE:
+            log.warning("ignoring image size for table data from %s", ds.source)
+        elif ds.x_train.shape[1:3] != tuple(image_size):
+            ds.x_train = resize_images(ds.x_train, image_size)
+            ds.x_test = resize_images(ds.x_test, image_size)
+    log.info("loaded %s: %d train / %d test samples, kind %s", ds.source, len(ds.x_train), len(ds.x_test), ds.kind)
+    return ds

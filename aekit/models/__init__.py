@@ -1,0 +1,34 @@
+"""The one table that maps model names to (config class, module class)."""
+
+from __future__ import annotations
+
+from .base import Autoencoder, config_from_dict, config_to_dict
+from .dense import DenseAutoencoder, DenseConfig
+
+MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
+    "dense": (DenseConfig, DenseAutoencoder),
+}
+
+
+def model_name(model: Autoencoder) -> str:
+    """The table name of a model instance."""
+    for name, (_, cls) in MODELS.items():
+        if type(model) is cls:
+            return name
+    raise KeyError(f"{type(model).__name__} is not in aekit.models.MODELS")
+
+
+def build_model(name: str, config: dict | object | None = None, **overrides) -> Autoencoder:
+    """Build a model by table name from a config dataclass, a dict, or keyword overrides."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    cfg_cls, model_cls = MODELS[name]
+    if config is None or isinstance(config, dict):
+        data = {**(config or {}), **overrides}
+        cfg = config_from_dict(cfg_cls, data)
+    else:
+        cfg = config_from_dict(cfg_cls, {**config_to_dict(config), **overrides}) if overrides else config
+    return model_cls(cfg)
+
+
+__all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder"]

@@ -1,0 +1,125 @@
+"""The contract every aekit model follows, so one trainer and every application work with every model.
+
+A model is a config dataclass plus an ``nn.Module`` built from it:
+
+- ``encode(x) -> z``: inputs in model space (float32 in [0, 1], shape ``(B, *input_shape)``) to codes.
+- ``decode_logits(z) -> logits``: codes to pre-activation outputs of shape ``(B, *input_shape)``.
+- ``decode(z) -> x_hat``: ``output_activation(decode_logits(z))``, in model space.
+- ``forward(x) -> dict``: at least ``{"x_hat", "logits", "z"}``; models add extras (``"mu"``, ``"logvar"``, ...).
+- ``loss(x, out, target=None) -> dict``: named terms with the total under ``"loss"``; ``target`` defaults to
+  ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``).
+
+The module never mutates its config; ``config`` is stored on the module so a run folder can rebuild it exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+OUTPUT_ACTIVATIONS = ("sigmoid", "identity")
+LOSSES = ("bce", "mse")
+
+
+def activation(name: str) -> nn.Module:
+    """An activation module by name."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def output(logits: torch.Tensor, name: str) -> torch.Tensor:
+    """Apply the output activation named in a config."""
+    return torch.sigmoid(logits) if name == "sigmoid" else logits
+
+
+def reconstruction_loss(logits: torch.Tensor, x_hat: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Mean per-element reconstruction loss; BCE is taken on logits for numerical stability."""
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if kind == "mse":
+        return F.mse_loss(x_hat, target)
+    raise ValueError(f"unknown loss {kind!r}; choose from {LOSSES}")
+
+
+class Autoencoder(nn.Module):
+    """Shared plumbing: ``decode``, ``forward`` and ``loss`` in terms of ``encode`` and ``decode_logits``."""
+
+    config: object  # a dataclass with at least input_shape, code_size, output_activation, loss
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes to reconstructions in model space."""
+        return output(self.decode_logits(z), self.config.output_activation)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = self.encode(x)
+        logits = self.decode_logits(z)
+        return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z}
+
+    def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None) -> dict:
+        target = x if target is None else target
+        recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
+        return {"loss": recon, "recon": recon}
+
+
+def check_config(cfg) -> None:
+    """Validate the fields every model config shares; raises ValueError with one line."""
+    shape = tuple(cfg.input_shape)
+    if not shape or any(int(s) <= 0 for s in shape):
+        raise ValueError(f"input_shape must be positive sizes, got {shape}")
+    if int(cfg.code_size) <= 0:
+        raise ValueError(f"code_size must be positive, got {cfg.code_size}")
+    if cfg.output_activation not in OUTPUT_ACTIVATIONS:
+        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {cfg.output_activation!r}")
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
+    if cfg.loss == "bce" and cfg.output_activation != "sigmoid":
+        raise ValueError("loss 'bce' needs output_activation 'sigmoid'")
+
+
+def config_to_dict(cfg) -> dict:
+    """A config dataclass as JSON-ready data (tuples become lists)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(cls, data: dict):
+    """Rebuild a config dataclass, refusing unknown keys and restoring tuple fields."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def glorot_init_(module: nn.Module) -> None:
+    """Keras's defaults for every Linear/Conv layer: Glorot-uniform weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def numel(shape) -> int:
+    """Number of elements in one sample of this shape."""
+    return int(math.prod(shape))

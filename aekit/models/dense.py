@@ -1,0 +1,60 @@
+"""Dense (fully connected) autoencoder: the article's 784-128-32-128-784 model and its generalisations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .base import Autoencoder, activation, check_config, glorot_init_, numel
+
+
+@dataclass(frozen=True)
+class DenseConfig:
+    input_shape: tuple[int, ...] = (1, 28, 28)  # one sample in model space, e.g. (C, H, W) or (D,)
+    hidden: tuple[int, ...] = (128,)  # encoder widths; the decoder mirrors them
+    code_size: int = 32  # width of the code layer
+    activation: str = "relu"  # hidden-layer activation
+    code_activation: str = "relu"  # activation on the code (the article uses relu)
+    output_activation: str = "sigmoid"  # "sigmoid" or "identity"
+    loss: str = "bce"  # "bce" or "mse"
+    init: str = "glorot"  # "glorot" (Keras's default) or "torch" (PyTorch's default)
+
+    def __post_init__(self):
+        check_config(self)
+        if self.init not in ("glorot", "torch"):
+            raise ValueError(f"init must be 'glorot' or 'torch', got {self.init!r}")
+
+
+def mlp(sizes: list[int], act: str, last_act: str | None) -> nn.Sequential:
+    """Linear layers through ``sizes`` with ``act`` between them and ``last_act`` (or nothing) at the end."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        is_last = i == len(sizes) - 2
+        if not is_last:
+            layers.append(activation(act))
+        elif last_act is not None:
+            layers.append(activation(last_act))
+    return nn.Sequential(*layers)
+
+
+class DenseAutoencoder(Autoencoder):
+    """x (B, *input_shape) -> flatten -> hidden... -> code (B, code_size) -> ...hidden -> logits (B, *input_shape)."""
+
+    def __init__(self, config: DenseConfig):
+        super().__init__()
+        self.config = config
+        d = numel(config.input_shape)
+        widths = [d, *config.hidden, config.code_size]
+        self.encoder = mlp(widths, config.activation, config.code_activation)
+        self.decoder = mlp(widths[::-1], config.activation, None)
+        if config.init == "glorot":
+            glorot_init_(self)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.flatten(1))  # (B, code_size)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).view(-1, *self.config.input_shape)  # (B, *input_shape)

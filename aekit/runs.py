@@ -1,0 +1,229 @@
+"""Run-level workflows the CLI calls: resolve settings, train into a run folder, resume, evaluate, describe."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from . import checkpoint as ckpt
+from .data import Dataset, Normalizer, load_dataset, sample_shape
+from .errors import AekitError
+from .evaluate import pca_mse, reconstruct, reconstruction_metrics
+from .models import build_model
+from .presets import get_preset
+from .train import TrainConfig, pick_device, train, train_config_from_dict
+
+log = logging.getLogger(__name__)
+EVAL = "eval.json"
+FIGURE = "reconstructions.png"
+
+
+def _read_toml(path: str) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise AekitError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise AekitError(f"config file {path} is not valid TOML ({e})") from None
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        h, w = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise AekitError(f"image size should look like 28x28, got {text!r}") from None
+    if h <= 0 or w <= 0 or h * w > 4096 * 4096:
+        raise AekitError(f"image size {text} is out of range")
+    return h, w
+
+
+def resolve_settings(preset: str = "seed", config_file: str | None = None, dataset: str | None = None,
+                     data: str | None = None, image_size: str | None = None, test_fraction: float = 0.1,
+                     model: str | None = None, model_options: dict | None = None,
+                     train_options: dict | None = None) -> dict:
+    """Merge preset ← TOML file ← explicit options (None means "not given") into one settings dict."""
+    file = _read_toml(config_file) if config_file else {}
+    try:
+        s = get_preset(file.get("preset", preset))
+    except ValueError as e:
+        raise AekitError(str(e)) from None
+    unknown = set(file) - {"preset", "dataset", "data", "image_size", "test_fraction", "model", "config", "train"}
+    if unknown:
+        raise AekitError(f"config file {config_file}: unknown keys {sorted(unknown)}")
+    if data or dataset:
+        path, name = data, dataset
+    else:
+        path, name = file.get("data"), file.get("dataset") or s["dataset"]
+    source = str(Path(path).expanduser().resolve()) if path else name
+    given_model = model or file.get("model")
+    if given_model and given_model != s["model"]:
+        s["config"] = {}  # another model's options would not fit
+    config = {**s["config"], **file.get("config", {})}
+    config.update({k: v for k, v in (model_options or {}).items() if v is not None})
+    if isinstance(config.get("hidden"), str):
+        try:
+            config["hidden"] = [int(v) for v in config["hidden"].split(",") if v.strip()]
+        except ValueError:
+            raise AekitError(f"--hidden should be widths like 256,128, got {config['hidden']!r}") from None
+    tr = {**s["train"], **file.get("train", {})}
+    tr.update({k: v for k, v in (train_options or {}).items() if v is not None})
+    try:
+        train_config_from_dict(tr)
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"bad training option: {e}") from None
+    size = image_size or file.get("image_size")
+    return {"source": source, "image_size": _parse_size(size), "model": given_model or s["model"],
+            "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction))}
+
+
+def _load(source: str, image_size, test_fraction: float, seed: int = 0) -> Dataset:
+    return load_dataset(source, image_size=tuple(image_size) if image_size else None,
+                        test_fraction=test_fraction, seed=seed)
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _progress(flag: bool | None) -> bool:
+    return sys.stderr.isatty() if flag is None else flag
+
+
+def train_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None) -> Path | None:
+    """Train the model ``settings`` describe into run folder ``out``; returns it (None on ranks other than 0)."""
+    main = _is_main_process()
+    if main:
+        ckpt.prepare_run_dir(out, force=force)
+    ds = _load(settings["source"], settings["image_size"], settings["test_fraction"])
+    norm = Normalizer.fit(ds)
+    x = torch.from_numpy(norm.transform(ds.x_train))
+    try:
+        cfg = train_config_from_dict(settings["train"])
+        torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
+        model = build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)})
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"bad model option: {e}") from None
+    data_info = {"source": settings["source"], "image_size": settings["image_size"],
+                 "test_fraction": settings["test_fraction"], "kind": ds.kind, "origin": ds.source,
+                 "normalizer": norm.to_dict()}
+    train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
+    return Path(out) if main else None
+
+
+def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
+    """Continue a run from its ``checkpoint.safetensors`` with the settings in its ``config.json``."""
+    run = Path(run)
+    cfg = ckpt.read_run_config(run)
+    if not (run / ckpt.STATE).exists():
+        raise AekitError(f"{run} has no checkpoint to resume from")
+    data = cfg.get("data") or {}
+    if not data.get("source") or data["source"] == "array":
+        raise AekitError(f"{run} was trained from an in-memory array; resume it from Python")
+    ds = _load(data["source"], data.get("image_size"), data.get("test_fraction", 0.1))
+    norm = Normalizer.from_dict(data["normalizer"])
+    x = torch.from_numpy(norm.transform(ds.x_train))
+    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
+    try:
+        tcfg = train_config_from_dict(cfg.get("train") or {})
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"{run / ckpt.CONFIG}: bad training config ({e})") from None
+    train(model, x, tcfg, run, data_info=data, resume=True, progress=_progress(progress))
+    return run if _is_main_process() else None
+
+
+def _run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalizer]:
+    info = cfg.get("data") or {}
+    if not info.get("normalizer"):
+        raise AekitError(f"{run / ckpt.CONFIG} has no data normalisation")
+    source = data or info.get("source")
+    if not source or source == "array":
+        raise AekitError(f"{run} was trained from an in-memory array; pass --data PATH")
+    ds = _load(source, info.get("image_size"), info.get("test_fraction", 0.1))
+    return ds, Normalizer.from_dict(info["normalizer"])
+
+
+def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto") -> dict:
+    """Test-set BCE/MSE/PSNR of a run, with PCA of the same code size fitted on the same training data."""
+    run = Path(run)
+    dev = pick_device(device)
+    model, cfg = ckpt.load_model(run, dev)
+    ds, norm = _run_data(run, cfg, data)
+    x_test = torch.from_numpy(norm.transform(ds.x_test))
+    if tuple(x_test.shape[1:]) != tuple(model.config.input_shape):
+        raise AekitError(f"data samples have shape {tuple(x_test.shape[1:])}, the model expects "
+                         f"{tuple(model.config.input_shape)}")
+    x_hat = reconstruct(model, x_test, device=dev)
+    m = reconstruction_metrics(x_test, x_hat, with_bce=model.config.output_activation == "sigmoid")
+    out = {f"test_{k}": v for k, v in m.items()}
+    out["pca_mse"] = pca_mse(norm.transform(ds.x_train), x_test.numpy(), model.config.code_size)
+    out.update({"code_size": model.config.code_size, "n_train": len(ds.x_train), "n_test": len(ds.x_test),
+                "data": ds.name})
+    return out
+
+
+def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = None, data: str | None = None,
+                       force: bool = False) -> Path:
+    """The article's figure for a run: ``n`` test inputs over their reconstructions."""
+    from .figures import reconstruction_figure
+
+    run = Path(run)
+    out = Path(out) if out else run / FIGURE
+    if out.exists() and not force:
+        raise AekitError(f"{out} exists; pass --force to replace it")
+    if not 1 <= n <= 100:
+        raise AekitError("-n must be between 1 and 100")
+    model, cfg = ckpt.load_model(run)
+    ds, norm = _run_data(run, cfg, data)
+    x = ds.x_test[:n]
+    x_hat = reconstruct(model, torch.from_numpy(norm.transform(x))).numpy()
+    recon = norm.inverse(x_hat)
+    reconstruction_figure(x, recon, out, title=f"{run.name}: {cfg['model']}, code size {model.config.code_size}")
+    return out
+
+
+def finish_run(run: Path) -> str:
+    """After training: evaluate on the test split, write eval.json and the figure, return a short summary."""
+    metrics = evaluate_run(run, device="cpu")
+    ckpt.write_json(run / EVAL, metrics)
+    fig = reconstruction_png(run, force=True)
+    hist = ckpt.read_metrics(run)
+    secs = hist[-1]["seconds"] if hist else float("nan")
+    parts = [f"run {run}: {len(hist)} epochs in {secs:.1f} s"]
+    if "test_bce" in metrics:
+        parts.append(f"test BCE {metrics['test_bce']:.4f}")
+    parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")
+    parts.append(f"PSNR {metrics['test_psnr']:.2f} dB")
+    return ", ".join(parts) + f"\nfigure: {fig}"
+
+
+def run_info(run: str | Path) -> dict:
+    """What a run folder holds: model, sizes, data, training, progress, fingerprint."""
+    run = Path(run)
+    cfg = ckpt.read_run_config(run)
+    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
+    hist = ckpt.read_metrics(run)
+    info = {"run": str(run), "aekit": cfg.get("aekit"), "model": cfg["model"], "config": cfg["config"],
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "data": {k: v for k, v in (cfg.get("data") or {}).items() if k != "normalizer"},
+            "train": cfg.get("train"), "epochs_done": len(hist), "last_epoch": hist[-1] if hist else None}
+    if (run / ckpt.WEIGHTS).exists():
+        info["fingerprint"] = ckpt.fingerprint(run / ckpt.WEIGHTS)
+    if (run / EVAL).exists():
+        info["eval"] = json.loads((run / EVAL).read_text())
+    return info
+
+
+__all__ = ["resolve_settings", "train_run", "resume_run", "evaluate_run", "reconstruction_png", "finish_run",
+           "run_info"]

@@ -1,0 +1,359 @@
+"""One training loop for every aekit model.
+
+The loop reads top to bottom: build the optimiser, then for each epoch draw a seeded permutation, take batches, call
+``model(x)`` for a dict of outputs and ``model.loss(x, out)`` for a dict of named terms, step, and log. It also runs
+unchanged under ``torchrun --nproc_per_node=N``: each process takes its slice of every global batch and
+DistributedDataParallel averages the gradients; only rank 0 writes.
+
+Resumable: ``checkpoint.safetensors`` (weights, optimiser, RNG, position inside the epoch, running sums) is written
+atomically at every epoch end and every ``checkpoint_every`` steps, so a killed run resumed from it finishes with
+the same weights as one that was never interrupted (on the same machine and device).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .errors import AekitError
+from .models import Autoencoder
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 3  # passes over the training set; a fraction trains part of the last one
+    batch_size: int = 32  # global batch, split across processes under torchrun
+    optimizer: str = "adam"  # "adam" or "adamw"
+    lr: float = 1e-3  # peak learning rate
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-7  # Keras's Adam default (PyTorch's is 1e-8)
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # "constant", "cosine" or "linear" decay after warm-up
+    warmup: float = 0.0  # fraction of all steps spent ramping the learning rate up from zero
+    final_lr: float = 0.0  # learning rate at the end of a cosine or linear schedule, as a fraction of lr
+    val_fraction: float = 0.0  # share of the training data held out for validation
+    patience: int = 0  # early stopping: epochs without validation improvement (0: off)
+    grad_clip: float = 0.0  # clip the gradient norm to this (0: off)
+    seed: int = 0  # seeds data order, initialisation and any sampling
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
+    checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
+
+    def __post_init__(self):
+        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.val_fraction < 1 or not 0 <= self.warmup < 1:
+            raise ValueError("val_fraction and warmup must lie in [0, 1)")
+        if self.patience and not self.val_fraction:
+            raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
+
+
+@dataclass
+class TrainResult:
+    history: list[dict] = field(default_factory=list)  # one record per epoch, as in metrics.jsonl
+    seconds: float = 0.0  # wall time of the loop in this call (a resumed run counts only its own part)
+    steps: int = 0  # optimiser steps taken in total
+    stopped_early: bool = False
+
+
+class TrainingDiverged(AekitError):
+    """The loss became NaN or infinite."""
+
+
+def train_config_from_dict(data: dict) -> TrainConfig:
+    """A TrainConfig from JSON/TOML data, refusing unknown keys."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown training options: {sorted(unknown)}")
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The requested device, or the best available one for "auto" (cuda, then mps, then cpu)."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AekitError("--device cuda asked for, but PyTorch sees no CUDA GPU")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise AekitError("--device mps asked for, but this PyTorch has no MPS support here")
+    return dev
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    """The learning rate for optimiser step ``step`` of ``total``: linear warm-up, then the chosen decay."""
+    warm = int(cfg.warmup * total)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "constant":
+        return cfg.lr
+    p = (step - warm) / max(1, total - warm)
+    end = cfg.lr * cfg.final_lr
+    if cfg.schedule == "cosine":
+        return end + (cfg.lr - end) * 0.5 * (1 + math.cos(math.pi * p))
+    return cfg.lr + (end - cfg.lr) * p
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or AdamW over the model's parameters."""
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device_name: str) -> tuple[_Dist, torch.device]:
+    """Join the process group torchrun describes (if any) and pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist(), pick_device(device_name)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size()), device
+
+
+def _all_sum(t: torch.Tensor, d: _Dist) -> torch.Tensor:
+    """Sum a tensor over all processes (a no-op in a single process)."""
+    if d.world > 1:
+        t = t.clone()
+        dist.all_reduce(t)
+    return t
+
+
+def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A seeded train/validation split of the rows of ``x``."""
+    if fraction <= 0:
+        return x, None
+    n_val = max(1, int(round(len(x) * fraction)))
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    return x[perm[n_val:]], x[perm[:n_val]]
+
+
+@torch.no_grad()
+def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, batch_size: int = 1024) -> dict:
+    """Mean of each loss term over ``x`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    for i in range(0, len(x), batch_size):
+        xb = x[i : i + batch_size].to(device)
+        for k, v in model.loss(xb, model(xb)).items():
+            sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
+    model.train(was_training)
+    return {k: v / len(x) for k, v in sums.items()}
+
+
+def _rng_tensors(device: torch.device) -> dict[str, torch.Tensor]:
+    out = {"rng.cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        out["rng.cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def _restore_rng(tensors: dict, device: torch.device) -> None:
+    torch.set_rng_state(tensors["rng.cpu"])
+    if device.type == "cuda" and "rng.cuda" in tensors:
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+
+
+def train(
+    model: Autoencoder,
+    x: torch.Tensor,
+    cfg: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    data_info: dict | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``run_dir``, save as it goes.
+
+    Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
+    early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. With ``resume``, continues from the
+    checkpoint in ``run_dir``. Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
+    """
+    d, device = _setup_distributed(cfg.device)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    writes = run_dir is not None and d.main
+    torch.manual_seed(cfg.seed)
+    x_train, x_val = split_validation(x, cfg.val_fraction, cfg.seed)
+    if len(x_train) == 0:
+        raise AekitError("no training data")
+    on_device = device.type != "cpu" and x_train.numel() * 4 < (2 << 30)
+    x_train = x_train.to(device) if on_device else x_train
+    model.to(device).train()
+    net = model
+    if d.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    opt = make_optimizer(model, cfg)
+
+    n = len(x_train)
+    per_epoch = math.ceil(n / cfg.batch_size)
+    total = math.ceil(cfg.epochs * per_epoch)
+    n_epochs = math.ceil(total / per_epoch)
+    epoch, start_step, gstep = 0, 0, 0
+    best_val, bad_epochs = math.inf, 0
+    history: list[dict] = []
+    sums = torch.zeros(0)
+    elapsed_before = 0.0
+    best_state = None
+
+    if resume:
+        if run_dir is None:
+            raise AekitError("resume needs a run folder")
+        tensors, meta = ckpt.load_tensors(run_dir / ckpt.STATE)
+        if meta is None or "epoch" not in meta:
+            raise AekitError(f"{run_dir / ckpt.STATE} is not an aekit training checkpoint")
+        ckpt.load_state_dict_checked(
+            model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, run_dir / ckpt.STATE
+        )
+        ckpt.optimizer_from_tensors(opt, tensors, meta["optim"])
+        _restore_rng(tensors, device)
+        epoch, start_step, gstep = meta["epoch"], meta["step"], meta["global_step"]
+        best_val, bad_epochs = meta["best_val"], meta["bad_epochs"]
+        history, elapsed_before = meta["history"], meta["elapsed"]
+        sums = tensors["sums"].to(device)
+        if cfg.patience and (run_dir / ckpt.WEIGHTS).exists():
+            best_state, _ = ckpt.load_tensors(run_dir / ckpt.WEIGHTS)
+        if writes:
+            ckpt.write_metrics(run_dir, history)
+        log.info("resuming at epoch %d, step %d", epoch + 1, start_step)
+    elif writes:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.write_json(run_dir / ckpt.CONFIG, ckpt.run_config(model, data_info or {}, dataclasses.asdict(cfg)))
+
+    def save_checkpoint(ep: int, step: int) -> None:
+        if not writes:
+            return
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        otensors, ometa = ckpt.optimizer_to_tensors(opt)
+        tensors.update(otensors)
+        tensors.update(_rng_tensors(device))
+        tensors["sums"] = sums
+        meta = {"epoch": ep, "step": step, "global_step": gstep, "best_val": best_val, "bad_epochs": bad_epochs,
+                "history": history, "elapsed": elapsed_before + time.perf_counter() - t0, "optim": ometa}
+        ckpt.save_tensors(run_dir / ckpt.STATE, tensors, meta)
+
+    def check_finite(where: str) -> float:
+        mean = float(_all_sum(sums[:1], d)) / max(1.0, float(_all_sum(sums[-1:], d)))
+        if not math.isfinite(mean):
+            kept = f"; the last good checkpoint in {run_dir} is kept" if run_dir else ""
+            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower --lr or --grad-clip)")
+        return mean
+
+    t0 = time.perf_counter()
+    stopped_early = False
+    term_names: list[str] | None = None
+    while epoch < n_epochs and not stopped_early:
+        steps = min(per_epoch, total - epoch * per_epoch)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+        bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",
+                   disable=not (progress and d.main), leave=False, mininterval=0.5, dynamic_ncols=True)
+        for step in range(start_step, steps):
+            idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            if d.world > 1:
+                idx = idx[d.rank :: d.world]
+            xb = x_train[idx.to(x_train.device)].to(device, non_blocking=True)
+            for g in opt.param_groups:
+                g["lr"] = learning_rate(cfg, gstep, total)
+            out = net(xb)
+            terms = model.loss(xb, out)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            gstep += 1
+            with torch.no_grad():  # running sums of each term (weighted by batch size), then the sample count
+                if term_names is None:
+                    term_names = list(terms)
+                if sums.numel() != len(term_names) + 1:
+                    sums = torch.zeros(len(term_names) + 1, dtype=torch.float64, device=device)
+                sums[:-1] += torch.stack([terms[k].detach() for k in term_names]).double() * len(idx)
+                sums[-1] += len(idx)
+            bar.update(1)
+            if (step + 1) % 50 == 0:
+                bar.set_postfix(loss=f"{check_finite(f'epoch {epoch + 1}, step {step + 1}'):.4f}", refresh=False)
+            if cfg.checkpoint_every and gstep % cfg.checkpoint_every == 0 and step + 1 < steps:
+                check_finite(f"epoch {epoch + 1}, step {step + 1}")
+                save_checkpoint(epoch, step + 1)
+        bar.close()
+
+        check_finite(f"the end of epoch {epoch + 1}")
+        totals = _all_sum(sums, d)
+        record = {"epoch": epoch + 1, "step": gstep}
+        record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
+        record["lr"] = opt.param_groups[0]["lr"]
+        if x_val is not None:
+            val = evaluate_loss(model, x_val, device)
+            record.update({f"val_{k}": v for k, v in val.items()})
+            if val["loss"] < best_val:
+                best_val, bad_epochs = val["loss"], 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+                stopped_early = bool(cfg.patience) and bad_epochs >= cfg.patience
+        record["seconds"] = round(elapsed_before + time.perf_counter() - t0, 3)
+        history.append(record)
+        log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
+        epoch, start_step = epoch + 1, 0
+        sums = torch.zeros_like(sums)
+        if writes:
+            weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
+            ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
+            ckpt.write_metrics(run_dir, history)
+        save_checkpoint(epoch if not stopped_early else n_epochs, 0)
+
+    if cfg.patience and best_state is not None:
+        model.load_state_dict(best_state)
+    if d.world > 1:
+        _check_replicas_agree(model, d)
+    model.eval()
+    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
+
+
+def _check_replicas_agree(model: torch.nn.Module, d: _Dist) -> None:
+    """Under torchrun, confirm every process ended with the same weights (one model, not N)."""
+    with torch.no_grad():
+        mine = torch.stack([p.double().sum() for p in model.parameters()]).cpu()
+        dev = next(model.parameters()).device
+        gathered = [torch.zeros_like(mine).to(dev) for _ in range(d.world)]
+        dist.all_gather(gathered, mine.to(dev))
+    if any(not torch.equal(g.cpu(), gathered[0].cpu()) for g in gathered):
+        raise AekitError("distributed replicas diverged: processes hold different weights")
