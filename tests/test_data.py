@@ -334,8 +334,9 @@ def test_npy_float_images_and_tables(tmp_path):
     np.save(tmp_path / "img.npy", imgs)
     ds = load_dataset(str(tmp_path / "img.npy"))
     assert ds.kind == "image" and ds.x_train.dtype == np.uint8
-    np.testing.assert_array_equal(np.sort(np.concatenate([ds.x_train, ds.x_test]).ravel()),
-                                  np.sort(np.rint(imgs * 255).astype(np.uint8).ravel()))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([ds.x_train, ds.x_test]).ravel()), np.sort(np.rint(imgs * 255).astype(np.uint8).ravel())
+    )
     np.save(tmp_path / "big.npy", imgs * 3)
     with pytest.raises(AekitError, match=r"\[0, 1\]"):
         load_dataset(str(tmp_path / "big.npy"))
@@ -481,8 +482,13 @@ def test_normalizer_table_and_dict():
 
 @pytest.mark.parametrize(
     "bad",
-    [{}, {"kind": "audio", "low": 0, "high": 1}, {"kind": "table", "low": [0, 1], "high": [1]},
-     {"kind": "table", "low": [1.0], "high": [1.0]}, {"kind": "image", "low": "0", "high": 255}],
+    [
+        {},
+        {"kind": "audio", "low": 0, "high": 1},
+        {"kind": "table", "low": [0, 1], "high": [1]},
+        {"kind": "table", "low": [1.0], "high": [1.0]},
+        {"kind": "image", "low": "0", "high": 255},
+    ],
 )
 def test_normalizer_from_dict_validates(bad):
     with pytest.raises(AekitError):

@@ -46,7 +46,8 @@ def read_csv(path: Path) -> np.ndarray:
                 try:
                     values.append(float(cell))
                 except ValueError:
-                    raise AekitError(f"{path}: non-numeric value {cell.strip()[:40]!r} at row {lineno}, column {col}") from None
+                    bad = cell.strip()[:40]
+                    raise AekitError(f"{path}: non-numeric value {bad!r} at row {lineno}, column {col}") from None
             rows.append(values)
     if not rows:
         raise AekitError(f"{path} holds no data rows")

