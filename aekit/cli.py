@@ -15,8 +15,14 @@ from .errors import AekitError
 log = logging.getLogger("aekit")
 
 
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    pass
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, except where it has none (options that fall back to the preset say so)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            text += f" (default: {action.default})"
+        return text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except AekitError as e:
         print(f"aekit: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # unreadable or unwritable paths, full disks
+        print(f"aekit: error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)

@@ -253,6 +253,8 @@ def train(
             best_state, _ = ckpt.load_tensors(run_dir / ckpt.WEIGHTS)
         if writes:
             ckpt.write_metrics(run_dir, history)
+            for stale in run_dir.glob(".*.tmp"):  # left by a kill in the middle of a write
+                stale.unlink(missing_ok=True)
         log.info("resuming at epoch %d, step %d", epoch + 1, start_step)
     elif writes:
         run_dir.mkdir(parents=True, exist_ok=True)

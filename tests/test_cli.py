@@ -1,0 +1,133 @@
+"""The CLI end to end on small real data; every error is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aekit import checkpoint as ckpt
+from aekit.cli import main
+
+FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
+
+
+def _err_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def trained(mnist_npz, tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "seed"
+    assert main(["train", "--data", str(mnist_npz), "--out", str(run), *FAST]) == 0
+    return run
+
+
+def test_train_writes_a_complete_run(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {"config.json", "model.safetensors", "checkpoint.safetensors", "metrics.jsonl", "eval.json",
+            "reconstructions.png"} <= names
+    cfg = json.loads((trained / "config.json").read_text())
+    assert cfg["model"] == "dense" and cfg["config"]["input_shape"] == [1, 28, 28]
+    assert cfg["config"]["hidden"] == [128] and cfg["config"]["code_size"] == 32
+    assert cfg["data"]["normalizer"] == {"kind": "image", "low": 0.0, "high": 255.0}
+    assert (trained / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_json_has_the_promised_keys(trained, capsys):
+    assert main(["eval", str(trained), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("test_bce", "test_mse", "test_psnr", "pca_mse"):
+        assert isinstance(out[key], float)
+    assert out["n_test"] == 256 and out["code_size"] == 32
+    assert 0 < out["test_mse"] < 0.1 and out["test_psnr"] > 10
+
+
+def test_info_and_reconstruct(trained, tmp_path, capsys):
+    assert main(["info", str(trained), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["parameters"] == 209_968 and info["epochs_done"] == 1 and len(info["fingerprint"]) == 64
+    png = tmp_path / "fig.png"
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 0
+    assert png.stat().st_size > 1000
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 1  # no silent overwrite
+    assert "--force" in _err_line(capsys)
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force"]) == 0
+
+
+def test_same_seed_cli_runs_are_bitwise_identical(mnist_npz, tmp_path):
+    for name in ("a", "b"):
+        assert main(["train", "--preset", "seed", "--seed", "0", "--data", str(mnist_npz), "--out",
+                     str(tmp_path / name), "--no-eval", *FAST]) == 0
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+def test_options_from_toml_and_flags(mnist_npz, tmp_path):
+    conf = tmp_path / "c.toml"
+    conf.write_text('preset = "fast"\n[config]\ncode_size = 8\nhidden = [64]\n[train]\nepochs = 1\nlr = 0.002\n')
+    run = tmp_path / "r"
+    assert main(["train", "--config", str(conf), "--data", str(mnist_npz), "--lr", "0.004", "--out", str(run),
+                 "--no-eval", "--no-progress"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["config"]["code_size"] == 8 and cfg["config"]["hidden"] == [64]
+    assert cfg["train"]["lr"] == 0.004 and cfg["train"]["epochs"] == 1  # flag beats file beats preset
+    assert cfg["train"]["schedule"] == "cosine"  # from the fast preset named in the file
+
+
+def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys):
+    before = (trained / "model.safetensors").read_bytes()
+    assert main(["train", "--data", str(mnist_npz), "--out", str(trained), *FAST]) == 1
+    assert "already holds a run" in _err_line(capsys)
+    assert (trained / "model.safetensors").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "/nonexistent/run"], "not a run folder"),
+    (["info", "/nonexistent/run"], "not a run folder"),
+    (["train", "--data", "/nonexistent/data.npz", "--out", "{tmp}/x"], "not"),
+    (["train", "--dataset", "imagenet", "--out", "{tmp}/x"], "imagenet"),
+    (["train", "--hidden", "12,abc", "--out", "{tmp}/x"], "--hidden"),
+    (["train", "--config", "{tmp}/missing.toml", "--out", "{tmp}/x"], "missing.toml"),
+    (["train", "--lr", "-1", "--out", "{tmp}/x"], "positive"),
+    (["train", "--resume", "{tmp}"], "config.json"),
+])
+def test_errors_are_one_line(argv, message, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) != 0
+    assert message in _err_line(capsys)
+
+
+def test_corrupt_run_files_are_refused_cleanly(trained, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(trained, bad)
+    (bad / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
+    assert main(["eval", str(bad)]) == 1
+    assert "safetensors" in _err_line(capsys)
+    (bad / "config.json").write_text("{not json")
+    assert main(["info", str(bad)]) == 1
+    assert "JSON" in _err_line(capsys)
+
+
+def test_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: seed" in out and "default: 0.1" in out and "(seed: 32)" in out
+
+
+def test_wrong_shape_weights_are_refused(trained, tmp_path, capsys):
+    import shutil
+
+    import torch
+
+    bad = tmp_path / "shape"
+    shutil.copytree(trained, bad)
+    tensors, _ = ckpt.load_tensors(bad / "model.safetensors")
+    tensors["encoder.0.weight"] = torch.zeros(3, 3)
+    ckpt.save_tensors(bad / "model.safetensors", tensors)
+    assert main(["eval", str(bad)]) == 1
+    assert "shape" in _err_line(capsys)

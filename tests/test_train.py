@@ -1,0 +1,146 @@
+"""The one trainer: determinism, schedules, validation and early stopping, divergence, in-process resume."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from aekit import checkpoint as ckpt
+from aekit.models import build_model
+from aekit.train import TrainConfig, TrainingDiverged, learning_rate, train
+
+
+def _model(seed=0, shape=(1, 28, 28)):
+    torch.manual_seed(seed)
+    return build_model("dense", input_shape=shape, hidden=(64,), code_size=16)
+
+
+def test_same_seed_gives_bitwise_identical_weights(small_x):
+    cfg = TrainConfig(epochs=2, batch_size=64, seed=3)
+    a, b = _model(), _model()
+    train(a, small_x, cfg, progress=False)
+    train(b, small_x, cfg, progress=False)
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k])
+    c = _model()
+    train(c, small_x, TrainConfig(epochs=2, batch_size=64, seed=4), progress=False)
+    assert not torch.equal(a.encoder[0].weight, c.encoder[0].weight)
+
+
+def test_training_reduces_loss_and_writes_a_run(small_x, tmp_path):
+    model = _model()
+    res = train(model, small_x, TrainConfig(epochs=3, batch_size=32, lr=2e-3), tmp_path, progress=False,
+                data_info={"source": "test"})
+    losses = [r["train_loss"] for r in res.history]
+    assert losses[-1] < losses[0] < 0.69
+    assert res.steps == 3 * 16
+    rows = [json.loads(line) for line in (tmp_path / ckpt.METRICS).read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    cfg = json.loads((tmp_path / ckpt.CONFIG).read_text())
+    assert cfg["model"] == "dense" and cfg["train"]["batch_size"] == 32 and cfg["data"] == {"source": "test"}
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert torch.equal(loaded.encoder[0].weight, model.encoder[0].weight)
+
+
+def test_fractional_epochs_and_partial_last_batch(small_x):
+    res = train(_model(), small_x[:100], TrainConfig(epochs=1.5, batch_size=32), progress=False)
+    assert res.steps == math.ceil(1.5 * 4) and len(res.history) == 2
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine", "linear"])
+def test_learning_rate_schedules(schedule):
+    cfg = TrainConfig(lr=1.0, schedule=schedule, warmup=0.1, final_lr=0.0)
+    lrs = [learning_rate(cfg, s, 100) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)  # linear warm-up over 10 steps
+    if schedule == "constant":
+        assert lrs[-1] == 1.0
+    else:
+        assert lrs[-1] < 0.05 and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_validation_and_early_stopping_keep_the_best_weights(small_x, tmp_path):
+    # A learning rate this high makes validation loss worse after the first epochs, so patience triggers.
+    cfg = TrainConfig(epochs=30, batch_size=64, lr=0.05, val_fraction=0.25, patience=2)
+    model = _model()
+    res = train(model, small_x, cfg, tmp_path, progress=False)
+    vals = [r["val_loss"] for r in res.history]
+    assert res.stopped_early and len(vals) < 30
+    best = min(range(len(vals)), key=vals.__getitem__)
+    assert len(vals) - 1 - best == 2  # stopped `patience` epochs after the best one
+    saved, _ = ckpt.load_model(tmp_path)
+    from aekit.train import evaluate_loss, split_validation
+
+    _, x_val = split_validation(small_x, 0.25, 0)
+    assert evaluate_loss(saved, x_val, torch.device("cpu"))["loss"] == pytest.approx(vals[best], rel=1e-5)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(small_x, tmp_path):
+    model = _model()
+    train(model, small_x, TrainConfig(epochs=1, batch_size=64), tmp_path, progress=False)
+    good = (tmp_path / ckpt.WEIGHTS).read_bytes()
+    good_state = (tmp_path / ckpt.STATE).read_bytes()
+    bad = small_x.clone()
+    bad[300] = float("nan")
+    with pytest.raises(TrainingDiverged, match="nan.*last good checkpoint"):
+        train(_model(), bad, TrainConfig(epochs=1, batch_size=64, checkpoint_every=2), tmp_path, progress=False)
+    assert (tmp_path / ckpt.WEIGHTS).read_bytes() == good
+    tensors, meta = ckpt.load_tensors(tmp_path / ckpt.STATE)
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
+    assert good_state != (tmp_path / ckpt.STATE).read_bytes() or meta["step"] == 0
+
+
+def test_resume_mid_epoch_matches_an_uninterrupted_run(small_x, tmp_path, monkeypatch):
+    cfg = TrainConfig(epochs=2, batch_size=32, checkpoint_every=5, schedule="cosine", warmup=0.1)
+    full = _model()
+    train(full, small_x, cfg, tmp_path / "full", progress=False)
+
+    class Stop(Exception):
+        pass
+
+    save = ckpt.save_tensors
+
+    def save_then_die(path, tensors, meta=None):  # dies right after a mid-epoch checkpoint in epoch 2
+        save(path, tensors, meta)
+        if meta is not None and meta["epoch"] == 1 and meta["step"] > 5:
+            raise Stop
+
+    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    with pytest.raises(Stop):
+        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    resumed = _model(seed=99)  # weights come from the checkpoint, not from initialisation
+    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    rows = ckpt.read_metrics(tmp_path / "killed")
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["train_loss"] == ckpt.read_metrics(tmp_path / "full")[1]["train_loss"]
+
+
+def test_optimizer_state_round_trips_without_pickle(small_x):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = model.loss(small_x[:8], model(small_x[:8]))["loss"]
+    loss.backward()
+    opt.step()
+    tensors, meta = ckpt.optimizer_to_tensors(opt)
+    json.dumps(meta)  # plain JSON
+    opt2 = torch.optim.Adam(model.parameters(), lr=5.0)
+    ckpt.optimizer_from_tensors(opt2, tensors, meta)
+    a, b = opt.state_dict(), opt2.state_dict()
+    assert b["param_groups"][0]["lr"] == 1e-3
+    for pid, st in a["state"].items():
+        for k, v in st.items():
+            assert torch.equal(v, b["state"][pid][k])
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        TrainConfig(optimizer="sgd")
+    with pytest.raises(ValueError):
+        TrainConfig(patience=3)  # needs a validation split
+    with pytest.raises(ValueError):
+        TrainConfig(batch_size=0)
