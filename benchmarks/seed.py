@@ -1,0 +1,135 @@
+"""The article's autoencoder three ways, same MNIST split, same machine, same run: the original Keras code, aekit's
+`seed` preset and aekit's `fast` preset. Prints a JSON object as its last line, writes benchmarks/results/seed.json
+and the `seed` section of BENCHMARKS.md.
+
+    python benchmarks/seed.py [--repeats 3]        (Keras needs the bench extra: pip install -e '.[bench]')
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine, update_section, write_result  # noqa: E402
+
+import aekit  # noqa: E402
+from aekit.evaluate import bce, mse, reconstruct  # noqa: E402
+from aekit.models import build_model  # noqa: E402
+from aekit.presets import get_preset  # noqa: E402
+from aekit.train import train, train_config_from_dict  # noqa: E402
+
+
+def run_keras(npz: Path) -> dict:
+    """The article's code in its own process (TensorFlow and PyTorch do not share threads well)."""
+    try:
+        import keras  # noqa: F401
+    except ImportError:
+        return {"skipped": "keras/tensorflow not installed: pip install -e '.[bench]'"}
+    res = subprocess.run([sys.executable, str(Path(__file__).with_name("_keras_seed.py")), str(npz)],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        return {"skipped": f"keras run failed: {res.stderr.strip().splitlines()[-1:]}"}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def run_aekit(preset: str, x_train: torch.Tensor, x_test: torch.Tensor, seed: int) -> dict:
+    """Build and train a preset through the library, timing the whole train() call."""
+    p = get_preset(preset)
+    cfg = train_config_from_dict({**p["train"], "seed": seed, "device": "cpu"})
+    torch.manual_seed(seed)
+    model = build_model(p["model"], {**p["config"], "input_shape": tuple(x_train.shape[1:])})
+    t0 = time.perf_counter()
+    train(model, x_train, cfg, progress=False)
+    seconds = time.perf_counter() - t0
+    x_hat = reconstruct(model, x_test)
+    return {"seconds": seconds, "test_bce": bce(x_test, x_hat), "test_mse": mse(x_test, x_hat)}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Medians over repeats, with every repeat kept."""
+    keys = ("seconds", "test_bce", "test_mse")
+    return {**{k: statistics.median(r[k] for r in runs) for k in keys}, "runs": runs}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each; medians are reported")
+    ap.add_argument("--no-keras", action="store_true", help="skip the Keras run")
+    args = ap.parse_args(argv)
+
+    ds = aekit.load_dataset("mnist")
+    x_train = torch.from_numpy(ds.x_train[:, None].astype(np.float32) / 255)
+    x_test = torch.from_numpy(ds.x_test[:, None].astype(np.float32) / 255)
+    runs: dict[str, list] = {"keras": [], "seed": [], "fast": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = Path(tmp) / "mnist.npz"
+        np.savez(npz, x_train=ds.x_train, x_test=ds.x_test)
+        for r in range(args.repeats):  # interleaved, so machine noise spreads over all three
+            if not args.no_keras:
+                runs["keras"].append(run_keras(npz))
+            for preset in ("seed", "fast"):
+                runs[preset].append(run_aekit(preset, x_train, x_test, seed=r))
+            print(json.dumps({k: v[-1] for k, v in runs.items() if v}), file=sys.stderr)
+
+    result = {k: summarise(v) for k, v in runs.items() if v and "skipped" not in v[0]}
+    if runs["keras"] and "skipped" in runs["keras"][0]:
+        result["keras"] = runs["keras"][0]
+    if "seconds" in result.get("keras", {}):
+        k = result["keras"]
+        result["acceptance"] = {
+            "seed_bce_minus_keras": result["seed"]["test_bce"] - k["test_bce"],
+            "seed_within_0.002": abs(result["seed"]["test_bce"] - k["test_bce"]) <= 0.002,
+            "fast_bce_le_keras": result["fast"]["test_bce"] <= k["test_bce"],
+            "fast_time_fraction_of_keras": result["fast"]["seconds"] / k["seconds"],
+            "fast_within_1/8_time": result["fast"]["seconds"] <= k["seconds"] / 8,
+        }
+    result["machine"] = machine()
+    result["repeats"] = args.repeats
+    write_result("seed", result)
+    update_section("seed", markdown(result))
+    print(json.dumps(result))
+    return result
+
+
+def markdown(r: dict) -> str:
+    rows = []
+    for name, label in (("keras", "the article's Keras code"), ("seed", "aekit `seed` preset"),
+                        ("fast", "aekit `fast` preset")):
+        v = r.get(name, {})
+        if "seconds" in v:
+            rows.append(f"| {label} | {v['seconds']:.2f} | {v['test_bce']:.4f} | {v['test_mse']:.5f} |")
+        elif v:
+            rows.append(f"| {label} | skipped: {v['skipped']} | | |")
+    acc = r.get("acceptance")
+    lines = [
+        "## The article's autoencoder: Keras vs aekit (`benchmarks/seed.py`)",
+        "",
+        "MNIST (60k train / 10k test), 784-128-32-128-784, binary cross-entropy on the test set; seconds are the "
+        f"training call's wall time; medians of {r['repeats']} interleaved runs on {r['machine']['cpu_count']} CPU "
+        f"cores (torch {r['machine']['torch']}).",
+        "",
+        "| model | seconds | test BCE | test MSE |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    if acc:
+        lines += [f"`seed` - Keras BCE: {acc['seed_bce_minus_keras']:+.4f} (target within ±0.002). "
+                  f"`fast` takes {acc['fast_time_fraction_of_keras']:.3f} of Keras's time (target <= 0.125) at "
+                  f"BCE {'<=' if acc['fast_bce_le_keras'] else '>'} Keras's.", ""]
+    lines += ["Command: `make bench` (= `pip install -e '.[bench]' && python benchmarks/seed.py`)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
