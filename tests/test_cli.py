@@ -73,7 +73,7 @@ def test_options_from_toml_and_flags(mnist_npz, tmp_path):
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["config"]["code_size"] == 8 and cfg["config"]["hidden"] == [64]
     assert cfg["train"]["lr"] == 0.004 and cfg["train"]["epochs"] == 1  # flag beats file beats preset
-    assert cfg["train"]["schedule"] == "cosine"  # from the fast preset named in the file
+    assert cfg["train"]["schedule"] == "linear"  # from the fast preset named in the file
 
 
 def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys):
