@@ -323,13 +323,14 @@ def _train(
     while epoch < n_epochs and not stopped_early:
         steps = min(per_epoch, total - epoch * per_epoch)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+        perm = perm.to(x_train.device)  # one copy per epoch, not one per step
         bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",
                    disable=not (progress and d.main), leave=False, mininterval=0.5, dynamic_ncols=True)
         for step in range(start_step, steps):
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             if d.world > 1:
                 idx = idx[d.rank :: d.world]
-            xb = x_train[idx.to(x_train.device)].to(device, non_blocking=True)
+            xb = x_train[idx].to(device, non_blocking=True)
             for g in opt.param_groups:
                 g["lr"] = learning_rate(cfg, gstep, total)
             out = net(xb)

@@ -42,7 +42,7 @@ def test_training_reduces_loss_and_writes_a_run(small_x, tmp_path):
     cfg = json.loads((tmp_path / ckpt.CONFIG).read_text())
     assert cfg["model"] == "dense" and cfg["train"]["batch_size"] == 32 and cfg["data"] == {"source": "test"}
     loaded, _ = ckpt.load_model(tmp_path)
-    assert torch.equal(loaded.encoder[0].weight, model.encoder[0].weight)
+    assert torch.equal(loaded.encoder[0].weight, model.encoder[0].weight.cpu())
 
 
 def test_fractional_epochs_and_partial_last_batch(small_x):
