@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -19,6 +17,7 @@ from safetensors.torch import save as st_save
 
 from . import __version__
 from .errors import AekitError
+from .fileio import atomic_write
 from .models import MODELS, Autoencoder, build_model, model_name
 from .models.base import config_to_dict
 
@@ -27,21 +26,6 @@ WEIGHTS = "model.safetensors"
 STATE = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 MAX_CONFIG_BYTES = 1 << 24  # a config.json larger than 16 MiB is not one of ours
-
-
-def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a partial one."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: str | Path, obj) -> None:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .checkpoint import atomic_write  # noqa: E402
+from .fileio import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100) -> None:

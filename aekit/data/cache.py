@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from aekit.data.npyfile import read_npz
 from aekit.errors import AekitError
+from aekit.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,11 @@ def array_sha256(arrays: Arrays) -> str:
 
 
 def write_cache(path: Path, arrays: Arrays, source: str) -> None:
-    """Write arrays (and a source note) to path atomically via a temp file and os.replace."""
+    """Write arrays (and a source note) to path atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fp:
-            np.savez_compressed(
-                fp, **canonical(arrays), source=np.array(source), array_sha256=np.array(array_sha256(arrays))
-            )
-            fp.flush()
-            os.fsync(fp.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **canonical(arrays), source=np.array(source), array_sha256=np.array(array_sha256(arrays)))
+    atomic_write(path, buf.getvalue())
 
 
 def read_cache(path: Path, expected_sha256: str | None) -> tuple[Arrays, str] | None:
