@@ -27,7 +27,10 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .errors import AekitError
+from .adversarial import Adversary
 from .models import Autoencoder
+from .models.discriminator import GAN_LOSSES
+from .noise import check_noise, corrupt
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,13 @@ class TrainConfig:
     seed: int = 0  # seeds data order, initialisation and any sampling
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N" or "mps"
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
+    noise: str = "none"  # denoising: corrupt inputs with "gaussian", "salt_pepper" or "mask"; targets stay clean
+    noise_strength: float = 0.5  # Gaussian sigma, or the corrupted fraction for salt_pepper and mask
+    adversarial: float = 0.0  # weight of the adversarial decoder's GAN term (0: off)
+    adv_loss: str = "nonsaturating"  # "nonsaturating" or "hinge"
+    adv_start: int = 0  # first epoch (0-based) with the critic and the GAN term on
+    disc_lr: float = 2e-4  # the critic's learning rate (Adam, betas 0.5/0.999)
+    disc_channels: tuple[int, ...] = (32, 64)  # the critic's widths
 
     def __post_init__(self):
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
@@ -65,6 +75,9 @@ class TrainConfig:
             raise ValueError("val_fraction and warmup must lie in [0, 1)")
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
+        check_noise(self.noise, self.noise_strength)
+        if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
+            raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
 
 
 @dataclass
@@ -169,14 +182,17 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
 
 
 @torch.no_grad()
-def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, batch_size: int = 1024) -> dict:
-    """Mean of each loss term over ``x`` in eval mode."""
+def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, batch_size: int = 1024,
+                  noise: str = "none", strength: float = 0.0, seed: int = 0) -> dict:
+    """Mean of each loss term over ``x`` in eval mode (inputs corrupted with a fixed seed for denoising runs)."""
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
+    gen = torch.Generator(device=device).manual_seed(seed)
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(device)
-        for k, v in model.loss(xb, model(xb)).items():
+        x_in = corrupt(xb, noise, strength, gen)
+        for k, v in model.loss(x_in, model(x_in), target=xb).items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
     model.train(was_training)
     return {k: v / len(x) for k, v in sums.items()}
@@ -244,6 +260,7 @@ def _train(
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     opt = make_optimizer(model, cfg)
+    adversary = Adversary(tuple(x_train.shape[1:]), cfg, device, d.world) if cfg.adversarial > 0 else None
 
     n = len(x_train)
     per_epoch = math.ceil(n / cfg.batch_size)
@@ -266,6 +283,8 @@ def _train(
             model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, run_dir / ckpt.STATE
         )
         ckpt.optimizer_from_tensors(opt, tensors, meta["optim"])
+        if adversary is not None:
+            adversary.load(tensors, meta["optim_d"], run_dir / ckpt.STATE)
         _restore_rng(tensors, device)
         epoch, start_step, gstep = meta["epoch"], meta["step"], meta["global_step"]
         best_val, bad_epochs = meta["best_val"], meta["bad_epochs"]
@@ -307,6 +326,9 @@ def _train(
         tensors["sums"] = sums
         meta = {"epoch": ep, "step": step, "global_step": gstep, "best_val": best_val, "bad_epochs": bad_epochs,
                 "history": history, "elapsed": elapsed_before + time.perf_counter() - t0, "optim": ometa}
+        if adversary is not None:
+            atensors, meta["optim_d"] = adversary.state()
+            tensors.update(atensors)
         ckpt.save_tensors(run_dir / ckpt.STATE, tensors, meta)
 
     def check_finite(where: str) -> float:
@@ -333,15 +355,9 @@ def _train(
             xb = x_train[idx].to(device, non_blocking=True)
             for g in opt.param_groups:
                 g["lr"] = learning_rate(cfg, gstep, total)
-            out = net(xb)
-            terms = model.loss(xb, out)
+            terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch)
             if term_names is None:
                 term_names = list(terms)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            if cfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
             gstep += 1
             pending.append((torch.stack([terms[k].detach() for k in term_names]), len(idx)))
             bar.update(1)
@@ -358,7 +374,7 @@ def _train(
         record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
         record["lr"] = opt.param_groups[0]["lr"]
         if x_val is not None:
-            val = evaluate_loss(model, x_val, device)
+            val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed)
             record.update({f"val_{k}": v for k, v in val.items()})
             if val["loss"] < best_val:
                 best_val, bad_epochs = val["loss"], 0
@@ -383,6 +399,27 @@ def _train(
         _check_replicas_agree(model, d)
     model.eval()
     return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
+
+
+def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, adversary: Adversary | None,
+          xb: torch.Tensor, cfg: TrainConfig, progress: float, epoch: int) -> dict[str, torch.Tensor]:
+    """One optimisation step: corrupt (denoising), forward, loss, an optional critic step and GAN term, update."""
+    x_in = corrupt(xb, cfg.noise, cfg.noise_strength)
+    out = net(x_in)
+    terms = model.loss(x_in, out, target=xb, progress=progress)
+    if adversary is not None:  # the terms are always present, zero before adv_start, so every step logs the same
+        on = adversary.active(epoch)
+        zero = terms["loss"].detach().new_zeros(())
+        terms["critic"] = adversary.critic_step(xb, out["x_hat"]) if on else zero
+        adv = adversary.generator_term(out["x_hat"]) if on else zero
+        terms["adv"] = adv.detach()
+        terms["loss"] = terms["loss"] + cfg.adversarial * adv
+    opt.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    if cfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    return terms
 
 
 def _check_replicas_agree(model: torch.nn.Module, d: _Dist) -> None:

@@ -144,3 +144,55 @@ def test_config_validation():
         TrainConfig(patience=3)  # needs a validation split
     with pytest.raises(ValueError):
         TrainConfig(batch_size=0)
+
+
+def test_denoising_trains_towards_the_clean_target(small_x):
+    torch.manual_seed(0)
+    model = _model()
+    from aekit.noise import corrupt
+    from aekit.train import evaluate_loss
+
+    noisy_val = corrupt(small_x[:128], "gaussian", 0.5, torch.Generator().manual_seed(5))
+    before = ((model(noisy_val)["x_hat"] - small_x[:128]) ** 2).mean().item()
+    train(model, small_x, TrainConfig(epochs=4, batch_size=32, lr=3e-3, noise="gaussian", noise_strength=0.5),
+          progress=False)
+    after = ((model(noisy_val)["x_hat"] - small_x[:128]) ** 2).mean().item()
+    noisy = ((noisy_val - small_x[:128]) ** 2).mean().item()
+    assert after < before and after < noisy  # the output is closer to the clean digits than the noisy input
+    cpu = torch.device("cpu")
+    val = evaluate_loss(model, small_x[:128], cpu, noise="gaussian", strength=0.5)
+    assert val == evaluate_loss(model, small_x[:128], cpu, noise="gaussian", strength=0.5)  # fixed validation noise
+    assert val["loss"] != evaluate_loss(model, small_x[:128], cpu)["loss"]
+
+
+def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_path, monkeypatch):
+    cfg = TrainConfig(epochs=2, batch_size=64, adversarial=0.05, adv_start=1, checkpoint_every=3)
+    full = _model()
+    res = train(full, small_x, cfg, tmp_path / "full", progress=False)
+    first, second = res.history
+    assert first["train_adv"] == 0 and first["train_critic"] == 0  # off before adv_start
+    assert second["train_adv"] > 0 and second["train_critic"] > 0
+    tensors, meta = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
+    assert any(k.startswith("disc.") for k in tensors) and any(k.startswith("optim_d.") for k in tensors)
+
+    class Stop(Exception):
+        pass
+
+    save = ckpt.save_tensors
+
+    def save_then_die(path, tensors, meta=None):
+        save(path, tensors, meta)
+        if meta is not None and meta["epoch"] == 1 and meta["step"] > 2:
+            raise Stop
+
+    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    with pytest.raises(Stop):
+        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    resumed = _model(seed=7)
+    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
+    for k, v in full.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    a, _ = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
+    b, _ = ckpt.load_tensors(tmp_path / "killed" / ckpt.STATE)
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("disc."))

@@ -6,8 +6,13 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 - ``decode_logits(z) -> logits``: codes to pre-activation outputs of shape ``(B, *input_shape)``.
 - ``decode(z) -> x_hat``: ``output_activation(decode_logits(z))``, in model space.
 - ``forward(x) -> dict``: at least ``{"x_hat", "logits", "z"}``; models add extras (``"mu"``, ``"logvar"``, ...).
-- ``loss(x, out, target=None) -> dict``: named terms with the total under ``"loss"``; ``target`` defaults to
-  ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``).
+- ``loss(x, out, target=None, progress=1.0) -> dict``: named terms with the total under ``"loss"``; ``target``
+  defaults to ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``); ``progress``
+  is the fraction of training done, for schedules inside a loss (a VAE's KL warm-up).
+
+Code regularisers shared by every model whose config has the fields ``sparsity`` ("none", "l1" or "kl"),
+``sparsity_weight`` and ``sparsity_target`` live here too (``code_penalty``), so a sparse autoencoder is a config
+setting, not a class.
 
 The module never mutates its config; ``config`` is stored on the module so a run folder can rebuild it exactly.
 """
@@ -75,10 +80,47 @@ class Autoencoder(nn.Module):
         logits = self.decode_logits(z)
         return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z}
 
-    def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None) -> dict:
+    def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
+             progress: float = 1.0) -> dict:
         target = x if target is None else target
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
-        return {"loss": recon, "recon": recon}
+        terms = {"loss": recon, "recon": recon}
+        penalty = code_penalty(out["z"], self.config)
+        if penalty:
+            terms.update(penalty)
+            terms["loss"] = recon + penalty["sparsity"]
+        return terms
+
+
+SPARSITY = ("none", "l1", "kl")
+
+
+def check_sparsity(cfg) -> None:
+    """Validate the sparsity fields of a config that has them."""
+    if cfg.sparsity not in SPARSITY:
+        raise ValueError(f"sparsity must be one of {SPARSITY}, got {cfg.sparsity!r}")
+    if cfg.sparsity_weight < 0 or not 0 < cfg.sparsity_target < 1:
+        raise ValueError("sparsity_weight must be >= 0 and sparsity_target in (0, 1)")
+    if cfg.sparsity == "kl" and cfg.code_activation != "sigmoid":
+        raise ValueError("KL sparsity needs code_activation 'sigmoid' (activations read as firing rates)")
+
+
+def code_penalty(z: torch.Tensor, cfg) -> dict[str, torch.Tensor]:
+    """The sparsity term on the code and the mean code activation; empty when the config asks for none.
+
+    "l1": weight * mean |z| (an L1 activity penalty). "kl": weight * sum_j KL(rho || rho_hat_j), rho_hat_j the mean
+    activation of code unit j over the batch (Ng, "Sparse autoencoder", CS294A notes, 2011).
+    """
+    kind = getattr(cfg, "sparsity", "none")
+    if kind == "none":
+        return {}
+    act = z.abs().mean()
+    if kind == "l1":
+        return {"sparsity": cfg.sparsity_weight * act, "code_activation": act.detach()}
+    rho = cfg.sparsity_target
+    rho_hat = z.flatten(1).mean(0).clamp(1e-6, 1 - 1e-6)
+    kl = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+    return {"sparsity": cfg.sparsity_weight * kl, "code_activation": act.detach()}
 
 
 def check_config(cfg) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .base import Autoencoder, activation, check_config, glorot_init_, numel
+from .base import Autoencoder, activation, check_config, check_sparsity, glorot_init_, numel
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,13 @@ class DenseConfig:
     output_activation: str = "sigmoid"  # "sigmoid" or "identity"
     loss: str = "bce"  # "bce" or "mse"
     init: str = "glorot"  # "glorot" (Keras's default) or "torch" (PyTorch's default)
+    sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
+    sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
+    sparsity_target: float = 0.05  # target mean activation for "kl"
 
     def __post_init__(self):
         check_config(self)
+        check_sparsity(self)
         if self.init not in ("glorot", "torch"):
             raise ValueError(f"init must be 'glorot' or 'torch', got {self.init!r}")
 

@@ -1,0 +1,40 @@
+"""Noise models for denoising: corrupt a batch in model space ([0, 1]); the clean batch stays the target."""
+
+from __future__ import annotations
+
+import torch
+
+NOISES = ("none", "gaussian", "salt_pepper", "mask")
+
+
+def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def corrupt(x: torch.Tensor, kind: str, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A corrupted copy of ``x``.
+
+    gaussian: x + strength * N(0, 1), clipped to [0, 1] (the Keras blog's denoising setting is strength 0.5).
+    salt_pepper: a ``strength`` fraction of values set to 0 or 1 (half each).
+    mask: a ``strength`` fraction of values set to 0 (masking noise, Vincent et al. 2008).
+    Draws from ``generator`` or, when None, from torch's global RNG (seeded and checkpointed by the trainer).
+    """
+    if kind == "none" or strength == 0:
+        return x
+    if kind == "gaussian":
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return (x + strength * noise).clamp(0, 1)
+    if kind == "salt_pepper":
+        u, v = _uniform(x, generator), _uniform(x, generator)
+        return torch.where(u < strength, (v < 0.5).to(x.dtype), x)
+    if kind == "mask":
+        return x * (_uniform(x, generator) >= strength).to(x.dtype)
+    raise ValueError(f"unknown noise {kind!r}; choose from {NOISES}")
+
+
+def check_noise(kind: str, strength: float) -> None:
+    """Validate a noise setting (ValueError with one line)."""
+    if kind not in NOISES:
+        raise ValueError(f"noise must be one of {NOISES}, got {kind!r}")
+    if strength < 0 or (kind in ("salt_pepper", "mask") and strength > 1):
+        raise ValueError(f"noise strength for {kind} must be in [0, 1], got {strength}")
