@@ -53,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--hidden", metavar="W,W", help="hidden widths of the encoder, e.g. 256,128 (seed: 128)")
     m.add_argument("--activation", help="hidden activation (seed: relu)")
     m.add_argument("--loss", choices=["bce", "mse"], help="reconstruction loss (seed: bce)")
+    m.add_argument("--sparsity", choices=["none", "l1", "kl"], help="sparse code: L1 activity or KL target (seed: none)")
+    m.add_argument("--set", dest="model_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any other model config field, e.g. --set channels=[32,64] --set beta=4 (repeatable)")
     o = t.add_argument_group("training (default: the preset's)")
     o.add_argument("--epochs", type=float, help="passes over the data (seed: 3)")
     o.add_argument("--batch-size", type=int, help="global batch size (seed: 32)")
@@ -67,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--seed", type=int, help="random seed (seed: 0)")
     o.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (seed: auto)")
     o.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps (seed: 0 = epoch ends)")
+    o.add_argument("--noise", choices=["none", "gaussian", "salt_pepper", "mask"],
+                   help="denoising: corrupt inputs, reconstruct the clean ones (seed: none)")
+    o.add_argument("--noise-strength", type=float, help="Gaussian sigma or corrupted fraction (seed: 0.5)")
+    o.add_argument("--adversarial", type=float, help="weight of the adversarial decoder's GAN term (seed: 0 = off)")
+    o.add_argument("--adv-loss", choices=["nonsaturating", "hinge"], help="GAN loss (seed: nonsaturating)")
+    o.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (seed: 0)")
     t.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation and figure after training")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
@@ -101,10 +110,11 @@ def _cmd_train(a) -> int:
             preset=a.preset, config_file=a.config, dataset=a.dataset, data=a.data, image_size=a.image_size,
             test_fraction=a.test_fraction,
             model=a.model, model_options={"code_size": a.code_size, "hidden": a.hidden, "activation": a.activation,
-                                          "loss": a.loss},
+                                          "loss": a.loss, "sparsity": a.sparsity, **runs.parse_sets(a.model_set)},
             train_options={k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "optimizer", "weight_decay",
                                                        "schedule", "warmup", "val_fraction", "patience",
-                                                       "grad_clip", "seed", "device", "checkpoint_every")})
+                                                       "grad_clip", "seed", "device", "checkpoint_every", "noise",
+                                                       "noise_strength", "adversarial", "adv_loss", "adv_start")})
         out = a.out or f"runs/{a.preset}"
         run = runs.train_run(settings, out, force=a.force, progress=a.progress)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports

@@ -49,6 +49,20 @@ def _parse_size(text: str | None) -> tuple[int, int] | None:
     return h, w
 
 
+def parse_sets(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict; values are read as JSON where they parse (numbers, lists), else as text."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise AekitError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
 def resolve_settings(preset: str = "seed", config_file: str | None = None, dataset: str | None = None,
                      data: str | None = None, image_size: str | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,

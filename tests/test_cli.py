@@ -131,3 +131,30 @@ def test_wrong_shape_weights_are_refused(trained, tmp_path, capsys):
     ckpt.save_tensors(bad / "model.safetensors", tensors)
     assert main(["eval", str(bad)]) == 1
     assert "shape" in _err_line(capsys)
+
+
+def test_every_model_trains_one_epoch_from_the_cli_with_denoising(mnist_npz, tmp_path, capsys):
+    from aekit.models import MODELS
+
+    for name in sorted(MODELS):
+        run = tmp_path / name
+        assert main(["train", "--model", name, "--code-size", "8", "--data", str(mnist_npz), "--out", str(run),
+                     "--noise", "gaussian", "--noise-strength", "0.3", *FAST]) == 0, capsys.readouterr().err
+        cfg = json.loads((run / "config.json").read_text())
+        assert cfg["model"] == name and cfg["config"]["code_size"] == 8 and cfg["train"]["noise"] == "gaussian"
+        assert json.loads((run / "eval.json").read_text())["test_mse"] < 0.2
+
+
+def test_adversarial_sparse_and_set_options(mnist_npz, tmp_path, capsys):
+    run = tmp_path / "adv"
+    assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--adversarial", "0.1", "--adv-loss", "hinge",
+                 "--sparsity", "l1", "--set", "sparsity_weight=0.01", "--set", "hidden=[64]", *FAST]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["config"]["sparsity"] == "l1" and cfg["config"]["sparsity_weight"] == 0.01
+    assert cfg["config"]["hidden"] == [64] and cfg["train"]["adversarial"] == 0.1
+    last = ckpt.read_metrics(run)[-1]
+    assert last["train_adv"] > 0 and last["train_code_activation"] > 0
+    assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "x"), "--set", "nokey"]) == 1
+    assert "KEY=VALUE" in _err_line(capsys)
+    assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "y"), "--set", "depth=3"]) == 1
+    assert "depth" in _err_line(capsys)
