@@ -94,6 +94,30 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", metavar="PATH", help="data to use instead of the run's own")
     e.add_argument("--device", default="auto", help="device to evaluate on")
 
+    g = sub.add_parser("generate", help="new images from a trained model (marked as synthetic)",
+                       formatter_class=_Formatter)
+    g.add_argument("run", metavar="RUN")
+    g.add_argument("-n", type=int, default=64, help="number of samples")
+    g.add_argument("--out", metavar="PNG", help="grid of samples (default: RUN/samples.png)")
+    g.add_argument("--separate", metavar="DIR", help="also write each sample as DIR/sample-NNNN.png")
+    g.add_argument("--sampler", default="auto", choices=["auto", "prior", "gmm", "vq-prior"],
+                   help="auto: a VAE's prior, a VQ-VAE's learned prior, else a Gaussian mixture over training codes")
+    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--force", action="store_true", help="replace existing files")
+
+    p_int = sub.add_parser("interpolate", help="decode the line between the codes of two inputs",
+                           formatter_class=_Formatter)
+    p_int.add_argument("run", metavar="RUN")
+    p_int.add_argument("a", metavar="A", help="a test-image index or an image file")
+    p_int.add_argument("b", metavar="B", help="a test-image index or an image file")
+    p_int.add_argument("--steps", type=int, default=10, help="images along the line, ends included")
+    p_int.add_argument("--out", metavar="PNG", help="strip of images (default: RUN/interpolation.png)")
+    p_int.add_argument("--force", action="store_true", help="replace an existing file")
+
+    ins = sub.add_parser("inspect", help="show the provenance mark aekit puts in every synthetic file",
+                         formatter_class=_Formatter)
+    ins.add_argument("files", metavar="FILE", nargs="+")
+
     i = sub.add_parser("info", help="what a run folder holds", formatter_class=_Formatter)
     i.add_argument("run", metavar="RUN")
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -159,7 +183,34 @@ def _cmd_info(a) -> int:
     return 0
 
 
-COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info}
+def _cmd_generate(a) -> int:
+    from .apps.generate import generate_run
+
+    files = generate_run(a.run, n=a.n, out=a.out, sampler=a.sampler, seed=a.seed, separate=a.separate, force=a.force)
+    print(files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} separate images in {files[1].parent}")
+    return 0
+
+
+def _cmd_interpolate(a) -> int:
+    from .apps.generate import interpolate_run
+
+    print(interpolate_run(a.run, a.a, a.b, steps=a.steps, out=a.out, force=a.force))
+    return 0
+
+
+def _cmd_inspect(a) -> int:
+    from .provenance import read_mark
+
+    unmarked = 0
+    for f in a.files:
+        mark = read_mark(f)
+        unmarked += mark is None
+        print(f"{f}: {json.dumps(mark, sort_keys=True) if mark else 'no aekit provenance mark'}")
+    return 0 if not unmarked else 3
+
+
+COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info,
+            "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect}
 
 
 def main(argv: list[str] | None = None) -> int:

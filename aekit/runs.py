@@ -157,15 +157,22 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
     return run if _is_main_process() else None
 
 
-def _run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalizer]:
+def run_normalizer(cfg: dict) -> Normalizer:
+    """How a run maps raw data into model space (from its config.json)."""
     info = cfg.get("data") or {}
     if not info.get("normalizer"):
-        raise AekitError(f"{run / ckpt.CONFIG} has no data normalisation")
+        raise AekitError("the run's config.json has no data normalisation")
+    return Normalizer.from_dict(info["normalizer"])
+
+
+def run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalizer]:
+    """The run's dataset (or ``data`` instead) and its normaliser."""
+    info = cfg.get("data") or {}
+    norm = run_normalizer(cfg)
     source = data or info.get("source")
     if not source or source == "array":
         raise AekitError(f"{run} was trained from an in-memory array; pass --data PATH")
-    ds = _load(source, info.get("image_size"), info.get("test_fraction", 0.1))
-    return ds, Normalizer.from_dict(info["normalizer"])
+    return _load(source, info.get("image_size"), info.get("test_fraction", 0.1)), norm
 
 
 def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto") -> dict:
@@ -173,7 +180,7 @@ def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto")
     run = Path(run)
     dev = pick_device(device)
     model, cfg = ckpt.load_model(run, dev)
-    ds, norm = _run_data(run, cfg, data)
+    ds, norm = run_data(run, cfg, data)
     x_test = torch.from_numpy(norm.transform(ds.x_test))
     if tuple(x_test.shape[1:]) != tuple(model.config.input_shape):
         raise AekitError(f"data samples have shape {tuple(x_test.shape[1:])}, the model expects "
@@ -199,7 +206,7 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
     if not 1 <= n <= 100:
         raise AekitError("-n must be between 1 and 100")
     model, cfg = ckpt.load_model(run)
-    ds, norm = _run_data(run, cfg, data)
+    ds, norm = run_data(run, cfg, data)
     x = ds.x_test[:n]
     x_hat = reconstruct(model, torch.from_numpy(norm.transform(x))).numpy()
     recon = norm.inverse(x_hat)
@@ -240,4 +247,4 @@ def run_info(run: str | Path) -> dict:
 
 
 __all__ = ["resolve_settings", "train_run", "resume_run", "evaluate_run", "reconstruction_png", "finish_run",
-           "run_info"]
+           "run_info", "run_data", "run_normalizer"]

@@ -1,0 +1,1 @@
+"""Applications built on trained runs: generation (more to come: denoise, embed, compress, anomalies, swap)."""

@@ -1,0 +1,134 @@
+"""``aekit generate`` and ``aekit interpolate``: synthetic images, each file marked as synthetic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import checkpoint as ckpt
+from ..errors import AekitError
+from ..provenance import make_mark, save_png
+from ..runs import run_data, run_normalizer
+from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+
+GMM_FILE = "gmm.safetensors"
+MAX_SAMPLES = 10_000
+
+
+def _refuse_existing(paths: list[Path], force: bool) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing and not force:
+        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
+
+
+@torch.no_grad()
+def _codes(model, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+    model.eval()
+    return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
+
+
+def code_mixture(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000) -> GaussianMixtureSampler:
+    """The run's Gaussian mixture over training codes: loaded from the run folder, or fitted and saved there."""
+    dim = int(np.prod(model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]))
+    path = run / GMM_FILE
+    if path.exists():
+        tensors, meta = ckpt.load_tensors(path)
+        if meta and meta.get("fingerprint") == ckpt.fingerprint(run / ckpt.WEIGHTS):
+            return GaussianMixtureSampler.from_tensors(tensors, dim)
+    ds, norm = run_data(run, cfg, None)
+    x = torch.from_numpy(norm.transform(ds.x_train[:max_fit]))
+    gm = GaussianMixtureSampler.fit(_codes(model, x), seed=seed)
+    ckpt.save_tensors(path, gm.tensors(), {"fingerprint": ckpt.fingerprint(run / ckpt.WEIGHTS), "fitted_on": len(x)})
+    return gm
+
+
+@torch.no_grad()
+def sample_images(run: str | Path, n: int = 64, sampler: str = "auto", seed: int = 0) -> tuple[np.ndarray, dict]:
+    """n generated images in the data's own units (uint8 for images) and the provenance mark they should carry."""
+    run = Path(run)
+    if not 1 <= n <= MAX_SAMPLES:
+        raise AekitError(f"-n must be between 1 and {MAX_SAMPLES}")
+    if sampler not in SAMPLERS:
+        raise AekitError(f"unknown sampler {sampler!r}; choose from {SAMPLERS}")
+    model, cfg = ckpt.load_model(run)
+    name = default_sampler(model) if sampler == "auto" else sampler
+    gen = torch.Generator().manual_seed(seed)
+    if name == "prior":
+        if not hasattr(model, "sample"):
+            raise AekitError(f"a {cfg['model']} model has no prior to sample; use --sampler gmm")
+        x = model.sample(n, generator=gen)
+    elif name == "gmm":
+        z = code_mixture(run, model, cfg, seed).sample(n, gen)
+        z_shape = model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]
+        x = model.decode(z.view(n, *z_shape))
+    else:
+        from ..priors import code_prior  # only VQ-VAEs need it
+
+        if not hasattr(model, "decode_indices"):
+            raise AekitError(f"a {cfg['model']} model has no codebook; use --sampler gmm")
+        x = model.decode_indices(code_prior(run, model, cfg, seed).sample(n, gen))
+    norm = run_normalizer(cfg)
+    mark = make_mark("generate", ckpt.fingerprint(run / ckpt.WEIGHTS), sampler=name, seed=seed, model=cfg["model"])
+    return norm.inverse(x.clamp(0, 1).numpy()), mark
+
+
+def _check_images(images: np.ndarray) -> None:
+    if images.dtype != np.uint8 or images.ndim not in (3, 4):
+        raise AekitError("generation writes images; this run was trained on table data")
+
+
+def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sampler: str = "auto", seed: int = 0,
+                 separate: str | Path | None = None, force: bool = False) -> list[Path]:
+    """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
+    run = Path(run)
+    out = Path(out) if out else run / "samples.png"
+    files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
+    _refuse_existing(files, force)
+    images, mark = sample_images(run, n, sampler, seed)
+    _check_images(images)
+    written = [save_png(out, grid(images), {**mark, "count": n})]
+    if separate:
+        Path(separate).mkdir(parents=True, exist_ok=True)
+        written += [save_png(p, im, {**mark, "index": i}) for i, (p, im) in enumerate(zip(files[1:], images))]
+    return written
+
+
+def _load_input(spec: str, ds, norm, shape: tuple[int, ...]) -> torch.Tensor:
+    """A test-split index ("17") or an image file path, as one model-space sample (1, *shape)."""
+    if spec.isdigit():
+        i = int(spec)
+        if i >= len(ds.x_test):
+            raise AekitError(f"index {i} is past the {len(ds.x_test)} test images")
+        return torch.from_numpy(norm.transform(ds.x_test[i : i + 1]))
+    path = Path(spec)
+    if not path.is_file():
+        raise AekitError(f"{spec} is neither a test-image index nor an image file")
+    c, h, w = shape
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
+            arr = np.asarray(im, dtype=np.uint8)[None]
+    except (OSError, Image.DecompressionBombError) as e:
+        raise AekitError(f"{path} is not a readable image ({e})") from None
+    return torch.from_numpy(norm.transform(arr))
+
+
+def interpolate_run(run: str | Path, a: str, b: str, steps: int = 10, out: str | Path | None = None,
+                    force: bool = False) -> Path:
+    """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
+    run = Path(run)
+    out = Path(out) if out else run / "interpolation.png"
+    _refuse_existing([out], force)
+    if not 2 <= steps <= 100:
+        raise AekitError("--steps must be between 2 and 100")
+    model, cfg = ckpt.load_model(run)
+    if len(model.config.input_shape) != 3:
+        raise AekitError("interpolation draws images; this run was trained on table data")
+    ds, norm = run_data(run, cfg, None)
+    xa, xb = (_load_input(s, ds, norm, tuple(model.config.input_shape)) for s in (a, b))
+    images = norm.inverse(interpolate_codes(model, xa, xb, steps).clamp(0, 1).numpy())
+    mark = make_mark("interpolate", ckpt.fingerprint(run / ckpt.WEIGHTS), a=a, b=b, steps=steps, model=cfg["model"])
+    return save_png(out, grid(images, cols=steps), mark)

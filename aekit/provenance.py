@@ -1,0 +1,84 @@
+"""Provenance marks: every image aekit synthesises says so, in the file, machine-readably.
+
+PNG files carry iTXt chunks (key ``aekit:provenance``, a JSON object: tool, version, synthetic, operation, model
+fingerprint, time); arrays carry the same object in a side-car ``<file>.provenance.json``. ``read_mark`` reads either.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+from . import __version__
+from .errors import AekitError
+from .fileio import atomic_write
+
+KEY = "aekit:provenance"
+MAX_MARK = 1 << 16  # a mark longer than 64 KiB is not one of ours
+
+
+def make_mark(operation: str, fingerprint: str | None, **extra) -> dict:
+    """The provenance record for one synthetic output."""
+    return {"tool": "aekit", "version": __version__, "synthetic": True, "operation": operation,
+            "model_fingerprint": fingerprint,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), **extra}
+
+
+def _to_pil(image: np.ndarray) -> Image.Image:
+    """uint8 (H, W) or (H, W, 3) as a PIL image."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise AekitError(f"expected a uint8 image (H, W) or (H, W, 3), got {image.dtype} {image.shape}")
+    return Image.fromarray(image)
+
+
+def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict) -> Path:
+    """Write a PNG that carries ``mark``, atomically."""
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(KEY, json.dumps(mark, sort_keys=True))
+    pil = image if isinstance(image, Image.Image) else _to_pil(image)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", pnginfo=info)
+    atomic_write(path, buf.getvalue())
+    return Path(path)
+
+
+def save_array(path: str | Path, array: np.ndarray, mark: dict) -> Path:
+    """Write a .npy array and its side-car provenance JSON."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    atomic_write(path, buf.getvalue())
+    atomic_write(sidecar(path), (json.dumps(mark, indent=2, sort_keys=True) + "\n").encode())
+    return path
+
+
+def sidecar(path: str | Path) -> Path:
+    """Where an array's provenance lives."""
+    return Path(f"{path}.provenance.json")
+
+
+def read_mark(path: str | Path) -> dict | None:
+    """The provenance mark of a file (PNG chunk, or an array's side-car), or None when it has none."""
+    path = Path(path)
+    if not path.is_file():
+        raise AekitError(f"{path} not found")
+    if sidecar(path).is_file():
+        text = sidecar(path).read_text()[:MAX_MARK]
+    else:
+        try:
+            with Image.open(path) as im:
+                text = im.info.get(KEY) if im.format == "PNG" else None
+        except (OSError, Image.DecompressionBombError) as e:
+            raise AekitError(f"{path} is not a readable image ({e})") from None
+        if text is None:
+            return None
+    try:
+        mark = json.loads(str(text)[:MAX_MARK])
+    except json.JSONDecodeError:
+        raise AekitError(f"{path} has a corrupt aekit provenance mark") from None
+    return mark if isinstance(mark, dict) else None
