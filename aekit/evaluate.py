@@ -1,4 +1,4 @@
-"""Reconstruction metrics, and the PCA baseline every autoencoder is measured against."""
+"""Reconstruction metrics (BCE, MSE, PSNR, SSIM), and the PCA baseline every autoencoder is measured against."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
+from .errors import AekitError
+
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] for BCE, as Keras does
+SSIM_WIN, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # Wang et al. 2004
+SSIM_BATCH = 512  # samples per batch in ssim(), to bound memory
 
 
 @torch.no_grad()
@@ -38,11 +42,68 @@ def psnr(x, x_hat, data_range: float = 1.0) -> float:
     return float(db.clamp_max(100).mean())
 
 
+def gaussian_window(size: int, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """Normalised 1-D Gaussian of odd ``size`` taps (float64), as scipy.ndimage builds it."""
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    w = torch.exp(-0.5 * (r / sigma) ** 2)
+    return w / w.sum()
+
+
+def ssim_window_size(height: int, width: int) -> int:
+    """11, or the largest odd size that fits an image smaller than 11 pixels on a side."""
+    side = min(SSIM_WIN, height, width)
+    return side if side % 2 else side - 1
+
+
+def valid_filter_matrix(win: torch.Tensor, n: int) -> torch.Tensor:
+    """(n - k + 1, n) matrix whose product with a length-n signal is its valid-region correlation with ``win``."""
+    k = len(win)
+    m = torch.zeros(n - k + 1, n, dtype=win.dtype)
+    for i in range(n - k + 1):
+        m[i, i : i + k] = win
+    return m
+
+
+def _ssim_maps(x: torch.Tensor, y: torch.Tensor, win: torch.Tensor, data_range: float) -> torch.Tensor:
+    """Per-pixel SSIM over the valid region: x, y (B, H, W) float64 -> (B, H - k + 1, W - k + 1)."""
+    rows, cols = valid_filter_matrix(win, x.shape[1]), valid_filter_matrix(win, x.shape[2])
+    stack = torch.stack([x, y, x * x, y * y, x * y], 1)  # (B, 5, H, W)
+    mx, my, xx, yy, xy = (rows @ stack @ cols.T).unbind(1)  # separable Gaussian filter as two matmuls
+    vx, vy, cxy = xx - mx * mx, yy - my * my, xy - mx * my  # population (co)variances
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    return ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+
+
+def ssim(x, x_hat, data_range: float = 1.0) -> float:
+    """Mean SSIM over samples and channels of (N, C, H, W) images, as scikit-image computes it (see below).
+
+    Wang et al. 2004: an 11-tap Gaussian window with sigma 1.5, K1 = 0.01, K2 = 0.03, population (co)variances,
+    each channel separately, averaged over the valid region only (no padding); the numbers match
+    ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+    data_range=data_range, channel_axis=0)`` averaged over samples. Images smaller than 11 pixels on a side use
+    the largest odd window that fits (7 for 8x8 digits), still with sigma 1.5, where scikit-image would refuse.
+    """
+    a = torch.as_tensor(x, dtype=torch.float64)
+    b = torch.as_tensor(x_hat, dtype=torch.float64)
+    if a.ndim != 4 or a.shape != b.shape:
+        raise AekitError(f"ssim needs two (N, C, H, W) arrays of the same shape, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+    if a.shape[0] == 0 or min(a.shape[1:]) < 1:
+        raise AekitError(f"ssim needs at least one non-empty image, got shape {tuple(a.shape)}")
+    win = gaussian_window(ssim_window_size(a.shape[2], a.shape[3]))
+    a, b = a.flatten(0, 1), b.flatten(0, 1)  # (N * C, H, W): channels are independent images
+    total = sum(float(_ssim_maps(a[i : i + SSIM_BATCH], b[i : i + SSIM_BATCH], win, data_range).mean((1, 2)).sum())
+                for i in range(0, len(a), SSIM_BATCH))
+    return total / len(a)
+
+
 def reconstruction_metrics(x, x_hat, with_bce: bool = True) -> dict[str, float]:
-    """BCE (when outputs are probabilities), MSE and PSNR of reconstructions in model space."""
+    """BCE (when outputs are probabilities), MSE, PSNR and, for (N, C, H, W) images, SSIM, in model space."""
     out = {"mse": mse(x, x_hat), "psnr": psnr(x, x_hat)}
     if with_bce:
         out = {"bce": bce(x, x_hat), **out}
+    if np.ndim(x) == 4:
+        out["ssim"] = ssim(x, x_hat)
     return out
 
 
