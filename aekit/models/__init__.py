@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from .base import Autoencoder, config_from_dict, config_to_dict
+from .conv import ConvAutoencoder, ConvConfig
 from .dense import DenseAutoencoder, DenseConfig
+from .vae import VAE, VAEConfig
+from .vq import VQVAE, VQConfig
 
 MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
     "dense": (DenseConfig, DenseAutoencoder),
+    "conv": (ConvConfig, ConvAutoencoder),
+    "vae": (VAEConfig, VAE),
+    "vq": (VQConfig, VQVAE),
 }
 
 
@@ -31,4 +37,5 @@ def build_model(name: str, config: dict | object | None = None, **overrides) -> 
     return model_cls(cfg)
 
 
-__all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder"]
+__all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder", "ConvConfig",
+           "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE"]

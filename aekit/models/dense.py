@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
-from .base import Autoencoder, activation, check_config, check_sparsity, glorot_init_, numel
+from .base import Autoencoder, check_config, check_sparsity, glorot_init_, numel
+from .blocks import mlp
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,6 @@ class DenseConfig:
         check_sparsity(self)
         if self.init not in ("glorot", "torch"):
             raise ValueError(f"init must be 'glorot' or 'torch', got {self.init!r}")
-
-
-def mlp(sizes: list[int], act: str, last_act: str | None) -> nn.Sequential:
-    """Linear layers through ``sizes`` with ``act`` between them and ``last_act`` (or nothing) at the end."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        is_last = i == len(sizes) - 2
-        if not is_last:
-            layers.append(activation(act))
-        elif last_act is not None:
-            layers.append(activation(last_act))
-    return nn.Sequential(*layers)
 
 
 class DenseAutoencoder(Autoencoder):

@@ -1,0 +1,136 @@
+"""Shared builders: ``mlp`` for vectors, ``conv_encoder`` / ``conv_decoder`` for images.
+
+The conv pair is built from sizes computed at build time (``stage_sizes``), so the decoder lands on exactly the
+input's height and width for any size, odd ones included: each transposed conv gets the ``output_padding`` that the
+conv arithmetic asks for. Nothing is cropped or guessed at run time.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+
+from .base import activation
+
+NORMS = ("none", "batch", "group")
+
+
+def mlp(sizes: list[int], act: str, last_act: str | None) -> nn.Sequential:
+    """Linear layers through ``sizes`` with ``act`` between them and ``last_act`` (or nothing) at the end."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        is_last = i == len(sizes) - 2
+        if not is_last:
+            layers.append(activation(act))
+        elif last_act is not None:
+            layers.append(activation(last_act))
+    return nn.Sequential(*layers)
+
+
+def kaiming_init_(module: nn.Module) -> None:
+    """He-normal weights (fan-in, ReLU gain; He et al. 2015) and zero biases for every conv and linear layer.
+
+    PyTorch's default init shrinks the signal through a deep ReLU conv stack enough that the decoder settles on the
+    mean image first; He init trains a conv autoencoder from the first steps. A transposed conv's fan-in is read
+    from its input channels (``mode="fan_out"`` on its (C_in, C_out, k, k) weight).
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            mode = "fan_out" if isinstance(m, nn.ConvTranspose2d) else "fan_in"
+            nn.init.kaiming_normal_(m.weight, mode=mode, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """A 2-D normalisation by name: "none", "batch" or "group" (up to 8 groups that divide ``channels``)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(8, channels), channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
+
+
+def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, norm: str = "none") -> None:
+    """Validate the conv-backbone fields of a config; raises ValueError with one line."""
+    if len(tuple(input_shape)) != 3:
+        raise ValueError(f"a conv model needs input_shape (C, H, W), got {tuple(input_shape)}")
+    if not channels or any(int(c) <= 0 for c in channels):
+        raise ValueError(f"channels must be one or more positive widths, got {tuple(channels)}")
+    if blocks_per_stage < 1:
+        raise ValueError(f"blocks_per_stage must be >= 1, got {blocks_per_stage}")
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    _, h, w = input_shape
+    if h < 4 or w < 4:
+        raise ValueError(f"conv models need images of at least 4x4, got {h}x{w}")
+
+
+def down_size(n: int, kernel_size: int) -> int:
+    """Spatial size after one stride-2 conv with padding kernel_size // 2 (= ceil(n / 2) for odd kernels)."""
+    return (n + 2 * (kernel_size // 2) - kernel_size) // 2 + 1
+
+
+def stage_sizes(hw: tuple[int, int], n_stages: int, kernel_size: int) -> list[tuple[int, int]]:
+    """(H, W) at the input and after each downsampling stage: ``n_stages + 1`` entries."""
+    sizes = [tuple(hw)]
+    for _ in range(n_stages):
+        h, w = sizes[-1]
+        sizes.append((down_size(h, kernel_size), down_size(w, kernel_size)))
+    return sizes
+
+
+def encoder_output_size(input_shape, channels, kernel_size: int) -> tuple[int, int, int]:
+    """(C, h, w) of ``conv_encoder``'s output for one input of ``input_shape``."""
+    h, w = stage_sizes(tuple(input_shape[1:]), len(channels), kernel_size)[-1]
+    return int(channels[-1]), h, w
+
+
+def conv_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, stride: int = 1) -> nn.Sequential:
+    """Conv2d (same padding) -> norm -> activation."""
+    conv = nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2)
+    return nn.Sequential(conv, norm_layer(norm, cout), activation(act))
+
+
+def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw, in_hw) -> nn.Sequential:
+    """ConvTranspose2d stride 2 from ``in_hw`` to exactly ``out_hw`` -> norm -> activation."""
+    p = kernel_size // 2
+    pad = tuple(o - ((i - 1) * 2 - 2 * p + kernel_size) for o, i in zip(out_hw, in_hw))
+    assert all(0 <= q < 2 for q in pad), (out_hw, in_hw, kernel_size)  # holds for odd kernels by construction
+    conv = nn.ConvTranspose2d(cin, cout, kernel_size, stride=2, padding=p, output_padding=pad)
+    return nn.Sequential(conv, norm_layer(norm, cout), activation(act))
+
+
+def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_size: int = 3, act: str = "relu",
+                 norm: str = "none") -> nn.Sequential:
+    """(B, in_channels, H, W) -> (B, channels[-1], h, w): per stage one stride-2 conv, then
+    ``blocks_per_stage - 1`` stride-1 convs at the reduced size; each conv followed by norm and ``act``."""
+    layers: list[nn.Module] = []
+    cin = in_channels
+    for cout in channels:
+        layers.append(conv_block(cin, cout, kernel_size, act, norm, stride=2))
+        layers += [conv_block(cout, cout, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
+        cin = cout
+    return nn.Sequential(*layers)
+
+
+def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_stage: int = 1, kernel_size: int = 3,
+                 act: str = "relu", norm: str = "none") -> nn.Sequential:
+    """The mirror of ``conv_encoder`` for inputs of size ``hw``: (B, channels[-1], h, w) -> logits
+    (B, out_channels, *hw). Per stage (deepest first) ``blocks_per_stage - 1`` stride-1 convs, then a stride-2
+    transposed conv up to the size the encoder saw there; a final linear conv maps to ``out_channels``."""
+    sizes = stage_sizes(hw, len(channels), kernel_size)
+    layers: list[nn.Module] = []
+    for i in reversed(range(len(channels))):
+        c = channels[i]
+        layers += [conv_block(c, c, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
+        cout = channels[i - 1] if i > 0 else channels[0]
+        layers.append(up_block(c, cout, kernel_size, act, norm, out_hw=sizes[i], in_hw=sizes[i + 1]))
+    layers.append(nn.Conv2d(channels[0], out_channels, kernel_size, padding=kernel_size // 2))  # (B, C, H, W) logits
+    return nn.Sequential(*layers)

@@ -1,0 +1,71 @@
+"""Convolutional autoencoder: strided conv stages down to a code vector (or a code map) and back up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .base import Autoencoder, activation, check_config, check_sparsity, numel
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+
+
+@dataclass(frozen=True)
+class ConvConfig:
+    input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W); C = 1 or 3, H and W >= 4, odd sizes fine
+    channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; the decoder mirrors them
+    blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
+    kernel_size: int = 3  # odd; every conv uses "same" padding (kernel_size // 2)
+    code_size: int = 32  # width of the code vector, or channels of the code map when spatial_code
+    spatial_code: bool = False  # False: flatten -> Linear -> (B, code_size); True: 1x1 conv -> (B, code_size, h, w)
+    activation: str = "relu"  # hidden-layer activation
+    code_activation: str = "identity"  # activation on the code
+    output_activation: str = "sigmoid"  # "sigmoid" or "identity"
+    loss: str = "bce"  # "bce" or "mse"
+    norm: str = "none"  # "none", "batch" or "group" after every hidden conv
+    sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
+    sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
+    sparsity_target: float = 0.05  # target mean activation for "kl"
+
+    def __post_init__(self):
+        check_config(self)
+        check_sparsity(self)
+        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
+        activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
+
+
+class ConvAutoencoder(Autoencoder):
+    """x (B, C, H, W) -> conv stages -> (B, c, h, w) -> code -> (B, c, h, w) -> transposed conv stages -> logits."""
+
+    def __init__(self, config: ConvConfig):
+        super().__init__()
+        self.config = config
+        cfg = config
+        c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
+        self.feature_shape = (c, h, w)  # the encoder's output for one image
+        self.encoder = conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size,
+                                    cfg.activation, cfg.norm)
+        if cfg.spatial_code:
+            self.to_code = nn.Sequential(nn.Conv2d(c, cfg.code_size, 1), activation(cfg.code_activation))
+            self.from_code = nn.Sequential(nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation))
+        else:
+            self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(numel(self.feature_shape), cfg.code_size),
+                                         activation(cfg.code_activation))
+            self.from_code = nn.Sequential(nn.Linear(cfg.code_size, numel(self.feature_shape)),
+                                           activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
+        self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
+                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm)
+        kaiming_init_(self)
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        """Shape of one code: (code_size,) or (code_size, h, w) with a spatial code."""
+        c, h, w = self.feature_shape
+        return (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_code(self.encoder(x))  # (B, code_size) or (B, code_size, h, w)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.from_code(z))  # (B, C, H, W)

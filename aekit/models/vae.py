@@ -1,0 +1,133 @@
+"""Variational autoencoder (Kingma & Welling 2013) with a dense or conv backbone, beta, KL warm-up and free bits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Autoencoder, activation, check_config, numel, output
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, mlp
+
+BACKBONES = ("dense", "conv")
+LOGVAR_RANGE = (-30.0, 20.0)  # clamp of the encoder's log-variance: keeps exp() finite (as diffusers does)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    input_shape: tuple[int, ...] = (1, 28, 28)  # one sample: (C, H, W), or (D,) with the dense backbone
+    backbone: str = "dense"  # "dense" (MLP through `hidden`) or "conv" (strided conv stages through `channels`)
+    hidden: tuple[int, ...] = (512, 256)  # dense backbone: encoder widths; the decoder mirrors them
+    channels: tuple[int, ...] = (32, 64)  # conv backbone: widths of the stride-2 stages
+    blocks_per_stage: int = 1  # conv backbone: one stride-2 conv plus (n - 1) stride-1 convs per stage
+    kernel_size: int = 3  # conv backbone: odd kernel size
+    code_size: int = 16  # latent dimensions
+    activation: str = "relu"  # hidden-layer activation
+    output_activation: str = "sigmoid"  # "sigmoid" (Bernoulli likelihood) or "identity" (Gaussian, unit variance)
+    loss: str = "bce"  # "bce" or "mse"; both summed per sample (the ELBO scale)
+    beta: float = 1.0  # weight of the KL term once warmed up (beta-VAE: beta > 1)
+    kl_warmup: float = 0.0  # fraction of training over which the KL weight ramps linearly from 0 to beta (0: off)
+    free_bits: float = 0.0  # minimum KL per latent dimension in nats, on the batch mean (Kingma et al. 2016; 0: off)
+
+    def __post_init__(self):
+        check_config(self)
+        activation(self.activation)
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if self.backbone == "conv":
+            check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size)
+        if any(int(h) <= 0 for h in self.hidden):
+            raise ValueError(f"hidden widths must be positive, got {tuple(self.hidden)}")
+        if self.beta < 0 or self.free_bits < 0 or not 0 <= self.kl_warmup <= 1:
+            raise ValueError("beta and free_bits must be >= 0 and kl_warmup in [0, 1]")
+
+
+def kl_weight(cfg: VAEConfig, progress: float) -> float:
+    """beta, ramped linearly from 0 over the first ``kl_warmup`` of training."""
+    if cfg.kl_warmup <= 0:
+        return cfg.beta
+    return cfg.beta * min(1.0, max(0.0, progress) / cfg.kl_warmup)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per element, (B, D)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)
+
+
+class VAE(Autoencoder):
+    """x -> backbone -> (mu, logvar) each (B, code_size) -> z -> decoder -> logits (B, *input_shape).
+
+    ``encode`` gives mu (a deterministic code for embeddings); ``forward`` samples z = mu + eps * std in training
+    mode (torch's global RNG) and uses mu in eval mode.
+    """
+
+    def __init__(self, config: VAEConfig):
+        super().__init__()
+        self.config = config
+        cfg, d = config, config.code_size
+        if cfg.backbone == "dense":
+            widths = [numel(cfg.input_shape), *cfg.hidden]
+            self.encoder = nn.Sequential(nn.Flatten(), mlp(widths, cfg.activation, cfg.activation))  # (B, widths[-1])
+            self.head = nn.Linear(widths[-1], 2 * d)  # (B, 2 * code_size): mu, logvar
+            self.decoder = nn.Sequential(mlp([d, *widths[::-1]], cfg.activation, None),
+                                         nn.Unflatten(1, tuple(cfg.input_shape)))
+        else:
+            feat = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)  # (c, h, w)
+            self.encoder = nn.Sequential(conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage,
+                                                      cfg.kernel_size, cfg.activation), nn.Flatten())
+            self.head = nn.Linear(numel(feat), 2 * d)
+            self.decoder = nn.Sequential(
+                nn.Linear(d, numel(feat)), activation(cfg.activation), nn.Unflatten(1, feat),  # (B, c, h, w)
+                conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
+                             cfg.kernel_size, cfg.activation),
+            )
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x) as (mu, logvar), each (B, code_size); logvar clamped to LOGVAR_RANGE."""
+        mu, logvar = self.head(self.encoder(x)).chunk(2, dim=1)
+        return mu, logvar.clamp(*LOGVAR_RANGE)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(x)[0]  # (B, code_size): the posterior mean
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)  # (B, *input_shape)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu  # reparameterisation
+        logits = self.decode_logits(z)
+        x_hat = output(logits, self.config.output_activation)
+        return {"x_hat": x_hat, "logits": logits, "z": z, "mu": mu, "logvar": logvar}
+
+    def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
+             progress: float = 1.0) -> dict:
+        """The negative ELBO (Kingma & Welling, "Auto-Encoding Variational Bayes", 2013), per sample, batch mean.
+
+        recon: per-sample sum of BCE-with-logits (Bernoulli) or squared error (Gaussian, up to constants);
+        kl: per-sample sum of KL(q(z|x) || N(0, I)); loss = recon + w * kl, w = ``kl_weight(cfg, progress)``.
+        With ``free_bits`` > 0 the KL in the loss is sum_j max(free_bits, mean_batch KL_j) (Kingma et al., "Improved
+        Variational Inference with Inverse Autoregressive Flow", 2016); the reported ``kl`` is the plain KL.
+        """
+        cfg = self.config
+        target = x if target is None else target
+        if cfg.loss == "bce":
+            per_elem = F.binary_cross_entropy_with_logits(out["logits"], target, reduction="none")
+        else:
+            per_elem = (out["x_hat"] - target) ** 2
+        recon = per_elem.flatten(1).sum(1).mean()
+        kl_dim = gaussian_kl(out["mu"], out["logvar"]).mean(0)  # (code_size,) batch-mean KL per dimension
+        kl = kl_dim.sum()
+        kl_in_loss = kl_dim.clamp_min(cfg.free_bits).sum() if cfg.free_bits > 0 else kl
+        w = kl_weight(cfg, progress)
+        return {"loss": recon + w * kl_in_loss, "recon": recon, "kl": kl, "kl_weight": recon.new_tensor(w)}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` new samples in model space, (n, *input_shape): decode z ~ N(0, I) (no gradients)."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.config.code_size, generator=generator,
+                        device=generator.device if generator is not None else device)
+        return self.decode(z.to(device))

@@ -1,0 +1,177 @@
+"""VQ-VAE (van den Oord et al., "Neural Discrete Representation Learning", 2017) with an EMA codebook.
+
+x (B, C, H, W) -> conv stages -> 1x1 conv -> z_e (B, D, h, w) -> nearest codebook entry per position -> z (B, D, h, w)
+-> 1x1 conv -> transposed conv stages -> logits (B, C, H, W). Each image is then ``h * w`` integers below
+``codebook_size`` (``encode_indices``), which a learned prior can model and ``decode_indices`` turns back into images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Autoencoder, activation, check_config, output, reconstruction_loss
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+
+
+@dataclass(frozen=True)
+class VQConfig:
+    input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W)
+    channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; the code map is H/2^n x W/2^n
+    blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
+    kernel_size: int = 3  # odd kernel size
+    code_size: int = 16  # code_dim: width D of each code vector (channels of the code map and of codebook entries)
+    codebook_size: int = 256  # K entries in the codebook
+    commitment: float = 0.25  # weight of the commitment loss ||z_e - sg(z)||^2 (the paper's beta)
+    ema_decay: float = 0.99  # decay of the codebook's exponential moving averages
+    dead_code_threshold: float = 1.0  # restart entries whose EMA usage count falls below this (0: never)
+    activation: str = "relu"  # hidden-layer activation
+    output_activation: str = "sigmoid"  # "sigmoid" or "identity"
+    loss: str = "bce"  # "bce" or "mse"; mean per element
+
+    def __post_init__(self):
+        check_config(self)
+        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size)
+        activation(self.activation)
+        if self.codebook_size < 2:
+            raise ValueError(f"codebook_size must be >= 2, got {self.codebook_size}")
+        if self.commitment < 0 or not 0 < self.ema_decay < 1 or self.dead_code_threshold < 0:
+            raise ValueError("commitment and dead_code_threshold must be >= 0 and ema_decay in (0, 1)")
+
+    @property
+    def code_dim(self) -> int:
+        """The width of each code vector (another name for ``code_size``)."""
+        return self.code_size
+
+
+def _all_reduce(t: torch.Tensor) -> torch.Tensor:
+    """Sum over processes when torch.distributed is initialised (in place; a no-op otherwise)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t)
+    return t
+
+
+class VectorQuantizer(nn.Module):
+    """Nearest-neighbour quantisation against a codebook kept by exponential moving averages.
+
+    EMA updates follow van den Oord et al. 2017, Appendix A.1, with Laplace smoothing of the counts (as in Sonnet).
+    The codebook and its averages are buffers (saved in the state_dict; no gradients); in training mode ``forward``
+    updates them and restarts dead entries from random encoder outputs of the batch (torch's global RNG).
+    """
+
+    def __init__(self, codebook_size: int, dim: int, decay: float = 0.99, dead_code_threshold: float = 1.0,
+                 eps: float = 1e-5):
+        super().__init__()
+        self.decay, self.threshold, self.eps = decay, dead_code_threshold, eps
+        embed = torch.randn(codebook_size, dim)
+        self.register_buffer("embed", embed)  # (K, D) the codebook
+        self.register_buffer("cluster_size", torch.ones(codebook_size))  # (K,) EMA of assignments per entry
+        self.register_buffer("embed_sum", embed.clone())  # (K, D) EMA of the sum of vectors assigned to each entry
+
+    def quantize(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z_e (B, D, h, w) -> (straight-through quantised map (B, D, h, w), indices (B, h, w)); no update."""
+        b, d, h, w = z_e.shape
+        flat = z_e.permute(0, 2, 3, 1).reshape(-1, d)  # (N, D), N = B*h*w
+        with torch.no_grad():
+            dist2 = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embed.t() + self.embed.pow(2).sum(1)  # (N, K)
+            indices = dist2.argmin(1)  # (N,)
+        q = F.embedding(indices, self.embed).view(b, h, w, d).permute(0, 3, 1, 2)  # (B, D, h, w)
+        return z_e + (q - z_e).detach(), indices.view(b, h, w)  # straight-through: gradients pass to z_e
+
+    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
+        """Codebook vectors for indices (B, h, w) -> (B, D, h, w)."""
+        return F.embedding(indices, self.embed).permute(0, 3, 1, 2)
+
+    def forward(self, z_e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z, indices = self.quantize(z_e)
+        if self.training:
+            self.update(z_e.detach().permute(0, 2, 3, 1).reshape(-1, z_e.shape[1]), indices.flatten())
+        return z, indices
+
+    @torch.no_grad()
+    def update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
+        """One EMA step from vectors (N, D) and their assignments (N,), then dead-code restarts."""
+        onehot = F.one_hot(indices, self.embed.shape[0]).type(flat.dtype)  # (N, K)
+        counts = _all_reduce(onehot.sum(0))  # (K,)
+        sums = _all_reduce(onehot.t() @ flat)  # (K, D)
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        n = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.eps) / (n + self.embed.shape[0] * self.eps) * n  # Laplace smoothing
+        self.embed.copy_(self.embed_sum / smoothed.unsqueeze(1))
+        dead = self.cluster_size < self.threshold  # identical on every process: the counts were all-reduced
+        if dead.any():
+            self.restart(dead, flat)
+
+    @torch.no_grad()
+    def restart(self, dead: torch.Tensor, flat: torch.Tensor) -> None:
+        """Move dead entries onto random vectors of the batch; under torch.distributed, rank 0's choice wins."""
+        pick = torch.randint(0, flat.shape[0], (int(dead.sum()),), device=flat.device)
+        self.embed[dead] = flat[pick]
+        self.cluster_size[dead] = max(self.threshold, self.eps)
+        self.embed_sum[dead] = flat[pick] * self.cluster_size[dead].unsqueeze(1)
+        if dist.is_available() and dist.is_initialized():
+            for t in (self.embed, self.cluster_size, self.embed_sum):
+                dist.broadcast(t, 0)
+
+
+def perplexity(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """exp(entropy) of the code usage in ``indices``: 1 when one entry is used, K when all are used equally."""
+    p = torch.bincount(indices.flatten(), minlength=codebook_size).float() / indices.numel()
+    return torch.exp(-(p * torch.log(p + 1e-10)).sum())
+
+
+class VQVAE(Autoencoder):
+    """x (B, C, H, W) -> z_e (B, D, h, w) -> quantised z (B, D, h, w) and indices (B, h, w) -> logits (B, C, H, W)."""
+
+    def __init__(self, config: VQConfig):
+        super().__init__()
+        self.config = config
+        cfg = config
+        c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
+        self.latent_shape = (h, w)  # the index grid of one image
+        self.encoder = nn.Sequential(
+            conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size, cfg.activation),
+            nn.Conv2d(c, cfg.code_size, 1),  # (B, D, h, w) z_e
+        )
+        self.quantizer = VectorQuantizer(cfg.codebook_size, cfg.code_size, cfg.ema_decay, cfg.dead_code_threshold)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation),  # (B, c, h, w)
+            conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
+                         cfg.kernel_size, cfg.activation),
+        )
+        kaiming_init_(self)  # the codebook is a buffer: untouched
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.quantize(self.encoder(x))[0]  # (B, D, h, w) quantised map; never updates the codebook
+
+    def encode_indices(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) -> codebook indices (B, h, w), long."""
+        return self.quantizer.quantize(self.encoder(x))[1]
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)  # (B, C, H, W)
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        """Codebook indices (B, h, w) -> images in model space (B, C, H, W)."""
+        return self.decode(self.quantizer.lookup(indices))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z_e = self.encoder(x)  # (B, D, h, w)
+        z, indices = self.quantizer(z_e)  # EMA update and restarts here, in training mode only
+        logits = self.decode_logits(z)
+        x_hat = output(logits, self.config.output_activation)
+        return {"x_hat": x_hat, "logits": logits, "z": z, "z_e": z_e, "indices": indices}
+
+    def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
+             progress: float = 1.0) -> dict:
+        """recon (mean per element) + commitment * ||z_e - sg(z)||^2; the codebook itself learns by EMA, not loss."""
+        target = x if target is None else target
+        recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
+        commit = F.mse_loss(out["z_e"], out["z"].detach())
+        return {"loss": recon + self.config.commitment * commit, "recon": recon, "commitment": commit,
+                "perplexity": perplexity(out["indices"], self.config.codebook_size)}
