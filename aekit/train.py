@@ -231,8 +231,13 @@ def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | 
     config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar). Raises
     ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
     """
-    with _flush_denormals():
-        return _train(model, x, cfg, run_dir, **kwargs)
+    owns_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    try:
+        with _flush_denormals():
+            return _train(model, x, cfg, run_dir, **kwargs)
+    finally:
+        if owns_group and dist.is_initialized():  # a process that exits with gloo threads alive aborts
+            dist.destroy_process_group()
 
 
 def _train(
@@ -397,6 +402,7 @@ def _train(
         model.load_state_dict(best_state)
     if d.world > 1:
         _check_replicas_agree(model, d)
+        dist.barrier()  # rank 0 has finished writing before any process leaves
     model.eval()
     return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
 
