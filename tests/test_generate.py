@@ -79,3 +79,20 @@ def test_grid_layout():
     ims = np.full((5, 2, 3), 255, np.uint8)
     g = grid(ims, pad=1, cols=2)
     assert g.shape == (3 * 3 + 1, 2 * 4 + 1) and g.sum() == 5 * 6 * 255
+
+
+@pytest.mark.parametrize("model, sampler", [("vae", "prior"), ("vq", "vq-prior")])
+def test_generative_models_sample_from_their_priors(model, sampler, mnist_npz, tmp_path):
+    run = tmp_path / model
+    assert main(["train", "--model", model, "--code-size", "8", "--data", str(mnist_npz), "--out", str(run),
+                 *FAST]) == 0
+    out = tmp_path / "g.png"
+    assert main(["generate", str(run), "-n", "4", "--out", str(out)]) == 0
+    mark = read_mark(out)
+    assert mark["sampler"] == sampler and mark["model"] == model
+    arr = np.asarray(Image.open(out))
+    assert arr.shape == (2 * 30 + 2, 2 * 30 + 2) and arr.max() > 0
+    if model == "vq":  # the learned prior is kept and reused
+        assert (run / "prior.safetensors").exists()
+        assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "g2.png")]) == 0
+        assert np.array_equal(np.asarray(Image.open(tmp_path / "g2.png")), arr)
