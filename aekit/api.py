@@ -17,10 +17,11 @@ import torch
 
 from . import checkpoint as ckpt
 from .data import Normalizer
+from .devices import pick_device
 from .errors import AekitError
 from .evaluate import reconstruction_metrics
 from .models import Autoencoder, build_model, model_name
-from .train import TrainConfig, TrainResult, pick_device, train
+from .train import TrainConfig, TrainResult, train
 
 
 def normalizer_for_array(x: np.ndarray) -> Normalizer:

@@ -12,11 +12,12 @@ import torch
 
 from . import checkpoint as ckpt
 from .data import Dataset, Normalizer, load_dataset, sample_shape
+from .devices import pick_device
 from .errors import AekitError
 from .evaluate import pca_mse, reconstruct, reconstruction_metrics
 from .models import build_model
 from .presets import get_preset
-from .train import TrainConfig, pick_device, train, train_config_from_dict
+from .train import train, train_config_from_dict
 
 log = logging.getLogger(__name__)
 EVAL = "eval.json"

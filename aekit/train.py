@@ -26,8 +26,9 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
-from .errors import AekitError
 from .adversarial import Adversary
+from .devices import all_sum, check_replicas_agree, setup
+from .errors import AekitError
 from .models import Autoencoder
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise, corrupt
@@ -101,22 +102,6 @@ def train_config_from_dict(data: dict) -> TrainConfig:
     return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """The requested device, or the best available one for "auto" (cuda, then mps, then cpu)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AekitError("--device cuda asked for, but PyTorch sees no CUDA GPU")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise AekitError("--device mps asked for, but this PyTorch has no MPS support here")
-    return dev
-
-
 def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
     """The learning rate for optimiser step ``step`` of ``total``: linear warm-up, then the chosen decay."""
     warm = int(cfg.warmup * total)
@@ -137,39 +122,6 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opti
     params = list(model.parameters())
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in params)  # one kernel per step
     return cls(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay, fused=fused)
-
-
-@dataclass
-class _Dist:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _setup_distributed(device_name: str) -> tuple[_Dist, torch.device]:
-    """Join the process group torchrun describes (if any) and pick this process's device."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist(), pick_device(device_name)
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
-    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
-    if use_cuda:
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size()), device
-
-
-def _all_sum(t: torch.Tensor, d: _Dist) -> torch.Tensor:
-    """Sum a tensor over all processes (a no-op in a single process)."""
-    if d.world > 1:
-        t = t.clone()
-        dist.all_reduce(t)
-    return t
 
 
 def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -251,7 +203,7 @@ def _train(
     progress: bool = True,
 ) -> TrainResult:
     """The loop behind ``train``."""
-    d, device = _setup_distributed(cfg.device)
+    d, device = setup(cfg.device)
     run_dir = Path(run_dir) if run_dir is not None else None
     writes = run_dir is not None and d.main
     torch.manual_seed(cfg.seed)
@@ -338,7 +290,7 @@ def _train(
 
     def check_finite(where: str) -> float:
         flush()
-        mean = float(_all_sum(sums[:1], d)) / max(1.0, float(_all_sum(sums[-1:], d)))
+        mean = float(all_sum(sums[:1], d)) / max(1.0, float(all_sum(sums[-1:], d)))
         if not math.isfinite(mean):
             kept = f"; the last good checkpoint in {run_dir} is kept" if run_dir else ""
             raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower --lr or --grad-clip)")
@@ -374,7 +326,7 @@ def _train(
         bar.close()
 
         check_finite(f"the end of epoch {epoch + 1}")
-        totals = _all_sum(sums, d)
+        totals = all_sum(sums, d)
         record = {"epoch": epoch + 1, "step": gstep}
         record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
         record["lr"] = opt.param_groups[0]["lr"]
@@ -401,7 +353,7 @@ def _train(
     if cfg.patience and best_state is not None:
         model.load_state_dict(best_state)
     if d.world > 1:
-        _check_replicas_agree(model, d)
+        check_replicas_agree(model, d)
         dist.barrier()  # rank 0 has finished writing before any process leaves
     model.eval()
     return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
@@ -426,14 +378,3 @@ def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, 
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
     opt.step()
     return terms
-
-
-def _check_replicas_agree(model: torch.nn.Module, d: _Dist) -> None:
-    """Under torchrun, confirm every process ended with the same weights (one model, not N)."""
-    with torch.no_grad():
-        mine = torch.stack([p.double().sum() for p in model.parameters()]).cpu()
-        dev = next(model.parameters()).device
-        gathered = [torch.zeros_like(mine).to(dev) for _ in range(d.world)]
-        dist.all_gather(gathered, mine.to(dev))
-    if any(not torch.equal(g.cpu(), gathered[0].cpu()) for g in gathered):
-        raise AekitError("distributed replicas diverged: processes hold different weights")

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from aekit.cli import main
+from aekit.errors import AekitError
 from aekit.provenance import read_mark, save_array
 from aekit.samplers import GaussianMixtureSampler, grid
 
@@ -71,7 +72,7 @@ def test_gaussian_mixture_sampler_round_trip():
     again = GaussianMixtureSampler.from_tensors(gm.tensors(), 2)
     z = again.sample(2000, torch.Generator().manual_seed(0)).numpy()
     assert abs(z[:, 0].mean()) < 0.3 and 2.5 < np.abs(z[:, 0]).mean() < 3.5  # two modes at -3 and +3
-    with pytest.raises(Exception):
+    with pytest.raises(AekitError):
         GaussianMixtureSampler.from_tensors(gm.tensors(), 3)
 
 

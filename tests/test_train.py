@@ -92,22 +92,28 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(sm
     assert good_state != (tmp_path / ckpt.STATE).read_bytes() or meta["step"] == 0
 
 
+class Stop(Exception):
+    """Stands in for a kill right after a checkpoint."""
+
+
+def _die_after_checkpoint(monkeypatch, epoch: int, after_step: int) -> None:
+    """Make the next run raise Stop right after its first mid-epoch checkpoint past ``after_step`` in ``epoch``."""
+    save = ckpt.save_tensors
+
+    def save_then_die(path, tensors, meta=None):
+        save(path, tensors, meta)
+        if meta is not None and meta["epoch"] == epoch and meta["step"] > after_step:
+            raise Stop
+
+    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+
+
 def test_resume_mid_epoch_matches_an_uninterrupted_run(small_x, tmp_path, monkeypatch):
     cfg = TrainConfig(epochs=2, batch_size=32, checkpoint_every=5, schedule="cosine", warmup=0.1)
     full = _model()
     train(full, small_x, cfg, tmp_path / "full", progress=False)
 
-    class Stop(Exception):
-        pass
-
-    save = ckpt.save_tensors
-
-    def save_then_die(path, tensors, meta=None):  # dies right after a mid-epoch checkpoint in epoch 2
-        save(path, tensors, meta)
-        if meta is not None and meta["epoch"] == 1 and meta["step"] > 5:
-            raise Stop
-
-    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    _die_after_checkpoint(monkeypatch, epoch=1, after_step=5)  # a "kill" inside epoch 2
     with pytest.raises(Stop):
         train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
     monkeypatch.undo()
@@ -175,17 +181,7 @@ def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_p
     tensors, meta = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
     assert any(k.startswith("disc.") for k in tensors) and any(k.startswith("optim_d.") for k in tensors)
 
-    class Stop(Exception):
-        pass
-
-    save = ckpt.save_tensors
-
-    def save_then_die(path, tensors, meta=None):
-        save(path, tensors, meta)
-        if meta is not None and meta["epoch"] == 1 and meta["step"] > 2:
-            raise Stop
-
-    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    _die_after_checkpoint(monkeypatch, epoch=1, after_step=2)
     with pytest.raises(Stop):
         train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
     monkeypatch.undo()

@@ -1,0 +1,71 @@
+"""Where training runs: one device (cuda, mps or cpu), or several processes under ``torchrun``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .errors import AekitError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The requested device, or the best available one for "auto" (cuda, then mps, then cpu)."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AekitError("--device cuda asked for, but PyTorch sees no CUDA GPU")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise AekitError("--device mps asked for, but this PyTorch has no MPS support here")
+    return dev
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup(device_name: str) -> tuple[Dist, torch.device]:
+    """Join the process group torchrun describes (if any) and pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), pick_device(device_name)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    device = torch.device(f"cuda:{local}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size()), device
+
+
+def all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
+    """Sum a tensor over all processes (a no-op in a single process)."""
+    if d.world > 1:
+        t = t.clone()
+        dist.all_reduce(t)
+    return t
+
+
+def check_replicas_agree(model: torch.nn.Module, d: Dist) -> None:
+    """Under torchrun, confirm every process ended with the same weights (one model, not N)."""
+    with torch.no_grad():
+        mine = torch.stack([p.double().sum() for p in model.parameters()]).cpu()
+        dev = next(model.parameters()).device
+        gathered = [torch.zeros_like(mine).to(dev) for _ in range(d.world)]
+        dist.all_gather(gathered, mine.to(dev))
+    if any(not torch.equal(g.cpu(), gathered[0].cpu()) for g in gathered):
+        raise AekitError("distributed replicas diverged: processes hold different weights")
