@@ -1,0 +1,64 @@
+"""The Python API, used the way the article uses Keras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import aekit
+
+
+def test_keras_like_flow_on_flattened_floats(mnist, tmp_path):
+    x_train = mnist.x_train[:1024].reshape(-1, 784).astype("float32") / 255  # the article's preprocessing
+    x_test = mnist.x_test[:256].reshape(-1, 784).astype("float32") / 255
+    ae = aekit.build("dense", code_size=32)
+    assert ae.net is None  # built at the first fit, from the data's shape
+    ae.fit(x_train, epochs=2, batch_size=64, verbose=False)
+    assert ae.config.input_shape == (784,) and len(ae.history) == 2
+    codes = ae.encode(x_test)
+    assert codes.shape == (256, 32) and codes.dtype == np.float32
+    rebuilt = ae.decode(codes)
+    assert rebuilt.shape == (256, 784) and 0 <= rebuilt.min() and rebuilt.max() <= 1
+    assert np.allclose(ae.reconstruct(x_test), rebuilt, atol=1e-6)
+    metrics = ae.evaluate(x_test)
+    assert metrics["mse"] < 0.1 and metrics["bce"] < 0.3
+
+    ae.save(tmp_path / "run")
+    again = aekit.load(tmp_path / "run")
+    assert np.array_equal(again.encode(x_test), codes)
+    with pytest.raises(aekit.AekitError, match="already holds a run"):
+        ae.save(tmp_path / "run")
+
+
+def test_uint8_images_round_trip_as_images(mnist, tmp_path):
+    ae = aekit.build("dense", code_size=16, hidden=(64,))
+    ae.fit(mnist.x_train[:512], epochs=1, verbose=False, lr=3e-3)
+    assert ae.config.input_shape == (1, 28, 28)
+    out = ae.reconstruct(mnist.x_test[:8])
+    assert out.dtype == np.uint8 and out.shape == (8, 28, 28)
+    with pytest.raises(aekit.AekitError, match="uint8"):
+        ae.encode(mnist.x_test[:8].astype("float32"))
+    with pytest.raises(aekit.AekitError, match="shape"):
+        ae.encode(np.zeros((2, 5, 5), np.uint8))
+
+
+def test_tables_are_scaled_and_unscaled():
+    rng = np.random.default_rng(0)
+    x = rng.normal(50, 10, (400, 6)).astype("float32")
+    ae = aekit.build("dense", code_size=3, hidden=(16,), loss="mse", output_activation="identity")
+    ae.fit(x, epochs=30, verbose=False, lr=3e-3)
+    back = ae.reconstruct(x)
+    assert back.shape == x.shape
+    assert np.abs(back.mean(0) - x.mean(0)).max() < 3  # back in the data's own units (column sd is 10)
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(aekit.AekitError, match="config"):
+        aekit.build("dense", input_shape=(4,), code_size=0)
+    ae = aekit.build("dense", code_size=2, depth=3)
+    with pytest.raises(aekit.AekitError, match="depth"):
+        ae.fit(np.zeros((8, 4), np.float32), verbose=False)
+    with pytest.raises(aekit.AekitError, match="training option"):
+        aekit.build("dense", code_size=2).fit(np.zeros((8, 4), np.float32), verbose=False, momentum=0.9)
+    with pytest.raises(aekit.AekitError, match="finite"):
+        aekit.build("dense", code_size=2).fit(np.full((8, 4), np.nan, np.float32), verbose=False)
