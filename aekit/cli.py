@@ -19,8 +19,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
-            text += f" (default: {action.default})"
+        default = action.default
+        if action.option_strings and default is not None and default is not False and default != argparse.SUPPRESS:
+            text += f" (default: {default})"
         return text
 
 
