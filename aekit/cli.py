@@ -20,7 +20,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if action.option_strings and default is not None and default is not False and default != argparse.SUPPRESS:
+        if action.option_strings and default not in (None, [], argparse.SUPPRESS) and default is not False:
             text += f" (default: {default})"
         return text
 
