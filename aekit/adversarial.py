@@ -5,12 +5,7 @@ from __future__ import annotations
 import torch
 
 from . import checkpoint as ckpt
-from .models.discriminator import (
-    Discriminator,
-    DiscriminatorConfig,
-    discriminator_loss,
-    generator_loss,
-)
+from .models.discriminator import Discriminator, DiscriminatorConfig, discriminator_loss, generator_loss
 
 
 class Adversary:

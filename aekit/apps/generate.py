@@ -12,13 +12,7 @@ from .. import checkpoint as ckpt
 from ..errors import AekitError
 from ..provenance import make_mark, save_png
 from ..runs import run_data, run_normalizer
-from ..samplers import (
-    SAMPLERS,
-    GaussianMixtureSampler,
-    default_sampler,
-    grid,
-    interpolate_codes,
-)
+from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
 
 GMM_FILE = "gmm.safetensors"
 MAX_SAMPLES = 10_000

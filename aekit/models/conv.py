@@ -8,13 +8,7 @@ import torch
 from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
-from .blocks import (
-    check_conv,
-    conv_decoder,
-    conv_encoder,
-    encoder_output_size,
-    kaiming_init_,
-)
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
 
 @dataclass(frozen=True)

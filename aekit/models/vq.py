@@ -15,13 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Autoencoder, activation, check_config, output, reconstruction_loss
-from .blocks import (
-    check_conv,
-    conv_decoder,
-    conv_encoder,
-    encoder_output_size,
-    kaiming_init_,
-)
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
 
 @dataclass(frozen=True)
