@@ -110,6 +110,8 @@ class Model:
         except (TypeError, ValueError) as e:
             raise AekitError(f"bad training option: {e}") from None
         self.device = pick_device(cfg.device)
+        if run_dir is not None:
+            ckpt.prepare_run_dir(run_dir)  # refuses to overwrite an existing run
         self.data_info = {**self.data_info, "normalizer": self.normalizer.to_dict()}
         self.data_info.setdefault("source", "array")
         result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
