@@ -176,12 +176,17 @@ def run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalize
     return _load(source, info.get("image_size"), info.get("test_fraction", 0.1)), norm
 
 
-def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto") -> dict:
-    """Test-set BCE/MSE/PSNR of a run, with PCA of the same code size fitted on the same training data."""
+def open_run(run: str | Path, data: str | None = None, device: str = "cpu") -> tuple:
+    """A run's ready model, its config, its dataset (or ``data``) and normaliser, loaded once for several uses."""
     run = Path(run)
-    dev = pick_device(device)
-    model, cfg = ckpt.load_model(run, dev)
-    ds, norm = run_data(run, cfg, data)
+    model, cfg = ckpt.load_model(run, pick_device(device))
+    return (model, cfg, *run_data(run, cfg, data))
+
+
+def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto", opened: tuple | None = None) -> dict:
+    """Test-set BCE/MSE/PSNR/SSIM of a run, with PCA of the same code size fitted on the same training data."""
+    model, cfg, ds, norm = opened or open_run(run, data, device)
+    dev = next(model.parameters()).device
     x_test = torch.from_numpy(norm.transform(ds.x_test))
     if tuple(x_test.shape[1:]) != tuple(model.config.input_shape):
         raise AekitError(f"data samples have shape {tuple(x_test.shape[1:])}, the model expects "
@@ -196,7 +201,7 @@ def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto")
 
 
 def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = None, data: str | None = None,
-                       force: bool = False) -> Path:
+                       force: bool = False, opened: tuple | None = None) -> Path:
     """The article's figure for a run: ``n`` test inputs over their reconstructions."""
     from .figures import reconstruction_figure
 
@@ -206,8 +211,7 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
         raise AekitError(f"{out} exists; pass --force to replace it")
     if not 1 <= n <= 100:
         raise AekitError("-n must be between 1 and 100")
-    model, cfg = ckpt.load_model(run)
-    ds, norm = run_data(run, cfg, data)
+    model, cfg, ds, norm = opened or open_run(run, data)
     x = ds.x_test[:n]
     x_hat = reconstruct(model, torch.from_numpy(norm.transform(x))).numpy()
     recon = norm.inverse(x_hat)
@@ -217,9 +221,10 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
 
 def finish_run(run: Path) -> str:
     """After training: evaluate on the test split, write eval.json and the figure, return a short summary."""
-    metrics = evaluate_run(run, device="cpu")
+    opened = open_run(run)
+    metrics = evaluate_run(run, opened=opened)
     ckpt.write_json(run / EVAL, metrics)
-    fig = reconstruction_png(run, force=True)
+    fig = reconstruction_png(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
     secs = hist[-1]["seconds"] if hist else float("nan")
     parts = [f"run {run}: {len(hist)} epochs in {secs:.1f} s"]
@@ -248,4 +253,4 @@ def run_info(run: str | Path) -> dict:
 
 
 __all__ = ["resolve_settings", "train_run", "resume_run", "evaluate_run", "reconstruction_png", "finish_run",
-           "run_info", "run_data", "run_normalizer"]
+           "run_info", "run_data", "run_normalizer", "open_run"]
