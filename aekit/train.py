@@ -64,6 +64,7 @@ class TrainConfig:
     adv_start: int = 0  # first epoch (0-based) with the critic and the GAN term on
     disc_lr: float = 2e-4  # the critic's learning rate (Adam, betas 0.5/0.999)
     disc_channels: tuple[int, ...] = (32, 64)  # the critic's widths
+    balance: str = ""  # name of an integer side tensor (e.g. "domain"): every batch draws equally from its values
 
     def __post_init__(self):
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
@@ -133,9 +134,39 @@ def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
+def check_side(side: dict[str, torch.Tensor] | None, n: int, balance: str) -> dict[str, torch.Tensor]:
+    """Validate per-sample side tensors (one row per training sample, e.g. a domain id for every image)."""
+    side = dict(side or {})
+    for k, v in side.items():
+        if not isinstance(v, torch.Tensor) or len(v) != n:
+            raise AekitError(f"side data {k!r} must be a tensor with one row per sample ({n})")
+    if balance and (balance not in side or side[balance].dtype not in (torch.int64, torch.int32)):
+        raise AekitError(f"balance={balance!r} needs an integer side tensor of that name")
+    return side
+
+
+def epoch_order(n: int, seed: int, epoch: int, groups: torch.Tensor | None = None) -> torch.Tensor:
+    """The sample order of one epoch: a seeded permutation of ``range(n)``; with ``groups`` (one integer per sample),
+    ``n`` indices that cycle through the groups (g0, g1, ..., g0, g1, ...), each group's samples in a fresh random
+    order and repeated as often as it needs, so every batch holds every group equally however unequal their sizes."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    if groups is None:
+        return torch.randperm(n, generator=gen)
+    values = torch.unique(groups)
+    per = math.ceil(n / len(values))
+    streams = []
+    for v in values.tolist():
+        members = torch.nonzero(groups == v).flatten()
+        reps = math.ceil(per / len(members))
+        order = torch.cat([members[torch.randperm(len(members), generator=gen)] for _ in range(reps)])
+        streams.append(order[:per])
+    return torch.stack(streams, 1).flatten()[:n]  # (per, G) row-major: one of each group in turn
+
+
 @torch.no_grad()
 def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, batch_size: int = 1024,
-                  noise: str = "none", strength: float = 0.0, seed: int = 0) -> dict:
+                  noise: str = "none", strength: float = 0.0, seed: int = 0,
+                  side: dict[str, torch.Tensor] | None = None) -> dict:
     """Mean of each loss term over ``x`` in eval mode (inputs corrupted with a fixed seed for denoising runs)."""
     was_training = model.training
     model.eval()
@@ -143,8 +174,9 @@ def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, bat
     gen = torch.Generator(device=device).manual_seed(seed)
     for i in range(0, len(x), batch_size):
         xb = x[i : i + batch_size].to(device)
+        sb = {k: v[i : i + batch_size].to(device) for k, v in (side or {}).items()}
         x_in = corrupt(xb, noise, strength, gen)
-        for k, v in model.loss(x_in, model(x_in), target=xb).items():
+        for k, v in model.loss(x_in, model(x_in, **sb), target=xb, **sb).items():
             sums[k] = sums.get(k, 0.0) + float(v) * len(xb)
     model.train(was_training)
     return {k: v / len(x) for k, v in sums.items()}
@@ -201,13 +233,18 @@ def _train(
     data_info: dict | None = None,
     resume: bool = False,
     progress: bool = True,
+    side: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
     """The loop behind ``train``."""
     d, device = setup(cfg.device)
     run_dir = Path(run_dir) if run_dir is not None else None
     writes = run_dir is not None and d.main
     torch.manual_seed(cfg.seed)
+    side = check_side(side, len(x), cfg.balance)
     x_train, x_val = split_validation(x, cfg.val_fraction, cfg.seed)
+    side_split = {k: split_validation(v, cfg.val_fraction, cfg.seed) for k, v in side.items()}  # the same rows
+    side_train = {k: t for k, (t, _) in side_split.items()}
+    side_val = {k: v for k, (_, v) in side_split.items()}
     if len(x_train) == 0:
         raise AekitError("no training data")
     on_device = device.type != "cpu" and x_train.numel() * 4 < (2 << 30)
@@ -301,7 +338,7 @@ def _train(
     term_names: list[str] | None = None
     while epoch < n_epochs and not stopped_early:
         steps = min(per_epoch, total - epoch * per_epoch)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch))
+        perm = epoch_order(n, cfg.seed, epoch, side_train[cfg.balance] if cfg.balance else None)
         perm = perm.to(x_train.device)  # one copy per epoch, not one per step
         bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",
                    disable=not (progress and d.main), leave=False, mininterval=0.5, dynamic_ncols=True)
@@ -310,9 +347,10 @@ def _train(
             if d.world > 1:
                 idx = idx[d.rank :: d.world]
             xb = x_train[idx].to(device, non_blocking=True)
+            sb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in side_train.items()}
             for g in opt.param_groups:
                 g["lr"] = learning_rate(cfg, gstep, total)
-            terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch)
+            terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch, sb)
             if term_names is None:
                 term_names = list(terms)
             gstep += 1
@@ -331,7 +369,8 @@ def _train(
         record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
         record["lr"] = opt.param_groups[0]["lr"]
         if x_val is not None:
-            val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed)
+            val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed,
+                                side=side_val)
             record.update({f"val_{k}": v for k, v in val.items()})
             if val["loss"] < best_val:
                 best_val, bad_epochs = val["loss"], 0
@@ -360,11 +399,13 @@ def _train(
 
 
 def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, adversary: Adversary | None,
-          xb: torch.Tensor, cfg: TrainConfig, progress: float, epoch: int) -> dict[str, torch.Tensor]:
+          xb: torch.Tensor, cfg: TrainConfig, progress: float, epoch: int,
+          side: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """One optimisation step: corrupt (denoising), forward, loss, an optional critic step and GAN term, update."""
+    side = side or {}
     x_in = corrupt(xb, cfg.noise, cfg.noise_strength)
-    out = net(x_in)
-    terms = model.loss(x_in, out, target=xb, progress=progress)
+    out = net(x_in, **side)
+    terms = model.loss(x_in, out, target=xb, progress=progress, **side)
     if adversary is not None:  # the terms are always present, zero before adv_start, so every step logs the same
         on = adversary.active(epoch)
         zero = terms["loss"].detach().new_zeros(())

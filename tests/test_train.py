@@ -192,3 +192,41 @@ def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_p
     a, _ = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
     b, _ = ckpt.load_tensors(tmp_path / "killed" / ckpt.STATE)
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("disc."))
+
+
+def test_epoch_order_balances_groups_of_any_size():
+    from aekit.train import epoch_order
+
+    groups = torch.tensor([0] * 90 + [1] * 10)
+    order = epoch_order(100, 0, 0, groups)
+    assert len(order) == 100 and torch.equal(order, epoch_order(100, 0, 0, groups))  # seeded
+    assert (groups[order[0::2]] == 0).all() and (groups[order[1::2]] == 1).all()  # every batch draws both equally
+    assert len(set(order[0::2].tolist())) == 50  # the large group: no repeats within the epoch
+    assert len(set(order[1::2].tolist())) == 10  # the small group cycles, each member once per cycle
+    assert not torch.equal(order, epoch_order(100, 0, 1, groups))  # a new order each epoch
+    assert torch.equal(torch.sort(epoch_order(100, 3, 2)).values, torch.arange(100))  # plain permutation
+
+
+def test_side_tensors_reach_forward_and_loss(small_x):
+    from aekit.errors import AekitError
+
+    seen = []
+
+    class Tagged(build_model("dense", input_shape=(1, 28, 28), code_size=8, hidden=(32,)).__class__):
+        def forward(self, x, tag=None):
+            seen.append(tag.clone())
+            return super().forward(x)
+
+        def loss(self, x, out, target=None, progress=1.0, tag=None):
+            assert tag is not None and len(tag) == len(x)
+            return super().loss(x, out, target=target, progress=progress)
+
+    model = Tagged(build_model("dense", input_shape=(1, 28, 28), code_size=8, hidden=(32,)).config)
+    tag = torch.arange(len(small_x)) % 2
+    train(model, small_x, TrainConfig(epochs=1, batch_size=64, balance="tag", val_fraction=0.25), progress=False,
+          side={"tag": tag})
+    assert all(int(t.sum()) * 2 == len(t) for t in seen[:-1])  # balanced batches (validation batches last)
+    with pytest.raises(AekitError, match="one row per sample"):
+        train(model, small_x, TrainConfig(epochs=1), progress=False, side={"tag": tag[:5]})
+    with pytest.raises(AekitError, match="integer side tensor"):
+        train(model, small_x, TrainConfig(epochs=1, balance="missing"), progress=False, side={"tag": tag})
