@@ -154,9 +154,29 @@ def test_conv_norms(norm):
     assert model(x)["x_hat"].shape == x.shape
 
 
+def test_conv_bottleneck_mlp_round_trips_and_saves(tmp_path):
+    from aekit.api import load
+    from aekit.models.conv import ConvAutoencoder
+
+    model = build_model("conv", input_shape=(3, 9, 7), code_size=5, bottleneck=(24, 12), norm="batch")
+    widths = [m.out_features for m in model.to_code.modules() if isinstance(m, torch.nn.Linear)]
+    assert widths == [24, 12, 5]  # features -> 24 -> 12 -> code, and the decoder mirrors it
+    assert [m.out_features for m in model.from_code.modules() if isinstance(m, torch.nn.Linear)] == [12, 24, 64 * 3 * 2]
+    model.eval()
+    x = torch.rand(3, 3, 9, 7)
+    assert model(x)["z"].shape == (3, 5) and model(x)["x_hat"].shape == x.shape
+    import aekit
+
+    wrapped = aekit.Model("conv", net=model)
+    wrapped.save(tmp_path / "run")
+    again = load(tmp_path / "run").net
+    assert isinstance(again, ConvAutoencoder) and torch.equal(again(x)["x_hat"], model(x)["x_hat"])
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
-                                 dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0)])
+                                 dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
+                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True)])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})

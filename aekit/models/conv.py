@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
-from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_, mlp_hidden
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class ConvConfig:
     kernel_size: int = 3  # odd; every conv uses "same" padding (kernel_size // 2)
     code_size: int = 32  # width of the code vector, or channels of the code map when spatial_code
     spatial_code: bool = False  # False: flatten -> Linear -> (B, code_size); True: 1x1 conv -> (B, code_size, h, w)
+    bottleneck: tuple[int, ...] = ()  # flat code only: hidden widths of an MLP between features and code (mirrored)
     activation: str = "relu"  # hidden-layer activation
     code_activation: str = "identity"  # activation on the code
     output_activation: str = "sigmoid"  # "sigmoid" or "identity"
@@ -33,6 +34,8 @@ class ConvConfig:
         check_sparsity(self)
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
+        if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
+            raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
 
 
 class ConvAutoencoder(Autoencoder):
@@ -50,9 +53,11 @@ class ConvAutoencoder(Autoencoder):
             self.to_code = nn.Sequential(nn.Conv2d(c, cfg.code_size, 1), activation(cfg.code_activation))
             self.from_code = nn.Sequential(nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation))
         else:
-            self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(numel(self.feature_shape), cfg.code_size),
-                                         activation(cfg.code_activation))
-            self.from_code = nn.Sequential(nn.Linear(cfg.code_size, numel(self.feature_shape)),
+            widths = [numel(self.feature_shape), *map(int, cfg.bottleneck)]
+            self.to_code = nn.Sequential(nn.Flatten(), *mlp_hidden(widths, cfg.activation, cfg.norm),
+                                         nn.Linear(widths[-1], cfg.code_size), activation(cfg.code_activation))
+            self.from_code = nn.Sequential(*mlp_hidden([cfg.code_size, *reversed(widths[1:])], cfg.activation, cfg.norm),
+                                           nn.Linear(widths[1] if len(widths) > 1 else cfg.code_size, widths[0]),
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
         self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
                                     cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm)
