@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .. import checkpoint as ckpt
 from ..data.normalize import Normalizer
@@ -22,9 +21,7 @@ from ..errors import AekitError
 from ..evaluate import reconstruct
 from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-MAX_PIXELS = 64_000_000
+from .inputs import is_image_file, read_image
 
 
 @torch.no_grad()
@@ -37,17 +34,6 @@ def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256)
     device = next(model.parameters()).device
     y = reconstruct(model, torch.from_numpy(np.ascontiguousarray(xt)), batch_size, device)
     return norm.inverse(y.clamp(0, 1).numpy())
-
-
-def read_image(path: Path, channels: int) -> np.ndarray:
-    """One image file as uint8 (H, W) or (H, W, 3), converted to the model's channel count."""
-    try:
-        with Image.open(path) as im:
-            if im.size[0] * im.size[1] > MAX_PIXELS:
-                raise AekitError(f"{path} is too large ({im.size[0]}x{im.size[1]} pixels)")
-            return np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except (OSError, Image.DecompressionBombError) as e:
-        raise AekitError(f"{path} is not a readable image ({e})") from None
 
 
 def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what: str) -> tuple[np.ndarray, bool, bool]:
@@ -101,7 +87,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     for p in paths:
         if not p.is_file():
             raise AekitError(f"{p} not found")
-        if p.suffix.lower() not in IMAGE_SUFFIXES | {".npy"}:
+        if not (is_image_file(p) or p.suffix.lower() == ".npy"):
             raise AekitError(f"{p}: expected an image file (PNG/JPEG/WebP/BMP) or a .npy array")
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
@@ -136,4 +122,4 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     return written
 
 
-__all__ = ["denoise_array", "denoise_files", "read_image"]
+__all__ = ["denoise_array", "denoise_files"]
