@@ -152,7 +152,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             torch.manual_seed(seed)
             self.net_ = build_model(self.model, config)
             train(self.net_, xt, cfg, progress=bool(self.verbose))
-        self.net_.to("cpu").eval()
+        self.net_.to("cpu").double().eval()  # scores in float64: the same for a sample in any batch, any order
         train_scores = self._anomaly(xt)
         if self.contamination == "auto":
             q1, q3 = np.percentile(train_scores, [25, 75])
@@ -163,7 +163,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _anomaly(self, xt: torch.Tensor) -> np.ndarray:
         with torch.random.fork_rng(devices=[]):
-            return anomaly_scores(self.net_, xt, self.metric_)
+            return anomaly_scores(self.net_, xt.double(), self.metric_)
 
     def score_samples(self, X) -> np.ndarray:
         """Negated anomaly scores: the lower, the more abnormal."""
