@@ -70,7 +70,7 @@ def markdown(r: dict) -> str:
         f"{acc['above_every_baseline']}. Wall time {r['wall_seconds'] / 60:.1f} min on "
         f"{r['machine']['torch_threads']} thread(s); aekit training {sum(r['train_seconds']):.0f} s in all.",
         "",
-        f"Command: `OMP_NUM_THREADS=1 python benchmarks/anomaly.py {r['argv']}`",
+        f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/anomaly.py {r['argv']}`",
     ])
 
 

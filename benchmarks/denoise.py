@@ -111,7 +111,7 @@ def markdown(r: dict) -> str:
              f"{r['bm3d_n']} of them (second table: every method on that subset). Noisy inputs are clipped to "
              "[0, 1]; each classical method uses the parameter with the best validation PSNR on "
              f"{r['n_val']} training digits ({r['n_val_bm3d']} for BM3D). aekit: a conv denoising autoencoder per "
-             f"setting, trained on the 60k training digits ({r['epochs']['gaussian']} epochs Gaussian, "
+             f"setting, trained on the 60k training digits (epochs: {r['epochs']['gaussian']:g} Gaussian, "
              f"{r['epochs']['salt_pepper']} salt-and-pepper; training took {r['train_seconds']['gaussian']:.0f} s "
              f"and {r['train_seconds']['salt_pepper']:.0f} s on {r['machine']['torch_threads']} thread(s)).", ""]
     for key, title in (("all", f"first {r['n_test']} test digits"), ("bm3d_subset", f"first {r['bm3d_n']}")):
@@ -128,7 +128,7 @@ def markdown(r: dict) -> str:
     lines += [f"Acceptance: Gaussian PSNR >= 22.0 dB: {r['acceptance']['gaussian_22db']}; aekit above every "
               f"classical method at salt-and-pepper (PSNR): {r['acceptance']['salt_pepper_best']}.", "",
               "![denoising examples](benchmarks/results/denoise.png)", "",
-              f"Command: `OMP_NUM_THREADS=1 python benchmarks/denoise.py {r['argv']}` "
+              f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/denoise.py {r['argv']}` "
               f"(wall time {r['wall_seconds'] / 60:.1f} min)"]
     return "\n".join(lines)
 
