@@ -114,6 +114,24 @@ def _parser() -> argparse.ArgumentParser:
     p_int.add_argument("--out", metavar="PNG", help="strip of images (default: RUN/interpolation.png)")
     p_int.add_argument("--force", action="store_true", help="replace an existing file")
 
+    dn = sub.add_parser("denoise", help="clean noisy images or arrays with a run's model (outputs are marked)",
+                        formatter_class=_Formatter)
+    dn.add_argument("run", metavar="RUN")
+    dn.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or .npy arrays in the run's data units")
+    dn.add_argument("--out", metavar="DIR", required=True, help="folder for the results (<name>.png / <name>.npy)")
+    dn.add_argument("--device", default="cpu", help="device to run the model on")
+    dn.add_argument("--force", action="store_true", help="replace existing results")
+
+    an = sub.add_parser("anomalies", help="rank inputs by how anomalous the run's model finds them",
+                        formatter_class=_Formatter)
+    an.add_argument("run", metavar="RUN")
+    an.add_argument("data", metavar="DATA", help="a dataset name or path aekit can load (its test split is scored), "
+                    "a .npy array, or a folder of images")
+    an.add_argument("-k", "--top", type=int, default=10, help="how many of the most anomalous inputs to list")
+    an.add_argument("--out", metavar="PNG", help="also draw the most anomalous inputs into this figure")
+    an.add_argument("--json", action="store_true", help="print one JSON object")
+    an.add_argument("--force", action="store_true", help="replace an existing figure")
+
     ins = sub.add_parser("inspect", help="show the provenance mark aekit puts in every synthetic file",
                          formatter_class=_Formatter)
     ins.add_argument("files", metavar="FILE", nargs="+")
@@ -198,6 +216,30 @@ def _cmd_interpolate(a) -> int:
     return 0
 
 
+def _cmd_denoise(a) -> int:
+    from .apps.denoise import denoise_files
+
+    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device)
+    for f in files:
+        print(f)
+    return 0
+
+
+def _cmd_anomalies(a) -> int:
+    from .apps.anomaly import anomalies_run
+
+    report = anomalies_run(a.run, a.data, top=a.top, out=a.out, force=a.force)
+    if a.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['n_scored']} inputs from {report['data']}; most anomalous first (score: {report['score']}):")
+    for row in report["top"]:
+        print(f"{row['rank']:>4}  {row['input']:<40}  {row['score']:.6g}")
+    if report.get("figure"):
+        print(f"figure: {report['figure']}")
+    return 0
+
+
 def _cmd_inspect(a) -> int:
     from .provenance import read_mark
 
@@ -210,7 +252,8 @@ def _cmd_inspect(a) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info,
-            "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect}
+            "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect,
+            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,6 +97,22 @@ def ssim(x, x_hat, data_range: float = 1.0) -> float:
     return total / len(a)
 
 
+def ssim_per_sample(x: torch.Tensor, x_hat: torch.Tensor, window: int = 7, sigma: float = 1.0,
+                    data_range: float = 1.0) -> torch.Tensor:
+    """SSIM of each of N (N, C, H, W) images with its pair, averaged over channels and the valid region: (N,) float64.
+
+    Same formula as ``ssim``; a smaller window (default 7 taps, sigma 1) makes it a local measure of structure, the
+    one aekit's anomaly scores use. The window shrinks to the largest odd size that fits small images.
+    """
+    a, b = x.to(torch.float64), x_hat.to(torch.float64)
+    n, c, h, w = a.shape
+    win = gaussian_window(min(window, ssim_window_size(h, w)), sigma)
+    a, b = a.flatten(0, 1), b.flatten(0, 1)
+    vals = torch.cat([_ssim_maps(a[i : i + SSIM_BATCH], b[i : i + SSIM_BATCH], win, data_range).mean((1, 2))
+                      for i in range(0, len(a), SSIM_BATCH)])
+    return vals.view(n, c).mean(1)
+
+
 def reconstruction_metrics(x, x_hat, with_bce: bool = True) -> dict[str, float]:
     """BCE (when outputs are probabilities), MSE, PSNR and, for (N, C, H, W) images, SSIM, in model space."""
     out = {"mse": mse(x, x_hat), "psnr": psnr(x, x_hat)}

@@ -22,7 +22,8 @@ def save_figure(fig, path: str | Path, dpi: int = 100) -> None:
     atomic_write(path, buf.getvalue())
 
 
-def _show(ax, item: np.ndarray) -> None:
+def show_sample(ax, item: np.ndarray) -> None:
+    """Draw one sample on an axis: an image, or a table row as a strip."""
     ax.set_axis_off()
     if item.ndim == 1:  # a table row: draw it as a strip
         ax.imshow(item[None, :], aspect="auto", cmap="viridis")
@@ -38,8 +39,8 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, pa
     n = len(originals)
     fig, axes = plt.subplots(2, n, figsize=(max(n, 2) * 1.0, 2.2), squeeze=False)
     for i in range(n):
-        _show(axes[0, i], originals[i])
-        _show(axes[1, i], reconstructions[i])
+        show_sample(axes[0, i], originals[i])
+        show_sample(axes[1, i], reconstructions[i])
     axes[0, 0].set_title("input", fontsize=8, loc="left")
     axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
     if title:

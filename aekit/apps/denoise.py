@@ -1,0 +1,125 @@
+"""``aekit denoise``: clean noisy images or arrays with a run's model; every output is marked as model output.
+
+A run trained with ``--noise gaussian`` (or ``salt_pepper``, ``mask``) maps corrupted inputs to clean ones; any run
+reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/WebP/BMP, the model's size) or ``.npy``
+arrays in the run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
+table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
+chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoint as ckpt
+from ..data.normalize import Normalizer
+from ..data.npyfile import read_npy
+from ..errors import AekitError
+from ..evaluate import reconstruct
+from ..provenance import make_mark, save_array, save_png
+from ..runs import run_normalizer
+from .inputs import is_image_file, read_image
+
+
+@torch.no_grad()
+def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables."""
+    shape = tuple(model.config.input_shape)
+    xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1))
+    if tuple(xt.shape[1:]) != shape:
+        raise AekitError(f"inputs have shape {tuple(xt.shape[1:])} in model space, the model expects {shape}")
+    device = next(model.parameters()).device
+    y = reconstruct(model, torch.from_numpy(np.ascontiguousarray(xt)), batch_size, device)
+    return norm.inverse(y.clamp(0, 1).numpy())
+
+
+def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what: str) -> tuple[np.ndarray, bool, bool]:
+    """An input array as a batch in the run's data units, whether it was one sample and whether it held float images
+    (both to write the result back in the same form)."""
+    if x.dtype.kind not in "uif" or x.size == 0:
+        raise AekitError(f"{what}: expected a non-empty numeric array, got {x.dtype} {x.shape}")
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise AekitError(f"{what} contains NaN or infinite values")
+    if norm.kind != "image":
+        single = x.ndim == 1
+        x = x[None] if single else x
+        if x.ndim != 2:
+            raise AekitError(f"{what}: this run takes table rows (N, {shape[0]}), got shape {x.shape}")
+        return x, single, False
+    c = shape[0]
+    single = x.ndim == (2 if c == 1 else 3)
+    x = x[None] if single else x
+    if x.ndim == 4 and c == 1 and x.shape[3] == 1:
+        x = x[..., 0]
+    is_float = x.dtype.kind == "f"
+    if is_float:
+        if x.min() < 0 or x.max() > 1:
+            raise AekitError(f"{what}: float images must lie in [0, 1], got [{x.min():g}, {x.max():g}]")
+        x = np.rint(x * 255.0)
+    elif x.min() < 0 or x.max() > 255:
+        raise AekitError(f"{what}: integer images must lie in 0..255")
+    return x.astype(np.uint8), single, is_float
+
+
+def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
+    """Where each input's result goes, refusing clashes and (without force) existing files."""
+    targets = [out / (p.stem + (".npy" if p.suffix.lower() == ".npy" else ".png")) for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, targets):
+        if dst in seen:
+            raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
+        seen[dst] = src
+        if not force and (dst.exists() or (dst.suffix == ".npy" and Path(f"{dst}.provenance.json").exists())):
+            raise AekitError(f"{dst} exists; pass --force to replace it")
+    return targets
+
+
+def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
+                  device: str = "cpu") -> list[Path]:
+    """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written."""
+    run, out = Path(run), Path(out)
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise AekitError("no inputs to denoise")
+    for p in paths:
+        if not p.is_file():
+            raise AekitError(f"{p} not found")
+        if not (is_image_file(p) or p.suffix.lower() == ".npy"):
+            raise AekitError(f"{p}: expected an image file (PNG/JPEG/WebP/BMP) or a .npy array")
+    if out.exists() and not out.is_dir():
+        raise AekitError(f"{out} exists and is not a folder")
+    targets = _outputs(paths, out, force)
+    model, cfg = ckpt.load_model(run, device)
+    norm = run_normalizer(cfg)
+    shape = tuple(model.config.input_shape)
+    if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
+        raise AekitError(f"{run} was trained on table data; pass .npy arrays of rows, not images")
+    mark = make_mark("denoise", ckpt.fingerprint(run / ckpt.WEIGHTS), model=cfg["model"],
+                     noise=(cfg.get("train") or {}).get("noise", "none"))
+    loaded = []  # read and check every input before writing anything
+    for p in paths:
+        if p.suffix.lower() == ".npy":
+            loaded.append(_as_data_units(read_npy(p), norm, shape, str(p)))
+        else:
+            img = read_image(p, shape[0])
+            if img.shape[:2] != shape[1:]:
+                raise AekitError(f"{p} is {img.shape[1]}x{img.shape[0]} pixels (WxH); the model takes "
+                                 f"{shape[2]}x{shape[1]}")
+            loaded.append((img[None], True, False))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
+        y = denoise_array(model, norm, x)
+        y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
+        m = {**mark, "input": src.name}
+        if dst.suffix == ".png":
+            written.append(save_png(dst, y[0], m))
+        else:
+            written.append(save_array(dst, y[0] if single else y, m))
+    return written
+
+
+__all__ = ["denoise_array", "denoise_files"]
