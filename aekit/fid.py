@@ -99,8 +99,11 @@ def image_shape(ds: Dataset) -> tuple[int, int, int]:
     return (1, s[1], s[2]) if len(s) == 3 else (s[3], s[1], s[2])
 
 
-def train_feature_net(ds: Dataset, seed: int = 0) -> FeatureNet:
+def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net") -> FeatureNet:
     """Train the feature net on a Dataset's labelled training split, seeded, on one CPU thread (see below).
+
+    The same small classifier serves elsewhere (the swap benchmark's digit and domain classifiers, the swap
+    detector); ``purpose`` names it in the log.
 
     One thread makes the weights independent of the machine's thread count and is several times faster than two
     when other processes share the cores (small convolutions gain little from intra-op threads); the global RNG
@@ -109,12 +112,12 @@ def train_feature_net(ds: Dataset, seed: int = 0) -> FeatureNet:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(ds, seed)
+        return _train(ds, seed, purpose)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(ds: Dataset, seed: int) -> FeatureNet:
+def _train(ds: Dataset, seed: int, purpose: str = "FID feature net") -> FeatureNet:
     """The training loop of train_feature_net: Adam, one-cycle schedule, seeded shuffles."""
     start = time.perf_counter()
     n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
@@ -139,11 +142,10 @@ def _train(ds: Dataset, seed: int) -> FeatureNet:
     secs = time.perf_counter() - start
     net.meta = {"dataset": ds.name, "seed": seed, "test_accuracy": acc, "input_shape": list(net.input_shape),
                 "n_classes": n_classes, "epochs": epochs, "train_seconds": round(secs, 2), "aekit": __version__}
-    log.info("FID feature net for %s (seed %d): %.2f%% test accuracy, %d epochs in %.1f s",
-             ds.name, seed, 100 * acc, epochs, secs)
+    log.info("%s for %s (seed %d): %.2f%% test accuracy, %d epochs in %.1f s",
+             purpose, ds.name, seed, 100 * acc, epochs, secs)
     if acc < MIN_ACCURACY:
-        log.warning("FID feature net for %s reaches only %.1f%% test accuracy; its FIDs mean little",
-                    ds.name, 100 * acc)
+        log.warning("%s for %s reaches only %.1f%% test accuracy", purpose, ds.name, 100 * acc)
     return net
 
 
