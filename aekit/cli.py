@@ -172,6 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     dt.add_argument("run", metavar="RUN")
     dt.add_argument("--out", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
+    dt.add_argument("--epochs", type=int, help="training epochs (default: 3, and at least 500 steps)")
     dt.add_argument("--seed", type=int, default=0, help="random seed")
     dt.add_argument("--force", action="store_true", help="replace an existing detector")
 
@@ -310,7 +311,8 @@ def _cmd_swap_figure(a) -> int:
 def _cmd_detect_train(a) -> int:
     from .apps.detect import train_detector
 
-    cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, force=a.force)
+    cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs,
+                         force=a.force)
     print(f"detector {a.out}: validation accuracy {cfg['val_accuracy']:.4f}, AUROC {cfg['val_auroc']:.4f} "
           f"on {cfg['val_images']} held-out images")
     return 0

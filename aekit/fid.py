@@ -99,11 +99,12 @@ def image_shape(ds: Dataset) -> tuple[int, int, int]:
     return (1, s[1], s[2]) if len(s) == 3 else (s[3], s[1], s[2])
 
 
-def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net") -> FeatureNet:
+def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net",
+                      epochs: int | None = None) -> FeatureNet:
     """Train the feature net on a Dataset's labelled training split, seeded, on one CPU thread (see below).
 
     The same small classifier serves elsewhere (the swap benchmark's digit and domain classifiers, the swap
-    detector); ``purpose`` names it in the log.
+    detector); ``purpose`` names it in the log, ``epochs`` replaces the default budget (3 epochs, at least 500 steps).
 
     One thread makes the weights independent of the machine's thread count and is several times faster than two
     when other processes share the cores (small convolutions gain little from intra-op threads); the global RNG
@@ -112,12 +113,12 @@ def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature ne
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(ds, seed, purpose)
+        return _train(ds, seed, purpose, epochs)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(ds: Dataset, seed: int, purpose: str = "FID feature net") -> FeatureNet:
+def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int | None = None) -> FeatureNet:
     """The training loop of train_feature_net: Adam, one-cycle schedule, seeded shuffles."""
     start = time.perf_counter()
     n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
@@ -126,7 +127,7 @@ def _train(ds: Dataset, seed: int, purpose: str = "FID feature net") -> FeatureN
         net = FeatureNet(image_shape(ds), n_classes)
     x, y = net.to_model_space(ds.x_train), torch.as_tensor(ds.y_train)
     per_epoch = math.ceil(len(x) / BATCH)
-    epochs = max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
+    epochs = epochs or max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
     opt = torch.optim.Adam(net.parameters(), LR)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=epochs * per_epoch)
     gen = torch.Generator().manual_seed(seed)

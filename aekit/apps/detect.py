@@ -82,18 +82,21 @@ def _prepare(out: Path, force: bool) -> None:
 
 
 def train_detector(run: str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
-                   force: bool = False) -> dict:
-    """Train a real-vs-synthetic classifier for a run's outputs into folder ``out``; returns its config."""
+                   epochs: int | None = None, force: bool = False) -> dict:
+    """Train a real-vs-synthetic classifier for a run's outputs into folder ``out``; returns its config. ``epochs``:
+    None for the classifier's default budget (3 epochs, at least 500 steps)."""
     run, out = Path(run), Path(out)
-    _prepare(out, force)
     if max_per_domain < 10:
         raise AekitError("--max-per-domain must be at least 10")
+    if epochs is not None and not 1 <= epochs <= 1000:
+        raise AekitError("--epochs must be between 1 and 1000")
+    _prepare(out, force)
     real, fake, counts = detector_data(run, max_per_domain, seed)
     x = np.concatenate([real, fake])
     y = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(fake), np.int64)])
     x_tr, y_tr, x_val, y_val = split(x, y, 0.1, seed)
     net = train_feature_net(Dataset("detector", x_tr, y_tr, x_val, y_val, IMAGE, f"detector for {run}"), seed,
-                            purpose="swap detector")
+                            purpose="swap detector", epochs=epochs)
     val = score_images(net, x_val)
     config = {"kind": KIND, "aekit": __version__, "input_shape": list(net.input_shape), "n_classes": 2,
               "run": str(run), "run_fingerprint": ckpt.fingerprint(run / ckpt.WEIGHTS), "seed": seed,
