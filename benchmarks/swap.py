@@ -44,7 +44,7 @@ from aekit.fid import train_feature_net  # noqa: E402
 from aekit.provenance import make_mark, read_mark, save_png  # noqa: E402
 
 # The swap model and its recipe (the adversarial weight is the only difference between the two runs).
-MODEL = {"channels": [32, 64], "blocks_per_stage": 2, "spatial_code": True, "code_size": 4, "warp": 0.0}
+MODEL = {"channels": [32, 64], "blocks_per_stage": 2, "spatial_code": True, "code_size": 4, "warp": 0.0, "cycle": 1.0}
 TRAIN = {"batch_size": 64, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",
          "seed": 0}
 
@@ -187,8 +187,9 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=float, default=4.0, help="passes over both domains' training images")
     p.add_argument("--n-a", type=int, default=12000, help="MNIST training images used")
     p.add_argument("--eval-a", type=int, default=1000, help="held-out MNIST test images")
-    p.add_argument("--adversarial", type=float, default=0.05, help="adversarial weight of the main run")
+    p.add_argument("--adversarial", type=float, default=0.3, help="adversarial weight of the main run")
     p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
+    p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
     p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
     p.add_argument("--no-write", action="store_true", help="print only (probing)")
     a = p.parse_args(argv)
@@ -202,21 +203,23 @@ def main(argv=None) -> dict:
     held = {"a": (d["a"].x_test[: a.eval_a], d["a"].y_test[: a.eval_a]), "b": (d["b"].x_test, d["b"].y_test)}
     sources = {k: str(write_npz(v, work / f"{k}.npz")) for k, v in d.items()}
     clf = judges(d)
+    print("judges", {k: round(v.meta["test_accuracy"], 4) for k, v in clf.items()}, file=sys.stderr, flush=True)
     model = {**MODEL, **json.loads(a.model)}
+    recipe = {**TRAIN, **json.loads(a.train), "epochs": a.epochs}
     results, made, secs = {}, None, {}
     for key, weight in (("adv", a.adversarial), ("no_adv", 0.0)):
         s = time.perf_counter()
         train_swap(sources, work / key, model_options=model,
-                   train_options={**TRAIN, "epochs": a.epochs, "adversarial": weight}, progress=False)
+                   train_options={**recipe, "adversarial": weight}, progress=False)
         secs[key] = time.perf_counter() - s
         results[key], m = score_run(work / key, held, clf)
         made = made or m
-        print(key, json.dumps(results[key]), f"{secs[key]:.0f} s", file=sys.stderr)
+        print(key, json.dumps(results[key]), f"{secs[key]:.0f} s", file=sys.stderr, flush=True)
     det = detector_auroc(work / "adv", work, held, made)
     n = len(d["a"].x_train) + len(d["b"].x_train)
     result = {"a_to_b": results["adv"]["a_to_b"], "b_to_a": results["adv"]["b_to_a"], "no_adv": results["no_adv"],
               "detector_auroc": det["auroc"], "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
-              "steps": int(np.ceil(a.epochs * np.ceil(n / TRAIN["batch_size"]))), "model": model, "train": TRAIN,
+              "steps": int(np.ceil(a.epochs * np.ceil(n / recipe["batch_size"]))), "model": model, "train": recipe,
               "judges": {k: v.meta["test_accuracy"] for k, v in clf.items()},
               "data": {"a_train": len(d["a"].x_train), "b_train": len(d["b"].x_train), "a_held": len(held["a"][0]),
                        "b_held": len(held["b"][0])},

@@ -141,6 +141,20 @@ def test_per_domain_critic_is_conditioned_and_sees_the_swaps(small_x):
     assert all(p.grad is None for p in adv.disc.parameters() if p.requires_grad)
 
 
+def test_cycle_term_sends_each_swap_back_to_its_own_domain(small_x):
+    model = _model(cycle=0.5)
+    x, ids = small_x[:8], torch.tensor([0, 1] * 4)
+    out = model(x, domain=ids)
+    assert torch.equal(out["swap_domain"], 1 - ids) and out["x_cycle"].shape == x.shape
+    terms = model.loss(x, out, domain=ids)
+    assert torch.allclose(terms["loss"], terms["recon"] + 0.5 * terms["cycle"])
+    state = torch.get_rng_state()
+    assert torch.equal(model.critic_pairs(x, out, domain=ids)["fake"][8:], out["x_swap"])  # reused, not redrawn
+    assert torch.equal(torch.get_rng_state(), state)
+    model.eval()
+    assert "cycle" not in model.loss(x, model(x, domain=ids), domain=ids)  # a training term only
+
+
 def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files, tmp_path, capsys):
     cfg = json.loads((swap_run / "config.json").read_text())
     assert cfg["model"] == "swap" and [d["name"] for d in cfg["data"]["domains"]] == ["a", "b"]

@@ -38,6 +38,7 @@ class SwapConfig:
     loss: str = "bce"  # "bce" or "mse"
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
+    cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
 
     def __post_init__(self):
         check_config(self)
@@ -48,6 +49,8 @@ class SwapConfig:
             raise ValueError(f"domains must be two or more distinct non-empty names, got {names}")
         if not 0 <= self.warp <= 1:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
+        if self.cycle < 0:
+            raise ValueError(f"cycle must be >= 0, got {self.cycle}")
 
 
 def random_warp(x: torch.Tensor, strength: float) -> torch.Tensor:
@@ -136,17 +139,39 @@ class SwapAutoencoder(Autoencoder):
 
     def forward(self, x: torch.Tensor, domain: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Own-domain reconstructions: each sample through the shared encoder (its input warped in training when
-        ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's)."""
-        x_in = random_warp(x, self.config.warp) if self.training and self.config.warp > 0 else x
+        ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's).
+
+        In training with ``cycle`` > 0 and domain ids, each code is also swapped into a random other domain
+        (``x_swap``, ``swap_domain``), and the swap is encoded and decoded back by the own domain (``cycle_logits``).
+        """
+        cfg = self.config
+        x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
         z = self.encode(x_in)
         logits = self.decode_logits(z, domain)
-        return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z}
+        out = {"x_hat": output(logits, cfg.output_activation), "logits": logits, "z": z}
+        if self.training and cfg.cycle > 0 and domain is not None:
+            other = self.other_domains(domain)
+            out["x_swap"] = self.decode(z, other)
+            out["swap_domain"] = other
+            back = self.decode_logits(self.encode(out["x_swap"]), domain)
+            out["cycle_logits"], out["x_cycle"] = back, output(back, cfg.output_activation)
+        return out
+
+    def other_domains(self, domain: torch.Tensor) -> torch.Tensor:
+        """For each sample a random domain other than its own (torch's global RNG: seeded, resumable)."""
+        n = len(self.decoders)
+        return (domain + torch.randint(1, n, domain.shape, device=domain.device)) % n
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
              progress: float = 1.0, domain: torch.Tensor | None = None) -> dict:
         target = x if target is None else target  # the un-warped image: warping happens inside forward
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
-        return {"loss": recon, "recon": recon}
+        terms = {"loss": recon, "recon": recon}
+        if "cycle_logits" in out:  # x -> other domain -> back: the swap kept what the domains share
+            cycle = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, self.config.loss)
+            terms["cycle"] = cycle
+            terms["loss"] = recon + self.config.cycle * cycle
+        return terms
 
     @torch.no_grad()
     def swap(self, x: torch.Tensor, to: str | int) -> torch.Tensor:
@@ -157,14 +182,15 @@ class SwapAutoencoder(Autoencoder):
     def critic_pairs(self, target: torch.Tensor, out: dict[str, torch.Tensor],
                      domain: torch.Tensor | None = None) -> dict:
         """What the adversarial decoder's critic judges: real images of each domain against that domain's decoder
-        outputs, i.e. the reconstructions and swaps into it (each code decoded once more by a random other domain,
-        drawn from torch's global RNG). The critic is conditioned on the domain, so it learns what a real member of
+        outputs, i.e. the reconstructions and swaps into it (each code decoded once more by a random other domain). The critic is conditioned on the domain, so it learns what a real member of
         *that* domain looks like and the swaps are pushed to look like one."""
         if domain is None:  # no domain ids: every sample belongs to the first domain
             domain = torch.zeros(len(target), dtype=torch.long, device=target.device)
-        n = len(self.decoders)
-        other = (domain + torch.randint(1, n, domain.shape, device=domain.device)) % n  # never the own domain
-        swaps = self.decode(out["z"], other)
+        if "x_swap" in out:  # already made for the cycle term
+            other, swaps = out["swap_domain"], out["x_swap"]
+        else:
+            other = self.other_domains(domain)
+            swaps = self.decode(out["z"], other)
         return {"real": target, "real_cond": domain, "fake": torch.cat([out["x_hat"], swaps]),
                 "fake_cond": torch.cat([domain, other])}
 
