@@ -253,7 +253,14 @@ def swap_files(run: str | Path, to: str, inputs: list[str], out_dir: str | Path,
     return written
 
 
-def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, force: bool = False) -> Path:
+def open_swap_run(run: str | Path) -> tuple:
+    """A swap run's model, config, fingerprint, domain datasets and normaliser, loaded once for several uses."""
+    model, cfg, fp = load_swap_run(run)
+    return (model, cfg, fp, *run_domains(cfg, run))
+
+
+def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, force: bool = False,
+                opened: tuple | None = None) -> Path:
     """The run's figure: for each domain, n test images, their own-domain reconstructions and their swaps into every
     other domain, side by side (marked: it shows synthetic images)."""
     from ..figures import swap_figure as draw
@@ -264,8 +271,7 @@ def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, forc
         raise AekitError(f"{out} exists; pass --force to replace it")
     if not 1 <= n <= 32:
         raise AekitError("-n must be between 1 and 32")
-    model, cfg, fp = load_swap_run(run)
-    datasets, norm = run_domains(cfg, run)
+    model, cfg, fp, datasets, norm = opened or open_swap_run(run)
     blocks = []
     for i, (name, ds) in enumerate(datasets.items()):
         x = torch.from_numpy(norm.transform(ds.x_test[:n]))
@@ -280,10 +286,9 @@ def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, forc
 
 
 @torch.no_grad()
-def swap_eval(run: str | Path) -> dict:
+def swap_eval(run: str | Path, opened: tuple | None = None) -> dict:
     """Per domain: test MSE of own-domain reconstructions (model space)."""
-    model, cfg, _ = load_swap_run(run)
-    datasets, norm = run_domains(cfg, run)
+    model, _, _, datasets, norm = opened or open_swap_run(run)
     out = {}
     for i, (name, ds) in enumerate(datasets.items()):
         x = torch.from_numpy(norm.transform(ds.x_test))
@@ -294,9 +299,10 @@ def swap_eval(run: str | Path) -> dict:
 def finish_swap(run: str | Path) -> str:
     """After training: per-domain test MSE into eval.json, the figure, and a one-paragraph summary."""
     run = Path(run)
-    metrics = swap_eval(run)
+    opened = open_swap_run(run)
+    metrics = swap_eval(run, opened)
     ckpt.write_json(run / EVAL, metrics)
-    fig = swap_figure(run, force=True)
+    fig = swap_figure(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
     secs = hist[-1]["seconds"] if hist else float("nan")
     mses = ", ".join(f"{k} {v['test_mse']:.5f}" for k, v in metrics["domains"].items())
