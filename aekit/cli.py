@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
     dt.add_argument("run", metavar="RUN")
     dt.add_argument("--out", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
-    dt.add_argument("--epochs", type=int, help="training epochs (default: 3, and at least 500 steps)")
+    dt.add_argument("--epochs", type=int, default=10, help="training epochs")
     dt.add_argument("--seed", type=int, default=0, help="random seed")
     dt.add_argument("--force", action="store_true", help="replace an existing detector")
 

@@ -153,8 +153,9 @@ def detector_auroc(run: Path, work: Path, held: dict, made: dict) -> dict:
     fake_px = stripped_pixels(fake, work / "fake", fp)
     scores = np.r_[score_images(net, real_px), score_images(net, fake_px)]
     labels = np.r_[np.zeros(len(real_px)), np.ones(len(fake_px))]
-    per = {k: auroc(np.r_[np.zeros(len(held[k[0]][0])), np.ones(len(v))],
-                    np.r_[score_images(net, held[k[0]][0]), score_images(net, v)]) for k, v in made.items()}
+    # Per direction: swaps into a domain against that domain's real held-out images (the hard comparison).
+    per = {k: auroc(np.r_[np.zeros(len(held[k[-1]][0])), np.ones(len(v))],
+                    np.r_[score_images(net, held[k[-1]][0]), score_images(net, v)]) for k, v in made.items()}
     return {"auroc": auroc(labels, scores), "by_direction": per, "real": len(real_px), "swaps": len(fake_px),
             "val_auroc": cfg["val_auroc"], "trained_on": cfg["trained_on"],
             "seconds": round(time.perf_counter() - t0, 1)}
@@ -182,7 +183,8 @@ domain. The judges are trained on real training images only (test accuracy: digi
 
 Detector (`aekit detect-train` on the adversarial run): AUROC **{r['detector_auroc']:.4f}** on {r['detector']['real']}
 held-out real images vs their {r['detector']['swaps']} swaps, written as marked PNGs, marks stripped, pixels read back
-(a -> b {r['detector']['by_direction']['a_to_b']:.4f}, b -> a {r['detector']['by_direction']['b_to_a']:.4f}).
+(swaps into a domain against its real images: a -> b {r['detector']['by_direction']['a_to_b']:.4f}, b -> a
+{r['detector']['by_direction']['b_to_a']:.4f}).
 
 Wall time {r['seconds']:.0f} s on 1 thread (swap training: {r['train_seconds']['adv']:.0f} s with the adversarial
 decoder, {r['train_seconds']['no_adv']:.0f} s without).
