@@ -168,7 +168,7 @@ def markdown(r: dict, cmd: str) -> str:
         for d in ("a_to_b", "b_to_a"):
             rows.append(f"| {label} | {d.replace('_to_', ' -> ')} | {part[d]['content']:.3f} | "
                         f"{part[d]['realism']:.3f} |")
-    j = r["judges"]
+    j, m = r["judges"], r["model"]
     return f"""## Swap between handwriting domains, and detecting the swaps (`benchmarks/swap.py`)
 
 Domain a: MNIST ({r['data']['a_train']} training images); domain b: scikit-learn's 8x8 digits upsampled (bilinear)
@@ -176,8 +176,10 @@ to 20x20 and centred in 28x28 ({r['data']['b_train']} training images). Held out
 {r['data']['b_held']} digits test images. Content kept: accuracy of the target domain's digit classifier on the swaps
 against the source label; realism: fraction of swaps the real-a vs real-b domain classifier assigns to the target
 domain. The judges are trained on real training images only (test accuracy: digits a {j['a']:.3f}, digits b
-{j['b']:.3f}, domain {j['domain']:.3f}). Both swap models: same data, seed and {r['steps']} steps; adversarial weight
-{r['adversarial']} (one critic conditioned on the domain, judging reconstructions and swaps into each domain).
+{j['b']:.3f}, domain {j['domain']:.3f}). Both swap models: `swap` with conv widths {m['channels']}, a
+{m['code_size']}-channel code map of 4x4, cycle weight {m['cycle']}, warp {m['warp']}; same data, seed and
+{r['steps']} steps; adversarial weight {r['adversarial']} for the first (one critic conditioned on the domain, judging
+reconstructions and swaps into each domain), 0 for the second.
 
 {chr(10).join(rows)}
 

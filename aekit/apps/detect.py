@@ -24,6 +24,7 @@ from ..errors import AekitError
 from ..evaluate import auroc, reconstruct
 from ..fid import FeatureNet, train_feature_net
 from ..runs import run_data
+from .inputs import expand_inputs, read_image
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +141,6 @@ def score_images(net: FeatureNet, images: np.ndarray, batch_size: int = 1024) ->
 
 def detect_files(detector: str | Path, inputs: list[str]) -> list[tuple[Path, float]]:
     """Score image files (folders expand to the images inside): [(file, P(synthetic))]."""
-    from .swap import expand_inputs, read_image
-
     net, _ = load_detector(detector)
     files = expand_inputs(inputs)
     images = np.stack([read_image(f, net.input_shape, resize=False) for f in files])  # resizing would fake pixels

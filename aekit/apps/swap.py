@@ -12,18 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .. import checkpoint as ckpt
 from ..data import Normalizer, load_dataset, sample_shape
 from ..data.dataset import IMAGE, Dataset
-from ..data.images import IMAGE_SUFFIXES
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..models import build_model
 from ..provenance import make_mark, save_array, save_png
 from ..runs import _progress
 from ..train import train, train_config_from_dict
+from .inputs import expand_inputs, read_image
 
 log = logging.getLogger(__name__)
 
@@ -190,40 +189,6 @@ def _check_images(images: np.ndarray, shape: tuple[int, int, int], what: str) ->
         raise AekitError(f"{what}: expected uint8 images shaped (N, {', '.join(map(str, want))}), "
                          f"got {images.dtype} {images.shape}")
     return images
-
-
-def read_image(path: Path, shape: tuple[int, int, int], resize: bool = True) -> np.ndarray:
-    """One image file as uint8 (H, W[, C]) in the model's colour mode, resized (bilinear) to its size if needed
-    (with ``resize`` False, an image of another size is refused)."""
-    c, h, w = shape
-    try:
-        with Image.open(path) as im:
-            im = im.convert("L" if c == 1 else "RGB")
-            if im.size != (w, h) and not resize:
-                raise AekitError(f"{path} is {im.size[1]}x{im.size[0]}; this model takes {h}x{w} images")
-            if im.size != (w, h):
-                log.info("resizing %s from %dx%d to %dx%d", path, im.size[1], im.size[0], h, w)
-                im = im.resize((w, h), Image.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
-    except (OSError, Image.DecompressionBombError) as e:
-        raise AekitError(f"{path} is not a readable image ({e})") from None
-
-
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Image and .npy files, with folders expanded to the image files directly inside them (sorted)."""
-    files: list[Path] = []
-    for spec in inputs:
-        p = Path(spec)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise AekitError(f"no images (PNG/JPEG/WebP/BMP) in {p}")
-            files += found
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise AekitError(f"{spec} not found")
-    return files
 
 
 def swap_files(run: str | Path, to: str, inputs: list[str], out_dir: str | Path, force: bool = False) -> list[Path]:
