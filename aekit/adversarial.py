@@ -11,9 +11,10 @@ from .models.discriminator import Discriminator, DiscriminatorConfig, discrimina
 class Adversary:
     """Holds the critic and its optimiser; the trainer asks it for a critic step and a generator term."""
 
-    def __init__(self, input_shape: tuple[int, ...], cfg, device: torch.device, world: int = 1):
+    def __init__(self, input_shape: tuple[int, ...], cfg, device: torch.device, world: int = 1, classes: int = 0):
         self.cfg = cfg
-        self.disc = Discriminator(DiscriminatorConfig(tuple(input_shape), tuple(cfg.disc_channels))).to(device)
+        disc_cfg = DiscriminatorConfig(tuple(input_shape), tuple(cfg.disc_channels), classes)
+        self.disc = Discriminator(disc_cfg).to(device)
         self.net = self.disc
         if world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(
@@ -25,20 +26,23 @@ class Adversary:
         """Whether the adversarial term is on in this (0-based) epoch."""
         return epoch >= self.cfg.adv_start
 
-    def critic_step(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """One optimiser step of the critic on real targets vs detached reconstructions; returns its loss."""
+    def critic_step(self, real: torch.Tensor, fake: torch.Tensor, real_cond: torch.Tensor | None = None,
+                    fake_cond: torch.Tensor | None = None) -> torch.Tensor:
+        """One optimiser step of the critic on real targets vs detached decoder outputs (with their class ids when
+        the critic is conditioned, e.g. the domain each image should belong to); returns its loss."""
         self.disc.requires_grad_(True)
-        logits = self.net(torch.cat([real, fake.detach()]))  # one pass (DDP wants one forward per backward)
+        cond = None if real_cond is None else torch.cat([real_cond, fake_cond])
+        logits = self.net(torch.cat([real, fake.detach()]), cond)  # one pass (DDP wants one forward per backward)
         loss = discriminator_loss(self.cfg.adv_loss, logits[: len(real)], logits[len(real):])
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
         return loss.detach()
 
-    def generator_term(self, fake: torch.Tensor) -> torch.Tensor:
+    def generator_term(self, fake: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's adversarial loss (gradients reach the autoencoder only)."""
         self.disc.requires_grad_(False)
-        return generator_loss(self.cfg.adv_loss, self.disc(fake))
+        return generator_loss(self.cfg.adv_loss, self.disc(fake, cond))
 
     def state(self) -> tuple[dict, dict]:
         """Critic weights and optimiser state as tensors plus JSON, for the run's checkpoint."""

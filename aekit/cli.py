@@ -26,6 +26,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .apps.swap import SWAP_TRAIN
     from .presets import PRESETS
 
     p = argparse.ArgumentParser(prog="aekit", description="Autoencoders as practical tools.", formatter_class=_Formatter)
@@ -135,6 +136,69 @@ def _parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="show the provenance mark aekit puts in every synthetic file",
                          formatter_class=_Formatter)
     ins.add_argument("files", metavar="FILE", nargs="+")
+
+    st = sub.add_parser("swap-train", help="train a swap model: one shared encoder, one decoder per domain",
+                        formatter_class=_Formatter,
+                        description="Each decoder learns to rebuild only its own domain; every batch draws equally "
+                        "from every domain. SOURCE: a named dataset, an image folder or an array file.")
+    st.add_argument("--domain", action="append", default=[], metavar="NAME=SOURCE",
+                    help="a domain and its images (two or more; the first is the default decoder)")
+    st.add_argument("--out", metavar="RUN", help="run folder to create")
+    st.add_argument("--resume", metavar="RUN", help="continue a killed swap run from its checkpoint")
+    st.add_argument("--force", action="store_true", help="replace an existing run in --out")
+    st.add_argument("--image-size", metavar="HxW", help="resize every domain's images to this size")
+    st.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
+    sm = st.add_argument_group("model")
+    sm.add_argument("--code-size", type=int, help="width of the shared code (default 32)")
+    sm.add_argument("--warp", type=float, help="random affine warp of the encoder's input in training (default 0)")
+    sm.add_argument("--set", dest="model_set", action="append", default=[], metavar="KEY=VALUE",
+                    help="any other swap model field, e.g. --set channels=[32,64] --set spatial_code=true")
+    so = st.add_argument_group("training (defaults: " + ", ".join(f"{k} {v}" for k, v in SWAP_TRAIN.items()) + ")")
+    so.add_argument("--epochs", type=float, help="passes over all domains' images together")
+    so.add_argument("--batch-size", type=int, help="global batch size, split equally between the domains")
+    so.add_argument("--lr", type=float, help="peak learning rate")
+    so.add_argument("--seed", type=int, help="random seed (default 0)")
+    so.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
+    so.add_argument("--adversarial", type=float, help="weight of the per-domain adversarial decoder (default 0 = off)")
+    so.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (default 0)")
+    so.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps (default 0 = epoch ends)")
+    so.add_argument("--train-set", dest="train_set", action="append", default=[], metavar="KEY=VALUE",
+                    help="any other training option, e.g. --train-set schedule=constant")
+    st.add_argument("--no-figure", action="store_true", help="skip the test-set evaluation and figure")
+    st.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                    help="show a progress bar (default: when stderr is a terminal)")
+
+    sw = sub.add_parser("swap", help="render images as another domain of a swap run (marked as synthetic)",
+                        formatter_class=_Formatter)
+    sw.add_argument("run", metavar="RUN")
+    sw.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders of images, or .npy uint8 stacks")
+    sw.add_argument("--to", required=True, metavar="DOMAIN", help="the domain to render them as")
+    sw.add_argument("--out", required=True, metavar="DIR", help="folder for DIR/<name>-to-<DOMAIN>.png (or .npy)")
+    sw.add_argument("--force", action="store_true", help="replace existing files")
+
+    sf = sub.add_parser("swap-figure", help="test images, own-domain reconstructions and swaps, side by side",
+                        formatter_class=_Formatter)
+    sf.add_argument("run", metavar="RUN")
+    sf.add_argument("-n", type=int, default=8, help="test images per domain")
+    sf.add_argument("--out", metavar="PNG", help="figure path (default: RUN/swaps.png)")
+    sf.add_argument("--force", action="store_true", help="replace an existing figure")
+
+    dt = sub.add_parser("detect-train", help="train a detector of a run's swaps and reconstructions",
+                        formatter_class=_Formatter,
+                        description="Real training images of the run against its reconstructions and swaps of them; "
+                        "pixels only, so it works on files whose provenance marks were stripped.")
+    dt.add_argument("run", metavar="RUN")
+    dt.add_argument("--out", required=True, metavar="DETECTOR", help="detector folder to create")
+    dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
+    dt.add_argument("--epochs", type=int, default=10, help="training epochs")
+    dt.add_argument("--seed", type=int, default=0, help="random seed")
+    dt.add_argument("--force", action="store_true", help="replace an existing detector")
+
+    dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
+                        formatter_class=_Formatter)
+    dd.add_argument("detector", metavar="DETECTOR")
+    dd.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
+    dd.add_argument("--json", action="store_true", help="print one JSON object {file: score}")
 
     i = sub.add_parser("info", help="what a run folder holds", formatter_class=_Formatter)
     i.add_argument("run", metavar="RUN")
@@ -251,9 +315,68 @@ def _cmd_inspect(a) -> int:
     return 0 if not unmarked else 3
 
 
+def _cmd_swap_train(a) -> int:
+    from .apps import swap
+    from .runs import _parse_size, parse_sets
+
+    if a.resume:
+        run = swap.resume_swap(a.resume, progress=a.progress)
+    else:
+        if not a.out:
+            raise AekitError("swap-train needs --out RUN (or --resume RUN)")
+        model = {"code_size": a.code_size, "warp": a.warp, **parse_sets(a.model_set)}
+        train = {k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "seed", "device", "adversarial",
+                                            "adv_start", "checkpoint_every")}
+        train.update(parse_sets(a.train_set))
+        run = swap.train_swap(swap.parse_domains(a.domain), a.out, model_options=model, train_options=train,
+                              image_size=_parse_size(a.image_size), test_fraction=a.test_fraction, force=a.force,
+                              progress=a.progress)
+    print(f"trained {run}" if a.no_figure else swap.finish_swap(run))
+    return 0
+
+
+def _cmd_swap(a) -> int:
+    from .apps.swap import swap_files
+
+    files = swap_files(a.run, a.to, a.inputs, a.out, force=a.force)
+    print(files[0] if len(files) == 1 else f"{len(files)} files in {a.out}")
+    return 0
+
+
+def _cmd_swap_figure(a) -> int:
+    from .apps.swap import swap_figure
+
+    print(swap_figure(a.run, out=a.out, n=a.n, force=a.force))
+    return 0
+
+
+def _cmd_detect_train(a) -> int:
+    from .apps.detect import train_detector
+
+    cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs,
+                         force=a.force)
+    print(f"detector {a.out}: validation accuracy {cfg['val_accuracy']:.4f}, AUROC {cfg['val_auroc']:.4f} "
+          f"on {cfg['val_images']} held-out images")
+    return 0
+
+
+def _cmd_detect(a) -> int:
+    from .apps.detect import detect_files
+
+    scores = detect_files(a.detector, a.inputs)
+    if a.json:
+        print(json.dumps({str(f): s for f, s in scores}))
+    else:
+        for f, s in scores:
+            print(f"{f}: {s:.4f}")
+    return 0
+
+
 COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info,
             "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect,
-            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies}
+            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies,
+            "swap-train": _cmd_swap_train, "swap": _cmd_swap, "swap-figure": _cmd_swap_figure,
+            "detect-train": _cmd_detect_train, "detect": _cmd_detect}
 
 
 def main(argv: list[str] | None = None) -> int:

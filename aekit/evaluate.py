@@ -131,3 +131,17 @@ def pca_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int, seed: in
     pca = PCA(n_components=k, svd_solver="randomized" if k < min(a.shape) // 2 else "full", random_state=seed)
     pca.fit(a)
     return mse(b, pca.inverse_transform(pca.transform(b)))
+
+
+def auroc(labels, scores) -> float:
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (1 = positive): the probability that a random
+    positive scores above a random negative, ties counting half (Mann-Whitney U / (n_pos * n_neg))."""
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if len(y) != len(s) or y.all() or not y.any():
+        raise ValueError("auroc needs one score per label and both classes present")
+    from scipy.stats import rankdata
+
+    ranks = rankdata(s)  # average ranks for ties
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

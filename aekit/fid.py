@@ -41,15 +41,20 @@ MIN_ACCURACY = 0.9  # below this the feature net is logged as a poor one
 class FeatureNet(nn.Module):
     """Conv classifier for one dataset's image shape; its 128-d penultimate activations are the FID features."""
 
-    def __init__(self, input_shape: tuple[int, int, int], n_classes: int, meta: dict | None = None):
+    def __init__(self, input_shape: tuple[int, int, int], n_classes: int, meta: dict | None = None,
+                 stem_stride: int = 2):
         super().__init__()
         c, h, w = input_shape
         self.input_shape, self.n_classes, self.meta = tuple(input_shape), n_classes, dict(meta or {})
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
+        self.stem_stride = stem_stride  # 1 keeps the first layer at full resolution (pixel-level artefacts)
         c1, c2 = CHANNELS
-        flat = c2 * math.ceil(math.ceil(h / 2) / 2) * math.ceil(math.ceil(w / 2) / 2)
+        s = stem_stride
+        flat = c2 * math.ceil(math.ceil(h / s) / 2) * math.ceil(math.ceil(w / s) / 2)
         self.body = nn.Sequential(
-            nn.Conv2d(c, c1, 5, stride=2, padding=2), nn.ReLU(),  # (B, c1, ceil(H/2), ceil(W/2))
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # (B, c2, ceil(H/4), ceil(W/4))
+            nn.Conv2d(c, c1, 5, stride=s, padding=2), nn.ReLU(),  # (B, c1, ceil(H/s), ceil(W/s))
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(),  # (B, c2, ceil(H/2s), ceil(W/2s))
             nn.Flatten(), nn.Linear(flat, FEATURES), nn.ReLU(),  # (B, 128): the FID features
         )
         self.head = nn.Linear(FEATURES, n_classes)
@@ -99,8 +104,13 @@ def image_shape(ds: Dataset) -> tuple[int, int, int]:
     return (1, s[1], s[2]) if len(s) == 3 else (s[3], s[1], s[2])
 
 
-def train_feature_net(ds: Dataset, seed: int = 0) -> FeatureNet:
+def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net",
+                      epochs: int | None = None, stem_stride: int = 2) -> FeatureNet:
     """Train the feature net on a Dataset's labelled training split, seeded, on one CPU thread (see below).
+
+    The same small classifier serves elsewhere (the swap benchmark's digit and domain classifiers, the swap
+    detector); ``purpose`` names it in the log, ``epochs`` replaces the default budget (3 epochs, at least 500 steps),
+    ``stem_stride`` 1 keeps the first conv at full resolution (the detector's choice; FID features use 2).
 
     One thread makes the weights independent of the machine's thread count and is several times faster than two
     when other processes share the cores (small convolutions gain little from intra-op threads); the global RNG
@@ -109,21 +119,22 @@ def train_feature_net(ds: Dataset, seed: int = 0) -> FeatureNet:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(ds, seed)
+        return _train(ds, seed, purpose, epochs, stem_stride)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(ds: Dataset, seed: int) -> FeatureNet:
+def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int | None = None,
+           stem_stride: int = 2) -> FeatureNet:
     """The training loop of train_feature_net: Adam, one-cycle schedule, seeded shuffles."""
     start = time.perf_counter()
     n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = FeatureNet(image_shape(ds), n_classes)
+        net = FeatureNet(image_shape(ds), n_classes, stem_stride=stem_stride)
     x, y = net.to_model_space(ds.x_train), torch.as_tensor(ds.y_train)
     per_epoch = math.ceil(len(x) / BATCH)
-    epochs = max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
+    epochs = epochs or max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
     opt = torch.optim.Adam(net.parameters(), LR)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=epochs * per_epoch)
     gen = torch.Generator().manual_seed(seed)
@@ -139,11 +150,10 @@ def _train(ds: Dataset, seed: int) -> FeatureNet:
     secs = time.perf_counter() - start
     net.meta = {"dataset": ds.name, "seed": seed, "test_accuracy": acc, "input_shape": list(net.input_shape),
                 "n_classes": n_classes, "epochs": epochs, "train_seconds": round(secs, 2), "aekit": __version__}
-    log.info("FID feature net for %s (seed %d): %.2f%% test accuracy, %d epochs in %.1f s",
-             ds.name, seed, 100 * acc, epochs, secs)
+    log.info("%s for %s (seed %d): %.2f%% test accuracy, %d epochs in %.1f s",
+             purpose, ds.name, seed, 100 * acc, epochs, secs)
     if acc < MIN_ACCURACY:
-        log.warning("FID feature net for %s reaches only %.1f%% test accuracy; its FIDs mean little",
-                    ds.name, 100 * acc)
+        log.warning("%s for %s reaches only %.1f%% test accuracy", purpose, ds.name, 100 * acc)
     return net
 
 

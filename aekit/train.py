@@ -254,7 +254,9 @@ def _train(
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     opt = make_optimizer(model, cfg)
-    adversary = Adversary(tuple(x_train.shape[1:]), cfg, device, d.world) if cfg.adversarial > 0 else None
+    adversary = None
+    if cfg.adversarial > 0:
+        adversary = Adversary(tuple(x_train.shape[1:]), cfg, device, d.world, classes=model.critic_classes)
 
     n = len(x_train)
     per_epoch = math.ceil(n / cfg.batch_size)
@@ -409,8 +411,10 @@ def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, 
     if adversary is not None:  # the terms are always present, zero before adv_start, so every step logs the same
         on = adversary.active(epoch)
         zero = terms["loss"].detach().new_zeros(())
-        terms["critic"] = adversary.critic_step(xb, out["x_hat"]) if on else zero
-        adv = adversary.generator_term(out["x_hat"]) if on else zero
+        pair = model.critic_pairs(xb, out, **side) if on else None  # real targets vs decoder outputs (and swaps)
+        terms["critic"] = adversary.critic_step(pair["real"], pair["fake"], pair["real_cond"],
+                                                pair["fake_cond"]) if on else zero
+        adv = adversary.generator_term(pair["fake"], pair["fake_cond"]) if on else zero
         terms["adv"] = adv.detach()
         terms["loss"] = terms["loss"] + cfg.adversarial * adv
     opt.zero_grad(set_to_none=True)

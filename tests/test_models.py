@@ -9,7 +9,7 @@ from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
 
 SHAPES = [(1, 28, 28), (3, 9, 7), (20,), (3, 4, 5)]
-IMAGE_ONLY = {"conv", "vq"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
+IMAGE_ONLY = {"conv", "vq", "swap"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
 
 
 def supports(name: str, shape: tuple) -> bool:
@@ -86,7 +86,7 @@ def test_save_load_gives_identical_outputs(name, tmp_path):
 
 # Conv models cost ~10x a dense step on the CPU and pass the bar after ~100-150 steps (measured: conv MSE 0.0026 at
 # 120 steps, vq 0.0044 at 150), so they take 150 to keep this file near a minute on two busy cores.
-OVERFIT_STEPS = {"conv": 150, "vq": 150}
+OVERFIT_STEPS = {"conv": 150, "vq": 150, "swap": 150}
 
 
 @pytest.fixture

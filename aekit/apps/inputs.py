@@ -1,7 +1,9 @@
-"""Reading a user's input files for the applications: single images, kept at their own size, and image folders."""
+"""Reading a user's input files for the applications: image files and folders named on the command line, each read
+in a model's colour mode (at its own size, or resized to the model's)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +12,36 @@ from PIL import Image
 from ..data.images import IMAGE_SUFFIXES, MAX_PIXELS
 from ..errors import AekitError
 
+log = logging.getLogger(__name__)
 
-def read_image(path: str | Path, channels: int) -> np.ndarray:
-    """One image file as uint8 (H, W) (``channels`` 1) or (H, W, 3), never resized."""
+
+def _open(path: str | Path, channels: int) -> Image.Image:
+    """A decoded image in "L" or "RGB" mode, refusing decompression bombs and unreadable files with one line."""
     try:
         with Image.open(path) as im:
             if im.size[0] * im.size[1] > MAX_PIXELS:
                 raise AekitError(f"{path} is too large ({im.size[0]}x{im.size[1]} pixels)")
-            return np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+            return im.convert("L" if channels == 1 else "RGB")
     except (OSError, Image.DecompressionBombError) as e:
         raise AekitError(f"{path} is not a readable image ({e})") from None
+
+
+def read_image(path: str | Path, channels: int) -> np.ndarray:
+    """One image file as uint8 (H, W) (``channels`` 1) or (H, W, 3), never resized."""
+    return np.asarray(_open(path, channels), dtype=np.uint8)
+
+
+def read_model_image(path: str | Path, shape: tuple[int, int, int], resize: bool = True) -> np.ndarray:
+    """One image file as uint8 (H, W[, C]) in a model's colour mode and size (C, H, W): resized (bilinear) if
+    needed, or, with ``resize`` False, refused when its size differs."""
+    c, h, w = shape
+    im = _open(path, c)
+    if im.size != (w, h) and not resize:
+        raise AekitError(f"{path} is {im.size[1]}x{im.size[0]}; this model takes {h}x{w} images")
+    if im.size != (w, h):
+        log.info("resizing %s from %dx%d to %dx%d", path, im.size[1], im.size[0], h, w)
+        im = im.resize((w, h), Image.BILINEAR)
+    return np.asarray(im, dtype=np.uint8)
 
 
 def is_image_file(path: Path) -> bool:
@@ -33,3 +55,20 @@ def image_files(folder: Path) -> list[Path]:
         if sub.is_dir():
             files += [p for p in sub.iterdir() if p.is_file() and is_image_file(p)]
     return sorted(files)
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Image and .npy files, with folders expanded to the image files directly inside them (sorted)."""
+    files: list[Path] = []
+    for spec in inputs:
+        p = Path(spec)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and is_image_file(f))
+            if not found:
+                raise AekitError(f"no images (PNG/JPEG/WebP/BMP) in {p}")
+            files += found
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise AekitError(f"{spec} not found")
+    return files

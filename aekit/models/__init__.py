@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import Autoencoder, config_from_dict, config_to_dict
 from .conv import ConvAutoencoder, ConvConfig
 from .dense import DenseAutoencoder, DenseConfig
+from .swap import SwapAutoencoder, SwapConfig
 from .vae import VAE, VAEConfig
 from .vq import VQVAE, VQConfig
 
@@ -13,6 +14,7 @@ MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
     "conv": (ConvConfig, ConvAutoencoder),
     "vae": (VAEConfig, VAE),
     "vq": (VQConfig, VQVAE),
+    "swap": (SwapConfig, SwapAutoencoder),
 }
 
 
@@ -38,4 +40,5 @@ def build_model(name: str, config: dict | object | None = None, **overrides) -> 
 
 
 __all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder", "ConvConfig",
-           "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE"]
+           "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE",
+           "SwapConfig", "SwapAutoencoder"]

@@ -9,6 +9,11 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 - ``loss(x, out, target=None, progress=1.0) -> dict``: named terms with the total under ``"loss"``; ``target``
   defaults to ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``); ``progress``
   is the fraction of training done, for schedules inside a loss (a VAE's KL warm-up).
+- Per-sample side tensors the trainer was given (e.g. ``domain``) reach ``forward`` and ``loss`` as keyword
+  arguments; models that take none never see them.
+- ``critic_pairs(target, out, **side) -> dict``: what the adversarial decoder's critic compares ("real" vs "fake"
+  images, each with an optional integer condition (B,) when ``critic_classes`` > 0). The default: targets against
+  reconstructions, unconditioned; a swap model adds its swaps, conditioned on the domain they are rendered as.
 
 Code regularisers shared by every model whose config has the fields ``sparsity`` ("none", "l1" or "kl"),
 ``sparsity_weight`` and ``sparsity_target`` live here too (``code_penalty``), so a sparse autoencoder is a config
@@ -79,6 +84,12 @@ class Autoencoder(nn.Module):
         z = self.encode(x)
         logits = self.decode_logits(z)
         return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z}
+
+    critic_classes = 0  # > 0: the adversarial critic is conditioned on one of this many classes (critic_pairs)
+
+    def critic_pairs(self, target: torch.Tensor, out: dict[str, torch.Tensor], **side) -> dict:
+        """Real targets against reconstructions, for the adversarial decoder's critic (no conditions)."""
+        return {"real": target, "real_cond": None, "fake": out["x_hat"], "fake_cond": None}
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
              progress: float = 1.0) -> dict:

@@ -1,0 +1,271 @@
+"""Swap between two handwriting domains that exist offline, and detect the swaps.
+
+Domain a: MNIST. Domain b: scikit-learn's 8x8 digits (other writers, another scanner), each upsampled bilinearly to
+20x20 and centred in a 28x28 frame, as MNIST centres its digits in a 20x20 box (so the two domains differ in style,
+not in layout). Held out: the first --eval-a MNIST test images and all 360 digits test images; nothing is evaluated
+on images any model here was trained on.
+
+Judges, trained on real images only (aekit's small conv classifier, ``fid.FeatureNet``): a digit classifier per
+domain and a real-a vs real-b domain classifier. For swaps in both directions it reports content kept (accuracy of
+the target domain's digit classifier against the source label) and realism (fraction the domain classifier assigns
+to the target domain), for the same swap model trained with and without the adversarial decoder (same data, seed and
+steps). The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
+images and their swaps, written as marked PNGs, stripped of their marks and read back.
+
+Prints a JSON object as its last line; writes benchmarks/results/swap.json, benchmarks/results/swap.png and the
+`swap` section of BENCHMARKS.md.
+
+    python benchmarks/swap.py [--epochs 8] [--n-a 6000] [--adversarial 0.5] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+
+from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
+from aekit.apps.swap import decode_all, train_swap  # noqa: E402
+from aekit.data import Normalizer, load_dataset  # noqa: E402
+from aekit.data.dataset import IMAGE, Dataset  # noqa: E402
+from aekit.evaluate import auroc  # noqa: E402
+from aekit.fid import feature_net, train_feature_net  # noqa: E402
+from aekit.provenance import make_mark, read_mark, save_png  # noqa: E402
+
+# The swap model and its recipe (the adversarial weight is the only difference between the two runs).
+MODEL = {"channels": [32, 64, 128], "blocks_per_stage": 1, "spatial_code": True, "code_size": 16, "warp": 0.0,
+         "cycle": 1.0}
+TRAIN = {"batch_size": 64, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",
+         "seed": 0, "disc_channels": [32, 64, 128]}  # a critic of three stages sees the whole 28x28 digit
+
+
+def digits_28(images8: np.ndarray) -> np.ndarray:
+    """uint8 (N, 8, 8) -> (N, 28, 28): bilinear to 20x20, centred with a 4-pixel black border (MNIST's layout)."""
+    out = np.zeros((len(images8), 28, 28), np.uint8)
+    for i, im in enumerate(images8):
+        out[i, 4:24, 4:24] = np.asarray(Image.fromarray(im).resize((20, 20), Image.BILINEAR))
+    return out
+
+
+def domains(n_a: int) -> dict[str, Dataset]:
+    mnist, digits = load_dataset("mnist"), load_dataset("digits")
+    a = Dataset("mnist", mnist.x_train[:n_a], mnist.y_train[:n_a], mnist.x_test, mnist.y_test, IMAGE, "mnist")
+    b = Dataset("digits28", digits_28(digits.x_train), digits.y_train, digits_28(digits.x_test), digits.y_test,
+                IMAGE, "digits upsampled to 20x20 in 28x28")
+    return {"a": a, "b": b}
+
+
+def write_npz(ds: Dataset, path: Path) -> Path:
+    np.savez(path, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    return path
+
+
+def judges(d: dict[str, Dataset], seed: int = 0) -> dict:
+    """Digit classifier per domain and the domain classifier, trained on real training images only."""
+    a, b = d["a"], d["b"]  # a: the swap model's slice of MNIST; the domain classifier uses as many a as b
+    n = len(b.x_train)
+    dom = Dataset("domain", np.concatenate([a.x_train[:n], b.x_train]),
+                  np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)],
+                  np.concatenate([a.x_test[: len(b.x_test)], b.x_test]),
+                  np.r_[np.zeros(len(b.x_test), np.int64), np.ones(len(b.x_test), np.int64)], IMAGE, "domain")
+    # Digits a: aekit's MNIST feature net (trained on all 60k MNIST training images, cached), not just the swap
+    # model's slice; it never sees the test images.
+    return {"a": feature_net("mnist", seed), "b": train_feature_net(b, seed, "digit classifier b"),
+            "domain": train_feature_net(dom, seed, "domain classifier")}
+
+
+def predict(net, images: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        net.eval()
+        return net(net.to_model_space(images)).argmax(1).numpy()
+
+
+def swaps(model, images: np.ndarray, to: int) -> np.ndarray:
+    norm = Normalizer(IMAGE, 0.0, 255.0)
+    return norm.inverse(decode_all(model, torch.from_numpy(norm.transform(images)), to).clamp(0, 1).numpy())
+
+
+def score_run(run: Path, held: dict, clf: dict) -> tuple[dict, dict]:
+    """Content and realism of held-out swaps in both directions; also returns the swaps themselves."""
+    from aekit.checkpoint import load_model
+
+    model, _ = load_model(run)
+    out, made = {}, {}
+    for src, dst, j in (("a", "b", 1), ("b", "a", 0)):
+        x, y = held[src]
+        s = swaps(model, x, j)
+        made[f"{src}_to_{dst}"] = s
+        out[f"{src}_to_{dst}"] = {"content": float((predict(clf[dst], s) == y).mean()),
+                                  "realism": float((predict(clf["domain"], s) == j).mean()), "images": len(s)}
+    return out, made
+
+
+def unswapped(held: dict, clf: dict) -> dict:
+    """The floor: the source images themselves, judged as if they were swaps into the other domain."""
+    out = {}
+    for src, dst, j in (("a", "b", 1), ("b", "a", 0)):
+        x, y = held[src]
+        out[f"{src}_to_{dst}"] = {"content": float((predict(clf[dst], x) == y).mean()),
+                                  "realism": float((predict(clf["domain"], x) == j).mean()), "images": len(x)}
+    return out
+
+
+def stripped_pixels(images: np.ndarray, folder: Path, fingerprint: str) -> np.ndarray:
+    """Write each image as a marked PNG, copy its pixels into an unmarked PNG, read those back."""
+    marked, plain = folder / "marked", folder / "stripped"
+    marked.mkdir(parents=True), plain.mkdir(parents=True)
+    back = []
+    for i, im in enumerate(images):
+        p = save_png(marked / f"{i:05d}.png", im, make_mark("swap", fingerprint))
+        with Image.open(p) as f:
+            pixels = np.asarray(f)
+            Image.fromarray(pixels).save(plain / p.name)  # pixels only: no text chunks
+        assert read_mark(plain / p.name) is None
+        with Image.open(plain / p.name) as f:
+            back.append(np.asarray(f))
+    back = np.stack(back)
+    assert np.array_equal(back, images)  # the mark never enters the pixels
+    return back
+
+
+def detector_auroc(run: Path, work: Path, held: dict, made: dict) -> dict:
+    """Train the detector on the run's training images; AUROC on held-out real images vs held-out swaps."""
+    from aekit.checkpoint import fingerprint
+
+    t0 = time.perf_counter()
+    cfg = train_detector(run, work / "detector", max_per_domain=2000)
+    net, _ = load_detector(work / "detector")
+    real = np.concatenate([held["a"][0], held["b"][0]])
+    fake = np.concatenate([made["a_to_b"], made["b_to_a"]])
+    fp = fingerprint(run / "model.safetensors")
+    real_px = stripped_pixels(real, work / "real", fp)
+    fake_px = stripped_pixels(fake, work / "fake", fp)
+    scores = np.r_[score_images(net, real_px), score_images(net, fake_px)]
+    labels = np.r_[np.zeros(len(real_px)), np.ones(len(fake_px))]
+    # Per direction: swaps into a domain against that domain's real held-out images (the hard comparison).
+    per = {k: auroc(np.r_[np.zeros(len(held[k[-1]][0])), np.ones(len(v))],
+                    np.r_[score_images(net, held[k[-1]][0]), score_images(net, v)]) for k, v in made.items()}
+    return {"auroc": auroc(labels, scores), "by_direction": per, "real": len(real_px), "swaps": len(fake_px),
+            "val_auroc": cfg["val_auroc"], "trained_on": cfg["trained_on"],
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def markdown(r: dict, cmd: str) -> str:
+    rows = ["| swap model | direction | content kept | realism |", "|---|---|---|---|"]
+    for label, key in (("adversarial decoder", None), ("without it", "no_adv"), ("no swap (source images)", "unswapped")):
+        part = r if key is None else r[key]
+        for d in ("a_to_b", "b_to_a"):
+            rows.append(f"| {label} | {d.replace('_to_', ' -> ')} | {part[d]['content']:.3f} | "
+                        f"{part[d]['realism']:.3f} |")
+    j, m = r["judges"], r["model"]
+    return f"""## Swap between handwriting domains, and detecting the swaps (`benchmarks/swap.py`)
+
+Domain a: MNIST ({r['data']['a_train']} training images); domain b: scikit-learn's 8x8 digits upsampled (bilinear)
+to 20x20 and centred in 28x28 ({r['data']['b_train']} training images). Held out: {r['data']['a_held']} MNIST and
+{r['data']['b_held']} digits test images. Content kept: accuracy of the target domain's digit classifier on the swaps
+against the source label; realism: fraction of swaps the real-a vs real-b domain classifier assigns to the target
+domain. The judges are trained on real training images only (test accuracy: digits a {j['a']:.3f}, digits b
+{j['b']:.3f}, domain {j['domain']:.3f}). Both swap models: `swap` with conv widths {m['channels']}, a
+{m['code_size']}-channel code map of 4x4, cycle weight {m['cycle']}, warp {m['warp']}; same data, seed and
+{r['steps']} steps; adversarial weight {r['adversarial']} for the first (one critic conditioned on the domain, judging
+reconstructions and swaps into each domain), 0 for the second.
+
+{chr(10).join(rows)}
+
+Detector (`aekit detect-train` on the adversarial run): AUROC **{r['detector_auroc']:.4f}** on {r['detector']['real']}
+held-out real images vs their {r['detector']['swaps']} swaps, written as marked PNGs, marks stripped, pixels read back
+(swaps into a domain against its real images: a -> b {r['detector']['by_direction']['a_to_b']:.4f}, b -> a
+{r['detector']['by_direction']['b_to_a']:.4f}).
+
+Wall time {r['seconds']:.0f} s on 1 thread (swap training: {r['train_seconds']['adv']:.0f} s with the adversarial
+decoder, {r['train_seconds']['no_adv']:.0f} s without).
+
+![swaps](benchmarks/results/swap.png)
+
+Rows per source domain: held-out test images, their own-domain reconstructions, their swaps (adversarial run).
+
+Command: `{cmd}`
+"""
+
+
+def command(argv: list[str]) -> str:
+    """The command line as shown in BENCHMARKS.md (a --workdir is where files went, not a setting)."""
+    shown = []
+    for i, v in enumerate(argv):
+        if v == "--workdir" or (i and argv[i - 1] == "--workdir") or v.startswith("--workdir="):
+            continue
+        shown.append(v)
+    return " ".join(["python benchmarks/swap.py", *shown])
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=float, default=8.0, help="passes over both domains' training images")
+    p.add_argument("--n-a", type=int, default=6000, help="MNIST training images used")
+    p.add_argument("--eval-a", type=int, default=1000, help="held-out MNIST test images")
+    p.add_argument("--adversarial", type=float, default=0.5, help="adversarial weight of the main run")
+    p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
+    p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
+    p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
+    p.add_argument("--no-write", action="store_true", help="print only (probing)")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="aekit-swap-"))
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    d = domains(a.n_a)
+    held = {"a": (d["a"].x_test[: a.eval_a], d["a"].y_test[: a.eval_a]), "b": (d["b"].x_test, d["b"].y_test)}
+    sources = {k: str(write_npz(v, work / f"{k}.npz")) for k, v in d.items()}
+    clf = judges(d)
+    floor = unswapped(held, clf)
+    print("judges", {k: round(v.meta["test_accuracy"], 4) for k, v in clf.items()}, "unswapped", json.dumps(floor),
+          file=sys.stderr, flush=True)
+    model = {**MODEL, **json.loads(a.model)}
+    recipe = {**TRAIN, **json.loads(a.train), "epochs": a.epochs}
+    results, made, secs = {}, None, {}
+    for key, weight in (("adv", a.adversarial), ("no_adv", 0.0)):
+        s = time.perf_counter()
+        train_swap(sources, work / key, model_options=model,
+                   train_options={**recipe, "adversarial": weight}, progress=False)
+        secs[key] = time.perf_counter() - s
+        results[key], m = score_run(work / key, held, clf)
+        made = made or m
+        print(key, json.dumps(results[key]), f"{secs[key]:.0f} s", file=sys.stderr, flush=True)
+    det = detector_auroc(work / "adv", work, held, made)
+    n = len(d["a"].x_train) + len(d["b"].x_train)
+    result = {"a_to_b": results["adv"]["a_to_b"], "b_to_a": results["adv"]["b_to_a"], "no_adv": results["no_adv"],
+              "detector_auroc": det["auroc"], "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
+              "steps": int(np.ceil(a.epochs * np.ceil(n / recipe["batch_size"]))), "model": model, "train": recipe,
+              "judges": {k: v.meta["test_accuracy"] for k, v in clf.items()}, "unswapped": floor,
+              "data": {"a_train": len(d["a"].x_train), "b_train": len(d["b"].x_train), "a_held": len(held["a"][0]),
+                       "b_held": len(held["b"][0])},
+              "train_seconds": {k: round(v, 1) for k, v in secs.items()},
+              "seconds": round(time.perf_counter() - t0, 1), "machine": machine()}
+    if not a.no_write:
+        from aekit.apps.swap import swap_figure
+
+        swap_figure(work / "adv", RESULTS / "swap.png", n=10, force=True)
+        write_result("swap", result)
+        update_section("swap", markdown(result, command(argv or [])))
+    short = {k: result[k] for k in ("a_to_b", "b_to_a", "no_adv", "detector_auroc")}
+    print(json.dumps(short))
+    if not a.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

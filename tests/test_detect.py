@@ -1,0 +1,91 @@
+"""The swap detector: trained on a run's real images vs its swaps and reconstructions; scores files by pixels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aekit.cli import main
+from aekit.evaluate import auroc
+
+
+@pytest.fixture(scope="module")
+def run_and_detector(mnist, tmp_path_factory):
+    """A tiny swap run (MNIST vs inverted MNIST, 128 images each) and a detector trained on it."""
+    folder = tmp_path_factory.mktemp("detect")
+    np.savez(folder / "a.npz", x_train=mnist.x_train[:128], x_test=mnist.x_test[:16])
+    np.savez(folder / "b.npz", x_train=255 - mnist.x_train[128:256], x_test=255 - mnist.x_test[16:32])
+    run, det = folder / "run", folder / "det"
+    assert main(["swap-train", "--domain", f"a={folder / 'a.npz'}", "--domain", f"b={folder / 'b.npz'}",
+                 "--out", str(run), "--epochs", "1", "--set", "channels=[8,16]", "--set", "blocks_per_stage=1",
+                 "--no-figure", "--no-progress"]) == 0
+    assert main(["detect-train", str(run), "--out", str(det), "--max-per-domain", "100",
+                 "--epochs", "4"]) == 0
+    return run, det
+
+
+def test_auroc_matches_its_definition():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = rng.normal(size=300) + y
+    s[:40] = 0.25  # ties count half
+    pos, neg = s[y == 1], s[y == 0]
+    pairs = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+    assert auroc(y, s) == pytest.approx(pairs, abs=1e-12)
+    assert auroc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0 and auroc([0, 1], [0.9, 0.1]) == 0.0
+    with pytest.raises(ValueError):
+        auroc([1, 1], [0.2, 0.3])
+
+
+def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, capsys):
+    run, det = run_and_detector
+    cfg = json.loads((det / "config.json").read_text())
+    assert sorted(p.name for p in det.iterdir()) == ["config.json", "model.safetensors"]
+    assert cfg["kind"] == "aekit-detector" and cfg["input_shape"] == [1, 28, 28]
+    assert cfg["trained_on"] == {"real-a": 100, "reconstruction-from-a": 100, "swap-to-b-from-a": 100,
+                                 "real-b": 100, "swap-to-a-from-b": 100, "reconstruction-from-b": 100}
+    assert 0.5 < cfg["val_auroc"] <= 1
+    # Swaps written by aekit (marked) and the same pixels without the mark score the same.
+    test = np.load(run.parent / "a.npz")["x_test"][:4]
+    real = tmp_path / "real"
+    real.mkdir()
+    for i, im in enumerate(test):
+        Image.fromarray(im).save(real / f"r{i}.png")
+    assert main(["swap", str(run), "--to", "b", str(real), "--out", str(tmp_path / "fake")]) == 0
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    for f in sorted((tmp_path / "fake").glob("*.png")):
+        Image.fromarray(np.asarray(Image.open(f))).save(stripped / f.name)
+    capsys.readouterr()
+    assert main(["detect", str(det), str(tmp_path / "fake"), str(stripped), str(real), "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert len(scores) == 12 and all(0 <= s <= 1 for s in scores.values())
+    for f in sorted((tmp_path / "fake").glob("*.png")):
+        assert scores[str(f)] == scores[str(stripped / f.name)]
+    assert main(["detect", str(det), str(real / "r0.png")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith(f"{real / 'r0.png'}: ") and 0 <= float(line.rsplit(" ", 1)[1]) <= 1
+
+
+def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
+    run, det = run_and_detector
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "big.png")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    cases = [["detect", str(tmp_path / "missing"), str(tmp_path / "big.png")],  # no detector
+             ["detect", str(run), str(tmp_path / "big.png")],  # a run folder, not a detector
+             ["detect", str(tmp_path / "bad"), str(tmp_path / "big.png")],  # corrupt config
+             ["detect", str(det), str(tmp_path / "nope.png")],  # missing input
+             ["detect", str(det), str(tmp_path / "big.png")],  # wrong size
+             ["detect", str(det), str(tmp_path / "junk.png")],  # not an image
+             ["detect-train", str(tmp_path), "--out", str(tmp_path / "d1")],  # not a run
+             ["detect-train", str(run), "--out", str(det)]]  # exists: needs --force
+    for args in cases:
+        capsys.readouterr()
+        assert main(args) == 1, args
+        err = capsys.readouterr().err
+        assert err.startswith("aekit: error:") and err.count("\n") == 1, (args, err)
