@@ -13,7 +13,8 @@ Side data: ``side={"name": tensor}`` (one row per sample) is sliced with every b
 to ``model(x, **side)`` and ``model.loss(...)``. A model whose config asks for the neighbour-preserving term
 (``neighbor_weight`` > 0) gets the side tensor ``neighbor`` without asking: the k-nearest-neighbour graph of ``x`` is
 built once per call (``aekit.knn``) and one neighbour per sample is drawn afresh at every epoch start (seeded by the
-epoch, so a resumed run draws the same). Neighbours are found among all rows of ``x``, validation rows included.
+epoch, so a resumed run draws the same). Neighbours are found among all rows of ``x``, validation rows included. With
+``landmark_weight`` > 0 it also gets ``landmark``: a UMAP layout of that graph, one target code per sample.
 """
 
 from __future__ import annotations
@@ -248,7 +249,7 @@ def _train(
     writes = run_dir is not None and d.main
     torch.manual_seed(cfg.seed)
     side = check_side(side, len(x), cfg.balance)
-    resample = None if "neighbor" in side else neighbor_sampler(model, x, cfg.seed)
+    resample = None if {"neighbor", "landmark"} & set(side) else neighbor_sampler(model, x, cfg.seed)
     x_train, x_val = split_validation(x, cfg.val_fraction, cfg.seed)
     side_split = {k: split_validation(v, cfg.val_fraction, cfg.seed) for k, v in side.items()}  # the same rows
     side_train = {k: t for k, (t, _) in side_split.items()}

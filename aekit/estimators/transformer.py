@@ -52,7 +52,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     Parameters: ``n_components`` (code size); ``model`` ("auto": conv for a 3-D ``input_shape``, else dense; or
     "dense"/"conv"); ``input_shape`` (shape one flat row stands for, e.g. (1, 28, 28)); ``hidden`` (dense widths);
     ``neighbor_weight`` (weight of the neighbour-preserving parametric-UMAP term, 0 = off) and ``neighbors`` (its k);
-    ``scaling`` ("auto": "global" with an ``input_shape``, else "column"; "none" needs values in [0, 1]);
+    ``scaling`` ("auto": "none" for values already in [0, 1], else "global" (one min-max for all features) with an
+    ``input_shape``, else "column" (min-max per feature); "none" needs values in [0, 1]);
     ``epochs``, ``batch_size``, ``lr``; ``model_options`` / ``train_options`` (other config fields of the model and
     of ``aekit.TrainConfig``); ``random_state`` (seeds initialisation and data order: same seed, same codes on the
     CPU); ``device``; ``verbose`` (a progress bar).
@@ -109,7 +110,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         X = validate_data(self, X, dtype=FLOATS)
         if self.scaling not in SCALINGS:
             raise ValueError(f"scaling must be one of {SCALINGS}, got {self.scaling!r}")
-        scaling = self.scaling if self.scaling != "auto" else ("global" if self.input_shape is not None else "column")
+        scaling = self.scaling
+        if scaling == "auto":  # as aekit.build(...).fit does: values in [0, 1] are used as they are
+            scaling = "none" if X.min() >= 0 and X.max() <= 1 else "global" if self.input_shape is not None else "column"
         name = self._model_name()
         config = self._config(name, X.shape[1])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))

@@ -7,7 +7,7 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 - ``decode(z) -> x_hat``: ``output_activation(decode_logits(z))``, in model space.
 - ``forward(x) -> dict``: at least ``{"x_hat", "logits", "z"}``; models add extras (``"mu"``, ``"logvar"``, ...).
   Models whose config offers the neighbour term also take ``forward(x, neighbor=x_nb)`` (one input-space
-  neighbour per sample) and add its code as ``"z_neighbor"``.
+  neighbour per sample) and add its code as ``"z_neighbor"``; ``loss`` then also takes ``landmark`` (target codes).
 - ``loss(x, out, target=None, progress=1.0) -> dict``: named terms with the total under ``"loss"``; ``target``
   defaults to ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``); ``progress``
   is the fraction of training done, for schedules inside a loss (a VAE's KL warm-up).
@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .neighbors import neighbor_penalty
+from .neighbors import landmark_penalty, neighbor_penalty
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -80,7 +80,9 @@ class Autoencoder(nn.Module):
         """Codes to reconstructions in model space."""
         return output(self.decode_logits(z), self.config.output_activation)
 
-    def forward(self, x: torch.Tensor, neighbor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, neighbor: torch.Tensor | None = None,
+                landmark: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The outputs for x; ``neighbor`` adds its code as "z_neighbor" (``landmark`` is for ``loss`` only)."""
         if neighbor is None:
             z = self.encode(x)
             extra = {}
@@ -91,9 +93,10 @@ class Autoencoder(nn.Module):
         return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z, **extra}
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
-             progress: float = 1.0, neighbor: torch.Tensor | None = None) -> dict:
-        """Reconstruction, plus the sparsity and neighbour terms the config asks for (``neighbor`` is only passed
-        through by the trainer; the neighbour's code is already in ``out``)."""
+             progress: float = 1.0, neighbor: torch.Tensor | None = None,
+             landmark: torch.Tensor | None = None) -> dict:
+        """Reconstruction, plus the sparsity, neighbour and landmark terms the config asks for (the neighbour's code
+        is already in ``out``; ``landmark`` holds each sample's target code)."""
         target = x if target is None else target
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
         terms = {"loss": recon, "recon": recon}
@@ -101,10 +104,11 @@ class Autoencoder(nn.Module):
         if penalty:
             terms.update(penalty)
             terms["loss"] = terms["loss"] + penalty["sparsity"]
-        near = neighbor_penalty(out, self.config)
-        if near:
-            terms.update(near)
-            terms["loss"] = terms["loss"] + near["neighbor"]
+        for extra, key in ((neighbor_penalty(out, self.config), "neighbor"),
+                           (landmark_penalty(out["z"], landmark, self.config), "landmark")):
+            if extra:
+                terms.update(extra)
+                terms["loss"] = terms["loss"] + extra[key]
         return terms
 
 

@@ -32,6 +32,7 @@ class ConvConfig:
     neighbors: int = 15  # k of the input-space k-nearest-neighbour graph the term preserves
     neighbor_min_dist: float = 0.1  # UMAP's min_dist: how tightly neighbours may pack in the code space
     neighbor_negatives: float = 5.0  # weight of repulsion per edge (UMAP's negative_sample_rate)
+    landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
 
     def __post_init__(self):
         check_config(self)

@@ -11,8 +11,13 @@ returns ``weight * (attraction + negatives * repulsion)``: attraction averaged o
 repulsion averaged over every other (sample, neighbour-of-another-sample) pair in the batch, standing in for UMAP's
 ``negatives`` random negative samples per edge.
 
-Configs that offer the term have the fields ``neighbor_weight`` (0: off), ``neighbors`` (k of the graph),
-``neighbor_min_dist`` (UMAP's min_dist, which sets a and b) and ``neighbor_negatives``.
+The parametric loss alone needs many epochs to unfold the graph (parametric UMAP trains for ~100k steps). The
+landmark term is the shortcut: ``landmark_penalty`` pulls each code towards its sample's point in a non-parametric
+UMAP layout of the same graph (``aekit.knn.layout``, computed in seconds), ``landmark_weight`` times the mean squared
+distance, as umap-learn's ParametricUMAP can with its landmark loss; the neighbour term keeps shaping the codes.
+
+Configs that offer the terms have the fields ``neighbor_weight`` (0: off), ``neighbors`` (k of the graph),
+``neighbor_min_dist`` (UMAP's min_dist, which sets a and b), ``neighbor_negatives`` and ``landmark_weight`` (0: off).
 """
 
 from __future__ import annotations
@@ -68,9 +73,21 @@ def neighbor_penalty(out: dict[str, torch.Tensor], cfg) -> dict[str, torch.Tenso
             "repulsion": repulsion.detach()}
 
 
+def landmark_penalty(z: torch.Tensor, landmark: torch.Tensor | None, cfg) -> dict[str, torch.Tensor]:
+    """``landmark_weight`` times the mean squared distance between codes and their landmarks (B, D); empty when
+    the config asks for none or no landmarks were given."""
+    weight = getattr(cfg, "landmark_weight", 0.0)
+    if not weight or landmark is None:
+        return {}
+    dist = ((z.flatten(1) - landmark.flatten(1)) ** 2).sum(1).mean()
+    return {"landmark": weight * dist, "landmark_dist": dist.detach()}
+
+
 def check_neighbors(cfg) -> None:
-    """Validate the neighbour fields of a config that has them."""
-    if cfg.neighbor_weight < 0 or cfg.neighbors < 1 or cfg.neighbor_negatives < 0:
-        raise ValueError("neighbor_weight must be >= 0, neighbors >= 1 and neighbor_negatives >= 0")
+    """Validate the neighbour and landmark fields of a config that has them."""
+    if min(cfg.neighbor_weight, cfg.landmark_weight, cfg.neighbor_negatives) < 0 or cfg.neighbors < 1:
+        raise ValueError("neighbor_weight, landmark_weight and neighbor_negatives must be >= 0, neighbors >= 1")
+    if cfg.landmark_weight and getattr(cfg, "spatial_code", False):
+        raise ValueError("landmark_weight needs a code vector (spatial_code=False)")
     if not 0 <= cfg.neighbor_min_dist < 3:
         raise ValueError(f"neighbor_min_dist must lie in [0, 3), got {cfg.neighbor_min_dist}")
