@@ -32,8 +32,6 @@ def encode_array(model, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
 
 def _outputs(out: Path, has_labels: bool) -> list[Path]:
     """The files ``embed`` writes: codes.npz alone (codes + labels), or codes.npy plus codes.labels.npy."""
-    if out.suffix not in (".npy", ".npz"):
-        raise AekitError(f"--out must end in .npy or .npz, got {out.name}")
     if out.suffix == ".npz" or not has_labels:
         return [out]
     return [out, out.with_suffix(".labels.npy")]
@@ -71,17 +69,18 @@ def map_figure(codes: np.ndarray, labels: np.ndarray | None, path: str | Path, t
         keep = np.random.default_rng(seed).choice(len(pts), MAX_POINTS, replace=False)
         pts, labels = pts[keep], None if labels is None else labels[keep]
     fig, ax = plt.subplots(figsize=(6, 5.5))
+    size = float(np.clip(4000 / max(len(pts), 1), 0.5, 10))  # dots shrink as points crowd
     if labels is None:
-        ax.scatter(pts[:, 0], pts[:, 1], s=1, alpha=0.5, color="tab:blue", rasterized=True)
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, alpha=0.5, color="tab:blue", rasterized=True)
     else:
         classes = np.unique(labels)
         cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
         for i, c in enumerate(classes):
             sel = labels == c
-            ax.scatter(pts[sel, 0], pts[sel, 1], s=1, alpha=0.6, color=cmap(i % cmap.N), label=str(c),
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=size, alpha=0.6, color=cmap(i % cmap.N), label=str(c),
                        rasterized=True)
         if len(classes) <= 20:
-            ax.legend(markerscale=8, fontsize=7, loc="best", frameon=False)
+            ax.legend(markerscale=max(1.0, 6 / size**0.5), fontsize=7, loc="best", frameon=False)
     ax.set_title(f"{title}\n{what}, {len(pts)} points", fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
     save_figure(fig, path, dpi=120)
