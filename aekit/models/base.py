@@ -15,7 +15,8 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 Code regularisers shared by every model whose config has the fields ``sparsity`` ("none", "l1" or "kl"),
 ``sparsity_weight`` and ``sparsity_target`` live here too (``code_penalty``), so a sparse autoencoder is a config
 setting, not a class. The neighbour-preserving term (parametric UMAP's loss, ``models/neighbors.py``) is the same
-kind of setting: configs with ``neighbor_weight`` > 0 get it in ``loss``.
+kind of setting: configs with ``neighbor_weight`` > 0 get it in ``loss``, and with ``landmark_weight`` > 0 the pull
+towards a UMAP layout of the same graph.
 
 The module never mutates its config; ``config`` is stored on the module so a run folder can rebuild it exactly.
 """
