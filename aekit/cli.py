@@ -133,6 +133,18 @@ def _parser() -> argparse.ArgumentParser:
     an.add_argument("--json", action="store_true", help="print one JSON object")
     an.add_argument("--force", action="store_true", help="replace an existing figure")
 
+    emb = sub.add_parser("embed", help="codes of a dataset split as an array, and a 2-D map coloured by label",
+                         formatter_class=_Formatter,
+                         description="Writes the codes to --out (.npy, plus OUT.labels.npy when the data has labels; "
+                         "or .npz with arrays 'codes' and 'labels'). The map draws 2-D codes as they are and the "
+                         "first two principal components of wider codes (its title says which).")
+    emb.add_argument("run", metavar="RUN")
+    emb.add_argument("--out", metavar="CODES.npy", required=True, help="codes file to write (.npy or .npz)")
+    emb.add_argument("--data", metavar="PATH", help="data to encode instead of the run's own dataset")
+    emb.add_argument("--split", default="test", choices=["train", "test"], help="which split to encode")
+    emb.add_argument("--figure", metavar="PNG", help="also draw the 2-D map of the codes, coloured by label")
+    emb.add_argument("--force", action="store_true", help="replace existing files")
+
     ins = sub.add_parser("inspect", help="show the provenance mark aekit puts in every synthetic file",
                          formatter_class=_Formatter)
     ins.add_argument("files", metavar="FILE", nargs="+")
@@ -304,6 +316,14 @@ def _cmd_anomalies(a) -> int:
     return 0
 
 
+def _cmd_embed(a) -> int:
+    from .apps.embed import embed_run
+
+    files, codes = embed_run(a.run, a.out, data=a.data, split=a.split, figure=a.figure, force=a.force)
+    print(f"{codes.shape[0]} codes of size {codes.shape[1]}: " + ", ".join(str(f) for f in files))
+    return 0
+
+
 def _cmd_inspect(a) -> int:
     from .provenance import read_mark
 
@@ -374,7 +394,7 @@ def _cmd_detect(a) -> int:
 
 COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info,
             "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect,
-            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies,
+            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies, "embed": _cmd_embed,
             "swap-train": _cmd_swap_train, "swap": _cmd_swap, "swap-figure": _cmd_swap_figure,
             "detect-train": _cmd_detect_train, "detect": _cmd_detect}
 

@@ -8,6 +8,13 @@ DistributedDataParallel averages the gradients; only rank 0 writes.
 Resumable: ``checkpoint.safetensors`` (weights, optimiser, RNG, position inside the epoch, running sums) is written
 atomically at every epoch end and every ``checkpoint_every`` steps, so a killed run resumed from it finishes with
 the same weights as one that was never interrupted (on the same machine and device).
+
+Side data: ``side={"name": tensor}`` (one row per sample) is sliced with every batch and passed as keyword arguments
+to ``model(x, **side)`` and ``model.loss(...)``. A model whose config asks for the neighbour-preserving term
+(``neighbor_weight`` > 0) gets the side tensor ``neighbor`` without asking: the k-nearest-neighbour graph of ``x`` is
+built once per call (``aekit.knn``) and one neighbour per sample is drawn afresh at every epoch start (seeded by the
+epoch, so a resumed run draws the same). Neighbours are found among all rows of ``x``, validation rows included. With
+``landmark_weight`` > 0 it also gets ``landmark``: a UMAP layout of that graph, one target code per sample.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from . import checkpoint as ckpt
 from .adversarial import Adversary
 from .devices import all_sum, check_replicas_agree, setup
 from .errors import AekitError
+from .knn import neighbor_sampler
 from .models import Autoencoder
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise, corrupt
@@ -241,6 +249,7 @@ def _train(
     writes = run_dir is not None and d.main
     torch.manual_seed(cfg.seed)
     side = check_side(side, len(x), cfg.balance)
+    resample = None if {"neighbor", "landmark"} & set(side) else neighbor_sampler(model, x, cfg.seed)
     x_train, x_val = split_validation(x, cfg.val_fraction, cfg.seed)
     side_split = {k: split_validation(v, cfg.val_fraction, cfg.seed) for k, v in side.items()}  # the same rows
     side_train = {k: t for k, (t, _) in side_split.items()}
@@ -340,6 +349,9 @@ def _train(
     term_names: list[str] | None = None
     while epoch < n_epochs and not stopped_early:
         steps = min(per_epoch, total - epoch * per_epoch)
+        if resample is not None:  # this epoch's draw of per-sample side data (the same rows split off as above)
+            for name, v in check_side(resample(epoch), len(x), "").items():
+                side_train[name], side_val[name] = split_validation(v, cfg.val_fraction, cfg.seed)
         perm = epoch_order(n, cfg.seed, epoch, side_train[cfg.balance] if cfg.balance else None)
         perm = perm.to(x_train.device)  # one copy per epoch, not one per step
         bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",

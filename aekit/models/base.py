@@ -6,6 +6,8 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 - ``decode_logits(z) -> logits``: codes to pre-activation outputs of shape ``(B, *input_shape)``.
 - ``decode(z) -> x_hat``: ``output_activation(decode_logits(z))``, in model space.
 - ``forward(x) -> dict``: at least ``{"x_hat", "logits", "z"}``; models add extras (``"mu"``, ``"logvar"``, ...).
+  Models whose config offers the neighbour term also take ``forward(x, neighbor=x_nb)`` (one input-space
+  neighbour per sample) and add its code as ``"z_neighbor"``; ``loss`` then also takes ``landmark`` (target codes).
 - ``loss(x, out, target=None, progress=1.0) -> dict``: named terms with the total under ``"loss"``; ``target``
   defaults to ``x`` (a denoising run passes the clean image as target and the corrupted one as ``x``); ``progress``
   is the fraction of training done, for schedules inside a loss (a VAE's KL warm-up).
@@ -17,7 +19,9 @@ A model is a config dataclass plus an ``nn.Module`` built from it:
 
 Code regularisers shared by every model whose config has the fields ``sparsity`` ("none", "l1" or "kl"),
 ``sparsity_weight`` and ``sparsity_target`` live here too (``code_penalty``), so a sparse autoencoder is a config
-setting, not a class.
+setting, not a class. The neighbour-preserving term (parametric UMAP's loss, ``models/neighbors.py``) is the same
+kind of setting: configs with ``neighbor_weight`` > 0 get it in ``loss``, and with ``landmark_weight`` > 0 the pull
+towards a UMAP layout of the same graph.
 
 The module never mutates its config; ``config`` is stored on the module so a run folder can rebuild it exactly.
 """
@@ -30,6 +34,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .neighbors import landmark_penalty, neighbor_penalty
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -80,10 +86,17 @@ class Autoencoder(nn.Module):
         """Codes to reconstructions in model space."""
         return output(self.decode_logits(z), self.config.output_activation)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        z = self.encode(x)
+    def forward(self, x: torch.Tensor, neighbor: torch.Tensor | None = None,
+                landmark: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The outputs for x; ``neighbor`` adds its code as "z_neighbor" (``landmark`` is for ``loss`` only)."""
+        if neighbor is None:
+            z = self.encode(x)
+            extra = {}
+        else:  # one encoder pass over both, so batch statistics see both
+            z, z_nb = self.encode(torch.cat([x, neighbor])).split([len(x), len(neighbor)])
+            extra = {"z_neighbor": z_nb}
         logits = self.decode_logits(z)
-        return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z}
+        return {"x_hat": output(logits, self.config.output_activation), "logits": logits, "z": z, **extra}
 
     critic_classes = 0  # > 0: the adversarial critic is conditioned on one of this many classes (critic_pairs)
 
@@ -92,14 +105,22 @@ class Autoencoder(nn.Module):
         return {"real": target, "real_cond": None, "fake": out["x_hat"], "fake_cond": None}
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
-             progress: float = 1.0) -> dict:
+             progress: float = 1.0, neighbor: torch.Tensor | None = None,
+             landmark: torch.Tensor | None = None) -> dict:
+        """Reconstruction, plus the sparsity, neighbour and landmark terms the config asks for (the neighbour's code
+        is already in ``out``; ``landmark`` holds each sample's target code)."""
         target = x if target is None else target
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
         terms = {"loss": recon, "recon": recon}
         penalty = code_penalty(out["z"], self.config)
         if penalty:
             terms.update(penalty)
-            terms["loss"] = recon + penalty["sparsity"]
+            terms["loss"] = terms["loss"] + penalty["sparsity"]
+        for extra, key in ((neighbor_penalty(out, self.config), "neighbor"),
+                           (landmark_penalty(out["z"], landmark, self.config), "landmark")):
+            if extra:
+                terms.update(extra)
+                terms["loss"] = terms["loss"] + extra[key]
         return terms
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
 from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_, mlp_hidden
+from .neighbors import check_neighbors
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,16 @@ class ConvConfig:
     sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
     sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
     sparsity_target: float = 0.05  # target mean activation for "kl"
+    neighbor_weight: float = 0.0  # weight of the neighbour-preserving (parametric UMAP) term (0: off)
+    neighbors: int = 15  # k of the input-space k-nearest-neighbour graph the term preserves
+    neighbor_min_dist: float = 0.1  # UMAP's min_dist: how tightly neighbours may pack in the code space
+    neighbor_negatives: float = 5.0  # weight of repulsion per edge (UMAP's negative_sample_rate)
+    landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
 
     def __post_init__(self):
         check_config(self)
         check_sparsity(self)
+        check_neighbors(self)
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):

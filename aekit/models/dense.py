@@ -8,6 +8,7 @@ import torch
 
 from .base import Autoencoder, check_config, check_sparsity, glorot_init_, numel
 from .blocks import mlp
+from .neighbors import check_neighbors
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,16 @@ class DenseConfig:
     sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
     sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
     sparsity_target: float = 0.05  # target mean activation for "kl"
+    neighbor_weight: float = 0.0  # weight of the neighbour-preserving (parametric UMAP) term (0: off)
+    neighbors: int = 15  # k of the input-space k-nearest-neighbour graph the term preserves
+    neighbor_min_dist: float = 0.1  # UMAP's min_dist: how tightly neighbours may pack in the code space
+    neighbor_negatives: float = 5.0  # weight of repulsion per edge (UMAP's negative_sample_rate)
+    landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
 
     def __post_init__(self):
         check_config(self)
         check_sparsity(self)
+        check_neighbors(self)
         if self.init not in ("glorot", "torch"):
             raise ValueError(f"init must be 'glorot' or 'torch', got {self.init!r}")
 
