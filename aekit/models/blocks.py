@@ -32,8 +32,10 @@ def mlp(sizes: list[int], act: str, last_act: str | None) -> nn.Sequential:
 def mlp_hidden(sizes: list[int], act: str, norm: str = "none") -> list[nn.Module]:
     """Linear -> (BatchNorm1d when ``norm`` is "batch") -> ``act`` through ``sizes``: the hidden part of an MLP.
 
-    A conv autoencoder's flat code gains from a nonlinear bottleneck: with a 512-wide hidden layer each side
-    (batch norm, SiLU), MNIST test MSE at code 32 after one epoch fell from 0.00657 to 0.00518 (same recipe)."""
+    A conv autoencoder's flat code can sit behind a nonlinear bottleneck. Measured at code 32 on MNIST (batch norm,
+    SiLU, one 512-wide layer each side, same recipe): test MSE 0.00518 vs 0.00657 after one epoch, but 0.00347
+    after three, about what the plain model reaches in four with ~25% less compute per epoch: it speeds up early
+    training more than it lowers the floor."""
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
         layers += [nn.Linear(a, b), nn.BatchNorm1d(b) if norm == "batch" else nn.Identity(), activation(act)]
