@@ -343,3 +343,17 @@ def test_vq_under_torch_distributed(tmp_path):
         assert (model.quantizer.embed[:4] < 1e3).all()
     finally:
         dist.destroy_process_group()
+
+
+def test_vae_critic_sees_reconstructions_and_prior_samples():
+    model = build_model("vae", input_shape=(1, 28, 28), code_size=4, hidden=(32,))
+    x = torch.rand(6, 1, 28, 28)
+    torch.manual_seed(0)
+    pair = model.critic_pairs(x, model(x))
+    assert pair["real"].shape == pair["fake"].shape == (12, 1, 28, 28)
+    assert torch.equal(pair["real"][6:], x)
+    model.zero_grad()
+    pair["fake"][6:].sum().backward()  # the prior half alone reaches the decoder, not the encoder
+    assert sum(float(p.grad.abs().sum()) for p in model.decoder.parameters()) > 0
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0
+               for n, p in model.named_parameters() if n.startswith(("encoder", "head")))

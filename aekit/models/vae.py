@@ -124,6 +124,13 @@ class VAE(Autoencoder):
         w = kl_weight(cfg, progress)
         return {"loss": recon + w * kl_in_loss, "recon": recon, "kl": kl, "kl_weight": recon.new_tensor(w)}
 
+    def critic_pairs(self, target: torch.Tensor, out: dict[str, torch.Tensor], **side) -> dict:
+        """The adversarial decoder's critic sees reconstructions and decoded prior samples z ~ N(0, I) against real
+        targets (VAE-GAN, Larsen et al. 2016): generation samples the prior, so the decoder must be judged there."""
+        z = torch.randn(len(target), self.config.code_size, device=target.device)  # global RNG: seeded, resumable
+        fake = torch.cat([out["x_hat"], self.decode(z)])
+        return {"real": torch.cat([target, target]), "real_cond": None, "fake": fake, "fake_cond": None}
+
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` new samples in model space, (n, *input_shape): decode z ~ N(0, I) (no gradients)."""
