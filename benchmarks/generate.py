@@ -61,7 +61,7 @@ def markdown(r: dict) -> str:
         secs = r["train_seconds"]
         rows.append(f"| {name} | {r['samplers'][name]} | {plain:.2f} | {adv:.2f} | {adv / plain:.2f} | "
                     f"{secs[name]:.0f} / {secs[name + '+adv']:.0f} |")
-    pics = " ".join(f"![{k}](benchmarks/results/generate-{k}.png)" for k in r["fid"])
+    pics = " ".join(f"![{k}](benchmarks/results/{r['name']}-{k}.png)" for k in r["fid"])
     return "\n".join([
         "## Generation: FID with and without the adversarial decoder (`benchmarks/generate.py`)",
         "",
@@ -86,12 +86,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--models", default=",".join(CASES))
     ap.add_argument("--epochs", type=float, default=4)
     ap.add_argument("--samples", type=int, default=10000)
+    ap.add_argument("--name", default="generate", help="results/<name>.json and the BENCHMARKS.md section to write")
     args = ap.parse_args(argv)
     names = args.models.split(",")
     ds = load_dataset("mnist")
     net = feature_net("mnist", 0)
     result = {"fid": {}, "fid_floor": fid_floor("mnist", 0), "models": names, "epochs": args.epochs,
-              "samples": args.samples, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
+              "samples": args.samples, "name": args.name, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
               "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="aekit-generate-") as tmp:
         for name in names:
@@ -100,12 +101,12 @@ def main(argv=None) -> dict:
                 images, mark, secs = train_and_sample(name, weight, args.epochs, args.samples, Path(tmp))
                 result["fid"][key] = fid_against_test(net, images, ds, 10000, 0)
                 result["train_seconds"][key] = secs
-                save_png(RESULTS / f"generate-{key}.png", grid(images[:64]), {**mark, "count": 64})
+                save_png(RESULTS / f"{args.name}-{key}.png", grid(images[:64]), {**mark, "count": 64})
                 print(json.dumps({"case": key, "fid": result["fid"][key], "seconds": secs}), file=sys.stderr)
     result["adv_halves_fid"] = {k: result["fid"][k + "+adv"] <= 0.5 * result["fid"][k] for k in names}
     result["machine"] = machine()
-    write_result("generate", result)
-    update_section("generate", markdown(result))
+    write_result(args.name, result)
+    update_section(args.name, markdown(result))
     print(json.dumps(result))
     return result
 
