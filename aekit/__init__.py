@@ -16,4 +16,15 @@ from .models import MODELS, build_model  # noqa: E402
 from .train import TrainConfig, train  # noqa: E402
 
 __all__ = ["Model", "build", "load", "load_dataset", "Dataset", "Normalizer", "AekitError", "MODELS", "build_model",
-           "TrainConfig", "train", "__version__"]
+           "TrainConfig", "train", "AutoencoderTransformer", "AutoencoderOutlierDetector", "__version__"]
+
+_ESTIMATORS = ("AutoencoderTransformer", "AutoencoderOutlierDetector")
+
+
+def __getattr__(name: str):
+    """The scikit-learn estimators, imported on first use (``aekit.AutoencoderTransformer``)."""
+    if name in _ESTIMATORS:
+        from . import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'aekit' has no attribute {name!r}")

@@ -104,3 +104,13 @@ def test_inverse_transform_checks_the_code_width(digits):
     ae = AutoencoderTransformer(n_components=3, **TINY).fit(digits[0][:50])
     with pytest.raises(ValueError, match="expects 3"):
         ae.inverse_transform(np.zeros((2, 4)))
+
+
+def test_estimators_are_exported_from_the_package():
+    import aekit
+    from aekit.estimators import AutoencoderOutlierDetector, AutoencoderTransformer
+
+    assert aekit.AutoencoderTransformer is AutoencoderTransformer
+    assert aekit.AutoencoderOutlierDetector is AutoencoderOutlierDetector
+    with pytest.raises(AttributeError):
+        aekit.NoSuchThing  # noqa: B018
