@@ -7,6 +7,16 @@ import tempfile
 from pathlib import Path
 
 
+def refuse_existing(paths, force: bool) -> None:
+    """Nothing the user had is overwritten: raise one line naming the first of ``paths`` that exists, unless
+    ``force``. Call it for every output before writing any."""
+    from .errors import AekitError
+
+    existing = [Path(p) for p in paths if p is not None and Path(p).exists()]
+    if existing and not force:
+        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target."""
     path = Path(path)

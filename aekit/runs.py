@@ -15,6 +15,7 @@ from .data import Dataset, Normalizer, load_dataset, sample_shape
 from .devices import pick_device
 from .errors import AekitError
 from .evaluate import pca_mse, reconstruct, reconstruction_metrics
+from .fileio import refuse_existing
 from .models import build_model
 from .presets import get_preset
 from .train import train, train_config_from_dict
@@ -207,8 +208,7 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
 
     run = Path(run)
     out = Path(out) if out else run / FIGURE
-    if out.exists() and not force:
-        raise AekitError(f"{out} exists; pass --force to replace it")
+    refuse_existing([out], force)
     if not 1 <= n <= 100:
         raise AekitError("-n must be between 1 and 100")
     model, cfg, ds, norm = opened or open_run(run, data)

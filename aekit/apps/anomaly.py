@@ -21,6 +21,7 @@ from ..data.csvfile import read_csv
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct, ssim_per_sample
+from ..fileio import refuse_existing
 from ..runs import run_normalizer
 from .inputs import image_files, read_image
 
@@ -92,8 +93,7 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     if top < 1:
         raise AekitError("-k/--top must be at least 1")
     out = Path(out) if out else None
-    if out is not None and out.exists() and not force:
-        raise AekitError(f"{out} exists; pass --force to replace it")
+    refuse_existing([out], force)
     model, cfg = ckpt.load_model(run)
     norm = run_normalizer(cfg)
     shape = tuple(model.config.input_shape)

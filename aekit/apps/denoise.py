@@ -19,6 +19,7 @@ from ..data.normalize import Normalizer
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct
+from ..fileio import refuse_existing
 from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
 from .inputs import is_image_file, read_image
@@ -72,8 +73,7 @@ def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
         if dst in seen:
             raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
         seen[dst] = src
-        if not force and (dst.exists() or (dst.suffix == ".npy" and Path(f"{dst}.provenance.json").exists())):
-            raise AekitError(f"{dst} exists; pass --force to replace it")
+        refuse_existing([dst, Path(f"{dst}.provenance.json") if dst.suffix == ".npy" else None], force)
     return targets
 
 

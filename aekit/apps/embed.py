@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import AekitError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, refuse_existing
 from ..runs import open_run
 
 SPLITS = ("train", "test")
@@ -97,9 +97,7 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
     if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
         raise AekitError(f"--out must end in .npy or .npz, got {out.name}")
     planned = [out, out.with_suffix(".labels.npy")] + ([Path(figure)] if figure else [])
-    existing = [p for p in planned if p.exists()]
-    if existing and not force:
-        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
+    refuse_existing(planned, force)
     model, cfg, ds, norm = open_run(run, data)
     x_raw, labels = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
     x = torch.from_numpy(norm.transform(x_raw))

@@ -10,18 +10,13 @@ from PIL import Image
 
 from .. import checkpoint as ckpt
 from ..errors import AekitError
+from ..fileio import refuse_existing
 from ..provenance import make_mark, save_png
 from ..runs import run_data, run_normalizer
 from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
 
 GMM_FILE = "gmm.safetensors"
 MAX_SAMPLES = 10_000
-
-
-def _refuse_existing(paths: list[Path], force: bool) -> None:
-    existing = [p for p in paths if p.exists()]
-    if existing and not force:
-        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 
 
 @torch.no_grad()
@@ -86,7 +81,7 @@ def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sa
     run = Path(run)
     out = Path(out) if out else run / "samples.png"
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
-    _refuse_existing(files, force)
+    refuse_existing(files, force)
     images, mark = sample_images(run, n, sampler, seed)
     _check_images(images)
     written = [save_png(out, grid(images), {**mark, "count": n})]
@@ -121,7 +116,7 @@ def interpolate_run(run: str | Path, a: str, b: str, steps: int = 10, out: str |
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
     run = Path(run)
     out = Path(out) if out else run / "interpolation.png"
-    _refuse_existing([out], force)
+    refuse_existing([out], force)
     if not 2 <= steps <= 100:
         raise AekitError("--steps must be between 2 and 100")
     model, cfg = ckpt.load_model(run)

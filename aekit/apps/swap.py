@@ -18,6 +18,7 @@ from ..data import Normalizer, load_dataset, sample_shape
 from ..data.dataset import IMAGE, Dataset
 from ..data.npyfile import read_npy
 from ..errors import AekitError
+from ..fileio import refuse_existing
 from ..models import build_model
 from ..provenance import make_mark, save_array, save_png
 from ..runs import _progress
@@ -202,9 +203,7 @@ def swap_files(run: str | Path, to: str, inputs: list[str], out_dir: str | Path,
     outs = [out_dir / f"{f.stem}-to-{to}{'.npy' if f.suffix.lower() == '.npy' else '.png'}" for f in files]
     if len(set(outs)) != len(outs):
         raise AekitError("two inputs share a file name; swap them into separate --out folders")
-    existing = [p for p in outs if p.exists()]
-    if existing and not force:
-        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
+    refuse_existing(outs, force)
     shape = tuple(model.config.input_shape)
     arrays = {f: read_npy(f) if f.suffix.lower() == ".npy" else read_model_image(f, shape)[None] for f in files}
     for f, a in arrays.items():
@@ -232,8 +231,7 @@ def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, forc
 
     run = Path(run)
     out = Path(out) if out else run / FIGURE
-    if out.exists() and not force:
-        raise AekitError(f"{out} exists; pass --force to replace it")
+    refuse_existing([out], force)
     if not 1 <= n <= 32:
         raise AekitError("-n must be between 1 and 32")
     model, cfg, fp, datasets, norm = opened or open_swap_run(run)
