@@ -200,7 +200,7 @@ def main(argv=None) -> dict:
         epochs = args.epochs if setting == "gaussian" else args.sp_epochs
         model, result["train_seconds"][setting] = train_denoiser(setting, strength, x_train, epochs, args.device)
         t0 = time.perf_counter()
-        out = reconstruct(model, torch.from_numpy(noisy), device=args.device).numpy()
+        out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
         full["aekit"], sub["aekit"] = metrics(clean, out), metrics(clean[:nb], out[:nb])
         examples[setting]["aekit"] = out
