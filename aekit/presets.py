@@ -33,6 +33,15 @@ PRESETS: dict[str, dict] = {
         "train": {"epochs": 1.5, "batch_size": 64, "optimizer": "adam", "lr": 7e-3, "betas": [0.7, 0.95], "eps": 1e-8,
                   "schedule": "linear", "warmup": 0.05},
     },
+    "compress": {
+        # A compressive autoencoder for MNIST: every quality level in one model (aekit.models.compress).
+        "help": "a compressive autoencoder for `aekit compress` (rate and distortion trained together)",
+        "dataset": "mnist",
+        "model": "compress",
+        "config": {},
+        "train": {"epochs": 6, "batch_size": 64, "optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
+                  "warmup": 0.02, "grad_clip": 1.0},
+    },
 }
 
 

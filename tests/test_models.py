@@ -9,7 +9,7 @@ from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
 
 SHAPES = [(1, 28, 28), (3, 9, 7), (20,), (3, 4, 5)]
-IMAGE_ONLY = {"conv", "vq", "swap"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
+IMAGE_ONLY = {"conv", "vq", "swap", "compress"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
 
 
 def supports(name: str, shape: tuple) -> bool:
@@ -86,7 +86,9 @@ def test_save_load_gives_identical_outputs(name, tmp_path):
 
 # Conv models cost ~10x a dense step on the CPU and pass the bar after ~100-150 steps (measured: conv MSE 0.0026 at
 # 120 steps, vq 0.0044 at 150), so they take 150 to keep this file near a minute on two busy cores.
-OVERFIT_STEPS = {"conv": 150, "vq": 150, "swap": 150}
+OVERFIT_STEPS = {"conv": 150, "vq": 150, "swap": 150, "compress": 150}
+# The compressive autoencoder's defaults are sized for real use (7M weights); this file trains a narrower one.
+SMALL = {"compress": {"channels": (16, 32), "bottleneck": (128,), "prior_hidden": 32}}
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def flush_denormals():
 def test_overfits_one_batch(name, small_x, flush_denormals):
     torch.manual_seed(0)
     x = small_x[:32]
-    model = build_model(name, input_shape=tuple(x.shape[1:]))
+    model = build_model(name, input_shape=tuple(x.shape[1:]), **SMALL.get(name, {}))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(OVERFIT_STEPS.get(name, 300)):
