@@ -33,7 +33,7 @@ from _report import RESULTS, machine, update_section, write_result  # noqa: E402
 import aekit  # noqa: E402
 from aekit import checkpoint as ckpt  # noqa: E402
 from aekit.apps.compress import compress_images, open_codec  # noqa: E402
-from aekit.runs import resolve_settings, train_run  # noqa: E402
+from aekit.runs import parse_sets, resolve_settings, train_run  # noqa: E402
 
 LOSSLESS_PSNR = 99.0
 SETTINGS = {
@@ -141,7 +141,7 @@ def markdown(r: dict) -> str:
     acc = r["acceptance"]
     lines += ["", "Acceptance: " + "; ".join(
         f">= {db} dB at <= {bpp} bpp: {acc[f'{bpp}bpp']['met']} (aekit best {acc[f'{bpp}bpp']['aekit_psnr']})"
-        for bpp, db in TARGETS) + ".", "", "![rate-distortion](benchmarks/results/compress.png)", "",
+        for bpp, db in TARGETS) + ".", "", f"![rate-distortion]({r['figure']})", "",
         f"Command: `python benchmarks/compress.py {r['argv']}` (wall time {r['wall_seconds'] / 60:.1f} min; "
         f"torch threads {r['machine']['torch_threads']})"]
     return "\n".join(lines)
@@ -152,9 +152,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--run", help="an existing compression run to measure (default: train one)")
     ap.add_argument("--out-run", default="runs/compress-bench", help="where to train the run when --run is not given")
     ap.add_argument("--epochs", type=float, help="training epochs (default: the compress preset's)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch-size", type=int, help="training batch size (default: the preset's)")
+    ap.add_argument("--lr", type=float, help="training peak learning rate (default: the preset's)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option, as aekit train")
+    ap.add_argument("--device", default="cpu", help="training device (coding runs on the CPU)")
+    ap.add_argument("--no-baselines", action="store_true", help="aekit only (no PNG/JPEG/WebP/AVIF)")
+    ap.add_argument("--name", default="compress", help="results/<name>.json|png and the BENCHMARKS.md section")
     ap.add_argument("--n-test", type=int, default=10000)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (training on the CPU and coding)")
     ap.add_argument("--force", action="store_true", help="replace --out-run")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -162,7 +167,9 @@ def main(argv=None) -> dict:
     images = aekit.load_dataset("mnist").x_test[: args.n_test]
     run, train_seconds = Path(args.run) if args.run else None, None
     if run is None:
-        settings = resolve_settings(preset="compress", train_options={"epochs": args.epochs, "device": args.device})
+        settings = resolve_settings(preset="compress", model_options=parse_sets(args.set),
+                                    train_options={"epochs": args.epochs, "device": args.device,
+                                                   "batch_size": args.batch_size, "lr": args.lr})
         t0 = time.perf_counter()
         run = train_run(settings, args.out_run, force=args.force, progress=False)
         train_seconds = time.perf_counter() - t0
@@ -172,7 +179,7 @@ def main(argv=None) -> dict:
                                                          if train_seconds else ", trained earlier")}
     result["aekit"], examples = aekit_points(run, images, "cpu")
     for name, settings in SETTINGS.items():
-        if name == "avif" and not features.check("avif"):
+        if args.no_baselines or (name == "avif" and not features.check("avif")):
             continue
         result[name] = []
         for s in settings:
@@ -188,9 +195,10 @@ def main(argv=None) -> dict:
     result["machine"] = machine()
     result["wall_seconds"] = time.perf_counter() - t_start
     RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(result, examples, images, RESULTS / "compress.png")
-    write_result("compress", result)
-    update_section("compress", markdown(result))
+    result["figure"] = f"benchmarks/results/{args.name}.png"
+    plot(result, examples, images, RESULTS / f"{args.name}.png")
+    write_result(args.name, result)
+    update_section(args.name, markdown(result))
     print(json.dumps(result))
     return result
 
