@@ -29,11 +29,14 @@ from aekit.provenance import save_png  # noqa: E402
 from aekit.runs import resolve_settings, train_run  # noqa: E402
 from aekit.samplers import grid  # noqa: E402
 
-# name -> (model, config, sampler, adversarial weight). The weight is on the model's own loss scale: a VAE's loss is
+# name -> (model, config, sampler, adversarial weight). Where the model generates from codes it draws (the VAE's prior,
+# the conv model's mixture), its critic also judges decoded drawn codes (VAE-GAN; `critic_samples`), not only
+# reconstructions. The weight is on the model's own loss scale: a VAE's loss is
 # a per-image sum (~100 nats), the other two are per-pixel means (~0.07), hence the two orders of magnitude.
 CASES = {
     "vae": ("vae", {"backbone": "conv", "channels": [32, 64], "blocks_per_stage": 2, "code_size": 16}, "prior", 20.0),
-    "conv": ("conv", {"channels": [32, 64], "blocks_per_stage": 2, "code_size": 16}, "gmm", 0.05),
+    "conv": ("conv", {"channels": [32, 64], "blocks_per_stage": 2, "code_size": 16, "critic_samples": True}, "gmm",
+             0.05),
     "vq": ("vq", {"channels": [32, 64], "code_size": 16, "codebook_size": 128}, "vq-prior", 0.05),
 }
 RECIPE = {"batch_size": 128, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",

@@ -359,3 +359,21 @@ def test_vae_critic_sees_reconstructions_and_prior_samples():
     assert sum(float(p.grad.abs().sum()) for p in model.decoder.parameters()) > 0
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0
                for n, p in model.named_parameters() if n.startswith(("encoder", "head")))
+
+
+@pytest.mark.parametrize("name", ["dense", "conv"])
+def test_critic_samples_adds_decoded_batch_gaussian_codes(name):
+    from aekit.models.base import batch_gaussian_codes
+
+    model = build_model(name, input_shape=(1, 12, 12), code_size=4, critic_samples=True)
+    x = torch.rand(6, 1, 12, 12)
+    out = model(x)
+    pair = model.critic_pairs(x, out)
+    assert pair["fake"].shape == (12, *x.shape[1:]) and torch.equal(pair["real"][6:], x)
+    assert torch.equal(pair["fake"][:6], out["x_hat"])
+    plain = build_model(name, input_shape=model.config.input_shape, code_size=4)
+    assert plain.critic_pairs(x, plain(x))["fake"].shape == x.shape  # off by default
+    z = torch.randn(500, 3) * torch.tensor([3.0, 1.0, 0.1]) + 2
+    drawn = torch.cat([batch_gaussian_codes(z[i:i + 100]) for i in range(0, 500, 100)])
+    assert torch.allclose(drawn.mean(0), z.mean(0), atol=0.5)
+    assert torch.allclose(drawn.std(0), z.std(0), rtol=0.3)
