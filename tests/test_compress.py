@@ -197,3 +197,16 @@ def test_fingerprint_is_the_run_weights(run, tmp_path):
 
     codec = open_codec(run)
     assert codec.model_id.hex() == ckpt.fingerprint(run / ckpt.WEIGHTS)[:8]
+
+
+def test_rgb_images_of_any_size_round_trip():
+    from aekit.apps.compress import compress_images, decompress_bytes
+
+    torch.manual_seed(0)
+    model = build_model("compress", **{**TINY, "input_shape": (3, 16, 16)}).eval()
+    codec = Codec(model, "0f" * 32)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (20, 24, 3), dtype=np.uint8), rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)]
+    files = compress_images(codec, images, level=0)
+    back = [decompress_bytes(codec, f) for f in files]
+    assert back[0].shape == (20, 24, 3) and back[1].shape == (16, 16, 3) and back[0].dtype == np.uint8
