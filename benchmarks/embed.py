@@ -64,7 +64,7 @@ def record(result: dict, method: str, size: str | None, knn: float, logreg: floa
           file=sys.stderr)
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, name: str = "embed") -> str:
     sizes = [str(s) for s in r["sizes"]]
     rows = ["| method | " + " | ".join(f"code {s}: kNN-5 / logreg (fit s)" for s in sizes) + " |",
             "|---|" + "---|" * len(sizes)]
@@ -79,7 +79,8 @@ def markdown(r: dict) -> str:
                  "(n_neighbors 15, min_dist 0.1); classifiers fitted on their codes, test codes from its transform."
                  if r.get("umap", {}).get("version") else f"UMAP: not measured ({r.get('umap', {}).get('why')}).")
     return "\n".join([
-        "## Codes as features: kNN-5 and logistic regression (`benchmarks/embed.py`)",
+        "## Codes as features: kNN-5 and logistic regression (`benchmarks/embed.py"
+        + ("`)" if name == "embed" else f" --name {name}`)"),
         "",
         f"MNIST: each embedding fitted on the {r['n_train']} training images, kNN-5 (Euclidean) and logistic regression "
         "(standardised codes, lbfgs) fitted on the training codes and scored on the 10k test codes. `aekit`: "
@@ -96,7 +97,7 @@ def markdown(r: dict) -> str:
         "",
         f"Test reconstruction MSE of the aekit codes (they still decode): {json.dumps(r['aekit_test_mse'])}.",
         "",
-        "![2-D map of the MNIST test set](benchmarks/results/embed.png)",
+        f"![2-D map of the MNIST test set](benchmarks/results/{name}.png)",
         "",
         f"Command: `python benchmarks/embed.py {r['argv']}`",
     ])
@@ -112,6 +113,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-train", type=int, default=60000, help="training images (fewer for a quick check)")
     ap.add_argument("--no-write", action="store_true", help="print only; write no result files")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--device", default="cpu", help="device for training the aekit models (e.g. cuda)")
+    ap.add_argument("--name", default="embed", help="results/<name>.json, <name>.png and BENCHMARKS.md section")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     t_start = time.perf_counter()
@@ -142,7 +145,7 @@ def main(argv=None) -> dict:
                 continue
             t0 = time.perf_counter()
             epochs = args.epochs if s == 2 else args.wide_epochs
-            ae = AutoencoderTransformer(s, epochs=epochs, random_state=0, **params).fit(x_train)
+            ae = AutoencoderTransformer(s, epochs=epochs, random_state=0, device=args.device, **params).fit(x_train)
             fit_s = time.perf_counter() - t0
             z_train, z_test = ae.transform(x_train), ae.transform(x_test)
             knn, logreg, score_s = scores(z_train, y_train, z_test, y_test)
@@ -168,15 +171,17 @@ def main(argv=None) -> dict:
             result["umap"] = {"version": umap.__version__, "n_fit": n}
 
     result["total_seconds"] = time.perf_counter() - t_start
-    result["machine"] = setup
+    result["machine"] = {**setup, "device": args.device}
+    if args.device.startswith("cuda"):
+        result["machine"]["gpu"] = torch.cuda.get_device_name()
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         if map_codes is not None:
             title = (f"aekit AutoencoderTransformer(2), MNIST test set: kNN-5 {result['knn5']['aekit']['2']:.3f} "
                      f"(PCA-2 {result['knn5']['pca']['2']:.3f})")
-            map_figure(map_codes, y_test, RESULTS / "embed.png", title)
-        write_result("embed", result)
-        update_section("embed", markdown(result))
+            map_figure(map_codes, y_test, RESULTS / f"{args.name}.png", title)
+        write_result(args.name, result)
+        update_section(args.name, markdown(result, args.name))
     print(json.dumps(result))
     return result
 

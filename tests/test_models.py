@@ -175,10 +175,34 @@ def test_conv_bottleneck_mlp_round_trips_and_saves(tmp_path):
     assert isinstance(again, ConvAutoencoder) and torch.equal(again(x)["x_hat"], model(x)["x_hat"])
 
 
+def test_conv_stem_works_at_full_resolution_saves_and_learns(small_x, tmp_path, flush_denormals):
+    cfg = dict(input_shape=(1, 28, 28), channels=(16,), blocks_per_stage=2, stem=2, spatial_code=True, code_size=8,
+               norm="batch", activation="silu")
+    model = build_model("conv", cfg)
+    full = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (1, 1)]
+    assert len(full) == 2 * 2 + 2 * 1 + 1 + 2  # stem each side, (blocks - 1) each side, final conv, 1x1 code maps
+    h = model.encoder[:2](small_x[:2])
+    assert h.shape == (2, 16, 28, 28)  # the stem keeps the input size; the first stage then halves it
+    torch.manual_seed(0)
+    x = small_x[:32]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = model.loss(x, model(x))["loss"].item()
+    for _ in range(OVERFIT_STEPS["conv"]):
+        loss = model.loss(x, model(x))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert loss.item() < 0.5 * first and ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded.eval()(x)["x_hat"], model(x)["x_hat"])
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
                                  dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
-                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True)])
+                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1)])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})

@@ -121,11 +121,15 @@ def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw,
 
 
 def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_size: int = 3, act: str = "relu",
-                 norm: str = "none") -> nn.Sequential:
-    """(B, in_channels, H, W) -> (B, channels[-1], h, w): per stage one stride-2 conv, then
-    ``blocks_per_stage - 1`` stride-1 convs at the reduced size; each conv followed by norm and ``act``."""
+                 norm: str = "none", stem: int = 0) -> nn.Sequential:
+    """(B, in_channels, H, W) -> (B, channels[-1], h, w): ``stem`` stride-1 convs of width channels[0] at the input
+    size, then per stage one stride-2 conv and ``blocks_per_stage - 1`` stride-1 convs at the reduced size; each conv
+    followed by norm and ``act``."""
     layers: list[nn.Module] = []
     cin = in_channels
+    for _ in range(stem):
+        layers.append(conv_block(cin, channels[0], kernel_size, act, norm))
+        cin = channels[0]
     for cout in channels:
         layers.append(conv_block(cin, cout, kernel_size, act, norm, stride=2))
         layers += [conv_block(cout, cout, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
@@ -134,10 +138,11 @@ def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_s
 
 
 def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_stage: int = 1, kernel_size: int = 3,
-                 act: str = "relu", norm: str = "none") -> nn.Sequential:
+                 act: str = "relu", norm: str = "none", stem: int = 0) -> nn.Sequential:
     """The mirror of ``conv_encoder`` for inputs of size ``hw``: (B, channels[-1], h, w) -> logits
     (B, out_channels, *hw). Per stage (deepest first) ``blocks_per_stage - 1`` stride-1 convs, then a stride-2
-    transposed conv up to the size the encoder saw there; a final linear conv maps to ``out_channels``."""
+    transposed conv up to the size the encoder saw there; ``stem`` stride-1 convs at full size; a final linear conv
+    maps to ``out_channels``."""
     sizes = stage_sizes(hw, len(channels), kernel_size)
     layers: list[nn.Module] = []
     for i in reversed(range(len(channels))):
@@ -145,5 +150,6 @@ def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_st
         layers += [conv_block(c, c, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
         cout = channels[i - 1] if i > 0 else channels[0]
         layers.append(up_block(c, cout, kernel_size, act, norm, out_hw=sizes[i], in_hw=sizes[i + 1]))
+    layers += [conv_block(channels[0], channels[0], kernel_size, act, norm) for _ in range(stem)]
     layers.append(nn.Conv2d(channels[0], out_channels, kernel_size, padding=kernel_size // 2))  # (B, C, H, W) logits
     return nn.Sequential(*layers)

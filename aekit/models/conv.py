@@ -17,6 +17,7 @@ class ConvConfig:
     input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W); C = 1 or 3, H and W >= 4, odd sizes fine
     channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; the decoder mirrors them
     blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
+    stem: int = 0  # stride-1 convs (width channels[0]) at full resolution before the first stage and after the last
     kernel_size: int = 3  # odd; every conv uses "same" padding (kernel_size // 2)
     code_size: int = 32  # width of the code vector, or channels of the code map when spatial_code
     spatial_code: bool = False  # False: flatten -> Linear -> (B, code_size); True: 1x1 conv -> (B, code_size, h, w)
@@ -41,6 +42,8 @@ class ConvConfig:
         check_sparsity(self)
         check_neighbors(self)
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
+        if self.stem < 0:
+            raise ValueError(f"stem must be >= 0, got {self.stem}")
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
             raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
@@ -56,7 +59,7 @@ class ConvAutoencoder(Autoencoder):
         c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
         self.feature_shape = (c, h, w)  # the encoder's output for one image
         self.encoder = conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size,
-                                    cfg.activation, cfg.norm)
+                                    cfg.activation, cfg.norm, cfg.stem)
         if cfg.spatial_code:
             self.to_code = nn.Sequential(nn.Conv2d(c, cfg.code_size, 1), activation(cfg.code_activation))
             self.from_code = nn.Sequential(nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation))
@@ -68,7 +71,7 @@ class ConvAutoencoder(Autoencoder):
                                            nn.Linear(widths[1] if len(widths) > 1 else cfg.code_size, widths[0]),
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
         self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
-                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm)
+                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm, cfg.stem)
         kaiming_init_(self)
 
     @property
