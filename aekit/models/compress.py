@@ -35,6 +35,7 @@ class CompressConfig:
     input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W); C = 1 or 3
     channels: tuple[int, ...] = (64, 128)  # widths of the conv stages (see ConvConfig)
     blocks_per_stage: int = 2
+    stem: int = 0  # stride-1 convs at full resolution before the first stage and after the last (see ConvConfig)
     kernel_size: int = 3
     bottleneck: tuple[int, ...] = (512,)  # MLP between the conv features and the code
     code_size: int = 64  # dimensions of the quantised code
@@ -60,9 +61,9 @@ class CompressConfig:
 
     def conv_config(self) -> ConvConfig:
         return ConvConfig(input_shape=self.input_shape, channels=self.channels, blocks_per_stage=self.blocks_per_stage,
-                          kernel_size=self.kernel_size, code_size=self.code_size, bottleneck=self.bottleneck,
-                          activation=self.activation, norm=self.norm, output_activation=self.output_activation,
-                          loss="mse")
+                          stem=self.stem, kernel_size=self.kernel_size, code_size=self.code_size,
+                          bottleneck=self.bottleneck, activation=self.activation, norm=self.norm,
+                          output_activation=self.output_activation, loss="mse")
 
 
 class MaskedLinear(nn.Linear):
