@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
 from .base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
 from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
@@ -39,6 +40,8 @@ class SwapConfig:
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
+    align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
+    align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion) or "mmd" (kernel distance)
 
     def __post_init__(self):
         check_config(self)
@@ -51,6 +54,9 @@ class SwapConfig:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
         if self.cycle < 0:
             raise ValueError(f"cycle must be >= 0, got {self.cycle}")
+        if self.align < 0 or self.align_kind not in ALIGNMENTS:
+            raise ValueError(f"align must be >= 0 and align_kind one of {ALIGNMENTS}, got {self.align}, "
+                             f"{self.align_kind!r}")
 
 
 def random_warp(x: torch.Tensor, strength: float) -> torch.Tensor:
@@ -85,6 +91,9 @@ class SwapAutoencoder(Autoencoder):
             self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(numel(self.feature_shape), cfg.code_size),
                                          activation(cfg.code_activation))
         self.decoders = nn.ModuleList(self._decoder() for _ in cfg.domains)  # decoders[i] renders domain i
+        if cfg.align > 0 and cfg.align_kind == "adversarial":  # tells the domains apart from the code
+            code_numel = cfg.code_size * (h * w if cfg.spatial_code else 1)
+            self.domain_classifier = domain_classifier(code_numel, len(cfg.domains))
         kaiming_init_(self)
 
     def _decoder(self) -> nn.Sequential:
@@ -167,10 +176,18 @@ class SwapAutoencoder(Autoencoder):
         target = x if target is None else target  # the un-warped image: warping happens inside forward
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
         terms = {"loss": recon, "recon": recon}
+        cfg = self.config
         if "cycle_logits" in out:  # x -> other domain -> back: the swap kept what the domains share
-            cycle = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, self.config.loss)
-            terms["cycle"] = cycle
-            terms["loss"] = recon + self.config.cycle * cycle
+            terms["cycle"] = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, cfg.loss)
+            terms["loss"] = terms["loss"] + cfg.cycle * terms["cycle"]
+        if cfg.align > 0 and domain is not None:  # the domains' codes made indistinguishable
+            if cfg.align_kind == "adversarial":
+                parts = adversarial_alignment(self.domain_classifier, out["z"], domain)
+                terms["align"], terms["domain_ce"] = parts["confusion"], parts["classifier"]
+                terms["loss"] = terms["loss"] + cfg.align * terms["align"] + terms["domain_ce"]
+            else:
+                terms["align"] = mmd_alignment(out["z"], domain)
+                terms["loss"] = terms["loss"] + cfg.align * terms["align"]
         return terms
 
     @torch.no_grad()
