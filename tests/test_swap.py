@@ -296,3 +296,20 @@ def test_save_load_keeps_the_domain_classifier(tmp_path):
     loaded, _ = ckpt.load_model(tmp_path)
     for k, v in model.domain_classifier.state_dict().items():
         assert torch.equal(v, loaded.domain_classifier.state_dict()[k])
+
+
+def test_code_cycle_asks_each_swap_to_encode_to_its_source_code(small_x):
+    model = _model(code_cycle=2.0)
+    x, ids = small_x[:8], torch.tensor([0, 1] * 4)
+    out = model(x, domain=ids)
+    assert "cycle_logits" not in out and out["z_swap"].shape == out["z"].shape  # no pixel cycle asked for
+    terms = model.loss(x, out, domain=ids)
+    z = out["z"].detach()
+    want = ((out["z_swap"] - z) ** 2).mean() / (z ** 2).mean()
+    assert torch.allclose(terms["code_cycle"], want) and torch.allclose(terms["loss"], terms["recon"] + 2.0 * want)
+    terms["code_cycle"].backward()  # flows through the swap into the other domain's decoder, and the encoder
+    assert all(any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in d.parameters())
+               for d in model.decoders)
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
+    with pytest.raises(ValueError, match="code_cycle"):
+        _model(code_cycle=-1)

@@ -40,6 +40,7 @@ class SwapConfig:
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
+    code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
     align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
     align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion) or "mmd" (kernel distance)
 
@@ -52,8 +53,8 @@ class SwapConfig:
             raise ValueError(f"domains must be two or more distinct non-empty names, got {names}")
         if not 0 <= self.warp <= 1:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
-        if self.cycle < 0:
-            raise ValueError(f"cycle must be >= 0, got {self.cycle}")
+        if self.cycle < 0 or self.code_cycle < 0:
+            raise ValueError(f"cycle and code_cycle must be >= 0, got {self.cycle}, {self.code_cycle}")
         if self.align < 0 or self.align_kind not in ALIGNMENTS:
             raise ValueError(f"align must be >= 0 and align_kind one of {ALIGNMENTS}, got {self.align}, "
                              f"{self.align_kind!r}")
@@ -150,20 +151,23 @@ class SwapAutoencoder(Autoencoder):
         """Own-domain reconstructions: each sample through the shared encoder (its input warped in training when
         ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's).
 
-        In training with ``cycle`` > 0 and domain ids, each code is also swapped into a random other domain
-        (``x_swap``, ``swap_domain``), and the swap is encoded and decoded back by the own domain (``cycle_logits``).
+        In training with ``cycle`` or ``code_cycle`` > 0 and domain ids, each code is also swapped into a random other
+        domain (``x_swap``, ``swap_domain``) and the swap is encoded again (``z_swap``); with ``cycle`` > 0 that code
+        is decoded back by the own domain (``cycle_logits``).
         """
         cfg = self.config
         x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
         z = self.encode(x_in)
         logits = self.decode_logits(z, domain)
         out = {"x_hat": output(logits, cfg.output_activation), "logits": logits, "z": z}
-        if self.training and cfg.cycle > 0 and domain is not None:
+        if self.training and (cfg.cycle > 0 or cfg.code_cycle > 0) and domain is not None:
             other = self.other_domains(domain)
             out["x_swap"] = self.decode(z, other)
             out["swap_domain"] = other
-            back = self.decode_logits(self.encode(out["x_swap"]), domain)
-            out["cycle_logits"], out["x_cycle"] = back, output(back, cfg.output_activation)
+            out["z_swap"] = self.encode(out["x_swap"])
+            if cfg.cycle > 0:
+                back = self.decode_logits(out["z_swap"], domain)
+                out["cycle_logits"], out["x_cycle"] = back, output(back, cfg.output_activation)
         return out
 
     def other_domains(self, domain: torch.Tensor) -> torch.Tensor:
@@ -180,6 +184,10 @@ class SwapAutoencoder(Autoencoder):
         if "cycle_logits" in out:  # x -> other domain -> back: the swap kept what the domains share
             terms["cycle"] = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, cfg.loss)
             terms["loss"] = terms["loss"] + cfg.cycle * terms["cycle"]
+        if "z_swap" in out and cfg.code_cycle > 0:  # the swap encodes to its source's code (relative squared error)
+            z = out["z"].detach()
+            terms["code_cycle"] = (out["z_swap"] - z).pow(2).mean() / z.pow(2).mean().clamp_min(1e-8)
+            terms["loss"] = terms["loss"] + cfg.code_cycle * terms["code_cycle"]
         if cfg.align > 0 and domain is not None:  # the domains' codes made indistinguishable
             if cfg.align_kind == "adversarial":
                 parts = adversarial_alignment(self.domain_classifier, out["z"], domain)
