@@ -6,6 +6,11 @@ decodes it with another domain's decoder (``swap``). With ``warp`` > 0 the encod
 input during training while the target stays the clean image (the trick face-swap tools use so the code captures
 pose, not identity); evaluation never warps.
 
+Training terms beyond each domain's reconstruction, all off by default: ``cycle`` (a swap, encoded and decoded back
+by the source's domain, rebuilds the source), ``code_cycle`` (a swap, encoded again, gives the source's code back)
+and ``align`` (the domains' codes made indistinguishable, ``models/align.py``, so each decoder meets in training the
+kind of codes a swap will feed it).
+
 Contract defaults: ``forward(x)`` and ``decode_logits(z)`` without a domain use the first domain's decoder, so every
 application written for one-decoder models (eval, reconstruct, generate, interpolate) works on a swap run as a model
 of its first domain.
