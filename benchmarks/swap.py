@@ -9,7 +9,9 @@ Judges, trained on real images only (aekit's small conv classifier, ``fid.Featur
 domain and a real-a vs real-b domain classifier. For swaps in both directions it reports content kept (accuracy of
 the target domain's digit classifier against the source label) and realism (fraction the domain classifier assigns
 to the target domain), for the same swap model trained with and without the adversarial decoder (same data, seed and
-steps). The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
+steps), with content by digit and how well a linear probe tells the domain from the shared code. A reference row
+puts MNIST through domain b's own acquisition by hand (``digits_pipeline``): b's look with the source's exact shape.
+The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
 images and their swaps, written as marked PNGs, stripped of their marks and read back.
 
 Prints a JSON object as its last line; writes benchmarks/results/swap.json, benchmarks/results/swap.png and the
@@ -127,14 +129,29 @@ def score_run(run: Path, held: dict, clf: dict) -> tuple[dict, dict]:
         s = swaps(model, x, j)
         made[f"{src}_to_{dst}"] = s
         out[f"{src}_to_{dst}"] = judged(s, y, dst, clf)
+    out["code_domain_probe"] = code_domain_probe(model, held)
     return out, made
 
 
 def judged(x: np.ndarray, y: np.ndarray, dst: str, clf: dict) -> dict:
     """Content and realism of images meant as domain ``dst`` whose digits are ``y``."""
-    j = 1 if dst == "b" else 0
-    return {"content": float((predict(clf[dst], x) == y).mean()),
-            "realism": float((predict(clf["domain"], x) == j).mean()), "images": len(x)}
+    j, hit = 1 if dst == "b" else 0, predict(clf[dst], x) == y
+    return {"content": float(hit.mean()), "realism": float((predict(clf["domain"], x) == j).mean()),
+            "images": len(x), "content_by_digit": [round(float(hit[y == c].mean()), 3) for c in range(10)]}
+
+
+def code_domain_probe(model, held: dict) -> float:
+    """How domain-specific the shared code is: 5-fold accuracy of a logistic regression telling held-out a from b
+    by their codes (as many a as b; 0.5: the codes do not show their domain)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    norm, n = Normalizer(IMAGE, 0.0, 255.0), len(held["b"][0])
+    with torch.no_grad():
+        model.eval()
+        z = [model.encode(torch.from_numpy(norm.transform(held[k][0][:n]))).flatten(1).numpy() for k in "ab"]
+    labels = np.r_[np.zeros(n), np.ones(n)]
+    return float(cross_val_score(LogisticRegression(max_iter=2000), np.concatenate(z), labels, cv=5).mean())
 
 
 def unswapped(held: dict, clf: dict) -> dict:
@@ -205,6 +222,11 @@ reconstructions and swaps into each domain), 0 for the second.
 
 {chr(10).join(rows)}
 
+Content kept by digit 0-9, adversarial decoder: a -> b {r['a_to_b']['content_by_digit']}, b -> a
+{r['b_to_a']['content_by_digit']}; the by-hand row, a -> b: {r['by_hand']['a_to_b']['content_by_digit']}. A
+linear probe tells the domain of held-out images from their codes at {r['code_domain_probe']:.3f} (adversarial run)
+and {r['no_adv']['code_domain_probe']:.3f} (without it); 0.5 would be codes that hide their domain.
+
 Detector (`aekit detect-train` on the adversarial run): AUROC **{r['detector_auroc']:.4f}** on {r['detector']['real']}
 held-out real images vs their {r['detector']['swaps']} swaps, written as marked PNGs, marks stripped, pixels read back
 (swaps into a domain against its real images: a -> b {r['detector']['by_direction']['a_to_b']:.4f}, b -> a
@@ -270,6 +292,7 @@ def main(argv=None) -> dict:
     det = detector_auroc(work / "adv", work, held, made)
     n = len(d["a"].x_train) + len(d["b"].x_train)
     result = {"a_to_b": results["adv"]["a_to_b"], "b_to_a": results["adv"]["b_to_a"], "no_adv": results["no_adv"],
+              "code_domain_probe": results["adv"]["code_domain_probe"],
               "detector_auroc": det["auroc"], "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
               "steps": int(np.ceil(a.epochs * np.ceil(n / recipe["batch_size"]))), "model": model, "train": recipe,
               "judges": {k: v.meta["test_accuracy"] for k, v in clf.items()}, "unswapped": floor,
