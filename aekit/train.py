@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("constant", "cosine", "linear")
+TIME_STEPS = 1_000_000  # with a time limit, the schedule is evaluated at this resolution of elapsed time
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class TrainConfig:
     balance: str = ""  # name of an integer side tensor (e.g. "domain"): every batch draws equally from its values
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser and loss stay fp32)
     channels_last: bool = False  # image models: NHWC weights and batches while training (faster convs on the CPU)
+    time_limit: float = 0.0  # seconds: stop once this much training time is spent, the schedule (warm-up and decay)
+    #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 
     def __post_init__(self):
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
@@ -89,6 +92,8 @@ class TrainConfig:
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
         check_noise(self.noise, self.noise_strength)
+        if self.time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
@@ -101,6 +106,7 @@ class TrainResult:
     seconds: float = 0.0  # wall time of the loop in this call (a resumed run counts only its own part)
     steps: int = 0  # optimiser steps taken in total
     stopped_early: bool = False
+    out_of_time: bool = False  # ended by TrainConfig.time_limit
 
 
 class TrainingDiverged(AekitError):
@@ -356,9 +362,13 @@ def _train(
         return mean
 
     t0 = time.perf_counter()
-    stopped_early = False
+    stopped_early = out_of_time = False
     term_names: list[str] | None = None
-    while epoch < n_epochs and not stopped_early:
+
+    def time_share() -> float:  # the share of cfg.time_limit spent so far
+        return (elapsed_before + time.perf_counter() - t0) / cfg.time_limit
+
+    while epoch < n_epochs and not (stopped_early or out_of_time):
         steps = min(per_epoch, total - epoch * per_epoch)
         if resample is not None:  # this epoch's draw of per-sample side data (the same rows split off as above)
             for name, v in check_side(resample(epoch), len(x), "").items():
@@ -373,8 +383,10 @@ def _train(
                 idx = idx[d.rank :: d.world]
             xb = x_train[idx].to(device, non_blocking=True).contiguous(memory_format=fmt)
             sb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in side_train.items()}
+            lr = learning_rate(cfg, gstep, total) if not cfg.time_limit else \
+                learning_rate(cfg, int(time_share() * TIME_STEPS), TIME_STEPS)
             for g in opt.param_groups:
-                g["lr"] = learning_rate(cfg, gstep, total)
+                g["lr"] = lr
             terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch, sb)
             if term_names is None:
                 term_names = list(terms)
@@ -386,6 +398,9 @@ def _train(
             if cfg.checkpoint_every and gstep % cfg.checkpoint_every == 0 and step + 1 < steps:
                 check_finite(f"epoch {epoch + 1}, step {step + 1}")
                 save_checkpoint(epoch, step + 1)
+            if cfg.time_limit and time_share() >= 1:
+                out_of_time = True  # this epoch's record covers the steps taken; training ends after it
+                break
         bar.close()
 
         check_finite(f"the end of epoch {epoch + 1}")
@@ -416,7 +431,7 @@ def _train(
             weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
             ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
             ckpt.write_metrics(run_dir, history)
-        save_checkpoint(epoch if not stopped_early else n_epochs, 0)
+        save_checkpoint(n_epochs if stopped_early or out_of_time else epoch, 0)
 
     if cfg.patience and best_state is not None:
         model.load_state_dict(best_state)
@@ -425,7 +440,7 @@ def _train(
         check_replicas_agree(model, d)
         dist.barrier()  # rank 0 has finished writing before any process leaves
     model.eval()
-    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
+    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early, out_of_time)
 
 
 def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, adversary: Adversary | None,

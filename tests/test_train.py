@@ -165,6 +165,15 @@ def test_bf16_channels_last_trains_and_leaves_a_plain_fp32_model(small_x, tmp_pa
     assert torch.equal(loaded.eval()(small_x[:8])["x_hat"], model(small_x[:8])["x_hat"])
 
 
+def test_time_limit_stops_training_and_runs_the_schedule_on_elapsed_time(small_x):
+    cfg = TrainConfig(epochs=1000, batch_size=16, lr=1e-2, schedule="cosine", warmup=0.1, time_limit=1.0)
+    res = train(_model(), small_x, cfg, progress=False)
+    assert res.out_of_time and not res.stopped_early
+    assert 1.0 <= res.seconds < 3 and res.steps < 1000 * 32
+    assert res.history[-1]["lr"] < 1e-3  # the cosine has (nearly) reached zero when time runs out
+    assert res.history[-1]["step"] == res.steps
+
+
 def test_on_epoch_adds_to_each_record_and_is_not_counted_as_training_time(small_x):
     import time
 
