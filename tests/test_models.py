@@ -199,10 +199,41 @@ def test_conv_stem_works_at_full_resolution_saves_and_learns(small_x, tmp_path, 
     assert loaded.config == model.config and torch.equal(loaded.eval()(x)["x_hat"], model(x)["x_hat"])
 
 
+def test_conv_residual_blocks_and_nearest_upsampling_reach_odd_sizes_and_save(tmp_path):
+    from aekit.models.blocks import Residual
+
+    model = build_model("conv", input_shape=(3, 9, 7), code_size=5, channels=(8, 16), blocks_per_stage=3,
+                        residual=True, upsample="nearest", norm="batch").eval()
+    assert sum(isinstance(m, Residual) for m in model.modules()) == 8  # 2 per stage, 2 stages, encoder and decoder
+    assert sum(isinstance(m, torch.nn.Upsample) for m in model.modules()) == 2
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+    x = torch.rand(3, 3, 9, 7)
+    assert model(x)["x_hat"].shape == x.shape
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+
+
+def test_conv_residual_nearest_overfits_one_batch(small_x, flush_denormals):
+    torch.manual_seed(0)
+    x = small_x[:32]
+    model = build_model("conv", input_shape=(1, 28, 28), channels=(16, 32), residual=True, upsample="nearest",
+                        norm="batch", activation="silu")
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = model.loss(x, model(x))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
                                  dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
-                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1)])
+                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1),
+                                 dict(upsample="bilinear")])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})
