@@ -123,6 +123,23 @@ def _parser() -> argparse.ArgumentParser:
     dn.add_argument("--device", default="cpu", help="device to run the model on")
     dn.add_argument("--force", action="store_true", help="replace existing results")
 
+    cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "
+                        "(`aekit train --model compress`)", formatter_class=_Formatter)
+    cp.add_argument("run", metavar="RUN")
+    cp.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
+    cp.add_argument("--out", metavar="DIR", required=True, help="folder for the files (<name>.aek)")
+    cp.add_argument("--level", type=int, help="quality level, 0 (smallest files) up; default: the run's default")
+    cp.add_argument("--device", default="cpu", help="device to run the encoder on")
+    cp.add_argument("--force", action="store_true", help="replace existing files")
+
+    dc = sub.add_parser("decompress", help="decode .aek files into PNGs (marked as model output)",
+                        formatter_class=_Formatter)
+    dc.add_argument("run", metavar="RUN", help="the compression run that wrote the files")
+    dc.add_argument("inputs", metavar="FILE", nargs="+", help=".aek files")
+    dc.add_argument("--out", metavar="DIR", required=True, help="folder for the images (<name>.png)")
+    dc.add_argument("--device", default="cpu", help="device to run the decoder on")
+    dc.add_argument("--force", action="store_true", help="replace existing images")
+
     an = sub.add_parser("anomalies", help="rank inputs by how anomalous the run's model finds them",
                         formatter_class=_Formatter)
     an.add_argument("run", metavar="RUN")
@@ -301,6 +318,23 @@ def _cmd_denoise(a) -> int:
     return 0
 
 
+def _cmd_compress(a) -> int:
+    from .apps.compress import compress_files
+
+    files = compress_files(a.run, a.inputs, a.out, level=a.level, force=a.force, device=a.device)
+    total = sum(f.stat().st_size for f in files)
+    print(f"{len(files)} files, {total} bytes in {a.out}")
+    return 0
+
+
+def _cmd_decompress(a) -> int:
+    from .apps.compress import decompress_files
+
+    for f in decompress_files(a.run, a.inputs, a.out, force=a.force, device=a.device):
+        print(f)
+    return 0
+
+
 def _cmd_anomalies(a) -> int:
     from .apps.anomaly import anomalies_run
 
@@ -394,7 +428,8 @@ def _cmd_detect(a) -> int:
 
 COMMANDS = {"train": _cmd_train, "reconstruct": _cmd_reconstruct, "eval": _cmd_eval, "info": _cmd_info,
             "generate": _cmd_generate, "interpolate": _cmd_interpolate, "inspect": _cmd_inspect,
-            "denoise": _cmd_denoise, "anomalies": _cmd_anomalies, "embed": _cmd_embed,
+            "denoise": _cmd_denoise, "compress": _cmd_compress, "decompress": _cmd_decompress,
+            "anomalies": _cmd_anomalies, "embed": _cmd_embed,
             "swap-train": _cmd_swap_train, "swap": _cmd_swap, "swap-figure": _cmd_swap_figure,
             "detect-train": _cmd_detect_train, "detect": _cmd_detect}
 

@@ -44,7 +44,9 @@ from .noise import check_noise, corrupt
 log = logging.getLogger(__name__)
 
 OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("constant", "cosine", "linear")
+TIME_STEPS = 1_000_000  # with a time limit, the schedule is evaluated at this resolution of elapsed time
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ class TrainConfig:
     disc_lr: float = 2e-4  # the critic's learning rate (Adam, betas 0.5/0.999)
     disc_channels: tuple[int, ...] = (32, 64)  # the critic's widths
     balance: str = ""  # name of an integer side tensor (e.g. "domain"): every batch draws equally from its values
+    precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser and loss stay fp32)
+    channels_last: bool = False  # image models: NHWC weights and batches while training (faster convs on the CPU)
+    time_limit: float = 0.0  # seconds: stop once this much training time is spent, the schedule (warm-up and decay)
+    #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 
     def __post_init__(self):
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
@@ -86,6 +92,10 @@ class TrainConfig:
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
         check_noise(self.noise, self.noise_strength)
+        if self.time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
             raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
 
@@ -96,6 +106,7 @@ class TrainResult:
     seconds: float = 0.0  # wall time of the loop in this call (a resumed run counts only its own part)
     steps: int = 0  # optimiser steps taken in total
     stopped_early: bool = False
+    out_of_time: bool = False  # ended by TrainConfig.time_limit
 
 
 class TrainingDiverged(AekitError):
@@ -220,7 +231,9 @@ def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | 
 
     Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
     early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. Keyword options: ``data_info`` (stored in
-    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar). Raises
+    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar),
+    ``on_epoch`` (called with the model at each epoch end; the dict it returns is added to that epoch's record; its
+    time is left out of ``seconds``; it must leave the model's weights and mode as it found them). Raises
     ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
     """
     owns_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
@@ -242,6 +255,7 @@ def _train(
     resume: bool = False,
     progress: bool = True,
     side: dict[str, torch.Tensor] | None = None,
+    on_epoch=None,
 ) -> TrainResult:
     """The loop behind ``train``."""
     d, device = setup(cfg.device)
@@ -258,7 +272,10 @@ def _train(
         raise AekitError("no training data")
     on_device = device.type != "cpu" and x_train.numel() * 4 < (2 << 30)
     x_train = x_train.to(device) if on_device else x_train
-    model.to(device).train()
+    if cfg.precision == "bf16" and device.type not in ("cpu", "cuda"):
+        raise AekitError(f"precision='bf16' needs a CPU or CUDA device, got {device}")
+    fmt = torch.channels_last if cfg.channels_last and x_train.dim() == 4 else torch.contiguous_format
+    model.to(device, memory_format=fmt).train()
     net = model
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
@@ -345,9 +362,13 @@ def _train(
         return mean
 
     t0 = time.perf_counter()
-    stopped_early = False
+    stopped_early = out_of_time = False
     term_names: list[str] | None = None
-    while epoch < n_epochs and not stopped_early:
+
+    def time_share() -> float:  # the share of cfg.time_limit spent so far
+        return (elapsed_before + time.perf_counter() - t0) / cfg.time_limit
+
+    while epoch < n_epochs and not (stopped_early or out_of_time):
         steps = min(per_epoch, total - epoch * per_epoch)
         if resample is not None:  # this epoch's draw of per-sample side data (the same rows split off as above)
             for name, v in check_side(resample(epoch), len(x), "").items():
@@ -360,10 +381,12 @@ def _train(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             if d.world > 1:
                 idx = idx[d.rank :: d.world]
-            xb = x_train[idx].to(device, non_blocking=True)
+            xb = x_train[idx].to(device, non_blocking=True).contiguous(memory_format=fmt)
             sb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in side_train.items()}
+            lr = learning_rate(cfg, gstep, total) if not cfg.time_limit else \
+                learning_rate(cfg, int(time_share() * TIME_STEPS), TIME_STEPS)
             for g in opt.param_groups:
-                g["lr"] = learning_rate(cfg, gstep, total)
+                g["lr"] = lr
             terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch, sb)
             if term_names is None:
                 term_names = list(terms)
@@ -375,6 +398,9 @@ def _train(
             if cfg.checkpoint_every and gstep % cfg.checkpoint_every == 0 and step + 1 < steps:
                 check_finite(f"epoch {epoch + 1}, step {step + 1}")
                 save_checkpoint(epoch, step + 1)
+            if cfg.time_limit and time_share() >= 1:
+                out_of_time = True  # this epoch's record covers the steps taken; training ends after it
+                break
         bar.close()
 
         check_finite(f"the end of epoch {epoch + 1}")
@@ -393,6 +419,10 @@ def _train(
                 bad_epochs += 1
                 stopped_early = bool(cfg.patience) and bad_epochs >= cfg.patience
         record["seconds"] = round(elapsed_before + time.perf_counter() - t0, 3)
+        if on_epoch is not None and d.main:  # e.g. a benchmark's test metric, logged with the epoch
+            t_cb = time.perf_counter()
+            record.update(on_epoch(model) or {})
+            t0 += time.perf_counter() - t_cb  # its time is not training time
         history.append(record)
         log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
         epoch, start_step = epoch + 1, 0
@@ -401,15 +431,16 @@ def _train(
             weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
             ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
             ckpt.write_metrics(run_dir, history)
-        save_checkpoint(epoch if not stopped_early else n_epochs, 0)
+        save_checkpoint(n_epochs if stopped_early or out_of_time else epoch, 0)
 
     if cfg.patience and best_state is not None:
         model.load_state_dict(best_state)
+    model.to(memory_format=torch.contiguous_format)
     if d.world > 1:
         check_replicas_agree(model, d)
         dist.barrier()  # rank 0 has finished writing before any process leaves
     model.eval()
-    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early)
+    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early, out_of_time)
 
 
 def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, adversary: Adversary | None,
@@ -418,7 +449,9 @@ def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, 
     """One optimisation step: corrupt (denoising), forward, loss, an optional critic step and GAN term, update."""
     side = side or {}
     x_in = corrupt(xb, cfg.noise, cfg.noise_strength)
-    out = net(x_in, **side)
+    with torch.autocast(xb.device.type, torch.bfloat16, enabled=cfg.precision == "bf16"):
+        out = net(x_in, **side)
+    out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}  # the loss in fp32
     terms = model.loss(x_in, out, target=xb, progress=progress, **side)
     if adversary is not None:  # the terms are always present, zero before adv_start, so every step logs the same
         on = adversary.active(epoch)

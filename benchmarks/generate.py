@@ -29,22 +29,27 @@ from aekit.provenance import save_png  # noqa: E402
 from aekit.runs import resolve_settings, train_run  # noqa: E402
 from aekit.samplers import grid  # noqa: E402
 
-# name -> (model, config, sampler, adversarial weight). The weight is on the model's own loss scale: a VAE's loss is
+# name -> (model, config, sampler, adversarial weight). Where the model generates from codes it draws (the VAE's prior,
+# the conv model's mixture), its critic also judges decoded drawn codes (VAE-GAN; `critic_samples`), not only
+# reconstructions. The weight is on the model's own loss scale: a VAE's loss is
 # a per-image sum (~100 nats), the other two are per-pixel means (~0.07), hence the two orders of magnitude.
 CASES = {
     "vae": ("vae", {"backbone": "conv", "channels": [32, 64], "blocks_per_stage": 2, "code_size": 16}, "prior", 20.0),
-    "conv": ("conv", {"channels": [32, 64], "blocks_per_stage": 2, "code_size": 16}, "gmm", 0.05),
+    "conv": ("conv", {"channels": [32, 64], "blocks_per_stage": 2, "code_size": 16, "critic_samples": True}, "gmm",
+             0.05),
     "vq": ("vq", {"channels": [32, 64], "code_size": 16, "codebook_size": 128}, "vq-prior", 0.05),
 }
 RECIPE = {"batch_size": 128, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",
           "adv_loss": "nonsaturating", "adv_start": 1, "disc_lr": 2e-4}
 
 
-def train_and_sample(name: str, adversarial: float, epochs: float, n: int, root: Path, seed: int = 0):
+def train_and_sample(name: str, adversarial: float, epochs: float, n: int, root: Path, seed: int = 0,
+                     recipe: dict | None = None):
     """Train case ``name`` (with the adversarial decoder at ``adversarial``, 0 = off); n samples as uint8."""
     model, config, sampler, _ = CASES[name]
     settings = resolve_settings(dataset="mnist", model=model, model_options=config,
-                                train_options={**RECIPE, "epochs": epochs, "adversarial": adversarial, "seed": seed})
+                                train_options={**RECIPE, **(recipe or {}), "epochs": epochs,
+                                               "adversarial": adversarial, "seed": seed})
     run = root / (name + ("+adv" if adversarial else ""))
     t0 = time.perf_counter()
     train_run(settings, run, progress=False)
@@ -65,8 +70,8 @@ def markdown(r: dict) -> str:
     return "\n".join([
         "## Generation: FID with and without the adversarial decoder (`benchmarks/generate.py`)",
         "",
-        f"MNIST; each model trained {r['epochs']} epochs from seed 0, plain and with the adversarial decoder (from "
-        f"epoch 2); {r['samples']} samples per model against the 10,000 test digits. FID on aekit's own MNIST "
+        f"MNIST; each model trained {r['epochs']} epochs from seed 0, plain and with the adversarial decoder (weights "
+        f"{r.get('weights')}, from epoch {r.get('adv_start', 1) + 1}); {r['samples']} samples per model against the 10,000 test digits. FID on aekit's own MNIST "
         "feature net (a small classifier trained on the labelled training split, cached by dataset and seed), not "
         f"Inception: compare these numbers only with each other. Real-vs-real floor (10k train vs 10k test): "
         f"{r['fid_floor']:.2f}. {r['machine']['cpu_count']} CPU cores, {r['machine']['torch_threads']} torch threads.",
@@ -86,19 +91,29 @@ def main(argv=None) -> dict:
     ap.add_argument("--models", default=",".join(CASES))
     ap.add_argument("--epochs", type=float, default=4)
     ap.add_argument("--samples", type=int, default=10000)
+    ap.add_argument("--weights", default="", help="adversarial weights other than the defaults, e.g. vae=50,conv=0.1")
+    ap.add_argument("--adv-start", type=int, default=RECIPE["adv_start"], help="first epoch (0-based) with the critic")
+    ap.add_argument("--device", default="cpu", help="training device")
     ap.add_argument("--name", default="generate", help="results/<name>.json and the BENCHMARKS.md section to write")
     args = ap.parse_args(argv)
     names = args.models.split(",")
+    weights = {k: CASES[k][3] for k in names}
+    for item in filter(None, args.weights.split(",")):
+        key, _, value = item.partition("=")
+        weights[key] = float(value)
+    recipe = {"device": args.device, "adv_start": args.adv_start}
     ds = load_dataset("mnist")
     net = feature_net("mnist", 0)
     result = {"fid": {}, "fid_floor": fid_floor("mnist", 0), "models": names, "epochs": args.epochs,
               "samples": args.samples, "name": args.name, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
+              "weights": weights, "adv_start": args.adv_start,
               "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="aekit-generate-") as tmp:
         for name in names:
-            for weight in (0.0, CASES[name][3]):
+            for weight in (0.0, weights[name]):
                 key = name + ("+adv" if weight else "")
-                images, mark, secs = train_and_sample(name, weight, args.epochs, args.samples, Path(tmp))
+                images, mark, secs = train_and_sample(name, weight, args.epochs, args.samples, Path(tmp),
+                                                      recipe=recipe)
                 result["fid"][key] = fid_against_test(net, images, ds, 10000, 0)
                 result["train_seconds"][key] = secs
                 save_png(RESULTS / f"{args.name}-{key}.png", grid(images[:64]), {**mark, "count": 64})

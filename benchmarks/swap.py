@@ -9,7 +9,9 @@ Judges, trained on real images only (aekit's small conv classifier, ``fid.Featur
 domain and a real-a vs real-b domain classifier. For swaps in both directions it reports content kept (accuracy of
 the target domain's digit classifier against the source label) and realism (fraction the domain classifier assigns
 to the target domain), for the same swap model trained with and without the adversarial decoder (same data, seed and
-steps). The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
+steps), with content by digit and how well a linear probe tells the domain from the shared code. A reference row
+puts MNIST through domain b's own acquisition by hand (``digits_pipeline``): b's look with the source's exact shape.
+The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
 images and their swaps, written as marked PNGs, stripped of their marks and read back.
 
 Prints a JSON object as its last line; writes benchmarks/results/swap.json, benchmarks/results/swap.png and the
@@ -56,6 +58,26 @@ def digits_28(images8: np.ndarray) -> np.ndarray:
     for i, im in enumerate(images8):
         out[i, 4:24, 4:24] = np.asarray(Image.fromarray(im).resize((20, 20), Image.BILINEAR))
     return out
+
+
+def digits_pipeline(images28: np.ndarray) -> np.ndarray:
+    """MNIST digits (N, 28, 28) put through the digits set's own acquisition, by hand: binarised, cropped to their
+    box, scaled (aspect kept) into a 32x32 bitmap, on-pixels counted in 4x4 blocks (0..16, as UCI optdigits), then
+    ``digits_28``. The swap's reference: domain b's look with the source's exact shape."""
+    out = np.zeros((len(images28), 8, 8), np.uint8)
+    for i, im in enumerate(images28):
+        ys, xs = np.nonzero(im > 127)
+        if len(ys) == 0:
+            continue
+        crop = Image.fromarray(((im > 127) * 255).astype(np.uint8)[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])
+        k = 32 / max(crop.size)
+        small = np.asarray(crop.resize((max(1, round(crop.width * k)), max(1, round(crop.height * k))),
+                                       Image.BILINEAR)) > 127
+        bitmap = np.zeros((32, 32), bool)
+        top, left = (32 - small.shape[0]) // 2, (32 - small.shape[1]) // 2
+        bitmap[top : top + small.shape[0], left : left + small.shape[1]] = small
+        out[i] = np.rint(bitmap.reshape(8, 4, 8, 4).sum((1, 3)) * 255 / 16)
+    return digits_28(out)
 
 
 def domains(n_a: int) -> dict[str, Dataset]:
@@ -106,19 +128,35 @@ def score_run(run: Path, held: dict, clf: dict) -> tuple[dict, dict]:
         x, y = held[src]
         s = swaps(model, x, j)
         made[f"{src}_to_{dst}"] = s
-        out[f"{src}_to_{dst}"] = {"content": float((predict(clf[dst], s) == y).mean()),
-                                  "realism": float((predict(clf["domain"], s) == j).mean()), "images": len(s)}
+        out[f"{src}_to_{dst}"] = judged(s, y, dst, clf)
+    out["code_domain_probe"] = code_domain_probe(model, held)
     return out, made
+
+
+def judged(x: np.ndarray, y: np.ndarray, dst: str, clf: dict) -> dict:
+    """Content and realism of images meant as domain ``dst`` whose digits are ``y``."""
+    j, hit = 1 if dst == "b" else 0, predict(clf[dst], x) == y
+    return {"content": float(hit.mean()), "realism": float((predict(clf["domain"], x) == j).mean()),
+            "images": len(x), "content_by_digit": [round(float(hit[y == c].mean()), 3) for c in range(10)]}
+
+
+def code_domain_probe(model, held: dict) -> float:
+    """How domain-specific the shared code is: 5-fold accuracy of a logistic regression telling held-out a from b
+    by their codes (as many a as b; 0.5: the codes do not show their domain)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    norm, n = Normalizer(IMAGE, 0.0, 255.0), len(held["b"][0])
+    with torch.no_grad():
+        model.eval()
+        z = [model.encode(torch.from_numpy(norm.transform(held[k][0][:n]))).flatten(1).numpy() for k in "ab"]
+    labels = np.r_[np.zeros(n), np.ones(n)]
+    return float(cross_val_score(LogisticRegression(max_iter=2000), np.concatenate(z), labels, cv=5).mean())
 
 
 def unswapped(held: dict, clf: dict) -> dict:
     """The floor: the source images themselves, judged as if they were swaps into the other domain."""
-    out = {}
-    for src, dst, j in (("a", "b", 1), ("b", "a", 0)):
-        x, y = held[src]
-        out[f"{src}_to_{dst}"] = {"content": float((predict(clf[dst], x) == y).mean()),
-                                  "realism": float((predict(clf["domain"], x) == j).mean()), "images": len(x)}
-    return out
+    return {f"{src}_to_{dst}": judged(*held[src], dst, clf) for src, dst in (("a", "b"), ("b", "a"))}
 
 
 def stripped_pixels(images: np.ndarray, folder: Path, fingerprint: str) -> np.ndarray:
@@ -163,9 +201,10 @@ def detector_auroc(run: Path, work: Path, held: dict, made: dict) -> dict:
 
 def markdown(r: dict, cmd: str) -> str:
     rows = ["| swap model | direction | content kept | realism |", "|---|---|---|---|"]
-    for label, key in (("adversarial decoder", None), ("without it", "no_adv"), ("no swap (source images)", "unswapped")):
+    for label, key in (("adversarial decoder", None), ("without it", "no_adv"), ("no swap (source images)", "unswapped"),
+                       ("none: domain b's acquisition applied to MNIST by hand", "by_hand")):
         part = r if key is None else r[key]
-        for d in ("a_to_b", "b_to_a"):
+        for d in (k for k in ("a_to_b", "b_to_a") if k in part):
             rows.append(f"| {label} | {d.replace('_to_', ' -> ')} | {part[d]['content']:.3f} | "
                         f"{part[d]['realism']:.3f} |")
     j, m = r["judges"], r["model"]
@@ -182,6 +221,11 @@ domain. The judges are trained on real training images only (test accuracy: digi
 reconstructions and swaps into each domain), 0 for the second.
 
 {chr(10).join(rows)}
+
+Content kept by digit 0-9, adversarial decoder: a -> b {r['a_to_b']['content_by_digit']}, b -> a
+{r['b_to_a']['content_by_digit']}; the by-hand row, a -> b: {r['by_hand']['a_to_b']['content_by_digit']}. A
+linear probe tells the domain of held-out images from their codes at {r['code_domain_probe']:.3f} (adversarial run)
+and {r['no_adv']['code_domain_probe']:.3f} (without it); 0.5 would be codes that hide their domain.
 
 Detector (`aekit detect-train` on the adversarial run): AUROC **{r['detector_auroc']:.4f}** on {r['detector']['real']}
 held-out real images vs their {r['detector']['swaps']} swaps, written as marked PNGs, marks stripped, pixels read back
@@ -231,8 +275,9 @@ def main(argv=None) -> dict:
     sources = {k: str(write_npz(v, work / f"{k}.npz")) for k, v in d.items()}
     clf = judges(d)
     floor = unswapped(held, clf)
+    by_hand = {"a_to_b": judged(digits_pipeline(held["a"][0]), held["a"][1], "b", clf)}
     print("judges", {k: round(v.meta["test_accuracy"], 4) for k, v in clf.items()}, "unswapped", json.dumps(floor),
-          file=sys.stderr, flush=True)
+          "by hand", json.dumps(by_hand), file=sys.stderr, flush=True)
     model = {**MODEL, **json.loads(a.model)}
     recipe = {**TRAIN, **json.loads(a.train), "epochs": a.epochs}
     results, made, secs = {}, None, {}
@@ -247,9 +292,11 @@ def main(argv=None) -> dict:
     det = detector_auroc(work / "adv", work, held, made)
     n = len(d["a"].x_train) + len(d["b"].x_train)
     result = {"a_to_b": results["adv"]["a_to_b"], "b_to_a": results["adv"]["b_to_a"], "no_adv": results["no_adv"],
+              "code_domain_probe": results["adv"]["code_domain_probe"],
               "detector_auroc": det["auroc"], "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
               "steps": int(np.ceil(a.epochs * np.ceil(n / recipe["batch_size"]))), "model": model, "train": recipe,
               "judges": {k: v.meta["test_accuracy"] for k, v in clf.items()}, "unswapped": floor,
+              "by_hand": by_hand,
               "data": {"a_train": len(d["a"].x_train), "b_train": len(d["b"].x_train), "a_held": len(held["a"][0]),
                        "b_held": len(held["b"][0])},
               "train_seconds": {k: round(v, 1) for k, v in secs.items()},

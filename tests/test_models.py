@@ -9,7 +9,7 @@ from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
 
 SHAPES = [(1, 28, 28), (3, 9, 7), (20,), (3, 4, 5)]
-IMAGE_ONLY = {"conv", "vq", "swap"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
+IMAGE_ONLY = {"conv", "vq", "swap", "compress"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape
 
 
 def supports(name: str, shape: tuple) -> bool:
@@ -86,7 +86,9 @@ def test_save_load_gives_identical_outputs(name, tmp_path):
 
 # Conv models cost ~10x a dense step on the CPU and pass the bar after ~100-150 steps (measured: conv MSE 0.0026 at
 # 120 steps, vq 0.0044 at 150), so they take 150 to keep this file near a minute on two busy cores.
-OVERFIT_STEPS = {"conv": 150, "vq": 150, "swap": 150}
+OVERFIT_STEPS = {"conv": 150, "vq": 150, "swap": 150, "compress": 150}
+# The compressive autoencoder's defaults are sized for real use (7M weights); this file trains a narrower one.
+SMALL = {"compress": {"channels": (16, 32), "bottleneck": (128,), "prior_hidden": 32}}
 
 
 @pytest.fixture
@@ -102,7 +104,7 @@ def flush_denormals():
 def test_overfits_one_batch(name, small_x, flush_denormals):
     torch.manual_seed(0)
     x = small_x[:32]
-    model = build_model(name, input_shape=tuple(x.shape[1:]))
+    model = build_model(name, input_shape=tuple(x.shape[1:]), **SMALL.get(name, {}))
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(OVERFIT_STEPS.get(name, 300)):
@@ -197,10 +199,41 @@ def test_conv_stem_works_at_full_resolution_saves_and_learns(small_x, tmp_path, 
     assert loaded.config == model.config and torch.equal(loaded.eval()(x)["x_hat"], model(x)["x_hat"])
 
 
+def test_conv_residual_blocks_and_nearest_upsampling_reach_odd_sizes_and_save(tmp_path):
+    from aekit.models.blocks import Residual
+
+    model = build_model("conv", input_shape=(3, 9, 7), code_size=5, channels=(8, 16), blocks_per_stage=3,
+                        residual=True, upsample="nearest", norm="batch").eval()
+    assert sum(isinstance(m, Residual) for m in model.modules()) == 8  # 2 per stage, 2 stages, encoder and decoder
+    assert sum(isinstance(m, torch.nn.Upsample) for m in model.modules()) == 2
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+    x = torch.rand(3, 3, 9, 7)
+    assert model(x)["x_hat"].shape == x.shape
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+
+
+def test_conv_residual_nearest_overfits_one_batch(small_x, flush_denormals):
+    torch.manual_seed(0)
+    x = small_x[:32]
+    model = build_model("conv", input_shape=(1, 28, 28), channels=(16, 32), residual=True, upsample="nearest",
+                        norm="batch", activation="silu")
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        loss = model.loss(x, model(x))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
                                  dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
-                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1)])
+                                 dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1),
+                                 dict(upsample="bilinear")])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})
@@ -381,3 +414,21 @@ def test_vae_critic_sees_reconstructions_and_prior_samples():
     assert sum(float(p.grad.abs().sum()) for p in model.decoder.parameters()) > 0
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0
                for n, p in model.named_parameters() if n.startswith(("encoder", "head")))
+
+
+@pytest.mark.parametrize("name", ["dense", "conv"])
+def test_critic_samples_adds_decoded_batch_gaussian_codes(name):
+    from aekit.models.base import batch_gaussian_codes
+
+    model = build_model(name, input_shape=(1, 12, 12), code_size=4, critic_samples=True)
+    x = torch.rand(6, 1, 12, 12)
+    out = model(x)
+    pair = model.critic_pairs(x, out)
+    assert pair["fake"].shape == (12, *x.shape[1:]) and torch.equal(pair["real"][6:], x)
+    assert torch.equal(pair["fake"][:6], out["x_hat"])
+    plain = build_model(name, input_shape=model.config.input_shape, code_size=4)
+    assert plain.critic_pairs(x, plain(x))["fake"].shape == x.shape  # off by default
+    z = torch.randn(500, 3) * torch.tensor([3.0, 1.0, 0.1]) + 2
+    drawn = torch.cat([batch_gaussian_codes(z[i:i + 100]) for i in range(0, 500, 100)])
+    assert torch.allclose(drawn.mean(0), z.mean(0), atol=0.5)
+    assert torch.allclose(drawn.std(0), z.std(0), rtol=0.3)

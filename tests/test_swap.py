@@ -248,3 +248,68 @@ def test_a_killed_swap_run_resumes_to_the_same_weights(domain_files, tmp_path, m
     full, _ = ckpt.load_tensors(tmp_path / "full" / "model.safetensors")
     resumed, _ = ckpt.load_tensors(tmp_path / "killed" / "model.safetensors")
     assert all(torch.equal(v, resumed[k]) for k, v in full.items())
+
+
+def test_adversarial_code_alignment_trains_the_classifier_and_the_encoder_apart(small_x):
+    model = _model(align=0.5, cycle=0.5)
+    x, ids = small_x[:8], torch.tensor([0, 1] * 4)
+    out = model(x, domain=ids)
+    terms = model.loss(x, out, domain=ids)
+    assert torch.allclose(terms["loss"], terms["recon"] + 0.5 * terms["cycle"] + 0.5 * terms["align"]
+                          + terms["domain_ce"])
+    assert float(terms["align"].detach()) >= float(torch.log(torch.tensor(2.0))) - 1e-6  # CE to uniform: log 2 at best
+    terms["domain_ce"].backward(retain_graph=True)  # the classifier's own term never moves the encoder
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert all(p.grad is not None for p in model.domain_classifier.parameters())
+    model.zero_grad(set_to_none=True)
+    terms["align"].backward()  # the confusion term moves the encoder, never the classifier
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
+    assert all(p.grad is None for p in model.domain_classifier.parameters())
+    assert not hasattr(_model(), "domain_classifier") and not hasattr(_model(align=1.0, align_kind="mmd"),
+                                                                       "domain_classifier")
+    with pytest.raises(ValueError, match="align"):
+        _model(align=-1)
+    with pytest.raises(ValueError, match="align_kind"):
+        _model(align=1, align_kind="coral")
+
+
+def test_mmd_alignment_measures_how_far_apart_the_domains_codes_lie():
+    from aekit.models.align import mmd2, mmd_alignment
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g)
+    assert float(mmd2(a, b)) < 0.1 < float(mmd2(a, b + 2))
+    z = torch.cat([a, b + 2]).view(128, 4, 2, 2)  # a code map
+    ids = torch.cat([torch.zeros(64), torch.ones(64)]).long()
+    assert torch.allclose(mmd_alignment(z, ids), mmd2(a, b + 2), atol=1e-5)  # two domains: both ways agree
+    assert float(mmd_alignment(z, torch.zeros(128).long())) == 0  # one domain in the batch: nothing to align
+    model = _model(align=2.0, align_kind="mmd")
+    x = torch.rand(8, 1, 28, 28)
+    out = model(x, domain=torch.tensor([0, 1] * 4))
+    terms = model.loss(x, out, domain=torch.tensor([0, 1] * 4))
+    assert torch.allclose(terms["loss"], terms["recon"] + 2.0 * terms["align"])
+
+
+def test_save_load_keeps_the_domain_classifier(tmp_path):
+    model = _model(align=1.0).eval()
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    for k, v in model.domain_classifier.state_dict().items():
+        assert torch.equal(v, loaded.domain_classifier.state_dict()[k])
+
+
+def test_code_cycle_asks_each_swap_to_encode_to_its_source_code(small_x):
+    model = _model(code_cycle=2.0)
+    x, ids = small_x[:8], torch.tensor([0, 1] * 4)
+    out = model(x, domain=ids)
+    assert "cycle_logits" not in out and out["z_swap"].shape == out["z"].shape  # no pixel cycle asked for
+    terms = model.loss(x, out, domain=ids)
+    z = out["z"].detach()
+    want = ((out["z_swap"] - z) ** 2).mean() / (z ** 2).mean()
+    assert torch.allclose(terms["code_cycle"], want) and torch.allclose(terms["loss"], terms["recon"] + 2.0 * want)
+    terms["code_cycle"].backward()  # flows through the swap into the other domain's decoder, and the encoder
+    assert all(any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in d.parameters())
+               for d in model.decoders)
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
+    with pytest.raises(ValueError, match="code_cycle"):
+        _model(code_cycle=-1)

@@ -150,6 +150,42 @@ def test_config_validation():
         TrainConfig(patience=3)  # needs a validation split
     with pytest.raises(ValueError):
         TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
+def test_bf16_channels_last_trains_and_leaves_a_plain_fp32_model(small_x, tmp_path):
+    torch.manual_seed(0)
+    model = build_model("conv", input_shape=(1, 28, 28), channels=(8, 16), code_size=8, norm="batch")
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=3e-3, precision="bf16", channels_last=True, device="cpu")
+    res = train(model, small_x, cfg, tmp_path, progress=False)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in model.parameters())
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert torch.equal(loaded.eval()(small_x[:8])["x_hat"], model(small_x[:8])["x_hat"])
+
+
+def test_time_limit_stops_training_and_runs_the_schedule_on_elapsed_time(small_x):
+    cfg = TrainConfig(epochs=1000, batch_size=16, lr=1e-2, schedule="cosine", warmup=0.1, time_limit=1.0)
+    res = train(_model(), small_x, cfg, progress=False)
+    assert res.out_of_time and not res.stopped_early
+    assert 1.0 <= res.seconds < 3 and res.steps < 1000 * 32
+    assert res.history[-1]["lr"] < 1e-3  # the cosine has (nearly) reached zero when time runs out
+    assert res.history[-1]["step"] == res.steps
+
+
+def test_on_epoch_adds_to_each_record_and_is_not_counted_as_training_time(small_x):
+    import time
+
+    def probe(model):
+        time.sleep(0.5)
+        return {"probe": float(model.training)}
+
+    t0 = time.perf_counter()
+    res = train(_model(), small_x, TrainConfig(epochs=2, batch_size=64), progress=False, on_epoch=probe)
+    assert [r["probe"] for r in res.history] == [1.0, 1.0]  # called in training mode, once per epoch
+    assert res.seconds < time.perf_counter() - t0 - 0.9
+    assert res.history[1]["seconds"] < res.seconds + 1e-3
 
 
 def test_denoising_trains_towards_the_clean_target(small_x):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Autoencoder, config_from_dict, config_to_dict
+from .compress import CompressConfig, CompressiveAutoencoder
 from .conv import ConvAutoencoder, ConvConfig
 from .dense import DenseAutoencoder, DenseConfig
 from .swap import SwapAutoencoder, SwapConfig
@@ -15,6 +16,7 @@ MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
     "vae": (VAEConfig, VAE),
     "vq": (VQConfig, VQVAE),
     "swap": (SwapConfig, SwapAutoencoder),
+    "compress": (CompressConfig, CompressiveAutoencoder),
 }
 
 
@@ -41,4 +43,4 @@ def build_model(name: str, config: dict | object | None = None, **overrides) -> 
 
 __all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder", "ConvConfig",
            "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE",
-           "SwapConfig", "SwapAutoencoder"]
+           "SwapConfig", "SwapAutoencoder", "CompressConfig", "CompressiveAutoencoder"]

@@ -101,8 +101,14 @@ class Autoencoder(nn.Module):
     critic_classes = 0  # > 0: the adversarial critic is conditioned on one of this many classes (critic_pairs)
 
     def critic_pairs(self, target: torch.Tensor, out: dict[str, torch.Tensor], **side) -> dict:
-        """Real targets against reconstructions, for the adversarial decoder's critic (no conditions)."""
-        return {"real": target, "real_cond": None, "fake": out["x_hat"], "fake_cond": None}
+        """Real targets against reconstructions, for the adversarial decoder's critic (no conditions). With the config
+        field ``critic_samples`` also against decoded new codes (``batch_gaussian_codes``): a deterministic
+        autoencoder generates by decoding codes drawn from a density fitted to its codes (``aekit generate``'s
+        mixture), so, as in VAE-GAN (Larsen et al. 2016), the decoder is judged there too."""
+        if not getattr(self.config, "critic_samples", False):
+            return {"real": target, "real_cond": None, "fake": out["x_hat"], "fake_cond": None}
+        fake = torch.cat([out["x_hat"], self.decode(batch_gaussian_codes(out["z"]))])
+        return {"real": torch.cat([target, target]), "real_cond": None, "fake": fake, "fake_cond": None}
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
              progress: float = 1.0, neighbor: torch.Tensor | None = None,
@@ -122,6 +128,16 @@ class Autoencoder(nn.Module):
                 terms.update(extra)
                 terms["loss"] = terms["loss"] + extra[key]
         return terms
+
+
+def batch_gaussian_codes(z: torch.Tensor) -> torch.Tensor:
+    """As many new codes as ``z`` has rows, drawn from the Gaussian with the batch's mean and covariance: the mean
+    plus random combinations of the centred codes with N(0, 1/(B-1)) weights (exact for that Gaussian, no
+    factorisation, any code shape). Uses the global RNG, so a seeded run stays reproducible and resumable."""
+    flat = z.detach().flatten(1)
+    mean = flat.mean(0, keepdim=True)
+    weights = torch.randn(len(flat), len(flat), device=z.device, dtype=flat.dtype) / max(len(flat) - 1, 1) ** 0.5
+    return (mean + weights @ (flat - mean)).view_as(z)
 
 
 SPARSITY = ("none", "l1", "kl")

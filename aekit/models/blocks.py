@@ -111,9 +111,36 @@ def conv_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, strid
     return nn.Sequential(conv, norm_layer(norm, cout), activation(act))
 
 
-def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw, in_hw) -> nn.Sequential:
-    """ConvTranspose2d stride 2 from ``in_hw`` to exactly ``out_hw`` -> norm -> activation."""
+class Residual(nn.Module):
+    """``act(x + norm(conv(x)))``: a stride-1 conv with an identity shortcut (He et al. 2016)."""
+
+    def __init__(self, channels: int, kernel_size: int, act: str, norm: str):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)
+        self.norm = norm_layer(norm, channels)
+        self.act = activation(act)
+
+    def forward(self, x):
+        return self.act(x + self.norm(self.conv(x)))
+
+
+def same_block(c: int, kernel_size: int, act: str, norm: str, residual: bool) -> nn.Module:
+    """A stride-1 conv at one stage's resolution, plain or with an identity shortcut."""
+    return Residual(c, kernel_size, act, norm) if residual else conv_block(c, c, kernel_size, act, norm)
+
+
+UPSAMPLES = ("transpose", "nearest")
+
+
+def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw, in_hw,
+             upsample: str = "transpose") -> nn.Sequential:
+    """From ``in_hw`` to exactly ``out_hw`` -> norm -> activation: a stride-2 ConvTranspose2d ("transpose"), or
+    nearest-neighbour resizing then a stride-1 conv ("nearest": no checkerboard, 4x the multiply-adds)."""
     p = kernel_size // 2
+    if upsample == "nearest":
+        conv = nn.Sequential(nn.Upsample(size=tuple(out_hw), mode="nearest"),
+                             nn.Conv2d(cin, cout, kernel_size, padding=p))
+        return nn.Sequential(conv, norm_layer(norm, cout), activation(act))
     pad = tuple(o - ((i - 1) * 2 - 2 * p + kernel_size) for o, i in zip(out_hw, in_hw))
     assert all(0 <= q < 2 for q in pad), (out_hw, in_hw, kernel_size)  # holds for odd kernels by construction
     conv = nn.ConvTranspose2d(cin, cout, kernel_size, stride=2, padding=p, output_padding=pad)
@@ -121,10 +148,10 @@ def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw,
 
 
 def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_size: int = 3, act: str = "relu",
-                 norm: str = "none", stem: int = 0) -> nn.Sequential:
+                 norm: str = "none", stem: int = 0, residual: bool = False) -> nn.Sequential:
     """(B, in_channels, H, W) -> (B, channels[-1], h, w): ``stem`` stride-1 convs of width channels[0] at the input
-    size, then per stage one stride-2 conv and ``blocks_per_stage - 1`` stride-1 convs at the reduced size; each conv
-    followed by norm and ``act``."""
+    size, then per stage one stride-2 conv and ``blocks_per_stage - 1`` stride-1 convs (residual blocks when
+    ``residual``) at the reduced size; each conv followed by norm and ``act``."""
     layers: list[nn.Module] = []
     cin = in_channels
     for _ in range(stem):
@@ -132,13 +159,14 @@ def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_s
         cin = channels[0]
     for cout in channels:
         layers.append(conv_block(cin, cout, kernel_size, act, norm, stride=2))
-        layers += [conv_block(cout, cout, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
+        layers += [same_block(cout, kernel_size, act, norm, residual) for _ in range(blocks_per_stage - 1)]
         cin = cout
     return nn.Sequential(*layers)
 
 
 def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_stage: int = 1, kernel_size: int = 3,
-                 act: str = "relu", norm: str = "none", stem: int = 0) -> nn.Sequential:
+                 act: str = "relu", norm: str = "none", stem: int = 0, residual: bool = False,
+                 upsample: str = "transpose") -> nn.Sequential:
     """The mirror of ``conv_encoder`` for inputs of size ``hw``: (B, channels[-1], h, w) -> logits
     (B, out_channels, *hw). Per stage (deepest first) ``blocks_per_stage - 1`` stride-1 convs, then a stride-2
     transposed conv up to the size the encoder saw there; ``stem`` stride-1 convs at full size; a final linear conv
@@ -147,9 +175,10 @@ def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_st
     layers: list[nn.Module] = []
     for i in reversed(range(len(channels))):
         c = channels[i]
-        layers += [conv_block(c, c, kernel_size, act, norm) for _ in range(blocks_per_stage - 1)]
+        layers += [same_block(c, kernel_size, act, norm, residual) for _ in range(blocks_per_stage - 1)]
         cout = channels[i - 1] if i > 0 else channels[0]
-        layers.append(up_block(c, cout, kernel_size, act, norm, out_hw=sizes[i], in_hw=sizes[i + 1]))
+        layers.append(up_block(c, cout, kernel_size, act, norm, out_hw=sizes[i], in_hw=sizes[i + 1],
+                               upsample=upsample))
     layers += [conv_block(channels[0], channels[0], kernel_size, act, norm) for _ in range(stem)]
     layers.append(nn.Conv2d(channels[0], out_channels, kernel_size, padding=kernel_size // 2))  # (B, C, H, W) logits
     return nn.Sequential(*layers)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
-from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_, mlp_hidden
+from .blocks import UPSAMPLES, check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_, mlp_hidden
 from .neighbors import check_neighbors
 
 
@@ -27,6 +27,8 @@ class ConvConfig:
     output_activation: str = "sigmoid"  # "sigmoid" or "identity"
     loss: str = "bce"  # "bce" or "mse"
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
+    residual: bool = False  # the stride-1 convs of each stage get identity shortcuts: act(x + norm(conv(x)))
+    upsample: str = "transpose"  # decoder: "transpose" (stride-2 transposed conv) or "nearest" (resize, then conv)
     sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
     sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
     sparsity_target: float = 0.05  # target mean activation for "kl"
@@ -36,6 +38,7 @@ class ConvConfig:
     neighbor_negatives: float = 5.0  # weight of repulsion per edge (UMAP's negative_sample_rate)
     landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
     neighbor_space: str = "pixels"  # the graph's inputs: "pixels" or "deskewed" (images with their slant removed)
+    critic_samples: bool = False  # the adversarial critic also judges decoded codes drawn like new samples
 
     def __post_init__(self):
         check_config(self)
@@ -45,6 +48,8 @@ class ConvConfig:
         if self.stem < 0:
             raise ValueError(f"stem must be >= 0, got {self.stem}")
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
             raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
 
@@ -59,7 +64,7 @@ class ConvAutoencoder(Autoencoder):
         c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
         self.feature_shape = (c, h, w)  # the encoder's output for one image
         self.encoder = conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size,
-                                    cfg.activation, cfg.norm, cfg.stem)
+                                    cfg.activation, cfg.norm, stem=cfg.stem, residual=cfg.residual)
         if cfg.spatial_code:
             self.to_code = nn.Sequential(nn.Conv2d(c, cfg.code_size, 1), activation(cfg.code_activation))
             self.from_code = nn.Sequential(nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation))
@@ -71,7 +76,8 @@ class ConvAutoencoder(Autoencoder):
                                            nn.Linear(widths[1] if len(widths) > 1 else cfg.code_size, widths[0]),
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
         self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
-                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm, cfg.stem)
+                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm,
+                                    stem=cfg.stem, residual=cfg.residual, upsample=cfg.upsample)
         kaiming_init_(self)
 
     @property

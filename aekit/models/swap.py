@@ -6,6 +6,11 @@ decodes it with another domain's decoder (``swap``). With ``warp`` > 0 the encod
 input during training while the target stays the clean image (the trick face-swap tools use so the code captures
 pose, not identity); evaluation never warps.
 
+Training terms beyond each domain's reconstruction, all off by default: ``cycle`` (a swap, encoded and decoded back
+by the source's domain, rebuilds the source), ``code_cycle`` (a swap, encoded again, gives the source's code back)
+and ``align`` (the domains' codes made indistinguishable, ``models/align.py``, so each decoder meets in training the
+kind of codes a swap will feed it).
+
 Contract defaults: ``forward(x)`` and ``decode_logits(z)`` without a domain use the first domain's decoder, so every
 application written for one-decoder models (eval, reconstruct, generate, interpolate) works on a swap run as a model
 of its first domain.
@@ -19,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
 from .base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
 from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
@@ -39,6 +45,9 @@ class SwapConfig:
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
+    code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
+    align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
+    align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion) or "mmd" (kernel distance)
 
     def __post_init__(self):
         check_config(self)
@@ -49,8 +58,11 @@ class SwapConfig:
             raise ValueError(f"domains must be two or more distinct non-empty names, got {names}")
         if not 0 <= self.warp <= 1:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
-        if self.cycle < 0:
-            raise ValueError(f"cycle must be >= 0, got {self.cycle}")
+        if self.cycle < 0 or self.code_cycle < 0:
+            raise ValueError(f"cycle and code_cycle must be >= 0, got {self.cycle}, {self.code_cycle}")
+        if self.align < 0 or self.align_kind not in ALIGNMENTS:
+            raise ValueError(f"align must be >= 0 and align_kind one of {ALIGNMENTS}, got {self.align}, "
+                             f"{self.align_kind!r}")
 
 
 def random_warp(x: torch.Tensor, strength: float) -> torch.Tensor:
@@ -85,6 +97,9 @@ class SwapAutoencoder(Autoencoder):
             self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(numel(self.feature_shape), cfg.code_size),
                                          activation(cfg.code_activation))
         self.decoders = nn.ModuleList(self._decoder() for _ in cfg.domains)  # decoders[i] renders domain i
+        if cfg.align > 0 and cfg.align_kind == "adversarial":  # tells the domains apart from the code
+            code_numel = cfg.code_size * (h * w if cfg.spatial_code else 1)
+            self.domain_classifier = domain_classifier(code_numel, len(cfg.domains))
         kaiming_init_(self)
 
     def _decoder(self) -> nn.Sequential:
@@ -141,20 +156,23 @@ class SwapAutoencoder(Autoencoder):
         """Own-domain reconstructions: each sample through the shared encoder (its input warped in training when
         ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's).
 
-        In training with ``cycle`` > 0 and domain ids, each code is also swapped into a random other domain
-        (``x_swap``, ``swap_domain``), and the swap is encoded and decoded back by the own domain (``cycle_logits``).
+        In training with ``cycle`` or ``code_cycle`` > 0 and domain ids, each code is also swapped into a random other
+        domain (``x_swap``, ``swap_domain``) and the swap is encoded again (``z_swap``); with ``cycle`` > 0 that code
+        is decoded back by the own domain (``cycle_logits``).
         """
         cfg = self.config
         x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
         z = self.encode(x_in)
         logits = self.decode_logits(z, domain)
         out = {"x_hat": output(logits, cfg.output_activation), "logits": logits, "z": z}
-        if self.training and cfg.cycle > 0 and domain is not None:
+        if self.training and (cfg.cycle > 0 or cfg.code_cycle > 0) and domain is not None:
             other = self.other_domains(domain)
             out["x_swap"] = self.decode(z, other)
             out["swap_domain"] = other
-            back = self.decode_logits(self.encode(out["x_swap"]), domain)
-            out["cycle_logits"], out["x_cycle"] = back, output(back, cfg.output_activation)
+            out["z_swap"] = self.encode(out["x_swap"])
+            if cfg.cycle > 0:
+                back = self.decode_logits(out["z_swap"], domain)
+                out["cycle_logits"], out["x_cycle"] = back, output(back, cfg.output_activation)
         return out
 
     def other_domains(self, domain: torch.Tensor) -> torch.Tensor:
@@ -167,10 +185,22 @@ class SwapAutoencoder(Autoencoder):
         target = x if target is None else target  # the un-warped image: warping happens inside forward
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
         terms = {"loss": recon, "recon": recon}
+        cfg = self.config
         if "cycle_logits" in out:  # x -> other domain -> back: the swap kept what the domains share
-            cycle = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, self.config.loss)
-            terms["cycle"] = cycle
-            terms["loss"] = recon + self.config.cycle * cycle
+            terms["cycle"] = reconstruction_loss(out["cycle_logits"], out["x_cycle"], target, cfg.loss)
+            terms["loss"] = terms["loss"] + cfg.cycle * terms["cycle"]
+        if "z_swap" in out and cfg.code_cycle > 0:  # the swap encodes to its source's code (relative squared error)
+            z = out["z"].detach()
+            terms["code_cycle"] = (out["z_swap"] - z).pow(2).mean() / z.pow(2).mean().clamp_min(1e-8)
+            terms["loss"] = terms["loss"] + cfg.code_cycle * terms["code_cycle"]
+        if cfg.align > 0 and domain is not None:  # the domains' codes made indistinguishable
+            if cfg.align_kind == "adversarial":
+                parts = adversarial_alignment(self.domain_classifier, out["z"], domain)
+                terms["align"], terms["domain_ce"] = parts["confusion"], parts["classifier"]
+                terms["loss"] = terms["loss"] + cfg.align * terms["align"] + terms["domain_ce"]
+            else:
+                terms["align"] = mmd_alignment(out["z"], domain)
+                terms["loss"] = terms["loss"] + cfg.align * terms["align"]
         return terms
 
     @torch.no_grad()

@@ -1,0 +1,134 @@
+"""``aekit compress`` / ``aekit decompress``: one ``.aek`` file per image with a compressive autoencoder run
+(``aekit train --model compress``), and back to PNG.
+
+Images of another size than the model's are resized to it for coding and back to their own size on decoding. A
+decompressed image is model output, so its PNG carries the provenance mark (``aekit inspect`` reads it). Nothing
+existing is overwritten without ``force``; every file is read and checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import checkpoint as ckpt
+from ..codec import Codec, CodecError
+from ..errors import AekitError
+from ..fileio import atomic_write, refuse_existing
+from ..models.compress import CompressiveAutoencoder
+from ..provenance import make_mark, save_png
+from .inputs import expand_inputs, read_image
+
+SUFFIX = ".aek"
+
+
+def open_codec(run: str | Path, device: str = "cpu") -> Codec:
+    """The codec of a compressive autoencoder run; any other run is refused with one line."""
+    run = Path(run)
+    model, _ = ckpt.load_model(run, device)
+    if not isinstance(model, CompressiveAutoencoder):
+        raise AekitError(f"{run} is not a compression run (train one with `aekit train --model compress`)")
+    return Codec(model, ckpt.fingerprint(run / ckpt.WEIGHTS))
+
+
+def _to_model(img: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
+    """uint8 (H, W[, C]) to float (C, h, w) in [0, 1] at the model's size (bicubic when resizing)."""
+    c, h, w = shape
+    if img.shape[:2] != (h, w):
+        img = np.asarray(Image.fromarray(img).resize((w, h), Image.BICUBIC), dtype=np.uint8)
+    x = torch.from_numpy(np.array(img, dtype=np.float32)) / 255.0
+    return x[None] if c == 1 else x.permute(2, 0, 1)
+
+
+def _to_image(x: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """float (C, h, w) in [0, 1] to uint8 (H, W[, C]) at the stored size."""
+    arr = np.rint(x.clamp(0, 1).numpy() * 255.0).astype(np.uint8)
+    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    h, w = size
+    if arr.shape[:2] != (h, w):
+        arr = np.asarray(Image.fromarray(arr).resize((w, h), Image.BICUBIC), dtype=np.uint8)
+    return arr
+
+
+def compress_images(codec: Codec, images: list[np.ndarray], level: int, batch_size: int = 256) -> list[bytes]:
+    """uint8 images (H, W[, C]) in the model's colour mode to ``.aek`` file contents."""
+    shape = codec.shape
+    out: list[bytes] = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        x = torch.stack([_to_model(img, shape) for img in chunk])
+        out += codec.encode(x, level, [img.shape[:2] for img in chunk])
+    return out
+
+
+def decompress_bytes(codec: Codec, data: bytes) -> np.ndarray:
+    """One ``.aek`` file's contents to a uint8 image (H, W[, C]) at its original size."""
+    x, _, size = codec.decode(data)
+    return _to_image(x, size)
+
+
+def _targets(inputs: list[Path], out: Path, suffix: str, force: bool) -> list[Path]:
+    targets = [out / (p.stem + suffix) for p in inputs]
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(inputs, targets):
+        if dst in seen:
+            raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
+        seen[dst] = src
+    refuse_existing(targets, force)
+    return targets
+
+
+def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: int | None = None,
+                   force: bool = False, device: str = "cpu") -> list[Path]:
+    """Compress image files (folders expand to their images) into ``out/<stem>.aek``; returns the files written."""
+    out = Path(out)
+    paths = expand_inputs(inputs)
+    if not paths:
+        raise AekitError("no inputs to compress")
+    if out.exists() and not out.is_dir():
+        raise AekitError(f"{out} exists and is not a folder")
+    targets = _targets(paths, out, SUFFIX, force)
+    codec = open_codec(run, device)
+    level = codec.model.config.default_level if level is None else level
+    if not 0 <= level < codec.model.levels:
+        raise AekitError(f"--level must lie in 0..{codec.model.levels - 1} for this run")
+    images = [read_image(p, codec.shape[0]) for p in paths]  # read and check everything before writing
+    out.mkdir(parents=True, exist_ok=True)
+    for dst, data in zip(targets, compress_images(codec, images, level)):
+        atomic_write(dst, data)
+    return targets
+
+
+def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force: bool = False,
+                     device: str = "cpu") -> list[Path]:
+    """Decode ``.aek`` files into marked PNGs ``out/<stem>.png``; returns the files written."""
+    out = Path(out)
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise AekitError("no inputs to decompress")
+    for p in paths:
+        if not p.is_file():
+            raise AekitError(f"{p} not found")
+    if out.exists() and not out.is_dir():
+        raise AekitError(f"{out} exists and is not a folder")
+    targets = _targets(paths, out, ".png", force)
+    codec = open_codec(run, device)
+    fp = ckpt.fingerprint(Path(run) / ckpt.WEIGHTS)
+    decoded = []
+    for p in paths:
+        if p.stat().st_size > 1 << 20:
+            raise AekitError(f"{p}: too large for an .aek image")
+        try:
+            decoded.append(decompress_bytes(codec, p.read_bytes()))
+        except CodecError as e:
+            raise AekitError(f"{p}: {e}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    for src, dst, img in zip(paths, targets, decoded):
+        save_png(dst, img, make_mark("decompress", fp, model="compress", input=src.name))
+    return targets
+
+
+__all__ = ["open_codec", "compress_images", "decompress_bytes", "compress_files", "decompress_files"]

@@ -1,0 +1,207 @@
+"""Compressing MNIST digits one file per image: aekit's .aek files against PNG, JPEG, WebP (and AVIF where Pillow
+has it), every byte of every file counted, same digits, same run.
+
+aekit trains one compressive autoencoder (`aekit train --preset compress`, all quality levels in one model) on the
+60k training digits, or takes an existing run (--run). Each of the --n-test test digits is written as its own file
+by every codec at every setting; bits per pixel = 8 * (mean file size in bytes) / 784, headers included. PSNR is
+computed per image on the decoded 8-bit image against the original and averaged over images (PNG is lossless:
+reported as 99 dB).
+
+    python benchmarks/compress.py [--run RUN | --epochs 6 --device cpu] [--n-test 10000]
+
+Prints a JSON object as its last line ({"aekit": [{"setting", "bpp", "psnr"}, ...], "png": [...], "jpeg": [...],
+"webp": [...], ...} plus run details), writes benchmarks/results/compress.json, benchmarks/results/compress.png and
+the `compress` section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, features
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+
+import aekit  # noqa: E402
+from aekit import checkpoint as ckpt  # noqa: E402
+from aekit.apps.compress import compress_images, open_codec  # noqa: E402
+from aekit.runs import parse_sets, resolve_settings, train_run  # noqa: E402
+
+LOSSLESS_PSNR = 99.0
+SETTINGS = {
+    "png": [None],
+    "jpeg": [5, 10, 20, 30, 50, 75, 90],
+    "webp": [0, 5, 10, 20, 40, 60, 80, 95],
+    "avif": [0, 10, 25, 40, 60, 80],
+}
+TARGETS = [(0.5, 29.2), (0.25, 20.0)]  # (at most this many bits per pixel, at least this PSNR)
+
+
+def psnr_per_image(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    mse = ((ref.astype(np.float64) - out.astype(np.float64)) / 255.0) ** 2
+    mse = mse.reshape(len(ref), -1).mean(1)
+    return np.where(mse == 0, LOSSLESS_PSNR, 10 * np.log10(1.0 / np.maximum(mse, 1e-12)))
+
+
+def pillow_codec(name: str, setting, images: np.ndarray) -> tuple[float, float]:
+    """(bpp, mean PSNR) of one Pillow codec at one setting, each image its own file."""
+    fmt = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF"}[name]
+    opts = {"png": {"optimize": True}, "jpeg": {"quality": setting, "optimize": True},
+            "webp": {"quality": setting, "method": 6}, "avif": {"quality": setting}}[name]
+    sizes, decoded = [], []
+    for img in images:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format=fmt, **opts)
+        sizes.append(buf.tell())
+        buf.seek(0)
+        with Image.open(buf) as im:
+            decoded.append(np.asarray(im.convert("L"), dtype=np.uint8))
+    bpp = 8 * float(np.mean(sizes)) / images[0].size
+    return bpp, float(psnr_per_image(images, np.stack(decoded)).mean())
+
+
+def aekit_points(run: Path, images: np.ndarray, device: str) -> tuple[list[dict], dict]:
+    codec = open_codec(run, device)
+    points, examples = [], {}
+    for level in range(codec.model.levels):
+        t0 = time.perf_counter()
+        files = compress_images(codec, list(images), level)
+        t1 = time.perf_counter()
+        decoded = codec.decode_many(files)
+        t2 = time.perf_counter()
+        out = np.stack([np.rint(d[0][0].clamp(0, 1).numpy() * 255).astype(np.uint8) for d in decoded])
+        bpp = 8 * float(np.mean([len(f) for f in files])) / images[0].size
+        points.append({"setting": level, "bpp": bpp, "psnr": float(psnr_per_image(images, out).mean()),
+                       "bytes_min": min(map(len, files)), "bytes_max": max(map(len, files)),
+                       "encode_ms": 1e3 * (t1 - t0) / len(files), "decode_ms": 1e3 * (t2 - t1) / len(files)})
+        examples[level] = out[:8]
+        print(json.dumps({"codec": "aekit", **points[-1]}), file=sys.stderr)
+    return points, examples
+
+
+def best_at(points: list[dict], max_bpp: float) -> float | None:
+    ok = [p["psnr"] for p in points if p["bpp"] <= max_bpp]
+    return max(ok) if ok else None
+
+
+def plot(result: dict, examples: dict, images: np.ndarray, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(12, 5))
+    ax = fig.add_subplot(1, 2, 1)
+    for name in ["aekit", *SETTINGS]:
+        pts = [p for p in result.get(name, []) if p["psnr"] < LOSSLESS_PSNR]
+        if pts:
+            ax.plot([p["bpp"] for p in pts], [p["psnr"] for p in pts], "o-", label=name, ms=4)
+    if result.get("png"):
+        ax.axvline(result["png"][0]["bpp"], color="gray", ls=":", label="png (lossless)")
+    for bpp, db in TARGETS:
+        ax.plot([bpp], [db], "k*", ms=10)
+    ax.set_xlabel("bits per pixel (every byte of every file)")
+    ax.set_ylabel("PSNR (dB, mean over images)")
+    ax.set_xlim(0, 4.5)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("MNIST test digits, one file each (stars: targets)")
+    levels = sorted(examples)
+    ax2 = fig.add_subplot(1, 2, 2)
+    rows = [images[:8], *(examples[lv] for lv in levels)]
+    grid = np.concatenate([np.concatenate(list(r), 1) for r in rows], 0)
+    ax2.imshow(grid, cmap="gray", vmin=0, vmax=255)
+    ax2.set_yticks([14 + 28 * i for i in range(len(rows))],
+                   ["original"] + [f"level {lv}: {result['aekit'][lv]['bpp']:.2f} bpp" for lv in levels])
+    ax2.set_xticks([])
+    ax2.set_title("aekit decoded digits per quality level")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def markdown(r: dict) -> str:
+    lines = [f"Every one of the first {r['n_test']} MNIST test digits written as its own file by each codec at each "
+             "setting; bits per pixel = 8 x mean file size / 784, headers and checksums included; PSNR per image "
+             "on the decoded 8-bit image, averaged. aekit: one compressive autoencoder (all levels in one model), "
+             f"run `{r['run']}` ({r['train']})."]
+    for name in ["aekit", *SETTINGS]:
+        if not r.get(name):
+            continue
+        lines += ["", f"**{name}**", "", "| setting | bpp | PSNR (dB) |", "|---|---|---|"]
+        lines += [f"| {p['setting']} | {p['bpp']:.3f} | {p['psnr']:.2f} |" for p in r[name]]
+    acc = r["acceptance"]
+    lines += ["", "Acceptance: " + "; ".join(
+        f">= {db} dB at <= {bpp} bpp: {acc[f'{bpp}bpp']['met']} (aekit best {acc[f'{bpp}bpp']['aekit_psnr']})"
+        for bpp, db in TARGETS) + ".", "", f"![rate-distortion]({r['figure']})", "",
+        f"Command: `python benchmarks/compress.py {r['argv']}` (wall time {r['wall_seconds'] / 60:.1f} min; "
+        f"torch threads {r['machine']['torch_threads']})"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", help="an existing compression run to measure (default: train one)")
+    ap.add_argument("--out-run", default="runs/compress-bench", help="where to train the run when --run is not given")
+    ap.add_argument("--epochs", type=float, help="training epochs (default: the compress preset's)")
+    ap.add_argument("--batch-size", type=int, help="training batch size (default: the preset's)")
+    ap.add_argument("--lr", type=float, help="training peak learning rate (default: the preset's)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option, as aekit train")
+    ap.add_argument("--device", default="cpu", help="training device (coding runs on the CPU)")
+    ap.add_argument("--no-baselines", action="store_true", help="aekit only (no PNG/JPEG/WebP/AVIF)")
+    ap.add_argument("--name", default="compress", help="results/<name>.json|png and the BENCHMARKS.md section")
+    ap.add_argument("--n-test", type=int, default=10000)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (training on the CPU and coding)")
+    ap.add_argument("--force", action="store_true", help="replace --out-run")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    images = aekit.load_dataset("mnist").x_test[: args.n_test]
+    run, train_seconds = Path(args.run) if args.run else None, None
+    if run is None:
+        settings = resolve_settings(preset="compress", model_options=parse_sets(args.set),
+                                    train_options={"epochs": args.epochs, "device": args.device,
+                                                   "batch_size": args.batch_size, "lr": args.lr})
+        t0 = time.perf_counter()
+        run = train_run(settings, args.out_run, force=args.force, progress=False)
+        train_seconds = time.perf_counter() - t0
+    tcfg = ckpt.read_run_config(run).get("train") or {}
+    result = {"n_test": len(images), "run": str(run),
+              "train": f"{tcfg.get('epochs')} epochs" + (f", {train_seconds:.0f} s on {args.device}"
+                                                         if train_seconds else ", trained earlier")}
+    result["aekit"], examples = aekit_points(run, images, "cpu")
+    for name, settings in SETTINGS.items():
+        if args.no_baselines or (name == "avif" and not features.check("avif")):
+            continue
+        result[name] = []
+        for s in settings:
+            bpp, db = pillow_codec(name, s, images)
+            result[name].append({"setting": s if s is not None else "lossless", "bpp": bpp, "psnr": db})
+            print(json.dumps({"codec": name, **result[name][-1]}), file=sys.stderr)
+    result["acceptance"] = {}
+    for bpp, db in TARGETS:
+        got = best_at(result["aekit"], bpp)
+        result["acceptance"][f"{bpp}bpp"] = {"aekit_psnr": None if got is None else round(got, 2),
+                                             "target_psnr": db, "met": got is not None and got >= db}
+    result["argv"] = " ".join(argv if argv is not None else sys.argv[1:])
+    result["machine"] = machine()
+    result["wall_seconds"] = time.perf_counter() - t_start
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result["figure"] = f"benchmarks/results/{args.name}.png"
+    plot(result, examples, images, RESULTS / f"{args.name}.png")
+    write_result(args.name, result)
+    update_section(args.name, markdown(result))
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""The recon headline model trained longer: MNIST test MSE at code 32 against the training budget, to learn what the
+architecture reaches with more compute than 10 CPU minutes (issue 3's target: <= 0.0020).
+
+Each budget is a full run with its own cosine schedule (the headline model and recipe of ``recon.py``); the test MSE
+is also logged after every epoch. Budgets run in ascending order and are skipped when the time they would take (from
+the seconds per epoch measured so far) exceeds what is left of ``--time-limit``; the JSON is rewritten after each
+run, so a killed job keeps what it finished. Prints a JSON object as its last line.
+
+    python benchmarks/recon_long.py --device cuda --budgets 10,30,60 --time-limit 300 --out DIR
+    python benchmarks/recon_long.py --report DIR/recon-long.json   (write the BENCHMARKS.md section from a result)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import RESULTS, machine, update_section  # noqa: E402
+from recon import HEADLINE, plot_curve, recipe, run_one  # noqa: E402
+
+import aekit  # noqa: E402
+
+
+def markdown(r: dict) -> str:
+    rows = ["| epochs | training seconds | test MSE |", "|---|---|---|"]
+    rows += [f"| {b['epochs']:g} | {b['seconds']:.0f} | {b['test_mse']:.5f} |" for b in r["budgets"]]
+    longest = r["budgets"][-1] if r["budgets"] else None
+    curve = ", ".join(f"{p['epoch']}: {p['test_mse']:.5f}" for p in longest["curve"]) if longest else ""
+    return "\n".join([
+        "## The headline conv autoencoder trained longer (`benchmarks/recon_long.py`)",
+        "",
+        f"MNIST test MSE per pixel at code 32; each row a full run with its own cosine schedule, on {r['device']} "
+        f"({r['machine'].get('gpu') or r['machine']['processor']}). Model `{json.dumps(r['config'])}`, recipe "
+        f"`{json.dumps(r['train'])}` (epochs per row). Skipped for time: {r['skipped'] or 'none'}.",
+        "",
+        *rows,
+        "",
+        f"Test MSE after each epoch of the longest run: {curve}.",
+        "",
+        "![test MSE vs training seconds](benchmarks/results/recon-long.png)",
+        "",
+        f"Command: `python benchmarks/recon_long.py {r['argv']}`",
+    ])
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--budgets", default="10,30,60", help="epoch budgets, one run each, ascending")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--time-limit", type=float, default=300, help="seconds of training for all budgets together")
+    ap.add_argument("--n-train", type=int, default=60000, help="training images (fewer: a quick check)")
+    ap.add_argument("--out", default=str(RESULTS), help="folder for recon-long.json and recon-long.png")
+    ap.add_argument("--report", metavar="JSON", help="only write the BENCHMARKS.md section from this result")
+    args = ap.parse_args(argv)
+    if args.report:
+        result = json.loads(Path(args.report).read_text())
+        update_section("recon-long", markdown(result))
+        return result
+    budgets = sorted(float(b) for b in args.budgets.split(","))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = aekit.load_dataset("mnist")
+    x_train = torch.from_numpy(ds.x_train[: args.n_train, None].astype(np.float32) / 255)
+    x_test = torch.from_numpy(ds.x_test[:, None].astype(np.float32) / 255)
+    info = machine()
+    if args.device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(args.device)
+    result = {"budgets": [], "skipped": [], "device": args.device, "config": HEADLINE["config"],
+              "train": {**recipe(0, device=args.device), **HEADLINE["train"], "epochs": None}, "machine": info,
+              "argv": " ".join(argv if argv is not None else sys.argv[1:])}
+    t_start, per_epoch = time.perf_counter(), None
+    for e in budgets:
+        left = args.time_limit - (time.perf_counter() - t_start)
+        if per_epoch is not None and e * per_epoch > left:
+            result["skipped"].append(e)
+            continue
+        t_run = time.perf_counter()
+        r = run_one(HEADLINE, 32, e, x_train, x_test, device=args.device, curve=True)
+        per_epoch = (time.perf_counter() - t_run) / e  # training, set-up and the per-epoch evaluation
+        result["budgets"].append({"epochs": e, **r})
+        print(json.dumps({"epochs": e, "test_mse": r["test_mse"], "seconds": r["seconds"]}), file=sys.stderr)
+        (out / "recon-long.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "recon-long.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_curve({f"{b['epochs']:g} epochs": b["curve"] for b in result["budgets"]}, out / "recon-long.png")
+    (out / "recon-long.md").write_text(markdown(result) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "budgets"} |
+                     {"test_mse": {f"{b['epochs']:g}": b["test_mse"] for b in result["budgets"]}}))
+    return result
+
+
+if __name__ == "__main__":
+    main()
