@@ -78,14 +78,16 @@ def metrics(clean: np.ndarray, out: np.ndarray) -> dict:
 
 
 def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: float, device: str = "cpu",
-                   seed: int = 0):
+                   time_limit: float = 0.0, seed: int = 0):
+    """(model, training seconds, epochs trained): at most ``epochs``, fewer when ``time_limit`` seconds run out (the
+    learning-rate schedule then follows elapsed time, so it still ends decayed)."""
     torch.manual_seed(seed)
     model = build_model("conv", {**DENOISER, "input_shape": (1, 28, 28)})
     cfg = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, schedule="cosine", warmup=0.02, eps=1e-8, seed=seed,
-                      device=device, noise=noise, noise_strength=strength)
+                      device=device, noise=noise, noise_strength=strength, time_limit=time_limit)
     t0 = time.perf_counter()
-    train(model, x_train, cfg, progress=False)
-    return model, time.perf_counter() - t0
+    result = train(model, x_train, cfg, progress=False)
+    return model, time.perf_counter() - t0, result.steps * cfg.batch_size / len(x_train)
 
 
 def plot(clean, noisy: dict, outs: dict, path: Path, n: int = 8) -> None:
@@ -115,6 +117,8 @@ def markdown(r: dict, name: str = "denoise") -> str:
     where = f"on {mach.get('gpu', mach['device'])}" if mach["device"] != "cpu" else \
         f"on {mach['torch_threads']} CPU thread(s)"
     has_bm3d = "bm3d" in r["baselines"]
+    limit = f" (at most {r['epochs']['gaussian']:g} and {r['epochs']['salt_pepper']:g}, or {r['time_limit']:g} s each)" \
+        if r.get("time_limit") else ""
     title = "" if name == "denoise" else f" `--name {name}`"
     lines = [f"## Denoising MNIST: aekit vs classical filters (`benchmarks/denoise.py`{title})", "",
              f"PSNR (dB, mean over digits) / SSIM on the first {r['n_test']} MNIST test digits"
@@ -122,7 +126,8 @@ def markdown(r: dict, name: str = "denoise") -> str:
                 else "") + ". Noisy inputs are clipped to [0, 1]; each classical method uses the parameter with the "
              f"best validation PSNR on {r['n_val']} training digits ({r['n_val_bm3d']} for BM3D). aekit: a conv "
              f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}), trained on the 60k training "
-             f"digits (epochs: {r['epochs']['gaussian']:g} Gaussian, {r['epochs']['salt_pepper']:g} salt-and-pepper; "
+             f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, {r['trained_epochs']['salt_pepper']:.3g} "
+             f"salt-and-pepper{limit}; "
              f"training took {r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s "
              f"{where}).", ""]
     tables = (("all", f"first {r['n_test']} test digits"), ("bm3d_subset", f"first {r['bm3d_n']}"))
@@ -155,6 +160,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--epochs", type=float, default=30, help="training epochs of the Gaussian denoiser")
     ap.add_argument("--sp-epochs", type=float, default=3, help="training epochs of the salt-and-pepper denoiser")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--time-limit", type=float, default=0.0,
+                    help="seconds of training per denoiser at most (0: none); the epochs then are a cap")
     ap.add_argument("--device", default="cpu", help="device for aekit's training and inference (e.g. cuda)")
     ap.add_argument("--baselines", default=",".join(METHODS),
                     help="comma-separated classical methods to run (tv and nl_means need scikit-image, bm3d bm3d)")
@@ -170,8 +177,9 @@ def main(argv=None) -> dict:
     clean = ds.x_test[: args.n_test, None].astype(np.float32) / 255
     val = ds.x_train[-args.n_val :, None].astype(np.float32) / 255  # the last training digits: a fixed slice
     nb = min(args.bm3d_n, args.n_test)
-    result = {"all": {}, "bm3d_subset": {}, "parameters": {}, "train_seconds": {}, "method_seconds": {},
-              "n_test": args.n_test, "bm3d_n": nb, "n_val": args.n_val, "n_val_bm3d": args.n_val_bm3d,
+    result = {"all": {}, "bm3d_subset": {}, "parameters": {}, "train_seconds": {}, "trained_epochs": {},
+              "method_seconds": {},
+              "time_limit": args.time_limit, "n_test": args.n_test, "bm3d_n": nb, "n_val": args.n_val, "n_val_bm3d": args.n_val_bm3d,
               "epochs": {"gaussian": args.epochs, "salt_pepper": args.sp_epochs}, "denoiser": DENOISER}
     examples_noisy, examples = {}, {}
     for setting, strength in SETTINGS.items():
@@ -198,7 +206,8 @@ def main(argv=None) -> dict:
         best = max(outs, key=lambda k: full[k]["psnr"])
         examples[setting] = {best: outs[best]}
         epochs = args.epochs if setting == "gaussian" else args.sp_epochs
-        model, result["train_seconds"][setting] = train_denoiser(setting, strength, x_train, epochs, args.device)
+        model, result["train_seconds"][setting], result["trained_epochs"][setting] = train_denoiser(
+            setting, strength, x_train, epochs, args.device, args.time_limit)
         t0 = time.perf_counter()
         out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
