@@ -124,7 +124,8 @@ def markdown(r: dict, name: str = "denoise") -> str:
              f"PSNR (dB, mean over digits) / SSIM on the first {r['n_test']} MNIST test digits"
              + (f"; BM3D on the first {r['bm3d_n']} of them (second table: every method on that subset)" if has_bm3d
                 else "") + ". Noisy inputs are clipped to [0, 1]; each classical method uses the parameter with the "
-             f"best validation PSNR on {r['n_val']} training digits ({r['n_val_bm3d']} for BM3D). aekit: a conv "
+             f"best validation PSNR on {r['n_val']} training digits" + (f" ({r['n_val_bm3d']} for BM3D)" if has_bm3d else "")
+             + ". aekit: a conv "
              f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}), trained on the 60k training "
              f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, {r['trained_epochs']['salt_pepper']:.3g} "
              f"salt-and-pepper{limit}; "
