@@ -152,6 +152,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--run", help="an existing compression run to measure (default: train one)")
     ap.add_argument("--out-run", default="runs/compress-bench", help="where to train the run when --run is not given")
     ap.add_argument("--epochs", type=float, help="training epochs (default: the compress preset's)")
+    ap.add_argument("--time-limit", type=float, help="stop training after this many seconds (the schedule follows)")
     ap.add_argument("--batch-size", type=int, help="training batch size (default: the preset's)")
     ap.add_argument("--lr", type=float, help="training peak learning rate (default: the preset's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option, as aekit train")
@@ -169,14 +170,16 @@ def main(argv=None) -> dict:
     if run is None:
         settings = resolve_settings(preset="compress", model_options=parse_sets(args.set),
                                     train_options={"epochs": args.epochs, "device": args.device,
-                                                   "batch_size": args.batch_size, "lr": args.lr})
+                                                   "batch_size": args.batch_size, "lr": args.lr,
+                                                   "time_limit": args.time_limit})
         t0 = time.perf_counter()
         run = train_run(settings, args.out_run, force=args.force, progress=False)
         train_seconds = time.perf_counter() - t0
     tcfg = ckpt.read_run_config(run).get("train") or {}
+    done = len(ckpt.read_metrics(run))  # one row per finished epoch (fewer than asked when the time limit hit)
     result = {"n_test": len(images), "run": str(run),
-              "train": f"{tcfg.get('epochs')} epochs" + (f", {train_seconds:.0f} s on {args.device}"
-                                                         if train_seconds else ", trained earlier")}
+              "train": f"{done} epochs" + (f" (time limit {tcfg['time_limit']:.0f} s)" if tcfg.get("time_limit") else "")
+              + (f", {train_seconds:.0f} s on {args.device}" if train_seconds else ", trained earlier")}
     result["aekit"], examples = aekit_points(run, images, "cpu")
     for name, settings in SETTINGS.items():
         if args.no_baselines or (name == "avif" and not features.check("avif")):
