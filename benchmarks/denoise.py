@@ -7,7 +7,7 @@ gets the parameter that scores best (PSNR) on a separate validation slice of tra
 the test digits. BM3D takes about a second per digit here, so it runs on the first --bm3d-n test digits only; every
 method is also reported on that subset so the comparison with BM3D is like for like.
 
-    python benchmarks/denoise.py [--n-test 1000] [--bm3d-n 100] [--epochs 24] [--sp-epochs 3] [--device cuda]
+    python benchmarks/denoise.py [--n-test 1000] [--bm3d-n 100] [--epochs 30] [--sp-epochs 3] [--device cuda]
                                  [--baselines median,gaussian_blur,tv,nl_means,bm3d] [--name denoise]
 
 Prints a JSON object as its last line ({"gaussian": {method: {"psnr", "ssim"}}, "salt_pepper": {...}, ...}), writes
@@ -40,10 +40,9 @@ SETTINGS = {"gaussian": 0.5, "salt_pepper": 0.2}
 # (32/64 or 48/96 channels, 2 or 3 convs per stage) and 19.0 dB for the same 32/64 model trained with MSE.
 # Full-resolution convs before and after the stage (stem) help: validation PSNR (last 1000 training digits) of the
 # 32-channel version trained on 20k digits for 1 epoch: stem 0 19.17 dB, 1 19.43, 2 19.49; 3 epochs at stem 0: 19.78.
-# Width helped at 1 epoch (32 -> 64 channels: +0.6 dB), so the default is 96 channels for a long (GPU) run; at 24
-# epochs it costs hours on one CPU thread (--epochs 1 there).
-DENOISER = {"channels": [96], "blocks_per_stage": 3, "stem": 2, "norm": "batch", "activation": "silu",
-            "spatial_code": True, "code_size": 96}
+# The default run is long (30 epochs: a GPU run; hours on one CPU thread).
+DENOISER = {"channels": [64], "blocks_per_stage": 3, "stem": 2, "norm": "batch", "activation": "silu",
+            "spatial_code": True, "code_size": 64}
 
 
 def classical(name: str):
@@ -153,7 +152,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--bm3d-n", type=int, default=100, help="test digits for BM3D (a subset of the above)")
     ap.add_argument("--n-val", type=int, default=100, help="training digits for the parameter sweeps")
     ap.add_argument("--n-val-bm3d", type=int, default=10, help="training digits for BM3D's sweep")
-    ap.add_argument("--epochs", type=float, default=24, help="training epochs of the Gaussian denoiser")
+    ap.add_argument("--epochs", type=float, default=30, help="training epochs of the Gaussian denoiser")
     ap.add_argument("--sp-epochs", type=float, default=3, help="training epochs of the salt-and-pepper denoiser")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="device for aekit's training and inference (e.g. cuda)")
@@ -201,7 +200,7 @@ def main(argv=None) -> dict:
         epochs = args.epochs if setting == "gaussian" else args.sp_epochs
         model, result["train_seconds"][setting] = train_denoiser(setting, strength, x_train, epochs, args.device)
         t0 = time.perf_counter()
-        out = reconstruct(model, torch.from_numpy(noisy), device=args.device).numpy()
+        out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
         full["aekit"], sub["aekit"] = metrics(clean, out), metrics(clean[:nb], out[:nb])
         examples[setting]["aekit"] = out

@@ -9,7 +9,7 @@ from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
-from aekit.knn import NeighborSampler, knn_graph, layout, membership
+from aekit.knn import NeighborSampler, deskew, knn_graph, layout, membership, neighbor_sampler
 from aekit.models import build_model
 from aekit.models.neighbors import umap_ab, umap_cross_entropy
 from aekit.train import TrainConfig, train
@@ -38,6 +38,36 @@ def test_sampler_draws_graph_neighbours_seeded_by_epoch():
     assert torch.equal(a, s.draw(0)) and not torch.equal(a, b)
     assert all(int(j) in s.indices[i].tolist() for i, j in enumerate(a))
     assert torch.equal(s(3)["neighbor"], x[s.draw(3)])
+
+
+def test_deskew_straightens_a_slanted_stroke_and_centres_it():
+    img = torch.zeros(2, 1, 28, 28)
+    for r in range(6, 22):  # a stroke leaning right by 0.5 column per row, off centre
+        img[0, 0, r, 6 + r // 2] = 1.0
+    img[1, 0, 4:12, 20] = 1.0  # an upright stroke, off centre
+    out = deskew(img)
+    for im in out[:, 0]:
+        rr, cc = torch.nonzero(im > 0.3, as_tuple=True)
+        w = im[rr, cc]
+        mr, mc = (w * rr).sum() / w.sum(), (w * cc).sum() / w.sum()
+        assert abs(mr - 13.5) < 0.6 and abs(mc - 13.5) < 0.6  # centred
+        assert abs(((w * (rr - mr) * (cc - mc)).sum() / w.sum()).item()) < 0.3  # no slant left
+    assert torch.equal(deskew(torch.zeros(1, 1, 8, 8)), torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="images"):
+        deskew(torch.zeros(3, 784))
+
+
+def test_deskewed_neighbour_space_builds_the_graph_on_deskewed_images(mnist):
+    x = torch.from_numpy(mnist.x_train[:300, None].astype(np.float32) / 255)
+    model = build_model("dense", input_shape=(1, 28, 28), code_size=2, neighbor_weight=0.3,
+                        neighbor_space="deskewed")
+    s = neighbor_sampler(model, x)
+    assert torch.equal(s.indices, knn_graph(deskew(x), 15)[0]) and not torch.equal(s.indices, knn_graph(x, 15)[0])
+    assert torch.equal(s(0)["neighbor"], x[s.draw(0)])  # the neighbours themselves stay raw
+    with pytest.raises(ValueError, match="neighbor_space"):
+        build_model("dense", input_shape=(1, 28, 28), neighbor_space="tangent")
+    with pytest.raises(ValueError, match="image inputs"):
+        build_model("dense", input_shape=(784,), neighbor_space="deskewed")
 
 
 def test_cross_entropy_rewards_close_neighbours_and_distant_strangers():

@@ -37,6 +37,7 @@ class ConvConfig:
     neighbor_min_dist: float = 0.1  # UMAP's min_dist: how tightly neighbours may pack in the code space
     neighbor_negatives: float = 5.0  # weight of repulsion per edge (UMAP's negative_sample_rate)
     landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
+    neighbor_space: str = "pixels"  # the graph's inputs: "pixels" or "deskewed" (images with their slant removed)
     critic_samples: bool = False  # the adversarial critic also judges decoded codes drawn like new samples
 
     def __post_init__(self):

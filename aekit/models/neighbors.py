@@ -17,7 +17,8 @@ UMAP layout of the same graph (``aekit.knn.layout``, computed in seconds), ``lan
 distance, as umap-learn's ParametricUMAP can with its landmark loss; the neighbour term keeps shaping the codes.
 
 Configs that offer the terms have the fields ``neighbor_weight`` (0: off), ``neighbors`` (k of the graph),
-``neighbor_min_dist`` (UMAP's min_dist, which sets a and b), ``neighbor_negatives`` and ``landmark_weight`` (0: off).
+``neighbor_min_dist`` (UMAP's min_dist, which sets a and b), ``neighbor_negatives``, ``landmark_weight`` (0: off) and
+``neighbor_space`` ("pixels", or "deskewed": the graph of deskewed images, see ``aekit.knn.deskew``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import functools
 import numpy as np
 import torch
 
+NEIGHBOR_SPACES = ("pixels", "deskewed")  # what the input-space kNN graph is computed on
 EPS = 1e-4  # probabilities are clipped to [EPS, 1 - EPS] inside the logs, as parametric UMAP does
 
 
@@ -91,3 +93,7 @@ def check_neighbors(cfg) -> None:
         raise ValueError("landmark_weight needs a code vector (spatial_code=False)")
     if not 0 <= cfg.neighbor_min_dist < 3:
         raise ValueError(f"neighbor_min_dist must lie in [0, 3), got {cfg.neighbor_min_dist}")
+    if cfg.neighbor_space not in NEIGHBOR_SPACES:
+        raise ValueError(f"neighbor_space must be one of {NEIGHBOR_SPACES}, got {cfg.neighbor_space!r}")
+    if cfg.neighbor_space == "deskewed" and len(tuple(cfg.input_shape)) != 3:
+        raise ValueError(f"neighbor_space='deskewed' needs image inputs (C, H, W), got {tuple(cfg.input_shape)}")
