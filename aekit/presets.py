@@ -35,7 +35,7 @@ PRESETS: dict[str, dict] = {
     },
     "compress": {
         # A compressive autoencoder for MNIST: every quality level in one model (aekit.models.compress). The recipe
-        # benchmarks/compress.py measured on a GPU (20 epochs in 110 s there); 6 epochs take about an hour on 2 cores.
+        # benchmarks/compress.py measured on a GPU (20 epochs in 110 s there); a 1-thread CPU probe here ran ~11 min/epoch.
         "help": "a compressive autoencoder for `aekit compress` (rate and distortion trained together)",
         "dataset": "mnist",
         "model": "compress",
