@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     o.add_argument("--adversarial", type=float, help="weight of the adversarial decoder's GAN term (seed: 0 = off)")
     o.add_argument("--adv-loss", choices=["nonsaturating", "hinge"], help="GAN loss (seed: nonsaturating)")
     o.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (seed: 0)")
+    o.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: bfloat16 autocast forward (seed: fp32)")
+    o.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC layout while training image models (seed: off)")
+    o.add_argument("--time-limit", type=float, help="stop after this many seconds of training, the schedule "
+                   "following the clock; --epochs is then a cap (seed: 0 = off)")
     t.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation and figure after training")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
@@ -249,7 +254,8 @@ def _cmd_train(a) -> int:
             train_options={k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "optimizer", "weight_decay",
                                                        "schedule", "warmup", "val_fraction", "patience",
                                                        "grad_clip", "seed", "device", "checkpoint_every", "noise",
-                                                       "noise_strength", "adversarial", "adv_loss", "adv_start")})
+                                                       "noise_strength", "adversarial", "adv_loss", "adv_start",
+                                                       "precision", "channels_last", "time_limit")})
         out = a.out or f"runs/{a.preset}"
         run = runs.train_run(settings, out, force=a.force, progress=a.progress)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports

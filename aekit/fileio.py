@@ -17,11 +17,23 @@ def refuse_existing(paths, force: bool) -> None:
         raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target."""
+    """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target. The
+    file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

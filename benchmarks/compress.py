@@ -17,10 +17,13 @@ the `compress` section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import sys
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -68,23 +71,39 @@ def pillow_codec(name: str, setting, images: np.ndarray) -> tuple[float, float]:
     return bpp, float(psnr_per_image(images, np.stack(decoded)).mean())
 
 
-def aekit_points(run: Path, images: np.ndarray, device: str) -> tuple[list[dict], dict]:
-    codec = open_codec(run, device)
-    points, examples = [], {}
-    for level in range(codec.model.levels):
-        t0 = time.perf_counter()
-        files = compress_images(codec, list(images), level)
-        t1 = time.perf_counter()
-        decoded = codec.decode_many(files)
-        t2 = time.perf_counter()
-        out = np.stack([np.rint(d[0][0].clamp(0, 1).numpy() * 255).astype(np.uint8) for d in decoded])
-        bpp = 8 * float(np.mean([len(f) for f in files])) / images[0].size
-        points.append({"setting": level, "bpp": bpp, "psnr": float(psnr_per_image(images, out).mean()),
-                       "bytes_min": min(map(len, files)), "bytes_max": max(map(len, files)),
-                       "encode_ms": 1e3 * (t1 - t0) / len(files), "decode_ms": 1e3 * (t2 - t1) / len(files)})
-        examples[level] = out[:8]
-        print(json.dumps({"codec": "aekit", **points[-1]}), file=sys.stderr)
-    return points, examples
+def aekit_level(run: Path, images: np.ndarray, level: int, threads: int = 1) -> tuple[dict, np.ndarray]:
+    """Code every image alone at one level and decode it again: the point and the first 8 decoded digits."""
+    torch.set_num_threads(threads)
+    codec = open_codec(run, "cpu")
+    t0 = time.perf_counter()
+    files = compress_images(codec, list(images), level)
+    t1 = time.perf_counter()
+    decoded = codec.decode_many(files)
+    t2 = time.perf_counter()
+    out = np.stack([np.rint(d[0][0].clamp(0, 1).numpy() * 255).astype(np.uint8) for d in decoded])
+    bpp = 8 * float(np.mean([len(f) for f in files])) / images[0].size
+    point = {"setting": level, "bpp": bpp, "psnr": float(psnr_per_image(images, out).mean()),
+             "bytes_min": min(map(len, files)), "bytes_max": max(map(len, files)),
+             "encode_ms": 1e3 * (t1 - t0) / len(files), "decode_ms": 1e3 * (t2 - t1) / len(files)}
+    print(json.dumps({"codec": "aekit", **point}), file=sys.stderr, flush=True)
+    return point, out[:8]
+
+
+def aekit_points(run: Path, images: np.ndarray, pool: Executor | None) -> tuple[list[dict], dict]:
+    """Every level of the run, each in its own worker process when ``pool`` is given."""
+    levels = range(open_codec(run, "cpu").model.levels)
+    if pool is None:
+        done = [aekit_level(run, images, lv, torch.get_num_threads()) for lv in levels]
+    else:
+        done = list(pool.map(aekit_level, [run] * len(levels), [images] * len(levels), levels))
+    return [d[0] for d in done], {lv: d[1] for lv, d in zip(levels, done)}
+
+
+def baseline_point(name: str, setting, images: np.ndarray) -> dict:
+    bpp, db = pillow_codec(name, setting, images)
+    point = {"setting": setting if setting is not None else "lossless", "bpp": bpp, "psnr": db}
+    print(json.dumps({"codec": name, **point}), file=sys.stderr, flush=True)
+    return point
 
 
 def best_at(points: list[dict], max_bpp: float) -> float | None:
@@ -152,6 +171,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--run", help="an existing compression run to measure (default: train one)")
     ap.add_argument("--out-run", default="runs/compress-bench", help="where to train the run when --run is not given")
     ap.add_argument("--epochs", type=float, help="training epochs (default: the compress preset's)")
+    ap.add_argument("--time-limit", type=float, help="stop training after this many seconds (the schedule follows)")
     ap.add_argument("--batch-size", type=int, help="training batch size (default: the preset's)")
     ap.add_argument("--lr", type=float, help="training peak learning rate (default: the preset's)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="model option, as aekit train")
@@ -160,6 +180,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--name", default="compress", help="results/<name>.json|png and the BENCHMARKS.md section")
     ap.add_argument("--n-test", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (training on the CPU and coding)")
+    ap.add_argument("--workers", type=int, default=1, help="processes for coding (one per level / codec setting)")
     ap.add_argument("--force", action="store_true", help="replace --out-run")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -169,23 +190,25 @@ def main(argv=None) -> dict:
     if run is None:
         settings = resolve_settings(preset="compress", model_options=parse_sets(args.set),
                                     train_options={"epochs": args.epochs, "device": args.device,
-                                                   "batch_size": args.batch_size, "lr": args.lr})
+                                                   "batch_size": args.batch_size, "lr": args.lr,
+                                                   "time_limit": args.time_limit})
         t0 = time.perf_counter()
         run = train_run(settings, args.out_run, force=args.force, progress=False)
         train_seconds = time.perf_counter() - t0
     tcfg = ckpt.read_run_config(run).get("train") or {}
+    done = len(ckpt.read_metrics(run))  # one row per finished epoch (fewer than asked when the time limit hit)
     result = {"n_test": len(images), "run": str(run),
-              "train": f"{tcfg.get('epochs')} epochs" + (f", {train_seconds:.0f} s on {args.device}"
-                                                         if train_seconds else ", trained earlier")}
-    result["aekit"], examples = aekit_points(run, images, "cpu")
-    for name, settings in SETTINGS.items():
-        if args.no_baselines or (name == "avif" and not features.check("avif")):
-            continue
-        result[name] = []
-        for s in settings:
-            bpp, db = pillow_codec(name, s, images)
-            result[name].append({"setting": s if s is not None else "lossless", "bpp": bpp, "psnr": db})
-            print(json.dumps({"codec": name, **result[name][-1]}), file=sys.stderr)
+              "train": f"{done} epochs" + (f" (time limit {tcfg['time_limit']:.0f} s)" if tcfg.get("time_limit") else "")
+              + (f", {train_seconds:.0f} s on {args.device}" if train_seconds else ", trained earlier")}
+    codecs = [] if args.no_baselines else [k for k in SETTINGS if k != "avif" or features.check("avif")]
+    pool = ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) if args.workers > 1 else None
+    with pool or contextlib.nullcontext():
+        jobs = {(k, i): (pool.submit(baseline_point, k, v, images) if pool else None)
+                for k in codecs for i, v in enumerate(SETTINGS[k])}
+        result["aekit"], examples = aekit_points(run, images, pool)
+        for k in codecs:
+            result[k] = [jobs[k, i].result() if pool else baseline_point(k, v, images)
+                         for i, v in enumerate(SETTINGS[k])]
     result["acceptance"] = {}
     for bpp, db in TARGETS:
         got = best_at(result["aekit"], bpp)

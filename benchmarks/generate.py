@@ -94,6 +94,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--weights", default="", help="adversarial weights other than the defaults, e.g. vae=50,conv=0.1")
     ap.add_argument("--adv-start", type=int, default=RECIPE["adv_start"], help="first epoch (0-based) with the critic")
     ap.add_argument("--device", default="cpu", help="training device")
+    ap.add_argument("--time-limit", type=float, default=0.0, help="seconds per training (0: none; epochs a cap)")
     ap.add_argument("--name", default="generate", help="results/<name>.json and the BENCHMARKS.md section to write")
     args = ap.parse_args(argv)
     names = args.models.split(",")
@@ -101,12 +102,12 @@ def main(argv=None) -> dict:
     for item in filter(None, args.weights.split(",")):
         key, _, value = item.partition("=")
         weights[key] = float(value)
-    recipe = {"device": args.device, "adv_start": args.adv_start}
+    recipe = {"device": args.device, "adv_start": args.adv_start, "time_limit": args.time_limit}
     ds = load_dataset("mnist")
     net = feature_net("mnist", 0)
     result = {"fid": {}, "fid_floor": fid_floor("mnist", 0), "models": names, "epochs": args.epochs,
               "samples": args.samples, "name": args.name, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
-              "weights": weights, "adv_start": args.adv_start,
+              "weights": weights, "adv_start": args.adv_start, "time_limit": args.time_limit,
               "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="aekit-generate-") as tmp:
         for name in names:

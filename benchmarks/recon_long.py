@@ -7,6 +7,7 @@ the seconds per epoch measured so far) exceeds what is left of ``--time-limit``;
 run, so a killed job keeps what it finished. Prints a JSON object as its last line.
 
     python benchmarks/recon_long.py --device cuda --budgets 10,30,60 --time-limit 300 --out DIR
+                                    [--batch-size 256 --lr 0.016 --name recon-long-b256]   (recipe overrides)
     python benchmarks/recon_long.py --report DIR/recon-long.json   (write the BENCHMARKS.md section from a result)
 """
 
@@ -34,7 +35,7 @@ def markdown(r: dict) -> str:
     longest = r["budgets"][-1] if r["budgets"] else None
     curve = ", ".join(f"{p['epoch']}: {p['test_mse']:.5f}" for p in longest["curve"]) if longest else ""
     return "\n".join([
-        "## The headline conv autoencoder trained longer (`benchmarks/recon_long.py`)",
+        f"## The headline conv autoencoder trained longer: {r['name']} (`benchmarks/recon_long.py`)",
         "",
         f"MNIST test MSE per pixel at code 32; each row a full run with its own cosine schedule, on {r['device']} "
         f"({r['machine'].get('gpu') or r['machine']['processor']}). Model `{json.dumps(r['config'])}`, recipe "
@@ -44,7 +45,7 @@ def markdown(r: dict) -> str:
         "",
         f"Test MSE after each epoch of the longest run: {curve}.",
         "",
-        "![test MSE vs training seconds](benchmarks/results/recon-long.png)",
+        f"![test MSE vs training seconds](benchmarks/results/{r['name']}.png)",
         "",
         f"Command: `python benchmarks/recon_long.py {r['argv']}`",
     ])
@@ -56,12 +57,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--time-limit", type=float, default=300, help="seconds of training for all budgets together")
     ap.add_argument("--n-train", type=int, default=60000, help="training images (fewer: a quick check)")
-    ap.add_argument("--out", default=str(RESULTS), help="folder for recon-long.json and recon-long.png")
+    ap.add_argument("--batch-size", type=int, help="override the headline recipe's batch size")
+    ap.add_argument("--lr", type=float, help="override the headline recipe's peak learning rate")
+    ap.add_argument("--name", default="recon-long", help="result files NAME.json, NAME.png, NAME.md")
+    ap.add_argument("--out", default=str(RESULTS), help="folder for the result files")
     ap.add_argument("--report", metavar="JSON", help="only write the BENCHMARKS.md section from this result")
     args = ap.parse_args(argv)
     if args.report:
         result = json.loads(Path(args.report).read_text())
-        update_section("recon-long", markdown(result))
+        update_section(result["name"], markdown(result))
         return result
     budgets = sorted(float(b) for b in args.budgets.split(","))
     out = Path(args.out)
@@ -72,8 +76,10 @@ def main(argv=None) -> dict:
     info = machine()
     if args.device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(args.device)
-    result = {"budgets": [], "skipped": [], "device": args.device, "config": HEADLINE["config"],
-              "train": {**recipe(0, device=args.device), **HEADLINE["train"], "epochs": None}, "machine": info,
+    overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
+    spec = {**HEADLINE, "train": {**HEADLINE["train"], **overrides}}
+    result = {"name": args.name, "budgets": [], "skipped": [], "device": args.device, "config": spec["config"],
+              "train": {**recipe(0, device=args.device), **spec["train"], "epochs": None}, "machine": info,
               "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     t_start, per_epoch = time.perf_counter(), None
     for e in budgets:
@@ -82,14 +88,14 @@ def main(argv=None) -> dict:
             result["skipped"].append(e)
             continue
         t_run = time.perf_counter()
-        r = run_one(HEADLINE, 32, e, x_train, x_test, device=args.device, curve=True)
+        r = run_one(spec, 32, e, x_train, x_test, device=args.device, curve=True)
         per_epoch = (time.perf_counter() - t_run) / e  # training, set-up and the per-epoch evaluation
         result["budgets"].append({"epochs": e, **r})
         print(json.dumps({"epochs": e, "test_mse": r["test_mse"], "seconds": r["seconds"]}), file=sys.stderr)
-        (out / "recon-long.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "recon-long.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot_curve({f"{b['epochs']:g} epochs": b["curve"] for b in result["budgets"]}, out / "recon-long.png")
-    (out / "recon-long.md").write_text(markdown(result) + "\n")
+        (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_curve({f"{b['epochs']:g} epochs": b["curve"] for b in result["budgets"]}, out / f"{args.name}.png")
+    (out / f"{args.name}.md").write_text(markdown(result) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "budgets"} |
                      {"test_mse": {f"{b['epochs']:g}": b["test_mse"] for b in result["budgets"]}}))
     return result

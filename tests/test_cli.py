@@ -76,6 +76,17 @@ def test_options_from_toml_and_flags(mnist_npz, tmp_path):
     assert cfg["train"]["schedule"] == "linear"  # from the fast preset named in the file
 
 
+def test_conv_preset_trains_against_the_clock(mnist_npz, tmp_path):
+    run = tmp_path / "c"
+    assert main(["train", "--preset", "conv", "--data", str(mnist_npz), "--out", str(run), "--epochs", "50",
+                 "--time-limit", "1", "--no-channels-last", "--no-eval", "--no-progress"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["model"] == "conv" and cfg["train"]["precision"] == "bf16" and cfg["train"]["time_limit"] == 1
+    assert cfg["train"]["channels_last"] is False  # the flag beats the preset
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["seconds"] < 5 and rows[-1]["step"] < 50 * 1024 / 32
+
+
 def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys):
     before = (trained / "model.safetensors").read_bytes()
     assert main(["train", "--data", str(mnist_npz), "--out", str(trained), *FAST]) == 1
