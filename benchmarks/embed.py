@@ -8,7 +8,7 @@ Protocol: every embedding is fitted on the 60,000 training images, the classifie
 and scored on the 10,000 test codes. UMAP (whose transform of new points is slow) is fitted on the first --umap-n
 training images; its classifiers use those images' codes, and the test codes come from its transform.
 
-    python benchmarks/embed.py [--sizes 2,16,32] [--epochs 20] [--wide-epochs 5] [--umap-n 20000] [--no-umap]
+    python benchmarks/embed.py [--sizes 2,16,32] [--epochs 20] [--wide-epochs 10] [--umap-n 20000] [--no-umap]
                                [--device cuda] [--name embed]
 """
 
@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="2,16,32")
     ap.add_argument("--epochs", type=float, default=20, help="epochs of the aekit models at code size 2")
-    ap.add_argument("--wide-epochs", type=float, default=5, help="epochs of the aekit models at wider codes")
+    ap.add_argument("--wide-epochs", type=float, default=10, help="epochs of the aekit models at wider codes")
     ap.add_argument("--umap-n", type=int, default=20000, help="training images UMAP is fitted on")
     ap.add_argument("--no-umap", action="store_true", help="skip UMAP even if umap-learn is installed")
     ap.add_argument("--n-train", type=int, default=60000, help="training images (fewer for a quick check)")
