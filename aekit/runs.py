@@ -227,7 +227,9 @@ def finish_run(run: Path) -> str:
     fig = reconstruction_png(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
     secs = hist[-1]["seconds"] if hist else float("nan")
-    parts = [f"run {run}: {len(hist)} epochs in {secs:.1f} s"]
+    asked = float((ckpt.read_run_config(run).get("train") or {}).get("epochs") or len(hist))
+    done = min(float(len(hist)), asked)  # a fractional last epoch still writes a row; early stops write fewer
+    parts = [f"run {run}: {done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s"]
     if "test_bce" in metrics:
         parts.append(f"test BCE {metrics['test_bce']:.4f}")
     parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")
