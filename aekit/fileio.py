@@ -17,6 +17,19 @@ def refuse_existing(paths, force: bool) -> None:
         raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 
 
+def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -> None:
+    """Check, before anything is written, that no two inputs map to one output and that no output (or a companion
+    file such as a side-car) already exists, unless ``force``."""
+    from .errors import AekitError
+
+    seen: dict[Path, Path] = {}
+    for src, dst in zip(sources, targets):
+        if dst in seen:
+            raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
+        seen[dst] = src
+        refuse_existing([dst, *companions(dst)], force)
+
+
 def _read_umask() -> int:
     mask = os.umask(0o022)  # the only way to read it is to set it; done once, at import
     os.umask(mask)

@@ -17,7 +17,7 @@ from PIL import Image
 from .. import checkpoint as ckpt
 from ..codec import Codec, CodecError
 from ..errors import AekitError
-from ..fileio import atomic_write, refuse_existing
+from ..fileio import atomic_write, claim_outputs
 from ..models.compress import CompressiveAutoencoder
 from ..provenance import make_mark, save_png
 from .inputs import expand_inputs, read_image
@@ -72,12 +72,7 @@ def decompress_bytes(codec: Codec, data: bytes) -> np.ndarray:
 
 def _targets(inputs: list[Path], out: Path, suffix: str, force: bool) -> list[Path]:
     targets = [out / (p.stem + suffix) for p in inputs]
-    seen: dict[Path, Path] = {}
-    for src, dst in zip(inputs, targets):
-        if dst in seen:
-            raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
-        seen[dst] = src
-    refuse_existing(targets, force)
+    claim_outputs(inputs, targets, force)
     return targets
 
 

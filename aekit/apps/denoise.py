@@ -19,7 +19,7 @@ from ..data.normalize import Normalizer
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct
-from ..fileio import refuse_existing
+from ..fileio import claim_outputs
 from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
 from .inputs import is_image_file, read_image
@@ -68,12 +68,8 @@ def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what
 def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
     """Where each input's result goes, refusing clashes and (without force) existing files."""
     targets = [out / (p.stem + (".npy" if p.suffix.lower() == ".npy" else ".png")) for p in inputs]
-    seen: dict[Path, Path] = {}
-    for src, dst in zip(inputs, targets):
-        if dst in seen:
-            raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
-        seen[dst] = src
-        refuse_existing([dst, Path(f"{dst}.provenance.json") if dst.suffix == ".npy" else None], force)
+    claim_outputs(inputs, targets, force,
+                  lambda dst: [Path(f"{dst}.provenance.json")] if dst.suffix == ".npy" else [])
     return targets
 
 
