@@ -89,6 +89,7 @@ class Codec:
         self._c = constriction
         self.model = model.eval()
         self.prior = copy.deepcopy(model).double().cpu().eval()  # float64 copy for the probabilities
+        self.fingerprint = fingerprint
         self.model_id = bytes.fromhex(fingerprint[:8])
         self.dims = model.config.code_size
         self.shape = tuple(model.config.input_shape)

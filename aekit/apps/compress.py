@@ -111,7 +111,6 @@ def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force:
         raise AekitError(f"{out} exists and is not a folder")
     targets = _targets(paths, out, ".png", force)
     codec = open_codec(run, device)
-    fp = ckpt.fingerprint(Path(run) / ckpt.WEIGHTS)
     decoded = []
     for p in paths:
         if p.stat().st_size > 1 << 20:
@@ -122,7 +121,7 @@ def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force:
             raise AekitError(f"{p}: {e}") from None
     out.mkdir(parents=True, exist_ok=True)
     for src, dst, img in zip(paths, targets, decoded):
-        save_png(dst, img, make_mark("decompress", fp, model="compress", input=src.name))
+        save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name))
     return targets
 
 
