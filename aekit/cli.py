@@ -134,6 +134,9 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
     cp.add_argument("--out", metavar="DIR", required=True, help="folder for the files (<name>.aek)")
     cp.add_argument("--level", type=int, help="quality level, 0 (smallest files) up; default: the run's default")
+    cp.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                    help="optimise each image's code for its level's rate and quality before coding (encoder side "
+                    "only: any decoder reads the files; about 50 steps, each a decoder pass; 0: off)")
     cp.add_argument("--device", default="cpu", help="device to run the encoder on")
     cp.add_argument("--force", action="store_true", help="replace existing files")
 
@@ -327,7 +330,8 @@ def _cmd_denoise(a) -> int:
 def _cmd_compress(a) -> int:
     from .apps.compress import compress_files
 
-    files = compress_files(a.run, a.inputs, a.out, level=a.level, force=a.force, device=a.device)
+    files = compress_files(a.run, a.inputs, a.out, level=a.level, force=a.force, device=a.device,
+                           refine=a.refine)
     total = sum(f.stat().st_size for f in files)
     print(f"{len(files)} files, {total} bytes in {a.out}")
     return 0

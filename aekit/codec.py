@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from .errors import AekitError
+from .refine import refine_symbols
 
 MAGIC = b"\xaeK"
 VERSION = 1
@@ -112,14 +113,18 @@ class Codec:
         return self._c.stream.queue.RangeDecoder(np.frombuffer(padded, dtype=">u4").astype(np.uint32))
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, level: int, sizes: list[tuple[int, int]] | None = None) -> list[bytes]:
-        """Files for a batch x (N, C, H, W) in model space, at one level; ``sizes``: original (height, width)s."""
+    def encode(self, x: torch.Tensor, level: int, sizes: list[tuple[int, int]] | None = None,
+               refine: int = 0) -> list[bytes]:
+        """Files for a batch x (N, C, H, W) in model space, at one level; ``sizes``: original (height, width)s;
+        ``refine``: steps of encoder-side refinement of the symbols (``aekit.refine.refine_symbols``; 0: none)."""
         if not 0 <= level < self.model.levels:
             raise CodecError(f"quality level must lie in 0..{self.model.levels - 1}, got {level}")
         if tuple(x.shape[1:]) != self.shape:
             raise CodecError(f"images have shape {tuple(x.shape[1:])}, the model codes {self.shape}")
         device = next(self.model.parameters()).device
-        symbols = self.model.symbols(x.to(device), level).cpu().double().clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
+        symbols = refine_symbols(self.model, x.to(device), level, steps=refine) if refine else \
+            self.model.symbols(x.to(device), level)
+        symbols = symbols.cpu().double().clamp(-SYMBOL_LIMIT, SYMBOL_LIMIT)
         levels = torch.full((len(symbols),), level, dtype=torch.long)
         means, scales = zip(*(self._parameters(symbols, levels, i) for i in range(self.dims)))
         means, scales = np.stack(means, 1), np.stack(scales, 1)  # dimension by dimension, as the decoder does

@@ -53,14 +53,16 @@ def _to_image(x: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     return arr
 
 
-def compress_images(codec: Codec, images: list[np.ndarray], level: int, batch_size: int = 256) -> list[bytes]:
-    """uint8 images (H, W[, C]) in the model's colour mode to ``.aek`` file contents."""
+def compress_images(codec: Codec, images: list[np.ndarray], level: int, batch_size: int = 256,
+                    refine: int = 0) -> list[bytes]:
+    """uint8 images (H, W[, C]) in the model's colour mode to ``.aek`` file contents; ``refine``: steps of
+    encoder-side refinement (smaller or better files, same decoder; each step costs a decoder pass)."""
     shape = codec.shape
     out: list[bytes] = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         x = torch.stack([_to_model(img, shape) for img in chunk])
-        out += codec.encode(x, level, [img.shape[:2] for img in chunk])
+        out += codec.encode(x, level, [img.shape[:2] for img in chunk], refine=refine)
     return out
 
 
@@ -77,8 +79,9 @@ def _targets(inputs: list[Path], out: Path, suffix: str, force: bool) -> list[Pa
 
 
 def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: int | None = None,
-                   force: bool = False, device: str = "cpu") -> list[Path]:
-    """Compress image files (folders expand to their images) into ``out/<stem>.aek``; returns the files written."""
+                   force: bool = False, device: str = "cpu", refine: int = 0) -> list[Path]:
+    """Compress image files (folders expand to their images) into ``out/<stem>.aek``; returns the files written.
+    ``refine``: steps of encoder-side refinement per image (0: the encoder's code as is)."""
     out = Path(out)
     paths = expand_inputs(inputs)
     if not paths:
@@ -90,9 +93,11 @@ def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: i
     level = codec.model.config.default_level if level is None else level
     if not 0 <= level < codec.model.levels:
         raise AekitError(f"--level must lie in 0..{codec.model.levels - 1} for this run")
+    if refine < 0:
+        raise AekitError(f"--refine must be 0 or more steps, got {refine}")
     images = [read_image(p, codec.shape[0]) for p in paths]  # read and check everything before writing
     out.mkdir(parents=True, exist_ok=True)
-    for dst, data in zip(targets, compress_images(codec, images, level)):
+    for dst, data in zip(targets, compress_images(codec, images, level, refine=refine)):
         atomic_write(dst, data)
     return targets
 

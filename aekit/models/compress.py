@@ -148,10 +148,12 @@ class CompressiveAutoencoder(Autoencoder):
         return torch.round(self.encode(x) * self.log_gain[lv].exp())
 
     def entropy_parameters(self, symbols: torch.Tensor, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale of every symbol's Gaussian, in symbol units, given the symbols before it."""
-        gain = self.log_gain[level].exp()
-        mean, scale = self.prior(symbols / gain, level)
-        return mean * gain, (scale * gain).clamp_min(SCALE_MIN)
+        """Mean and scale of every symbol's Gaussian, in symbol units, given the symbols before it. Always float32
+        (autocast off): bfloat16's 8-bit mantissa would misprice the symbols the coder later codes exactly."""
+        with torch.autocast(symbols.device.type, enabled=False):
+            gain = self.log_gain[level].exp()
+            mean, scale = self.prior(symbols.float() / gain, level)
+            return mean * gain, (scale * gain).clamp_min(SCALE_MIN)
 
     def decode_symbols(self, symbols: torch.Tensor, level) -> torch.Tensor:
         """Reconstructions (model space) from integer symbols at a level."""
@@ -177,7 +179,7 @@ class CompressiveAutoencoder(Autoencoder):
         else:
             priced = quantised = rounded
         mean, scale = self.entropy_parameters(priced, lv)
-        bits = -torch.log2(gaussian_likelihood(priced, mean, scale)).sum(1)
+        bits = -torch.log2(gaussian_likelihood(priced.float(), mean, scale)).sum(1)
         logits = self.ae.decode_logits(quantised * self.log_inv_gain[lv].exp())
         return {"x_hat": torch.sigmoid(logits), "logits": logits, "z": y, "bits": bits, "level": lv}
 

@@ -128,6 +128,8 @@ def perplexity(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
 class VQVAE(Autoencoder):
     """x (B, C, H, W) -> z_e (B, D, h, w) -> quantised z (B, D, h, w) and indices (B, h, w) -> logits (B, C, H, W)."""
 
+    discrete_code = True  # codes are codebook entries: nothing continuous to refine (aekit.refine)
+
     def __init__(self, config: VQConfig):
         super().__init__()
         self.config = config

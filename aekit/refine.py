@@ -1,0 +1,104 @@
+"""Encoder-side code refinement: codes that decode better than the encoder's own, found by gradient descent.
+
+An encoder is amortised inference: one forward pass guesses, for every input at once, the code the decoder would
+rebuild best. The guess is not the best code for a given input (the "amortisation gap"; Cremer et al. 2018), and a
+few optimiser steps on the code itself, with the decoder frozen, close much of it (Kim et al. 2018; for learned
+compression, Campos et al. 2019 and Yang et al. 2020). Nothing about the model or the decoder changes: a refined
+code is an ordinary code of the same size, and a refined ``.aek`` file is an ordinary file any decoder reads. The
+price is encoding time: each step is a decoder forward and backward pass.
+
+``refine_codes``: any autoencoder with a continuous code (dense, conv, sparse, VAE means), towards a pixel loss. ``refine_symbols``: a compressive autoencoder's integer symbols, towards its own rate + lambda * distortion
+at the chosen quality level; per image, the refined symbols are kept only where they lower that objective.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .errors import AekitError
+
+LOSSES = ("mse", "bce")
+
+
+def _pixel_loss(model, z: torch.Tensor, x: torch.Tensor, loss: str) -> torch.Tensor:
+    """Per-sample loss of z's decoding, summed over pixels (so each sample's gradient is its own)."""
+    if loss == "mse":
+        return (model.decode(z) - x).pow(2).flatten(1).sum(1)
+    return F.binary_cross_entropy_with_logits(model.decode_logits(z), x, reduction="none").flatten(1).sum(1)
+
+
+def _check(steps: int, lr: float) -> None:
+    if steps < 0 or lr <= 0 or not math.isfinite(lr):
+        raise AekitError(f"refinement needs steps >= 0 and a positive learning rate, got {steps} and {lr}")
+
+
+def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.05, loss: str | None = None,
+                 batch_size: int = 1000, z0: torch.Tensor | None = None) -> torch.Tensor:
+    """Codes for x (in model space) after ``steps`` Adam steps from the encoder's codes (or ``z0``), each lowering
+    the reconstruction loss ``loss`` ("mse" or "bce"; default: the model's own loss, "bce" when it has none)."""
+    _check(steps, lr)
+    loss = loss or getattr(getattr(model, "config", None), "loss", "bce")
+    if loss not in LOSSES:
+        raise AekitError(f"refinement loss must be one of {LOSSES}, got {loss!r}")
+    if getattr(model, "discrete_code", False):
+        raise AekitError("a vector-quantised code is discrete: refinement needs a continuous code")
+    if loss == "bce" and getattr(model.config, "output_activation", "sigmoid") != "sigmoid":
+        raise AekitError("refinement with loss 'bce' needs a sigmoid output; use loss 'mse'")
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        with torch.no_grad():
+            z = (model.encode(xb) if z0 is None else z0[start:start + batch_size].to(device)).float().clone()
+        z.requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                (z.grad,) = torch.autograd.grad(_pixel_loss(model, z, xb, loss).sum(), [z])
+                opt.step()
+        out.append(z.detach())
+    return torch.cat(out) if out else x.new_zeros((0,))
+
+
+def rd_objective(model, symbols: torch.Tensor, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """Per image: bits per pixel of ``symbols`` under the prior + lambda[level] * MSE of their decoding."""
+    from .models.compress import gaussian_likelihood
+
+    mean, scale = model.entropy_parameters(symbols, level)
+    bpp = -torch.log2(gaussian_likelihood(symbols, mean, scale)).sum(1) / math.prod(x.shape[2:])
+    mse = (model.decode_symbols(symbols, level) - x).pow(2).flatten(1).mean(1)
+    return bpp + model.lambdas.to(x.device)[level] * mse
+
+
+def refine_symbols(model, x: torch.Tensor, level: int, steps: int = 50, lr: float = 0.1,
+                   batch_size: int = 1000) -> torch.Tensor:
+    """A compressive autoencoder's integer symbols (as floats) for x at ``level``, refined for that level's
+    rate + lambda * MSE: Adam on the continuous scaled code, rounded with a straight-through gradient in both the
+    rate and the decoder (what gets coded is exactly what is optimised); each image keeps the better of its
+    refined and its plain symbols."""
+    _check(steps, lr)
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(x), batch_size):
+        xb = x[start:start + batch_size].to(device)
+        lv = model.level_tensor(len(xb), level, device)
+        with torch.no_grad():
+            s = (model.encode(xb) * model.log_gain[lv].exp()).float()
+            plain = torch.round(s)
+        s = s.clone().requires_grad_(True)
+        opt = torch.optim.Adam([s], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                q = s + (torch.round(s) - s).detach()
+                (s.grad,) = torch.autograd.grad(rd_objective(model, q, xb, lv).sum(), [s])
+                opt.step()
+        with torch.no_grad():
+            refined = torch.round(s)
+            better = rd_objective(model, refined, xb, lv) < rd_objective(model, plain, xb, lv)
+            out.append(torch.where(better[:, None], refined, plain))
+    return torch.cat(out) if out else x.new_zeros((0,))
