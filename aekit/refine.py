@@ -7,8 +7,9 @@ compression, Campos et al. 2019 and Yang et al. 2020). Nothing about the model o
 code is an ordinary code of the same size, and a refined ``.aek`` file is an ordinary file any decoder reads. The
 price is encoding time: each step is a decoder forward and backward pass.
 
-``refine_codes``: any autoencoder with a continuous code (dense, conv, sparse, VAE means), towards a pixel loss. ``refine_symbols``: a compressive autoencoder's integer symbols, towards its own rate + lambda * distortion
-at the chosen quality level; per image, the refined symbols are kept only where they lower that objective.
+``refine_codes``: any autoencoder with a continuous code (dense, conv, sparse, VAE means), towards a pixel loss.
+``refine_symbols``: a compressive autoencoder's integer symbols, towards its own rate + lambda * distortion at the
+chosen quality level; per image, the refined symbols are kept only where they lower that objective.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _check(steps: int, lr: float) -> None:
         raise AekitError(f"refinement needs steps >= 0 and a positive learning rate, got {steps} and {lr}")
 
 
-def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.05, loss: str | None = None,
+def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.1, loss: str | None = None,
                  batch_size: int = 1000, z0: torch.Tensor | None = None) -> torch.Tensor:
     """Codes for x (in model space) after ``steps`` Adam steps from the encoder's codes (or ``z0``), each lowering
     the reconstruction loss ``loss`` ("mse" or "bce"; default: the model's own loss, "bce" when it has none)."""
@@ -70,19 +71,23 @@ def rd_objective(model, symbols: torch.Tensor, x: torch.Tensor, level: torch.Ten
 
     mean, scale = model.entropy_parameters(symbols, level)
     bpp = -torch.log2(gaussian_likelihood(symbols, mean, scale)).sum(1) / math.prod(x.shape[2:])
-    mse = (model.decode_symbols(symbols, level) - x).pow(2).flatten(1).mean(1)
+    mse = (model.decode_symbols(symbols, level).float() - x).pow(2).flatten(1).mean(1)
     return bpp + model.lambdas.to(x.device)[level] * mse
 
 
 def refine_symbols(model, x: torch.Tensor, level: int, steps: int = 50, lr: float = 0.1,
-                   batch_size: int = 1000) -> torch.Tensor:
+                   batch_size: int = 1000, search_precision: str = "bf16") -> torch.Tensor:
     """A compressive autoencoder's integer symbols (as floats) for x at ``level``, refined for that level's
     rate + lambda * MSE: Adam on the continuous scaled code, rounded with a straight-through gradient in both the
     rate and the decoder (what gets coded is exactly what is optimised); each image keeps the better of its
-    refined and its plain symbols."""
+    refined and its plain symbols. The search runs the decoder under bfloat16 autocast by default (about twice as
+    fast on a CPU; the rate stays float32); the choice between refined and plain is made in float32."""
     _check(steps, lr)
+    if search_precision not in ("fp32", "bf16"):
+        raise AekitError(f"search_precision must be 'fp32' or 'bf16', got {search_precision!r}")
     model.eval()
     device = next(model.parameters()).device
+    low = search_precision == "bf16" and device.type in ("cpu", "cuda")
     out = []
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].to(device)
@@ -92,7 +97,7 @@ def refine_symbols(model, x: torch.Tensor, level: int, steps: int = 50, lr: floa
             plain = torch.round(s)
         s = s.clone().requires_grad_(True)
         opt = torch.optim.Adam([s], lr=lr)
-        with torch.enable_grad():
+        with torch.enable_grad(), torch.autocast(device.type, torch.bfloat16, enabled=low):
             for _ in range(steps):
                 q = s + (torch.round(s) - s).detach()
                 (s.grad,) = torch.autograd.grad(rd_objective(model, q, xb, lv).sum(), [s])
