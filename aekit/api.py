@@ -21,6 +21,7 @@ from .devices import pick_device
 from .errors import AekitError
 from .evaluate import reconstruction_metrics
 from .models import Autoencoder, build_model, model_name
+from .refine import refine_codes
 from .train import TrainConfig, TrainResult, train
 
 
@@ -119,10 +120,14 @@ class Model:
         self.net.eval()
         return result
 
-    def encode(self, x, batch_size: int = 1024) -> np.ndarray:
-        """Codes for raw inputs: an array (N, code_size) (or the model's code shape)."""
+    def encode(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:
+        """Codes for raw inputs: an array (N, code_size) (or the model's code shape). ``refine``: steps of
+        encoder-side refinement towards a better reconstruction (``aekit.refine``: slower, closer codes)."""
         self._require_built()
-        return self._batches(self._to_model_space(x), self.net.encode, batch_size).numpy()
+        xt = self._to_model_space(x)
+        if refine:
+            return refine_codes(self.net, xt, steps=refine, batch_size=batch_size).cpu().numpy()
+        return self._batches(xt, self.net.encode, batch_size).numpy()
 
     def decode(self, z, batch_size: int = 1024) -> np.ndarray:
         """Raw-unit outputs (uint8 images for image models) for codes ``z``."""
@@ -130,11 +135,16 @@ class Model:
         zt = torch.as_tensor(np.asarray(z), dtype=torch.float32)
         return self._from_model_space(self._batches(zt, self.net.decode, batch_size))
 
-    def reconstruct(self, x, batch_size: int = 1024) -> np.ndarray:
-        """Encode then decode: raw-unit reconstructions with the same shape as ``x``."""
+    def reconstruct(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:
+        """Encode then decode: raw-unit reconstructions with the same shape as ``x`` (``refine``: as ``encode``)."""
         self._require_built()
         x = np.asarray(x)
-        y = self._batches(self._to_model_space(x), lambda b: self.net(b)["x_hat"], batch_size)
+        xt = self._to_model_space(x)
+        if refine:
+            z = refine_codes(self.net, xt, steps=refine, batch_size=batch_size)
+            y = self._batches(z, self.net.decode, batch_size)
+        else:
+            y = self._batches(xt, lambda b: self.net(b)["x_hat"], batch_size)
         return self._from_model_space(y, like_shape=x.shape[1:])
 
     def evaluate(self, x, batch_size: int = 1024) -> dict[str, float]:
