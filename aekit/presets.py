@@ -35,13 +35,15 @@ PRESETS: dict[str, dict] = {
     },
     "compress": {
         # A compressive autoencoder for MNIST: every quality level in one model (aekit.models.compress). The recipe
-        # benchmarks/compress.py measured on a GPU (20 epochs in 110 s there); a 1-thread CPU probe here ran ~11 min/epoch.
+        # benchmarks/compress.py measured on a GPU (20 epochs in 110 s there, float32). bfloat16 autocast (the rate
+        # path stays float32) + channels_last: 162 s/epoch on one CPU thread against 265 s in float32 (40-s probes);
+        # 19 epochs in 3000 s on one thread gave the model of the compress section of BENCHMARKS.md.
         "help": "a compressive autoencoder for `aekit compress` (rate and distortion trained together)",
         "dataset": "mnist",
         "model": "compress",
         "config": {},
         "train": {"epochs": 6, "batch_size": 128, "optimizer": "adam", "lr": 2e-3, "schedule": "cosine",
-                  "warmup": 0.02, "grad_clip": 1.0},
+                  "warmup": 0.02, "grad_clip": 1.0, "precision": "bf16", "channels_last": True},
     },
     "conv": {
         # Issue 3's headline (benchmarks/recon.py, conv at code 32). One-epoch probes on a 2-core CPU (test MSE; 1

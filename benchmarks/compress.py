@@ -153,7 +153,8 @@ def plot(result: dict, examples: dict, images: np.ndarray, path: Path) -> None:
 
 
 def markdown(r: dict) -> str:
-    lines = [f"Every one of the first {r['n_test']} MNIST test digits written as its own file by each codec at each "
+    lines = ["## Compressing MNIST one file per digit: aekit vs PNG, JPEG, WebP, AVIF (`benchmarks/compress.py`)", "",
+             f"Every one of the first {r['n_test']} MNIST test digits written as its own file by each codec at each "
              "setting; bits per pixel = 8 x mean file size / 784, headers and checksums included; PSNR per image "
              "on the decoded 8-bit image, averaged. aekit: one compressive autoencoder (all levels in one model), "
              f"run `{r['run']}` ({r['train']})."]
