@@ -8,14 +8,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from tiny import TINY_COMPRESS, compress_train_args
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
 from aekit.codec import MAGIC, Codec, CodecError
 from aekit.models import build_model
 
-TINY = {"input_shape": (1, 28, 28), "channels": (8, 16), "blocks_per_stage": 1, "bottleneck": (32,),
-        "code_size": 12, "prior_hidden": 24, "lambdas": (8.0, 64.0, 512.0), "default_level": 1}
+TINY = TINY_COMPRESS
 
 
 @pytest.fixture(scope="module")
@@ -139,12 +139,7 @@ def test_fuzz_decoder_never_crashes(codec, files, data):
 @pytest.fixture(scope="module")
 def run(mnist_npz, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "compress"
-    args = ["train", "--preset", "compress", "--data", str(mnist_npz), "--out", str(out), "--epochs", "1",
-            "--batch-size", "64", "--no-progress"]
-    for key, value in TINY.items():
-        if key != "input_shape":
-            args += ["--set", f"{key}={list(value) if isinstance(value, tuple) else value}"]
-    assert main(args) == 0
+    assert main(compress_train_args(mnist_npz, out)) == 0
     return out
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny import TINY_COMPRESS, compress_train_args
 
 from aekit.cli import main
 from aekit.codec import Codec
 from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.refine import rd_objective, refine_codes, refine_symbols
-
-TINY_COMPRESS = {"input_shape": (1, 28, 28), "channels": (8, 16), "blocks_per_stage": 1, "bottleneck": (32,),
-                 "code_size": 12, "prior_hidden": 24, "lambdas": (8.0, 64.0, 512.0), "default_level": 1}
 
 
 def _fit(model, x, steps=40, lr=3e-3):
@@ -83,12 +81,7 @@ def test_cli_compress_refine(mnist, mnist_npz, tmp_path, capsys):
     from PIL import Image
 
     run = tmp_path / "run"
-    args = ["train", "--preset", "compress", "--data", str(mnist_npz), "--out", str(run), "--epochs", "0.3",
-            "--batch-size", "64", "--no-progress"]
-    for key, value in TINY_COMPRESS.items():
-        if key != "input_shape":
-            args += ["--set", f"{key}={list(value) if isinstance(value, tuple) else value}"]
-    assert main(args) == 0
+    assert main(compress_train_args(mnist_npz, run, epochs="0.3")) == 0
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):

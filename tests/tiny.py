@@ -1,0 +1,17 @@
+"""Tiny model configs shared by several test modules (imported as ``tiny``: pytest puts tests/ on the path)."""
+
+from __future__ import annotations
+
+# A compressive autoencoder small enough to train in seconds; three quality levels.
+TINY_COMPRESS = {"input_shape": (1, 28, 28), "channels": (8, 16), "blocks_per_stage": 1, "bottleneck": (32,),
+                 "code_size": 12, "prior_hidden": 24, "lambdas": (8.0, 64.0, 512.0), "default_level": 1}
+
+
+def compress_train_args(data, out, epochs: str = "1") -> list[str]:
+    """`aekit train` arguments for TINY_COMPRESS on an .npz of digits."""
+    args = ["train", "--preset", "compress", "--data", str(data), "--out", str(out), "--epochs", epochs,
+            "--batch-size", "64", "--no-progress"]
+    for key, value in TINY_COMPRESS.items():
+        if key != "input_shape":
+            args += ["--set", f"{key}={list(value) if isinstance(value, tuple) else value}"]
+    return args
