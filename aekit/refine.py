@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import AekitError
+from .models.compress import CompressiveAutoencoder, gaussian_likelihood
 
 LOSSES = ("mse", "bce")
 
@@ -46,6 +47,9 @@ def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.1, loss:
         raise AekitError(f"refinement loss must be one of {LOSSES}, got {loss!r}")
     if getattr(model, "discrete_code", False):
         raise AekitError("a vector-quantised code is discrete: refinement needs a continuous code")
+    if isinstance(model, CompressiveAutoencoder):
+        raise AekitError("a compressive autoencoder's code is rounded before decoding: refine its symbols "
+                         "(refine_symbols, or `aekit compress --refine`)")
     if loss == "bce" and getattr(model.config, "output_activation", "sigmoid") != "sigmoid":
         raise AekitError("refinement with loss 'bce' needs a sigmoid output; use loss 'mse'")
     model.eval()
@@ -67,8 +71,6 @@ def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.1, loss:
 
 def rd_objective(model, symbols: torch.Tensor, x: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     """Per image: bits per pixel of ``symbols`` under the prior + lambda[level] * MSE of their decoding."""
-    from .models.compress import gaussian_likelihood
-
     mean, scale = model.entropy_parameters(symbols, level)
     bpp = -torch.log2(gaussian_likelihood(symbols, mean, scale)).sum(1) / math.prod(x.shape[2:])
     mse = (model.decode_symbols(symbols, level).float() - x).pow(2).flatten(1).mean(1)

@@ -48,6 +48,8 @@ def test_refinement_refuses_what_it_cannot_do(small_x):
     vq = build_model("vq", input_shape=(1, 28, 28), code_size=8)
     with pytest.raises(AekitError, match="discrete"):
         refine_codes(vq, small_x[:4])
+    with pytest.raises(AekitError, match="refine_symbols"):
+        refine_codes(build_model("compress", **TINY_COMPRESS), small_x[:4])
     dense = build_model("dense", input_shape=(1, 28, 28), code_size=4)
     with pytest.raises(AekitError, match="learning rate"):
         refine_codes(dense, small_x[:4], lr=0.0)
