@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-n", type=int, default=10, help="number of test images")
     r.add_argument("--out", metavar="PNG", help="figure path (default: RUN/reconstructions.png)")
     r.add_argument("--data", metavar="PATH", help="data to use instead of the run's own test split")
+    r.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                   help="add a row decoded from codes refined by STEPS optimiser steps (aekit.refine)")
     r.add_argument("--force", action="store_true", help="replace an existing figure")
 
     e = sub.add_parser("eval", help="test-set metrics with the PCA baseline", formatter_class=_Formatter)
@@ -274,7 +276,7 @@ def _cmd_train(a) -> int:
 def _cmd_reconstruct(a) -> int:
     from . import runs
 
-    path = runs.reconstruction_png(a.run, n=a.n, out=a.out, data=a.data, force=a.force)
+    path = runs.reconstruction_png(a.run, n=a.n, out=a.out, data=a.data, force=a.force, refine=a.refine)
     print(path)
     return 0
 

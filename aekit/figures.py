@@ -44,15 +44,15 @@ def show_sample(ax, item: np.ndarray) -> None:
 
 
 def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path: str | Path,
-                          title: str | None = None) -> None:
-    """Top row: inputs; bottom row: their reconstructions (the article's figure), as a PNG."""
+                          title: str | None = None, extra: tuple[tuple[str, np.ndarray], ...] = ()) -> None:
+    """Top row: inputs; below: their reconstructions (the article's figure), then any ``extra`` labelled rows."""
+    rows = [("input", originals), ("reconstruction", reconstructions), *extra]
     n = len(originals)
-    fig, axes = plt.subplots(2, n, figsize=(max(n, 2) * 1.0, 2.2), squeeze=False)
-    for i in range(n):
-        show_sample(axes[0, i], originals[i])
-        show_sample(axes[1, i], reconstructions[i])
-    axes[0, 0].set_title("input", fontsize=8, loc="left")
-    axes[1, 0].set_title("reconstruction", fontsize=8, loc="left")
+    fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * 1.0, 1.1 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for i in range(n):
+            show_sample(axes[r, i], images[i])
+        axes[r, 0].set_title(label, fontsize=8, loc="left")
     if title:
         fig.suptitle(title, fontsize=9)
     save_figure(fig, path)

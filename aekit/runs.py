@@ -18,6 +18,7 @@ from .evaluate import pca_mse, reconstruct, reconstruction_metrics
 from .fileio import refuse_existing
 from .models import build_model
 from .presets import get_preset
+from .refine import refine_codes
 from .train import train, train_config_from_dict
 
 log = logging.getLogger(__name__)
@@ -202,8 +203,9 @@ def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto",
 
 
 def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = None, data: str | None = None,
-                       force: bool = False, opened: tuple | None = None) -> Path:
-    """The article's figure for a run: ``n`` test inputs over their reconstructions."""
+                       force: bool = False, opened: tuple | None = None, refine: int = 0) -> Path:
+    """The article's figure for a run: ``n`` test inputs over their reconstructions (and, with ``refine`` steps,
+    the reconstructions of refined codes: the encoder's amortisation gap made visible)."""
     from .figures import reconstruction_figure
 
     run = Path(run)
@@ -213,9 +215,15 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
         raise AekitError("-n must be between 1 and 100")
     model, cfg, ds, norm = opened or open_run(run, data)
     x = ds.x_test[:n]
-    x_hat = reconstruct(model, torch.from_numpy(norm.transform(x))).numpy()
-    recon = norm.inverse(x_hat)
-    reconstruction_figure(x, recon, out, title=f"{run.name}: {cfg['model']}, code size {model.config.code_size}")
+    xt = torch.from_numpy(norm.transform(x))
+    recon = norm.inverse(reconstruct(model, xt).numpy())
+    extra = ()
+    if refine:
+        with torch.no_grad():
+            refined = model.decode(refine_codes(model, xt, steps=refine)).cpu().numpy()
+        extra = ((f"refined code ({refine} steps)", norm.inverse(refined)),)
+    reconstruction_figure(x, recon, out, title=f"{run.name}: {cfg['model']}, code size {model.config.code_size}",
+                          extra=extra)
     return out
 
 

@@ -55,6 +55,11 @@ def test_info_and_reconstruct(trained, tmp_path, capsys):
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 1  # no silent overwrite
     assert "--force" in _err_line(capsys)
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force"]) == 0
+    size = png.stat().st_size
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force", "--refine", "5"]) == 0
+    assert png.stat().st_size > size  # a third row: the refined codes' reconstructions
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(tmp_path / "x.png"), "--refine", "-1"]) == 1
+    assert "steps" in _err_line(capsys) and not (tmp_path / "x.png").exists()
 
 
 def test_same_seed_cli_runs_are_bitwise_identical(mnist_npz, tmp_path):
