@@ -8,7 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from tiny import TINY_COMPRESS, compress_train_args
+from tiny import TINY_COMPRESS, compress_train_args, fit_batch
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
@@ -44,14 +44,9 @@ def test_prior_is_autoregressive():
 
 def test_levels_trade_rate_for_distortion(small_x):
     model = build_model("compress", **TINY)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     x = small_x[:64]
     torch.manual_seed(0)
-    for _ in range(60):
-        loss = model.loss(x, model(x))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_batch(model, x, 60)
     model.eval()
     with torch.no_grad():
         outs = [model(x, level=lv) for lv in range(3)]

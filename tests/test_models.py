@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from tiny import fit_batch
 
 from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
@@ -185,15 +186,10 @@ def test_conv_stem_works_at_full_resolution_saves_and_learns(small_x, tmp_path, 
     assert h.shape == (2, 16, 28, 28)  # the stem keeps the input size; the first stage then halves it
     torch.manual_seed(0)
     x = small_x[:32]
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = model.loss(x, model(x))["loss"].item()
-    for _ in range(OVERFIT_STEPS["conv"]):
-        loss = model.loss(x, model(x))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    last = fit_batch(model, x, OVERFIT_STEPS["conv"])
     model.eval()
-    assert loss.item() < 0.5 * first and ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+    assert last < 0.5 * first and ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
     ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
     loaded, _ = ckpt.load_model(tmp_path)
     assert loaded.config == model.config and torch.equal(loaded.eval()(x)["x_hat"], model(x)["x_hat"])
@@ -219,12 +215,7 @@ def test_conv_residual_nearest_overfits_one_batch(small_x, flush_denormals):
     x = small_x[:32]
     model = build_model("conv", input_shape=(1, 28, 28), channels=(16, 32), residual=True, upsample="nearest",
                         norm="batch", activation="silu")
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(150):
-        loss = model.loss(x, model(x))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_batch(model, x, 150)
     model.eval()
     assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
 

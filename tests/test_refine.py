@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny import TINY_COMPRESS, compress_train_args
+from tiny import TINY_COMPRESS, compress_train_args, fit_batch
 
 from aekit.cli import main
 from aekit.codec import Codec
@@ -14,15 +14,10 @@ from aekit.models import build_model
 from aekit.refine import rd_objective, refine_codes, refine_symbols
 
 
-def _fit(model, x, steps=40, lr=3e-3):
+def _fit(model, x, steps=40):
     """A few optimiser steps, so the encoder is a real (if rough) amortised guess."""
     torch.manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        loss = model.loss(x, model(x))["loss"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    fit_batch(model, x, steps)
     return model.eval()
 
 

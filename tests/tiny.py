@@ -1,4 +1,5 @@
-"""Tiny model configs shared by several test modules (imported as ``tiny``: pytest puts tests/ on the path)."""
+"""Tiny model configs and helpers shared by several test modules (imported as ``tiny``: pytest puts tests/ on the
+path)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,16 @@ def compress_train_args(data, out, epochs: str = "1") -> list[str]:
         if key != "input_shape":
             args += ["--set", f"{key}={list(value) if isinstance(value, tuple) else value}"]
     return args
+
+
+def fit_batch(model, x, steps: int, lr: float = 3e-3) -> float:
+    """``steps`` Adam steps of the model's own loss on one batch ``x``; returns the last step's loss."""
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        loss = model.loss(x, model(x))["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss.item()
