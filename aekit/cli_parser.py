@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: bfloat16 autocast forward (seed: fp32)")
     o.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC layout while training image models (seed: off)")
+    o.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
+                   "and make it the trained model, e.g. 0.999 (seed: 0 = off)")
     o.add_argument("--time-limit", type=float, help="stop after this many seconds of training, the schedule "
                    "following the clock; --epochs is then a cap (seed: 0 = off)")
     t.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation and figure after training")

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt
 from .adversarial import Adversary
 from .devices import all_sum, check_replicas_agree, setup
+from .ema import WeightAverage
 from .errors import AekitError
 from .knn import neighbor_sampler
 from .models import Autoencoder
@@ -77,6 +78,8 @@ class TrainConfig:
     balance: str = ""  # name of an integer side tensor (e.g. "domain"): every batch draws equally from its values
     precision: str = "fp32"  # "bf16": forward passes under bfloat16 autocast (weights, optimiser and loss stay fp32)
     channels_last: bool = False  # image models: NHWC weights and batches while training (faster convs on the CPU)
+    ema: float = 0.0  # decay of an exponential moving average of the weights, which becomes the trained model: the
+    #                   saved weights, validation and on_epoch all use it (0: off; 0.999 averages ~1000 steps)
     time_limit: float = 0.0  # seconds: stop once this much training time is spent, the schedule (warm-up and decay)
     #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 
@@ -92,6 +95,8 @@ class TrainConfig:
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
         check_noise(self.noise, self.noise_strength)
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must lie in [0, 1), got {self.ema}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
         if self.precision not in PRECISIONS:
@@ -280,6 +285,7 @@ def _train(
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     opt = make_optimizer(model, cfg)
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
     adversary = None
     if cfg.adversarial > 0:
         adversary = Adversary(tuple(x_train.shape[1:]), cfg, device, d.world, classes=model.critic_classes)
@@ -307,6 +313,10 @@ def _train(
         ckpt.optimizer_from_tensors(opt, tensors, meta["optim"])
         if adversary is not None:
             adversary.load(tensors, meta["optim_d"], run_dir / ckpt.STATE)
+        if average is not None:
+            if not any(k.startswith("ema.") for k in tensors):
+                raise AekitError(f"{run_dir / ckpt.STATE} has no weight average: resume with the run's own ema")
+            average.load(tensors)
         _restore_rng(tensors, device)
         epoch, start_step, gstep = meta["epoch"], meta["step"], meta["global_step"]
         best_val, bad_epochs = meta["best_val"], meta["bad_epochs"]
@@ -351,6 +361,8 @@ def _train(
         if adversary is not None:
             atensors, meta["optim_d"] = adversary.state()
             tensors.update(atensors)
+        if average is not None:
+            tensors.update(average.to_tensors())
         ckpt.save_tensors(run_dir / ckpt.STATE, tensors, meta)
 
     def check_finite(where: str) -> float:
@@ -388,6 +400,8 @@ def _train(
             for g in opt.param_groups:
                 g["lr"] = lr
             terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch, sb)
+            if average is not None:
+                average.update()
             if term_names is None:
                 term_names = list(terms)
             gstep += 1
@@ -408,33 +422,36 @@ def _train(
         record = {"epoch": epoch + 1, "step": gstep}
         record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
         record["lr"] = opt.param_groups[0]["lr"]
-        if x_val is not None:
-            val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed,
-                                side=side_val)
-            record.update({f"val_{k}": v for k, v in val.items()})
-            if val["loss"] < best_val:
-                best_val, bad_epochs = val["loss"], 0
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
-                bad_epochs += 1
-                stopped_early = bool(cfg.patience) and bad_epochs >= cfg.patience
-        record["seconds"] = round(elapsed_before + time.perf_counter() - t0, 3)
-        if on_epoch is not None and d.main:  # e.g. a benchmark's test metric, logged with the epoch
-            t_cb = time.perf_counter()
-            record.update(on_epoch(model) or {})
-            t0 += time.perf_counter() - t_cb  # its time is not training time
-        history.append(record)
-        log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
-        epoch, start_step = epoch + 1, 0
-        sums = torch.zeros_like(sums)
-        if writes:
-            weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
-            ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
-            ckpt.write_metrics(run_dir, history)
+        with average.applied() if average is not None else contextlib.nullcontext():  # the weights in use
+            if x_val is not None:
+                val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed,
+                                    side=side_val)
+                record.update({f"val_{k}": v for k, v in val.items()})
+                if val["loss"] < best_val:
+                    best_val, bad_epochs = val["loss"], 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad_epochs += 1
+                    stopped_early = bool(cfg.patience) and bad_epochs >= cfg.patience
+            record["seconds"] = round(elapsed_before + time.perf_counter() - t0, 3)
+            if on_epoch is not None and d.main:  # e.g. a benchmark's test metric, logged with the epoch
+                t_cb = time.perf_counter()
+                record.update(on_epoch(model) or {})
+                t0 += time.perf_counter() - t_cb  # its time is not training time
+            history.append(record)
+            log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
+            epoch, start_step = epoch + 1, 0
+            sums = torch.zeros_like(sums)
+            if writes:
+                weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
+                ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
+                ckpt.write_metrics(run_dir, history)
         save_checkpoint(n_epochs if stopped_early or out_of_time else epoch, 0)
 
     if cfg.patience and best_state is not None:
         model.load_state_dict(best_state)
+    elif average is not None:
+        model.load_state_dict(average.state_dict())
     model.to(memory_format=torch.contiguous_format)
     if d.world > 1:
         check_replicas_agree(model, d)

@@ -266,3 +266,60 @@ def test_side_tensors_reach_forward_and_loss(small_x):
         train(model, small_x, TrainConfig(epochs=1), progress=False, side={"tag": tag[:5]})
     with pytest.raises(AekitError, match="integer side tensor"):
         train(model, small_x, TrainConfig(epochs=1, balance="missing"), progress=False, side={"tag": tag})
+
+
+def test_weight_average_is_the_exponential_moving_average_of_the_steps():
+    from aekit.ema import WeightAverage
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    avg = WeightAverage(net, decay=0.5)
+    expected = None
+    for i in range(4):
+        with torch.no_grad():
+            net[0].weight.add_(float(i + 1))
+        net(torch.randn(8, 3))  # moves batch norm's running stats and its step count
+        w = net[0].weight.detach().clone()
+        d = min(0.5, (1 + i) / (10 + i))  # the warm-up: 0.1, 0.18, 0.25, 0.31 here, all under 0.5
+        expected = w if expected is None else d * expected + (1 - d) * w
+        avg.update()
+    state = avg.state_dict()
+    assert torch.allclose(state["0.weight"], expected)
+    assert not torch.allclose(state["0.weight"], net[0].weight)
+    assert int(state["1.num_batches_tracked"]) == 4  # integer buffers follow the model
+    kept = net[0].weight.detach().clone()
+    with avg.applied():
+        assert torch.equal(net[0].weight, state["0.weight"])
+    assert torch.equal(net[0].weight, kept)  # the training weights come back
+
+
+def test_ema_becomes_the_trained_model_without_changing_the_training_path(small_x, tmp_path, monkeypatch):
+    import dataclasses
+
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=2e-3, ema=0.9, val_fraction=0.25, checkpoint_every=5)
+    plain, averaged = _model(), _model()
+    train(plain, small_x, dataclasses.replace(cfg, ema=0.0), progress=False)
+    res = train(averaged, small_x, cfg, tmp_path / "ema", progress=False)
+    assert not torch.equal(plain.encoder[0].weight, averaged.encoder[0].weight)
+    tensors, _ = ckpt.load_tensors(tmp_path / "ema" / ckpt.STATE)
+    for k, v in plain.state_dict().items():  # the optimiser's path is the plain run's, step for step
+        assert torch.equal(tensors["model." + k], v), k
+    saved, _ = ckpt.load_tensors(tmp_path / "ema" / ckpt.WEIGHTS)
+    for k, v in averaged.state_dict().items():
+        assert torch.equal(saved[k], v), k  # model.safetensors holds the average
+        assert torch.equal(tensors["ema.module." + k], v), k
+    # validation ran on the average: its loss is that of the returned weights
+    from aekit.train import evaluate_loss, split_validation
+
+    _, x_val = split_validation(small_x, 0.25, 0)
+    assert evaluate_loss(averaged, x_val, torch.device("cpu"))["loss"] == pytest.approx(res.history[-1]["val_loss"])
+
+    _die_after_checkpoint(monkeypatch, epoch=1, after_step=5)  # a kill in epoch 2, then resume: same average
+    with pytest.raises(Stop):
+        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    resumed = _model(seed=5)
+    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
+    for k, v in averaged.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)
