@@ -28,7 +28,8 @@ def _cmd_train(a) -> int:
                                                        "schedule", "warmup", "val_fraction", "patience",
                                                        "grad_clip", "seed", "device", "checkpoint_every", "noise",
                                                        "noise_strength", "adversarial", "adv_loss", "adv_start",
-                                                       "precision", "channels_last", "ema", "time_limit")})
+                                                       "disc_channels", "precision", "channels_last", "ema",
+                                                       "time_limit")})
         out = a.out or f"runs/{a.preset}"
         run = runs.train_run(settings, out, force=a.force, progress=a.progress)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports

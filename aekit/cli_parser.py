@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--adversarial", type=float, help="weight of the adversarial decoder's GAN term (seed: 0 = off)")
     o.add_argument("--adv-loss", choices=["nonsaturating", "hinge"], help="GAN loss (seed: nonsaturating)")
     o.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (seed: 0)")
+    o.add_argument("--disc-channels", metavar="W,W", help="the critic's widths, one stride-2 conv each; three "
+                   "stages see a whole 28x28 image (seed: 32,64)")
     o.add_argument("--precision", choices=["fp32", "bf16"], help="bf16: bfloat16 autocast forward (seed: fp32)")
     o.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                    help="NHWC layout while training image models (seed: off)")

@@ -90,12 +90,11 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     config = {**s["config"], **file.get("config", {})}
     config.update({k: v for k, v in (model_options or {}).items() if v is not None})
     if isinstance(config.get("hidden"), str):
-        try:
-            config["hidden"] = [int(v) for v in config["hidden"].split(",") if v.strip()]
-        except ValueError:
-            raise AekitError(f"--hidden should be widths like 256,128, got {config['hidden']!r}") from None
+        config["hidden"] = _widths(config["hidden"], "--hidden")
     tr = {**s["train"], **file.get("train", {})}
     tr.update({k: v for k, v in (train_options or {}).items() if v is not None})
+    if isinstance(tr.get("disc_channels"), str):
+        tr["disc_channels"] = _widths(tr["disc_channels"], "--disc-channels")
     try:
         train_config_from_dict(tr)
     except (TypeError, ValueError) as e:
@@ -103,6 +102,14 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     size = image_size or file.get("image_size")
     return {"source": source, "image_size": _parse_size(size), "model": given_model or s["model"],
             "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction))}
+
+
+def _widths(text: str, option: str) -> list[int]:
+    """"256,128" -> [256, 128], or one clear error naming the option."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise AekitError(f"{option} should be widths like 256,128, got {text!r}") from None
 
 
 def _load(source: str, image_size, test_fraction: float, seed: int = 0) -> Dataset:

@@ -164,13 +164,20 @@ def test_every_model_trains_one_epoch_from_the_cli_with_denoising(mnist_npz, tmp
 def test_adversarial_sparse_and_set_options(mnist_npz, tmp_path, capsys):
     run = tmp_path / "adv"
     assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--adversarial", "0.1", "--adv-loss", "hinge",
+                 "--disc-channels", "8,16,16", "--ema", "0.99",
                  "--sparsity", "l1", "--set", "sparsity_weight=0.01", "--set", "hidden=[64]", *FAST]) == 0
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["config"]["sparsity"] == "l1" and cfg["config"]["sparsity_weight"] == 0.01
     assert cfg["config"]["hidden"] == [64] and cfg["train"]["adversarial"] == 0.1
+    assert cfg["train"]["disc_channels"] == [8, 16, 16] and cfg["train"]["ema"] == 0.99
+    tensors, _ = ckpt.load_tensors(run / ckpt.STATE)
+    assert tensors["disc.net.4.parametrizations.weight.original"].shape[0] == 16  # the third stage is there
+    assert any(k.startswith("ema.") for k in tensors)
     last = ckpt.read_metrics(run)[-1]
-    assert last["train_adv"] > 0 and last["train_code_activation"] > 0
+    assert last["train_adv"] != 0 and last["train_code_activation"] > 0  # hinge: -mean(logits), either sign
     assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "x"), "--set", "nokey"]) == 1
     assert "KEY=VALUE" in _err_line(capsys)
     assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "y"), "--set", "depth=3"]) == 1
     assert "depth" in _err_line(capsys)
+    assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "z"), "--disc-channels", "8,x"]) == 1
+    assert "--disc-channels" in _err_line(capsys)
