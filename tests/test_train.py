@@ -108,19 +108,29 @@ def _die_after_checkpoint(monkeypatch, epoch: int, after_step: int) -> None:
     monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
 
 
+def _kill_and_resume(monkeypatch, x, cfg: TrainConfig, run, after_step: int, seed: int):
+    """Train into ``run`` until the first checkpoint past ``after_step`` in epoch 2 "kills" it, then resume into a
+    freshly initialised model (seed ``seed``: its weights must come from the checkpoint); returns that model."""
+    _die_after_checkpoint(monkeypatch, epoch=1, after_step=after_step)
+    with pytest.raises(Stop):
+        train(_model(), x, cfg, run, progress=False)
+    monkeypatch.undo()
+    resumed = _model(seed=seed)
+    train(resumed, x, cfg, run, resume=True, progress=False)
+    return resumed
+
+
+def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+
+
 def test_resume_mid_epoch_matches_an_uninterrupted_run(small_x, tmp_path, monkeypatch):
     cfg = TrainConfig(epochs=2, batch_size=32, checkpoint_every=5, schedule="cosine", warmup=0.1)
     full = _model()
     train(full, small_x, cfg, tmp_path / "full", progress=False)
 
-    _die_after_checkpoint(monkeypatch, epoch=1, after_step=5)  # a "kill" inside epoch 2
-    with pytest.raises(Stop):
-        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
-    monkeypatch.undo()
-    resumed = _model(seed=99)  # weights come from the checkpoint, not from initialisation
-    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
-    for k, v in full.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
+    _assert_same_weights(full, _kill_and_resume(monkeypatch, small_x, cfg, tmp_path / "killed", 5, seed=99))
     rows = ckpt.read_metrics(tmp_path / "killed")
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[1]["train_loss"] == ckpt.read_metrics(tmp_path / "full")[1]["train_loss"]
@@ -217,14 +227,7 @@ def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_p
     tensors, meta = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
     assert any(k.startswith("disc.") for k in tensors) and any(k.startswith("optim_d.") for k in tensors)
 
-    _die_after_checkpoint(monkeypatch, epoch=1, after_step=2)
-    with pytest.raises(Stop):
-        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
-    monkeypatch.undo()
-    resumed = _model(seed=7)
-    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
-    for k, v in full.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
+    _assert_same_weights(full, _kill_and_resume(monkeypatch, small_x, cfg, tmp_path / "killed", 2, seed=7))
     a, _ = ckpt.load_tensors(tmp_path / "full" / ckpt.STATE)
     b, _ = ckpt.load_tensors(tmp_path / "killed" / ckpt.STATE)
     assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("disc."))
@@ -313,13 +316,7 @@ def test_ema_becomes_the_trained_model_without_changing_the_training_path(small_
     _, x_val = split_validation(small_x, 0.25, 0)
     assert evaluate_loss(averaged, x_val, torch.device("cpu"))["loss"] == pytest.approx(res.history[-1]["val_loss"])
 
-    _die_after_checkpoint(monkeypatch, epoch=1, after_step=5)  # a kill in epoch 2, then resume: same average
-    with pytest.raises(Stop):
-        train(_model(), small_x, cfg, tmp_path / "killed", progress=False)
-    monkeypatch.undo()
-    resumed = _model(seed=5)
-    train(resumed, small_x, cfg, tmp_path / "killed", resume=True, progress=False)
-    for k, v in averaged.state_dict().items():
-        assert torch.equal(v, resumed.state_dict()[k]), k
+    # a kill in epoch 2, then resume: the same average
+    _assert_same_weights(averaged, _kill_and_resume(monkeypatch, small_x, cfg, tmp_path / "killed", 5, seed=5))
     with pytest.raises(ValueError, match="ema"):
         TrainConfig(ema=1.0)
