@@ -1,10 +1,13 @@
 """An exponential moving average of a model's weights, kept beside training and used as the trained model.
 
-Averaging the weights of the last few hundred steps (Polyak & Juditsky 1992) smooths out the optimiser's noise: the
-average usually reconstructs a little better than the last step, and for an adversarial decoder, whose weights
-chase a moving critic, it gives visibly cleaner samples (Karras et al. 2018 and most GANs since). PyTorch's
-``AveragedModel`` keeps the copy; the decay warms up as ``min(decay, (1 + n) / (10 + n))`` after n updates (as in
-TensorFlow's ExponentialMovingAverage with num_updates), so the average does not remember the random initialisation.
+Averaging the weights of the last few hundred steps (Polyak & Juditsky 1992) smooths out the optimiser's noise; GANs
+keep such an average of the generator (Karras et al. 2018). PyTorch's ``AveragedModel`` keeps the copy; the decay
+warms up as ``min(decay, (1 + n) / (10 + n))`` after n updates (as TensorFlow's ExponentialMovingAverage does with
+num_updates), so the average does not remember the random initialisation.
+
+Measured here (notes in BENCHMARKS.md): with a cosine schedule that already decays the learning rate to zero the gain
+is small: the conv headline recipe's test MSE after 150 s moved 0.00279 -> 0.00275 at decay 0.9995, and a 3-epoch
+VAE-GAN's sample FID did not move.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class WeightAverage:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged weights under the model's own names (what ``model.safetensors`` holds)."""
-        return {k: v for k, v in self.average.module.state_dict().items()}
+        return dict(self.average.module.state_dict())
 
     @contextlib.contextmanager
     def applied(self):
