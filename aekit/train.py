@@ -5,7 +5,7 @@ The loop reads top to bottom: build the optimiser, then for each epoch draw a se
 unchanged under ``torchrun --nproc_per_node=N``: each process takes its slice of every global batch and
 DistributedDataParallel averages the gradients; only rank 0 writes.
 
-Resumable: ``checkpoint.safetensors`` (weights, optimiser, RNG, position inside the epoch, running sums) is written
+Resumable: ``checkpoint.safetensors`` (``aekit.loop_state``: weights, optimiser, RNG, position, running sums) is written
 atomically at every epoch end and every ``checkpoint_every`` steps, so a killed run resumed from it finishes with
 the same weights as one that was never interrupted (on the same machine and device).
 
@@ -34,10 +34,11 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .adversarial import Adversary
-from .devices import all_sum, check_replicas_agree, setup
+from .devices import check_replicas_agree, setup
 from .ema import WeightAverage
 from .errors import AekitError
 from .knn import neighbor_sampler
+from .loop_state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 from .models import Autoencoder
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise, corrupt
@@ -206,19 +207,6 @@ def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, bat
     return {k: v / len(x) for k, v in sums.items()}
 
 
-def _rng_tensors(device: torch.device) -> dict[str, torch.Tensor]:
-    out = {"rng.cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        out["rng.cuda"] = torch.cuda.get_rng_state(device)
-    return out
-
-
-def _restore_rng(tensors: dict, device: torch.device) -> None:
-    torch.set_rng_state(tensors["rng.cpu"])
-    if device.type == "cuda" and "rng.cuda" in tensors:
-        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
-
-
 @contextlib.contextmanager
 def _flush_denormals():
     """Flush denormal floats to zero on the CPU while training (as TensorFlow does): tiny gradients of always-black
@@ -294,159 +282,109 @@ def _train(
     per_epoch = math.ceil(n / cfg.batch_size)
     total = math.ceil(cfg.epochs * per_epoch)
     n_epochs = math.ceil(total / per_epoch)
-    epoch, start_step, gstep = 0, 0, 0
-    best_val, bad_epochs = math.inf, 0
-    history: list[dict] = []
-    sums = torch.zeros(0)
-    elapsed_before = 0.0
-    best_state = None
-
+    st, sums, best_state = LoopState(), RunningSums(), None
     if resume:
         if run_dir is None:
             raise AekitError("resume needs a run folder")
-        tensors, meta = ckpt.load_tensors(run_dir / ckpt.STATE)
-        if meta is None or "epoch" not in meta:
-            raise AekitError(f"{run_dir / ckpt.STATE} is not an aekit training checkpoint")
-        ckpt.load_state_dict_checked(
-            model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, run_dir / ckpt.STATE
-        )
-        ckpt.optimizer_from_tensors(opt, tensors, meta["optim"])
-        if adversary is not None:
-            adversary.load(tensors, meta["optim_d"], run_dir / ckpt.STATE)
-        if average is not None:
-            if not any(k.startswith("ema.") for k in tensors):
-                raise AekitError(f"{run_dir / ckpt.STATE} has no weight average: resume with the run's own ema")
-            average.load(tensors)
-        _restore_rng(tensors, device)
-        epoch, start_step, gstep = meta["epoch"], meta["step"], meta["global_step"]
-        best_val, bad_epochs = meta["best_val"], meta["bad_epochs"]
-        history, elapsed_before = meta["history"], meta["elapsed"]
-        sums = tensors["sums"].to(device)
+        st, sums = load_checkpoint(run_dir / ckpt.STATE, model, opt, device, adversary, average)
         if cfg.patience and (run_dir / ckpt.WEIGHTS).exists():
             best_state, _ = ckpt.load_tensors(run_dir / ckpt.WEIGHTS)
         if writes:
-            ckpt.write_metrics(run_dir, history)
+            ckpt.write_metrics(run_dir, st.history)
             for stale in run_dir.glob(".*.tmp"):  # left by a kill in the middle of a write
                 stale.unlink(missing_ok=True)
-        log.info("resuming at epoch %d, step %d", epoch + 1, start_step)
+        log.info("resuming at epoch %d, step %d", st.epoch + 1, st.step)
     elif writes:
         run_dir.mkdir(parents=True, exist_ok=True)
         ckpt.write_json(run_dir / ckpt.CONFIG, ckpt.run_config(model, data_info or {}, dataclasses.asdict(cfg)))
 
-    pending: list[tuple[torch.Tensor, int]] = []  # per-step loss terms, folded into `sums` at check points
+    t0 = time.perf_counter()
 
-    def flush() -> None:
-        nonlocal sums
-        if not pending:
-            return
-        vals = torch.stack([v for v, _ in pending]).double()
-        sizes = torch.tensor([b for _, b in pending], dtype=torch.float64, device=vals.device)
-        if sums.numel() != vals.shape[1] + 1:
-            sums = torch.zeros(vals.shape[1] + 1, dtype=torch.float64, device=vals.device)
-        sums[:-1] += (vals * sizes[:, None]).sum(0)
-        sums[-1] += sizes.sum()
-        pending.clear()
+    def elapsed() -> float:  # training seconds, this call's and those before it
+        return st.elapsed + time.perf_counter() - t0
 
-    def save_checkpoint(ep: int, step: int) -> None:
-        flush()
-        if not writes:
-            return
-        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        otensors, ometa = ckpt.optimizer_to_tensors(opt)
-        tensors.update(otensors)
-        tensors.update(_rng_tensors(device))
-        tensors["sums"] = sums
-        meta = {"epoch": ep, "step": step, "global_step": gstep, "best_val": best_val, "bad_epochs": bad_epochs,
-                "history": history, "elapsed": elapsed_before + time.perf_counter() - t0, "optim": ometa}
-        if adversary is not None:
-            atensors, meta["optim_d"] = adversary.state()
-            tensors.update(atensors)
-        if average is not None:
-            tensors.update(average.to_tensors())
-        ckpt.save_tensors(run_dir / ckpt.STATE, tensors, meta)
+    def save(epoch: int, step: int) -> None:
+        sums.flush()
+        if writes:
+            at = dataclasses.replace(st, epoch=epoch, step=step, elapsed=elapsed())
+            save_checkpoint(run_dir / ckpt.STATE, at, sums, model, opt, device, adversary, average)
 
     def check_finite(where: str) -> float:
-        flush()
-        mean = float(all_sum(sums[:1], d)) / max(1.0, float(all_sum(sums[-1:], d)))
+        mean = sums.mean_loss(d)
         if not math.isfinite(mean):
             kept = f"; the last good checkpoint in {run_dir} is kept" if run_dir else ""
             raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower --lr or --grad-clip)")
         return mean
 
-    t0 = time.perf_counter()
     stopped_early = out_of_time = False
     term_names: list[str] | None = None
-
-    def time_share() -> float:  # the share of cfg.time_limit spent so far
-        return (elapsed_before + time.perf_counter() - t0) / cfg.time_limit
-
-    while epoch < n_epochs and not (stopped_early or out_of_time):
+    while st.epoch < n_epochs and not (stopped_early or out_of_time):
+        epoch = st.epoch
         steps = min(per_epoch, total - epoch * per_epoch)
         if resample is not None:  # this epoch's draw of per-sample side data (the same rows split off as above)
             for name, v in check_side(resample(epoch), len(x), "").items():
                 side_train[name], side_val[name] = split_validation(v, cfg.val_fraction, cfg.seed)
         perm = epoch_order(n, cfg.seed, epoch, side_train[cfg.balance] if cfg.balance else None)
         perm = perm.to(x_train.device)  # one copy per epoch, not one per step
-        bar = tqdm(total=steps, initial=start_step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",
+        bar = tqdm(total=steps, initial=st.step, desc=f"epoch {epoch + 1}/{n_epochs}", unit="step",
                    disable=not (progress and d.main), leave=False, mininterval=0.5, dynamic_ncols=True)
-        for step in range(start_step, steps):
+        for step in range(st.step, steps):
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             if d.world > 1:
                 idx = idx[d.rank :: d.world]
             xb = x_train[idx].to(device, non_blocking=True).contiguous(memory_format=fmt)
             sb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in side_train.items()}
-            lr = learning_rate(cfg, gstep, total) if not cfg.time_limit else \
-                learning_rate(cfg, int(time_share() * TIME_STEPS), TIME_STEPS)
+            lr = learning_rate(cfg, st.global_step, total) if not cfg.time_limit else \
+                learning_rate(cfg, int(elapsed() / cfg.time_limit * TIME_STEPS), TIME_STEPS)
             for g in opt.param_groups:
                 g["lr"] = lr
-            terms = _step(model, net, opt, adversary, xb, cfg, gstep / total, epoch, sb)
+            terms = _step(model, net, opt, adversary, xb, cfg, st.global_step / total, epoch, sb)
             if average is not None:
                 average.update()
-            if term_names is None:
-                term_names = list(terms)
-            gstep += 1
-            pending.append((torch.stack([terms[k].detach() for k in term_names]), len(idx)))
+            term_names = term_names or list(terms)
+            st.global_step += 1
+            sums.add(torch.stack([terms[k].detach() for k in term_names]), len(idx))
             bar.update(1)
             if (step + 1) % 50 == 0:
                 bar.set_postfix(loss=f"{check_finite(f'epoch {epoch + 1}, step {step + 1}'):.4f}", refresh=False)
-            if cfg.checkpoint_every and gstep % cfg.checkpoint_every == 0 and step + 1 < steps:
+            if cfg.checkpoint_every and st.global_step % cfg.checkpoint_every == 0 and step + 1 < steps:
                 check_finite(f"epoch {epoch + 1}, step {step + 1}")
-                save_checkpoint(epoch, step + 1)
-            if cfg.time_limit and time_share() >= 1:
+                save(epoch, step + 1)
+            if cfg.time_limit and elapsed() >= cfg.time_limit:
                 out_of_time = True  # this epoch's record covers the steps taken; training ends after it
                 break
         bar.close()
 
         check_finite(f"the end of epoch {epoch + 1}")
-        totals = all_sum(sums, d)
-        record = {"epoch": epoch + 1, "step": gstep}
-        record.update({f"train_{k}": float(totals[i] / totals[-1]) for i, k in enumerate(term_names or [])})
+        record = {"epoch": epoch + 1, "step": st.global_step}
+        record.update({f"train_{k}": float(v) for k, v in zip(term_names or [], sums.means(d))})
         record["lr"] = opt.param_groups[0]["lr"]
         with average.applied() if average is not None else contextlib.nullcontext():  # the weights in use
             if x_val is not None:
                 val = evaluate_loss(model, x_val, device, noise=cfg.noise, strength=cfg.noise_strength, seed=cfg.seed,
                                     side=side_val)
                 record.update({f"val_{k}": v for k, v in val.items()})
-                if val["loss"] < best_val:
-                    best_val, bad_epochs = val["loss"], 0
+                if val["loss"] < st.best_val:
+                    st.best_val, st.bad_epochs = val["loss"], 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
-                    bad_epochs += 1
-                    stopped_early = bool(cfg.patience) and bad_epochs >= cfg.patience
-            record["seconds"] = round(elapsed_before + time.perf_counter() - t0, 3)
+                    st.bad_epochs += 1
+                    stopped_early = bool(cfg.patience) and st.bad_epochs >= cfg.patience
+            record["seconds"] = round(elapsed(), 3)
             if on_epoch is not None and d.main:  # e.g. a benchmark's test metric, logged with the epoch
                 t_cb = time.perf_counter()
                 record.update(on_epoch(model) or {})
                 t0 += time.perf_counter() - t_cb  # its time is not training time
-            history.append(record)
-            log.info("epoch %d: %s", epoch + 1, {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
-            epoch, start_step = epoch + 1, 0
-            sums = torch.zeros_like(sums)
+            st.history.append(record)
+            log.info("epoch %d: %s", epoch + 1,
+                     {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
+            st.epoch, st.step = epoch + 1, 0
+            sums.reset()
             if writes:
                 weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
                 ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
-                ckpt.write_metrics(run_dir, history)
-        save_checkpoint(n_epochs if stopped_early or out_of_time else epoch, 0)
+                ckpt.write_metrics(run_dir, st.history)
+        save(n_epochs if stopped_early or out_of_time else st.epoch, 0)
 
     if cfg.patience and best_state is not None:
         model.load_state_dict(best_state)
@@ -457,7 +395,7 @@ def _train(
         check_replicas_agree(model, d)
         dist.barrier()  # rank 0 has finished writing before any process leaves
     model.eval()
-    return TrainResult(history, time.perf_counter() - t0, gstep, stopped_early, out_of_time)
+    return TrainResult(st.history, time.perf_counter() - t0, st.global_step, stopped_early, out_of_time)
 
 
 def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, adversary: Adversary | None,

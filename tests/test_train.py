@@ -320,3 +320,16 @@ def test_ema_becomes_the_trained_model_without_changing_the_training_path(small_
     _assert_same_weights(averaged, _kill_and_resume(monkeypatch, small_x, cfg, tmp_path / "killed", 5, seed=5))
     with pytest.raises(ValueError, match="ema"):
         TrainConfig(ema=1.0)
+
+
+def test_resume_refuses_a_checkpoint_without_the_critic_or_average_it_needs(small_x, tmp_path):
+    from aekit.errors import AekitError
+    cfg = TrainConfig(epochs=1, batch_size=64)
+    train(_model(), small_x[:128], cfg, tmp_path, progress=False)
+    for extra, words in (({"adversarial": 0.1}, "no critic"), ({"ema": 0.9}, "no weight average")):
+        with pytest.raises(AekitError, match=words):
+            train(_model(), small_x[:128], TrainConfig(epochs=2, batch_size=64, **extra), tmp_path, progress=False,
+                  resume=True)
+    (tmp_path / ckpt.STATE).write_bytes(b"not a checkpoint")
+    with pytest.raises(AekitError):
+        train(_model(), small_x[:128], TrainConfig(epochs=2, batch_size=64), tmp_path, progress=False, resume=True)
