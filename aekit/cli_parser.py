@@ -18,6 +18,13 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _output(parser: argparse.ArgumentParser, replaces: str, **out) -> None:
+    """A subcommand's ``--out`` (``out``: its argparse keywords) and the ``--force`` that lets it replace files:
+    without ``--force`` nothing a user already has is overwritten."""
+    parser.add_argument("--out", **out)
+    parser.add_argument("--force", action="store_true", help=replaces)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``aekit`` command line: every subcommand and option, with help (the handlers live in ``aekit.cli``)."""
     from .apps.swap import SWAP_TRAIN
@@ -39,9 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", metavar="PATH", help="your data: IDX folder, .npy/.npz, image folder or .csv")
     t.add_argument("--image-size", metavar="HxW", help="resize images from a folder to this size, e.g. 28x28")
     t.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
-    t.add_argument("--out", metavar="RUN", help="run folder to create (default: runs/<preset>)")
+    _output(t, "replace an existing run in --out", metavar="RUN", help="run folder to create (default: runs/<preset>)")
     t.add_argument("--resume", metavar="RUN", help="continue a killed or finished-early run from its checkpoint")
-    t.add_argument("--force", action="store_true", help="replace an existing run in --out")
     m = t.add_argument_group("model (default: the preset's)")
     m.add_argument("--model", help="model name")
     m.add_argument("--code-size", type=int, help="width of the code (seed: 32)")
@@ -88,11 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter)
     r.add_argument("run", metavar="RUN")
     r.add_argument("-n", type=int, default=10, help="number of test images")
-    r.add_argument("--out", metavar="PNG", help="figure path (default: RUN/reconstructions.png)")
+    _output(r, "replace an existing figure", metavar="PNG", help="figure path (default: RUN/reconstructions.png)")
     r.add_argument("--data", metavar="PATH", help="data to use instead of the run's own test split")
     r.add_argument("--refine", type=int, default=0, metavar="STEPS",
                    help="add a row decoded from codes refined by STEPS optimiser steps (aekit.refine)")
-    r.add_argument("--force", action="store_true", help="replace an existing figure")
 
     e = sub.add_parser("eval", help="test-set metrics with the PCA baseline", formatter_class=_Formatter)
     e.add_argument("run", metavar="RUN")
@@ -104,12 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=_Formatter)
     g.add_argument("run", metavar="RUN")
     g.add_argument("-n", type=int, default=64, help="number of samples")
-    g.add_argument("--out", metavar="PNG", help="grid of samples (default: RUN/samples.png)")
+    _output(g, "replace existing files", metavar="PNG", help="grid of samples (default: RUN/samples.png)")
     g.add_argument("--separate", metavar="DIR", help="also write each sample as DIR/sample-NNNN.png")
     g.add_argument("--sampler", default="auto", choices=["auto", "prior", "gmm", "vq-prior"],
                    help="auto: a VAE's prior, a VQ-VAE's learned prior, else a Gaussian mixture over training codes")
     g.add_argument("--seed", type=int, default=0, help="random seed")
-    g.add_argument("--force", action="store_true", help="replace existing files")
 
     p_int = sub.add_parser("interpolate", help="decode the line between the codes of two inputs",
                            formatter_class=_Formatter)
@@ -117,36 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
     p_int.add_argument("a", metavar="A", help="a test-image index or an image file")
     p_int.add_argument("b", metavar="B", help="a test-image index or an image file")
     p_int.add_argument("--steps", type=int, default=10, help="images along the line, ends included")
-    p_int.add_argument("--out", metavar="PNG", help="strip of images (default: RUN/interpolation.png)")
-    p_int.add_argument("--force", action="store_true", help="replace an existing file")
+    _output(p_int, "replace an existing file", metavar="PNG", help="strip of images (default: RUN/interpolation.png)")
 
     dn = sub.add_parser("denoise", help="clean noisy images or arrays with a run's model (outputs are marked)",
                         formatter_class=_Formatter)
     dn.add_argument("run", metavar="RUN")
     dn.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or .npy arrays in the run's data units")
-    dn.add_argument("--out", metavar="DIR", required=True, help="folder for the results (<name>.png / <name>.npy)")
+    _output(dn, "replace existing results", metavar="DIR", required=True,
+            help="folder for the results (<name>.png / <name>.npy)")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
-    dn.add_argument("--force", action="store_true", help="replace existing results")
 
     cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "
                         "(`aekit train --model compress`)", formatter_class=_Formatter)
     cp.add_argument("run", metavar="RUN")
     cp.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
-    cp.add_argument("--out", metavar="DIR", required=True, help="folder for the files (<name>.aek)")
+    _output(cp, "replace existing files", metavar="DIR", required=True, help="folder for the files (<name>.aek)")
     cp.add_argument("--level", type=int, help="quality level, 0 (smallest files) up; default: the run's default")
     cp.add_argument("--refine", type=int, default=0, metavar="STEPS",
                     help="optimise each image's code for its level's rate and quality before coding (encoder side "
                     "only: any decoder reads the files; about 50 steps, each a decoder pass; 0: off)")
     cp.add_argument("--device", default="cpu", help="device to run the encoder on")
-    cp.add_argument("--force", action="store_true", help="replace existing files")
 
     dc = sub.add_parser("decompress", help="decode .aek files into PNGs (marked as model output)",
                         formatter_class=_Formatter)
     dc.add_argument("run", metavar="RUN", help="the compression run that wrote the files")
     dc.add_argument("inputs", metavar="FILE", nargs="+", help=".aek files")
-    dc.add_argument("--out", metavar="DIR", required=True, help="folder for the images (<name>.png)")
+    _output(dc, "replace existing images", metavar="DIR", required=True, help="folder for the images (<name>.png)")
     dc.add_argument("--device", default="cpu", help="device to run the decoder on")
-    dc.add_argument("--force", action="store_true", help="replace existing images")
 
     an = sub.add_parser("anomalies", help="rank inputs by how anomalous the run's model finds them",
                         formatter_class=_Formatter)
@@ -154,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("data", metavar="DATA", help="a dataset name or path aekit can load (its test split is scored), "
                     "a .npy array, or a folder of images")
     an.add_argument("-k", "--top", type=int, default=10, help="how many of the most anomalous inputs to list")
-    an.add_argument("--out", metavar="PNG", help="also draw the most anomalous inputs into this figure")
+    _output(an, "replace an existing figure", metavar="PNG",
+            help="also draw the most anomalous inputs into this figure")
     an.add_argument("--json", action="store_true", help="print one JSON object")
-    an.add_argument("--force", action="store_true", help="replace an existing figure")
 
     emb = sub.add_parser("embed", help="codes of a dataset split as an array, and a 2-D map coloured by label",
                          formatter_class=_Formatter,
@@ -164,11 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "or .npz with arrays 'codes' and 'labels'). The map draws 2-D codes as they are and the "
                          "first two principal components of wider codes (its title says which).")
     emb.add_argument("run", metavar="RUN")
-    emb.add_argument("--out", metavar="CODES.npy", required=True, help="codes file to write (.npy or .npz)")
+    _output(emb, "replace existing files", metavar="CODES.npy", required=True,
+            help="codes file to write (.npy or .npz)")
     emb.add_argument("--data", metavar="PATH", help="data to encode instead of the run's own dataset")
     emb.add_argument("--split", default="test", choices=["train", "test"], help="which split to encode")
     emb.add_argument("--figure", metavar="PNG", help="also draw the 2-D map of the codes, coloured by label")
-    emb.add_argument("--force", action="store_true", help="replace existing files")
 
     ins = sub.add_parser("inspect", help="show the provenance mark aekit puts in every synthetic file",
                          formatter_class=_Formatter)
@@ -180,9 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "from every domain. SOURCE: a named dataset, an image folder or an array file.")
     st.add_argument("--domain", action="append", default=[], metavar="NAME=SOURCE",
                     help="a domain and its images (two or more; the first is the default decoder)")
-    st.add_argument("--out", metavar="RUN", help="run folder to create")
+    _output(st, "replace an existing run in --out", metavar="RUN", help="run folder to create")
     st.add_argument("--resume", metavar="RUN", help="continue a killed swap run from its checkpoint")
-    st.add_argument("--force", action="store_true", help="replace an existing run in --out")
     st.add_argument("--image-size", metavar="HxW", help="resize every domain's images to this size")
     st.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
     sm = st.add_argument_group("model")
@@ -210,26 +210,24 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("run", metavar="RUN")
     sw.add_argument("inputs", metavar="INPUT", nargs="+", help="image files, folders of images, or .npy uint8 stacks")
     sw.add_argument("--to", required=True, metavar="DOMAIN", help="the domain to render them as")
-    sw.add_argument("--out", required=True, metavar="DIR", help="folder for DIR/<name>-to-<DOMAIN>.png (or .npy)")
-    sw.add_argument("--force", action="store_true", help="replace existing files")
+    _output(sw, "replace existing files", required=True, metavar="DIR",
+            help="folder for DIR/<name>-to-<DOMAIN>.png (or .npy)")
 
     sf = sub.add_parser("swap-figure", help="test images, own-domain reconstructions and swaps, side by side",
                         formatter_class=_Formatter)
     sf.add_argument("run", metavar="RUN")
     sf.add_argument("-n", type=int, default=8, help="test images per domain")
-    sf.add_argument("--out", metavar="PNG", help="figure path (default: RUN/swaps.png)")
-    sf.add_argument("--force", action="store_true", help="replace an existing figure")
+    _output(sf, "replace an existing figure", metavar="PNG", help="figure path (default: RUN/swaps.png)")
 
     dt = sub.add_parser("detect-train", help="train a detector of a run's swaps and reconstructions",
                         formatter_class=_Formatter,
                         description="Real training images of the run against its reconstructions and swaps of them; "
                         "pixels only, so it works on files whose provenance marks were stripped.")
     dt.add_argument("run", metavar="RUN")
-    dt.add_argument("--out", required=True, metavar="DETECTOR", help="detector folder to create")
+    _output(dt, "replace an existing detector", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
     dt.add_argument("--epochs", type=int, default=10, help="training epochs")
     dt.add_argument("--seed", type=int, default=0, help="random seed")
-    dt.add_argument("--force", action="store_true", help="replace an existing detector")
 
     dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
                         formatter_class=_Formatter)
