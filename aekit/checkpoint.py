@@ -121,6 +121,8 @@ def read_run_config(run_dir: str | Path) -> dict:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise AekitError(f"{run_dir} is not a run folder")
+    if not (run_dir / CONFIG).is_file():
+        raise AekitError(f"{run_dir} is not a run folder (it has no {CONFIG})")
     cfg = read_json(run_dir / CONFIG)
     if cfg.get("model") not in MODELS:
         raise AekitError(f"{run_dir / CONFIG}: unknown model {cfg.get('model')!r}; aekit knows {sorted(MODELS)}")

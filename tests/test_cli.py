@@ -102,6 +102,7 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
 @pytest.mark.parametrize("argv, message", [
     (["eval", "/nonexistent/run"], "not a run folder"),
     (["info", "/nonexistent/run"], "not a run folder"),
+    (["generate", "{tmp}"], "not a run folder (it has no config.json)"),
     (["train", "--data", "/nonexistent/data.npz", "--out", "{tmp}/x"], "not"),
     (["train", "--dataset", "imagenet", "--out", "{tmp}/x"], "imagenet"),
     (["train", "--hidden", "12,abc", "--out", "{tmp}/x"], "--hidden"),
