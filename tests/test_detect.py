@@ -77,6 +77,7 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text("{not json")
     cases = [["detect", str(tmp_path / "missing"), str(tmp_path / "big.png")],  # no detector
+             ["detect", str(tmp_path), str(tmp_path / "big.png")],  # a folder without a config
              ["detect", str(run), str(tmp_path / "big.png")],  # a run folder, not a detector
              ["detect", str(tmp_path / "bad"), str(tmp_path / "big.png")],  # corrupt config
              ["detect", str(det), str(tmp_path / "nope.png")],  # missing input

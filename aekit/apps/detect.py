@@ -113,8 +113,8 @@ def train_detector(run: str | Path, out: str | Path, max_per_domain: int = 2000,
 def load_detector(path: str | Path) -> tuple[FeatureNet, dict]:
     """A detector folder's network (eval mode) and config; AekitError for anything else."""
     path = Path(path)
-    if not path.is_dir():
-        raise AekitError(f"{path} is not a detector folder")
+    if not (path / ckpt.CONFIG).is_file():
+        raise AekitError(f"{path} is not a detector folder (train one with aekit detect-train)")
     cfg = ckpt.read_json(path / ckpt.CONFIG)
     if cfg.get("kind") != KIND:
         raise AekitError(f"{path} is not an aekit detector (train one with aekit detect-train)")
