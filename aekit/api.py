@@ -75,6 +75,8 @@ class Model:
             if math.prod(xt.shape[1:]) != math.prod(shape):
                 raise AekitError(f"samples have shape {tuple(x.shape[1:])}, the model expects {shape}")
             xt = xt.reshape(len(xt), *shape)
+        if xt.dtype.kind == "f" and not np.isfinite(xt).all():
+            raise AekitError("the samples hold NaN or infinite values")
         return torch.from_numpy(np.ascontiguousarray(xt, dtype=np.float32))
 
     def _from_model_space(self, y: torch.Tensor, like_shape: tuple | None = None) -> np.ndarray:
@@ -132,7 +134,12 @@ class Model:
     def decode(self, z, batch_size: int = 1024) -> np.ndarray:
         """Raw-unit outputs (uint8 images for image models) for codes ``z``."""
         self._require_built()
-        zt = torch.as_tensor(np.asarray(z), dtype=torch.float32)
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        with torch.no_grad():  # one code of the model's own shape: (code_size,), or (C, h, w) for a spatial code
+            probe = torch.zeros(1, *self.net.config.input_shape, device=self.device)
+            want = tuple(self.net.eval().encode(probe).shape[1:])
+        if zt.ndim != len(want) + 1 or tuple(zt.shape[1:]) != want:
+            raise AekitError(f"codes have shape {tuple(zt.shape)}, the model decodes (N, {', '.join(map(str, want))})")
         return self._from_model_space(self._batches(zt, self.net.decode, batch_size))
 
     def reconstruct(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:

@@ -67,3 +67,18 @@ def test_bad_options_are_clear_errors():
         aekit.build("dense", code_size=2).fit(np.zeros((8, 4), np.float32), verbose=False, momentum=0.9)
     with pytest.raises(aekit.AekitError, match="finite"):
         aekit.build("dense", code_size=2).fit(np.full((8, 4), np.nan, np.float32), verbose=False)
+
+
+def test_non_finite_samples_and_wrong_code_shapes_are_clear_errors():
+    ae = aekit.build("dense", code_size=3, hidden=(8,))
+    x = np.random.default_rng(0).random((32, 5)).astype("float32")
+    ae.fit(x, epochs=1, verbose=False)
+    bad = x[:2].copy()
+    bad[1, 2] = np.nan
+    for method in (ae.encode, ae.reconstruct, ae.evaluate):
+        with pytest.raises(aekit.AekitError, match="NaN or infinite"):
+            method(bad)
+    assert ae.decode(np.zeros((2, 3))).shape == (2, 5)
+    for z in (np.zeros((2, 4)), np.zeros(3), np.zeros((2, 3, 1))):
+        with pytest.raises(aekit.AekitError, match=r"the model decodes \(N, 3\)"):
+            ae.decode(z)
