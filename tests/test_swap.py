@@ -141,22 +141,6 @@ def test_per_domain_critic_is_conditioned_and_sees_the_swaps(small_x):
     assert all(p.grad is None for p in adv.disc.parameters() if p.requires_grad)
 
 
-def test_class_conditioned_critic_judges_each_output_as_its_domain_and_its_source_class(small_x):
-    model = _model(label_classes=10)
-    x, ids, lab = small_x[:8], torch.tensor([0, 1] * 4), torch.tensor([3, 3, 7, 7, 0, 9, 9, 1])
-    out = model(x, domain=ids, label=lab)
-    pair = model.critic_pairs(x, out, domain=ids, label=lab)
-    assert model.critic_classes == 20
-    assert torch.equal(pair["real_cond"], ids * 10 + lab)  # real: its own domain and class
-    assert torch.equal(pair["fake_cond"], torch.cat([ids * 10 + lab, (1 - ids) * 10 + lab]))  # swaps keep the class
-    with pytest.raises(ValueError, match="label"):
-        model.critic_pairs(x, out, domain=ids)
-    with pytest.raises(ValueError, match="class ids"):
-        model.critic_pairs(x, out, domain=ids, label=lab + 5)
-    with pytest.raises(ValueError, match="label_classes"):
-        _model(label_classes=-1)
-
-
 def test_cycle_term_sends_each_swap_back_to_its_own_domain(small_x):
     model = _model(cycle=0.5)
     x, ids = small_x[:8], torch.tensor([0, 1] * 4)
@@ -329,48 +313,3 @@ def test_code_cycle_asks_each_swap_to_encode_to_its_source_code(small_x):
     assert any(float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
     with pytest.raises(ValueError, match="code_cycle"):
         _model(code_cycle=-1)
-
-
-def test_class_mmd_aligns_each_class_across_domains_and_needs_labels(domain_files, tmp_path, capsys):
-    from aekit.models.align import class_mmd_alignment, mmd2
-
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(32, 8, generator=g), torch.randn(32, 8, generator=g)
-    z = torch.cat([a, a + 3, b + 3, b])  # domain 0: class 0 at 0, class 1 at 3; domain 1 the other way round
-    ids = torch.tensor([0] * 64 + [1] * 64)
-    labels = torch.tensor([0] * 32 + [1] * 32 + [0] * 32 + [1] * 32)
-    swapped = class_mmd_alignment(z, ids, labels)
-    d2 = torch.cdist(z, z).pow(2)
-    med = d2[d2 > 0].median()  # the bandwidth comes from the whole batch, not from each class
-    want = (mmd2(a, b + 3, median=med, unbiased=True) + mmd2(a + 3, b, median=med, unbiased=True)) / 2
-    assert torch.allclose(swapped, want, atol=1e-5)
-    aligned = class_mmd_alignment(torch.cat([a, a + 3, b, b + 3]), ids, labels)
-    assert abs(float(aligned)) < 0.1 < 1 < float(swapped)  # same codes per class: ~0; classes crossed over: large
-    assert float(mmd2(a[:3], b[:3], unbiased=True)) < float(mmd2(a[:3], b[:3]))  # tiny samples: the bias is large
-    only_one = class_mmd_alignment(z, ids, torch.tensor([0] * 64 + [1] * 64))  # no class in both domains
-    assert float(only_one) == 0
-    model = _model(align=1.5, align_kind="class_mmd")
-    x, dom = torch.rand(8, 1, 28, 28), torch.tensor([0, 1] * 4)
-    lab = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])  # two codes of each class in each domain
-    out = model(x, domain=dom, label=lab)
-    terms = model.loss(x, out, domain=dom, label=lab)
-    assert torch.allclose(terms["loss"], terms["recon"] + 1.5 * terms["align"])
-    assert float(terms["align"].detach()) > 0
-    with pytest.raises(ValueError, match="label"):
-        model.loss(x, out, domain=dom)
-    # through the CLI: the domain files have no labels, so one clear line; with labels it trains
-    af, bf = domain_files
-    args = ["swap-train", "--domain", f"a={af}", "--epochs", "1", "--no-figure", "--set", "align=1",
-            "--set", "align_kind=class_mmd", *CLI_TINY]
-    capsys.readouterr()
-    assert main([*args, "--domain", f"b={bf}", "--out", str(tmp_path / "r")]) == 1
-    err = capsys.readouterr().err
-    assert "needs labelled images in every domain" in err and err.count("\n") == 1, err
-    la, lb = tmp_path / "la.npz", tmp_path / "lb.npz"
-    for src, dst in ((af, la), (bf, lb)):
-        with np.load(src) as f:
-            np.savez(dst, x_train=f["x_train"], y_train=np.arange(len(f["x_train"])) % 10, x_test=f["x_test"],
-                     y_test=np.arange(len(f["x_test"])) % 10)
-    args[2] = f"a={la}"
-    assert main([*args, "--domain", f"b={lb}", "--out", str(tmp_path / "ok")]) == 0
-    assert (tmp_path / "ok" / "model.safetensors").exists()

@@ -84,25 +84,6 @@ def domain_arrays(datasets: dict[str, Dataset], norm: Normalizer, split: str = "
     return torch.cat(xs), torch.cat(ids)
 
 
-def training_side(model, datasets: dict[str, Dataset], ids: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The per-image side tensors a swap model trains with: each image's domain, and its class where the model uses
-    classes (``align_kind`` "class_mmd", ``label_classes``), which needs labelled training images in every domain."""
-    side = {"domain": ids}
-    cfg = model.config
-    why = ("align_kind class_mmd" if cfg.align > 0 and cfg.align_kind == "class_mmd" else
-           "label_classes" if cfg.label_classes else "")
-    if why:
-        unlabelled = [n for n, ds in datasets.items() if ds.y_train is None or len(ds.y_train) != len(ds.x_train)]
-        if unlabelled:
-            raise AekitError(f"{why} needs labelled images in every domain; {', '.join(unlabelled)} has none (use a "
-                             "dataset or array file with labels)")
-        side["label"] = torch.cat([torch.as_tensor(ds.y_train).long().flatten() for ds in datasets.values()])
-        if cfg.label_classes and not 0 <= int(side["label"].min()) <= int(side["label"].max()) < cfg.label_classes:
-            raise AekitError(f"label_classes={cfg.label_classes}, but the labels run from {int(side['label'].min())} "
-                             f"to {int(side['label'].max())}")
-    return side
-
-
 def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | None = None,
                train_options: dict | None = None, image_size=None, test_fraction: float = 0.1,
                force: bool = False, progress: bool | None = None) -> Path:
@@ -131,8 +112,7 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
                  "normalizer": norm.to_dict(),
                  "domains": [{"name": n, "source": s, "origin": datasets[n].source, "train": len(datasets[n].x_train),
                               "test": len(datasets[n].x_test)} for n, s in sources.items()]}
-    train(model, x, tcfg, out, data_info=data_info, progress=_progress(progress),
-          side=training_side(model, datasets, ids))
+    train(model, x, tcfg, out, data_info=data_info, progress=_progress(progress), side={"domain": ids})
     return Path(out)
 
 
@@ -164,7 +144,7 @@ def resume_swap(run: str | Path, progress: bool | None = None) -> Path:
     except (TypeError, ValueError) as e:
         raise AekitError(f"{run / ckpt.CONFIG}: bad training config ({e})") from None
     train(model, x, tcfg, run, data_info=cfg["data"], resume=True, progress=_progress(progress),
-          side=training_side(model, datasets, ids))
+          side={"domain": ids})
     return run
 
 

@@ -10,10 +10,6 @@ Two kinds, both on the code as the encoder emits it (flattened per sample):
   parameters.
 - ``"mmd"``: the squared maximum mean discrepancy between each domain's codes and the rest of the batch under a sum
   of Gaussian kernels at several bandwidths around the batch's median distance (Gretton et al. 2012); no parameters.
-- ``"class_mmd"``: the same distance within each class, for domains whose images are labelled (a class id per image,
-  the same classes in every domain): a 7 of one domain gets the code of a 7 of the others, so a swap keeps the class
-  (class-conditional alignment, as in Long et al. 2013's joint distribution adaptation). Uses the labels; the other
-  two do not.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ALIGNMENTS = ("adversarial", "mmd", "class_mmd")
+ALIGNMENTS = ("adversarial", "mmd")
 
 
 def domain_classifier(code_numel: int, domains: int, width: int = 128) -> nn.Sequential:
@@ -42,27 +38,15 @@ def adversarial_alignment(classifier: nn.Module, z: torch.Tensor, domain: torch.
     return {"classifier": classifier_loss, "confusion": confusion}
 
 
-def mmd2(a: torch.Tensor, b: torch.Tensor, scales: tuple[float, ...] = (0.25, 1.0, 4.0),
-         median: torch.Tensor | None = None, unbiased: bool = False) -> torch.Tensor:
-    """Squared MMD between samples a (n, D) and b (m, D) under Gaussian kernels whose bandwidths are ``scales`` times
-    ``median`` (default: the median squared distance of the pooled samples; always detached). Biased (V-statistic)
-    by default; ``unbiased`` leaves each set's self-similarities out (U-statistic), which small samples need: the
-    biased estimate of two tiny samples is large even when they come from one distribution."""
+def mmd2(a: torch.Tensor, b: torch.Tensor, scales: tuple[float, ...] = (0.25, 1.0, 4.0)) -> torch.Tensor:
+    """Biased squared MMD between samples a (n, D) and b (m, D) under Gaussian kernels whose bandwidths are
+    ``scales`` times the median squared distance of the pooled samples (detached)."""
     x = torch.cat([a, b])
     d2 = torch.cdist(x, x).pow(2)
-    if median is None:
-        med = d2.detach()[d2.detach() > 0].median() if (d2 > 0).any() else d2.new_ones(())
-    else:
-        med = median.detach().clamp_min(1e-12)
+    med = d2.detach()[d2.detach() > 0].median() if (d2 > 0).any() else d2.new_ones(())
     k = sum(torch.exp(-d2 / (s * med)) for s in scales)
-    n, m = len(a), len(b)
-    if not unbiased:
-        return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
-    if n < 2 or m < 2:
-        return k.new_zeros(())
-    within = (k[:n, :n].sum() - k[:n, :n].diagonal().sum()) / (n * (n - 1))
-    within = within + (k[n:, n:].sum() - k[n:, n:].diagonal().sum()) / (m * (m - 1))
-    return within - 2 * k[:n, n:].mean()
+    n = len(a)
+    return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
 
 
 def mmd_alignment(z: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
@@ -72,21 +56,3 @@ def mmd_alignment(z: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
     if not present:
         return z.new_zeros(())
     return torch.stack([mmd2(z[domain == d], z[domain != d]) for d in present]).mean()
-
-
-def class_mmd_alignment(z: torch.Tensor, domain: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch's classes of the unbiased squared MMD between one domain's codes of that class and the
-    other domains' codes of it (cells of fewer than two codes add nothing), with the bandwidth set by the whole
-    batch's median distance, so that the class's codes cannot shrink to a point to make the term vanish."""
-    z, label = z.flatten(1), label.to(z.device)
-    d2 = torch.cdist(z.detach(), z.detach()).pow(2)
-    median = d2[d2 > 0].median() if (d2 > 0).any() else d2.new_ones(())
-    terms = []
-    for c in torch.unique(label).tolist():
-        rows = label == c
-        zc, dc = z[rows], domain[rows]
-        for d in torch.unique(dc).tolist():
-            mine = dc == d
-            if int(mine.sum()) >= 2 and int((~mine).sum()) >= 2:
-                terms.append(mmd2(zc[mine], zc[~mine], median=median, unbiased=True))
-    return torch.stack(terms).mean() if terms else z.new_zeros(())

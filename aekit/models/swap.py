@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .align import ALIGNMENTS, adversarial_alignment, class_mmd_alignment, domain_classifier, mmd_alignment
+from .align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
 from .base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
 from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
@@ -47,10 +47,7 @@ class SwapConfig:
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
     code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
     align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
-    align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion), "mmd" (kernel distance) or
-    # "class_mmd" (the kernel distance within each class: needs a class id per training image, side tensor "label")
-    label_classes: int = 0  # > 0: images carry class ids 0..n-1 ("label") and the critic judges each output as a
-    # member of its domain *and* its source's class, so a swap must look like that class as the target domain draws it
+    align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion) or "mmd" (kernel distance)
 
     def __post_init__(self):
         check_config(self)
@@ -63,8 +60,6 @@ class SwapConfig:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
         if self.cycle < 0 or self.code_cycle < 0:
             raise ValueError(f"cycle and code_cycle must be >= 0, got {self.cycle}, {self.code_cycle}")
-        if self.label_classes < 0:
-            raise ValueError(f"label_classes must be >= 0, got {self.label_classes}")
         if self.align < 0 or self.align_kind not in ALIGNMENTS:
             raise ValueError(f"align must be >= 0 and align_kind one of {ALIGNMENTS}, got {self.align}, "
                              f"{self.align_kind!r}")
@@ -157,11 +152,9 @@ class SwapAutoencoder(Autoencoder):
     def decode(self, z: torch.Tensor, domain: str | int | torch.Tensor | None = None) -> torch.Tensor:
         return output(self.decode_logits(z, domain), self.config.output_activation)
 
-    def forward(self, x: torch.Tensor, domain: torch.Tensor | None = None,
-                label: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, domain: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Own-domain reconstructions: each sample through the shared encoder (its input warped in training when
-        ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's). ``label`` (class ids)
-        is for ``loss`` only.
+        ``warp`` > 0) and the decoder of its ``domain`` (B,) (default: the first domain's).
 
         In training with ``cycle`` or ``code_cycle`` > 0 and domain ids, each code is also swapped into a random other
         domain (``x_swap``, ``swap_domain``) and the swap is encoded again (``z_swap``); with ``cycle`` > 0 that code
@@ -188,8 +181,7 @@ class SwapAutoencoder(Autoencoder):
         return (domain + torch.randint(1, n, domain.shape, device=domain.device)) % n
 
     def loss(self, x: torch.Tensor, out: dict[str, torch.Tensor], target: torch.Tensor | None = None,
-             progress: float = 1.0, domain: torch.Tensor | None = None,
-             label: torch.Tensor | None = None) -> dict:
+             progress: float = 1.0, domain: torch.Tensor | None = None) -> dict:
         target = x if target is None else target  # the un-warped image: warping happens inside forward
         recon = reconstruction_loss(out["logits"], out["x_hat"], target, self.config.loss)
         terms = {"loss": recon, "recon": recon}
@@ -207,12 +199,7 @@ class SwapAutoencoder(Autoencoder):
                 terms["align"], terms["domain_ce"] = parts["confusion"], parts["classifier"]
                 terms["loss"] = terms["loss"] + cfg.align * terms["align"] + terms["domain_ce"]
             else:
-                if cfg.align_kind == "class_mmd":
-                    if label is None:
-                        raise ValueError("align_kind 'class_mmd' needs a class id per image (side tensor 'label')")
-                    terms["align"] = class_mmd_alignment(out["z"], domain, label)
-                else:
-                    terms["align"] = mmd_alignment(out["z"], domain)
+                terms["align"] = mmd_alignment(out["z"], domain)
                 terms["loss"] = terms["loss"] + cfg.align * terms["align"]
         return terms
 
@@ -223,11 +210,10 @@ class SwapAutoencoder(Autoencoder):
         return self.decode(self.encode(x), self.domain_index(to))
 
     def critic_pairs(self, target: torch.Tensor, out: dict[str, torch.Tensor],
-                     domain: torch.Tensor | None = None, label: torch.Tensor | None = None) -> dict:
+                     domain: torch.Tensor | None = None) -> dict:
         """What the adversarial decoder's critic judges: real images of each domain against that domain's decoder
-        outputs, i.e. the reconstructions and swaps into it (each code decoded once more by a random other domain).
-        The critic is conditioned on the domain, so it learns what a real member of *that* domain looks like and the
-        swaps are pushed to look like one; with ``label_classes``, on the domain and the image's class together."""
+        outputs, i.e. the reconstructions and swaps into it (each code decoded once more by a random other domain). The critic is conditioned on the domain, so it learns what a real member of
+        *that* domain looks like and the swaps are pushed to look like one."""
         if domain is None:  # no domain ids: every sample belongs to the first domain
             domain = torch.zeros(len(target), dtype=torch.long, device=target.device)
         if "x_swap" in out:  # already made for the cycle term
@@ -235,18 +221,9 @@ class SwapAutoencoder(Autoencoder):
         else:
             other = self.other_domains(domain)
             swaps = self.decode(out["z"], other)
-        real_cond, fake_cond = domain, torch.cat([domain, other])
-        k = self.config.label_classes
-        if k:
-            if label is None:
-                raise ValueError("label_classes > 0 needs a class id per image (side tensor 'label')")
-            label = label.to(domain.device).long()
-            if label.numel() and not 0 <= int(label.min()) <= int(label.max()) < k:
-                raise ValueError(f"class ids must lie in 0..{k - 1}")
-            real_cond, fake_cond = domain * k + label, fake_cond * k + torch.cat([label, label])
-        return {"real": target, "real_cond": real_cond, "fake": torch.cat([out["x_hat"], swaps]),
-                "fake_cond": fake_cond}
+        return {"real": target, "real_cond": domain, "fake": torch.cat([out["x_hat"], swaps]),
+                "fake_cond": torch.cat([domain, other])}
 
     @property
     def critic_classes(self) -> int:
-        return len(self.decoders) * max(1, self.config.label_classes)
+        return len(self.decoders)
