@@ -78,16 +78,18 @@ def metrics(clean: np.ndarray, out: np.ndarray) -> dict:
 
 
 def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: float, device: str = "cpu",
-                   time_limit: float = 0.0, seed: int = 0):
+                   time_limit: float = 0.0, seed: int = 0, model: dict | None = None, recipe: dict | None = None):
     """(model, training seconds, epochs trained): at most ``epochs``, fewer when ``time_limit`` seconds run out (the
-    learning-rate schedule then follows elapsed time, so it still ends decayed)."""
+    learning-rate schedule then follows elapsed time, so it still ends decayed). ``model`` and ``recipe`` override
+    DENOISER and the training recipe (TrainConfig fields, e.g. {"ema": 0.999})."""
     torch.manual_seed(seed)
-    model = build_model("conv", {**DENOISER, "input_shape": (1, 28, 28)})
-    cfg = TrainConfig(epochs=epochs, batch_size=128, lr=2e-3, schedule="cosine", warmup=0.02, eps=1e-8, seed=seed,
-                      device=device, noise=noise, noise_strength=strength, time_limit=time_limit)
+    net = build_model("conv", {**DENOISER, **(model or {}), "input_shape": (1, 28, 28)})
+    cfg = TrainConfig(**{"batch_size": 128, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8,
+                         **(recipe or {}), "epochs": epochs, "seed": seed, "device": device, "noise": noise,
+                         "noise_strength": strength, "time_limit": time_limit})
     t0 = time.perf_counter()
-    result = train(model, x_train, cfg, progress=False)
-    return model, time.perf_counter() - t0, result.steps * cfg.batch_size / len(x_train)
+    result = train(net, x_train, cfg, progress=False)
+    return net, time.perf_counter() - t0, result.steps * cfg.batch_size / len(x_train)
 
 
 def plot(clean, noisy: dict, outs: dict, path: Path, n: int = 8) -> None:
@@ -126,7 +128,8 @@ def markdown(r: dict, name: str = "denoise") -> str:
                 else "") + ". Noisy inputs are clipped to [0, 1]; each classical method uses the parameter with the "
              f"best validation PSNR on {r['n_val']} training digits" + (f" ({r['n_val_bm3d']} for BM3D)" if has_bm3d else "")
              + ". aekit: a conv "
-             f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}), trained on the 60k training "
+             f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}"
+             + (f"; recipe overrides {json.dumps(r['recipe'])}" if r.get("recipe") else "") + "), trained on the 60k training "
              f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, {r['trained_epochs']['salt_pepper']:.3g} "
              f"salt-and-pepper{limit}; "
              f"training took {r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s "
@@ -166,8 +169,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--device", default="cpu", help="device for aekit's training and inference (e.g. cuda)")
     ap.add_argument("--baselines", default=",".join(METHODS),
                     help="comma-separated classical methods to run (tv and nl_means need scikit-image, bm3d bm3d)")
+    ap.add_argument("--model", default="{}", help='JSON overrides of the denoiser config, e.g. \'{"channels": [96]}\'')
+    ap.add_argument("--train", default="{}", help='JSON overrides of the training recipe, e.g. \'{"ema": 0.999}\'')
     ap.add_argument("--name", default="denoise", help="results/<name>.json, <name>.png and BENCHMARKS.md section")
     args = ap.parse_args(argv)
+    try:
+        model_over, recipe_over = json.loads(args.model), json.loads(args.train)
+    except json.JSONDecodeError as e:
+        ap.error(f"--model and --train take JSON objects ({e})")
     baselines = [m for m in args.baselines.split(",") if m]
     if unknown := set(baselines) - set(METHODS):
         ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -181,7 +190,8 @@ def main(argv=None) -> dict:
     result = {"all": {}, "bm3d_subset": {}, "parameters": {}, "train_seconds": {}, "trained_epochs": {},
               "method_seconds": {},
               "time_limit": args.time_limit, "n_test": args.n_test, "bm3d_n": nb, "n_val": args.n_val, "n_val_bm3d": args.n_val_bm3d,
-              "epochs": {"gaussian": args.epochs, "salt_pepper": args.sp_epochs}, "denoiser": DENOISER}
+              "epochs": {"gaussian": args.epochs, "salt_pepper": args.sp_epochs},
+              "denoiser": {**DENOISER, **model_over}, "recipe": recipe_over}
     examples_noisy, examples = {}, {}
     for setting, strength in SETTINGS.items():
         gen = torch.Generator().manual_seed(1234)
@@ -208,7 +218,7 @@ def main(argv=None) -> dict:
         examples[setting] = {best: outs[best]}
         epochs = args.epochs if setting == "gaussian" else args.sp_epochs
         model, result["train_seconds"][setting], result["trained_epochs"][setting] = train_denoiser(
-            setting, strength, x_train, epochs, args.device, args.time_limit)
+            setting, strength, x_train, epochs, args.device, args.time_limit, model=model_over, recipe=recipe_over)
         t0 = time.perf_counter()
         out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
