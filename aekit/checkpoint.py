@@ -95,13 +95,20 @@ def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dic
     }
 
 
-def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
-    """Create a run folder, refusing to reuse one that already holds a run unless ``force``."""
+def check_run_dir(path: str | Path, force: bool = False) -> Path:
+    """Refuse a run folder that is a file, or that already holds a run unless ``force``; creates nothing (call it
+    before slow or fallible set-up, so a failure leaves no empty folder behind)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AekitError(f"{path} exists and is not a folder")
     if (path / CONFIG).exists() and not force:
         raise AekitError(f"{path} already holds a run; choose another --out, --resume it, or pass --force")
+    return path
+
+
+def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
+    """Create a run folder, refusing to reuse one that already holds a run unless ``force``."""
+    path = check_run_dir(path, force)
     path.mkdir(parents=True, exist_ok=True)
     if force:
         for name in (WEIGHTS, STATE, METRICS):

@@ -129,7 +129,7 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     """Train the model ``settings`` describe into run folder ``out``; returns it (None on ranks other than 0)."""
     main = _is_main_process()
     if main:
-        ckpt.prepare_run_dir(out, force=force)
+        ckpt.check_run_dir(out, force=force)
     ds = _load(settings["source"], settings["image_size"], settings["test_fraction"])
     norm = Normalizer.fit(ds)
     x = torch.from_numpy(norm.transform(ds.x_train))
@@ -139,6 +139,8 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
         model = build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)})
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
+    if main:  # only now, so that bad data or options leave no empty folder behind
+        ckpt.prepare_run_dir(out, force=force)
     data_info = {"source": settings["source"], "image_size": settings["image_size"],
                  "test_fraction": settings["test_fraction"], "kind": ds.kind, "origin": ds.source,
                  "normalizer": norm.to_dict()}

@@ -85,8 +85,16 @@ class TrainConfig:
     #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 
     def __post_init__(self):
+        numbers = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        numbers.update({f"betas[{i}]": b for i, b in enumerate(self.betas)})
+        if bad := [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]:
+            raise ValueError(f"{', '.join(bad)} must be finite")
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
             raise ValueError("epochs, batch_size and lr must be positive")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {tuple(self.betas)}")
+        if self.weight_decay < 0 or self.grad_clip < 0 or self.final_lr < 0:
+            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:

@@ -108,12 +108,17 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     (["train", "--hidden", "12,abc", "--out", "{tmp}/x"], "--hidden"),
     (["train", "--config", "{tmp}/missing.toml", "--out", "{tmp}/x"], "missing.toml"),
     (["train", "--lr", "-1", "--out", "{tmp}/x"], "positive"),
+    (["train", "--lr", "nan", "--out", "{tmp}/x"], "lr must be finite"),
+    (["train", "--data", "{npz}", "--model", "vae", "--set", "beta=nan", "--out", "{tmp}/x"],
+     "beta must be a finite number, got 'nan'"),
+    (["train", "--data", "{npz}", "--set", "code_size=2.5", "--out", "{tmp}/x"], "code_size must be a whole number"),
     (["train", "--resume", "{tmp}"], "config.json"),
 ])
-def test_errors_are_one_line(argv, message, tmp_path, capsys):
-    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+def test_errors_are_one_line(argv, message, tmp_path, capsys, mnist_npz):
+    argv = [a.replace("{tmp}", str(tmp_path)).replace("{npz}", str(mnist_npz)) for a in argv]
     assert main(argv) != 0
     assert message in _err_line(capsys)
+    assert not (tmp_path / "x").exists()  # a refused run leaves no folder behind
 
 
 def test_corrupt_run_files_are_refused_cleanly(trained, tmp_path, capsys):

@@ -220,6 +220,7 @@ def test_swap_train_errors_are_one_line(domain_files, tmp_path, capsys):
         assert main(["swap-train", *args]) == 1, args
         err = capsys.readouterr().err
         assert err.startswith("aekit: error:") and err.count("\n") == 1, err
+    assert not any(tmp_path.iterdir())  # no refused run left a folder behind
     assert main(["swap-train", "--resume", str(tmp_path)]) == 1
 
 

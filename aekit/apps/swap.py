@@ -96,7 +96,7 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
         tcfg = train_config_from_dict(tr)
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad training option: {e}") from None
-    ckpt.prepare_run_dir(out, force=force)
+    ckpt.check_run_dir(out, force=force)
     datasets = load_domains(sources, image_size, test_fraction)
     first = next(iter(datasets.values()))
     norm = Normalizer.fit(first)  # images: the fixed 0..255 scale, the same for every domain
@@ -107,6 +107,7 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
         model = build_model("swap", {**options, "input_shape": sample_shape(first), "domains": tuple(sources)})
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
+    ckpt.prepare_run_dir(out, force=force)  # only now: bad data or options leave no empty folder behind
     data_info = {"source": next(iter(sources.values())), "image_size": list(image_size) if image_size else None,
                  "test_fraction": test_fraction, "kind": IMAGE, "origin": first.source,
                  "normalizer": norm.to_dict(),

@@ -197,8 +197,31 @@ def config_from_dict(cls, data: dict):
     unknown = set(data) - set(names)
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    kwargs = {k: _typed(k, names[k].default, tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
     return cls(**kwargs)
+
+
+def _typed(name: str, default, value):
+    """``value`` as the type of the field's default (an int where a float is due becomes a float); ValueError with
+    one line for a value of another kind, e.g. the string "nan" from ``--set beta=nan``, or a non-finite number."""
+    kind = type(default)
+    if default is dataclasses.MISSING or default is None:
+        return value
+    if kind is bool or isinstance(value, bool):
+        ok = kind is bool and isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif kind is int:
+        ok = isinstance(value, int) or isinstance(value, float) and value.is_integer()
+        value = int(value) if ok else value
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        want = {float: "a finite number", int: "a whole number", bool: "true or false", str: "a string",
+                tuple: "a list"}.get(kind, kind.__name__)
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+    return value
 
 
 def glorot_init_(module: nn.Module) -> None:
