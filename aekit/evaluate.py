@@ -21,6 +21,17 @@ def reconstruct(model, x: torch.Tensor, batch_size: int = 1024, device: torch.de
     return torch.cat(outs) if outs else torch.empty_like(x)
 
 
+@torch.no_grad()
+def active_dims(model, x: torch.Tensor, batch_size: int = 1024, device: torch.device | str = "cpu",
+                threshold: float = 0.01) -> int:
+    """A VAE's active code dimensions (Burda et al. 2016): those whose posterior mean varies across the inputs ``x``
+    with variance above ``threshold``. Zero means posterior collapse: the decoder ignores the code."""
+    model.eval()
+    mu = torch.cat([model.posterior(x[i : i + batch_size].to(device))[0].float().cpu()
+                    for i in range(0, len(x), batch_size)])
+    return int((mu.var(0) > threshold).sum()) if len(mu) > 1 else 0
+
+
 def bce(x: np.ndarray | torch.Tensor, x_hat: np.ndarray | torch.Tensor) -> float:
     """Mean binary cross-entropy of reconstructions (probabilities clipped to [1e-7, 1-1e-7])."""
     x = torch.as_tensor(x, dtype=torch.float64)

@@ -14,7 +14,7 @@ from . import checkpoint as ckpt
 from .data import Dataset, Normalizer, load_dataset, sample_shape
 from .devices import pick_device
 from .errors import AekitError
-from .evaluate import pca_mse, reconstruct, reconstruction_metrics
+from .evaluate import active_dims, pca_mse, reconstruct, reconstruction_metrics
 from .fileio import refuse_existing
 from .models import build_model
 from .presets import get_preset
@@ -208,6 +208,8 @@ def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto",
     out["pca_mse"] = pca_mse(norm.transform(ds.x_train), x_test.numpy(), model.config.code_size)
     out.update({"code_size": model.config.code_size, "n_train": len(ds.x_train), "n_test": len(ds.x_test),
                 "data": ds.name})
+    if hasattr(model, "posterior"):  # a VAE: how many code dimensions carry information
+        out["active_dims"] = active_dims(model, x_test, device=dev)
     return out
 
 
@@ -251,6 +253,11 @@ def finish_run(run: Path) -> str:
         parts.append(f"test BCE {metrics['test_bce']:.4f}")
     parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")
     parts.append(f"PSNR {metrics['test_psnr']:.2f} dB")
+    active = metrics.get("active_dims")
+    if active is not None and active < max(1, metrics["code_size"] // 4):
+        log.warning("warning: only %d of %d code dimensions are active: the decoder ignores most of the code "
+                    "(posterior collapse, or training too short); try more epochs, --set kl_warmup=0.2, "
+                    "--set free_bits=0.25 or a lower --lr", active, metrics["code_size"])
     return ", ".join(parts) + f"\nfigure: {fig}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
@@ -187,3 +188,23 @@ def test_adversarial_sparse_and_set_options(mnist_npz, tmp_path, capsys):
     assert "depth" in _err_line(capsys)
     assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "z"), "--disc-channels", "8,x"]) == 1
     assert "--disc-channels" in _err_line(capsys)
+
+
+def test_a_collapsed_vae_is_reported_with_its_active_dimensions(mnist_npz, tmp_path, capsys, caplog):
+    from aekit.evaluate import active_dims
+    from aekit.models import build_model
+
+    vae = build_model("vae", {"code_size": 4})
+    x = torch.rand(64, 1, 28, 28)
+    assert active_dims(vae, x, threshold=0.0) == 4  # a fresh encoder's means vary with the input
+    with torch.no_grad():
+        vae.head.weight.zero_()  # every input gets the same posterior: nothing active
+    assert active_dims(vae, x) == 0
+    common = ["train", "--model", "vae", "--data", str(mnist_npz), *FAST]
+    # a light KL term: the code is used, no warning
+    assert main([*common, "--set", "beta=0.01", "--epochs", "3", "--out", str(tmp_path / "ok")]) == 0
+    assert "code dimensions are active" not in caplog.text
+    assert json.loads((tmp_path / "ok" / "eval.json").read_text())["active_dims"] >= 4
+    assert main([*common, "--set", "beta=1000", "--out", str(tmp_path / "collapsed")]) == 0  # KL crushes the code
+    assert json.loads((tmp_path / "collapsed" / "eval.json").read_text())["active_dims"] == 0
+    assert "only 0 of 16 code dimensions are active: the decoder ignores" in caplog.text
