@@ -82,7 +82,7 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("case", ["missing", "suffix", "size", "range", "clash", "out_is_file"])
+@pytest.mark.parametrize("case", ["missing", "suffix", "size", "npy_size", "range", "clash", "out_is_file"])
 def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(good)
@@ -94,6 +94,9 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     elif case == "size":
         Image.fromarray(np.zeros((32, 30), np.uint8)).save(tmp_path / "big.png")
         inputs[case] = [str(tmp_path / "big.png")]
+    elif case == "npy_size":
+        np.save(tmp_path / "s.npy", np.zeros((3, 64, 64), np.uint8))
+        inputs[case] = [str(tmp_path / "s.npy")]
     elif case == "range":
         np.save(tmp_path / "r.npy", np.full((2, 28, 28), 3.0, np.float32))
         inputs[case] = [str(tmp_path / "r.npy")]
@@ -107,4 +110,4 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     assert main(["denoise", str(noisy_run), *inputs[case], "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err
-    assert not out.is_dir() or not any(out.iterdir())  # nothing written on a refusal
+    assert out.is_file() if case == "out_is_file" else not out.exists()  # nothing written, no folder, on a refusal

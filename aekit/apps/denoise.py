@@ -28,13 +28,18 @@ from .inputs import is_image_file, read_image
 @torch.no_grad()
 def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables."""
-    shape = tuple(model.config.input_shape)
-    xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1))
-    if tuple(xt.shape[1:]) != shape:
-        raise AekitError(f"inputs have shape {tuple(xt.shape[1:])} in model space, the model expects {shape}")
+    xt = _model_space(norm, x, tuple(model.config.input_shape))
     device = next(model.parameters()).device
     y = reconstruct(model, torch.from_numpy(np.ascontiguousarray(xt)), batch_size, device)
     return norm.inverse(y.clamp(0, 1).numpy())
+
+
+def _model_space(norm: Normalizer, x: np.ndarray, shape: tuple[int, ...], what: str = "inputs") -> np.ndarray:
+    """``x`` (data units) in model space, refused with one line unless each sample has the model's ``shape``."""
+    xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1))
+    if tuple(xt.shape[1:]) != shape:
+        raise AekitError(f"{what} have shape {tuple(xt.shape[1:])} in model space, the model expects {shape}")
+    return xt
 
 
 def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what: str) -> tuple[np.ndarray, bool, bool]:
@@ -99,6 +104,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     for p in paths:
         if p.suffix.lower() == ".npy":
             loaded.append(_as_data_units(read_npy(p), norm, shape, str(p)))
+            _model_space(norm, loaded[-1][0][:1], shape, f"{p}: its samples")  # before any folder is made
         else:
             img = read_image(p, shape[0])
             if img.shape[:2] != shape[1:]:
