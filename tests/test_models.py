@@ -406,6 +406,12 @@ def test_vae_critic_sees_reconstructions_and_prior_samples():
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0
                for n, p in model.named_parameters() if n.startswith(("encoder", "head")))
 
+    only = build_model("vae", input_shape=(1, 28, 28), code_size=4, hidden=(32,), critic_reconstructions=False)
+    only.load_state_dict(model.state_dict())
+    torch.manual_seed(0)
+    prior = only.critic_pairs(x, only(x))  # the same prior draw, without the reconstructions
+    assert torch.equal(prior["real"], x) and torch.allclose(prior["fake"], pair["fake"][6:])
+
 
 @pytest.mark.parametrize("name", ["dense", "conv"])
 def test_critic_samples_adds_decoded_batch_gaussian_codes(name):
