@@ -86,6 +86,8 @@ def markdown(r: dict) -> str:
         "",
         *rows,
         "",
+        "Models: " + "; ".join(f"{k}: `{json.dumps(v)}`" for k, v in r.get("configs", {}).items()) + ".",
+        "",
         "Sample grids (left to right as in the JSON: " + ", ".join(r["fid"]) + "):",
         "",
         pics,
@@ -115,6 +117,7 @@ def main(argv=None) -> dict:
     net = feature_net("mnist", 0)
     result = {"fid": {}, "fid_floor": fid_floor("mnist", 0), "models": names, "epochs": args.epochs,
               "samples": args.samples, "name": args.name, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
+              "configs": {k: CASES[k][1] for k in names},
               "weights": weights, "adv_start": args.adv_start, "disc_channels": RECIPE["disc_channels"], "time_limit": args.time_limit,
               "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     with tempfile.TemporaryDirectory(prefix="aekit-generate-") as tmp:
