@@ -190,7 +190,7 @@ def test_adversarial_sparse_and_set_options(mnist_npz, tmp_path, capsys):
     assert "--disc-channels" in _err_line(capsys)
 
 
-def test_a_collapsed_vae_is_reported_with_its_active_dimensions(mnist_npz, tmp_path, capsys, caplog):
+def test_a_collapsed_vae_is_reported_with_its_active_dimensions(mnist_npz, tmp_path, caplog):
     from aekit.evaluate import active_dims
     from aekit.models import build_model
 
