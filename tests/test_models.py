@@ -220,11 +220,42 @@ def test_conv_residual_nearest_overfits_one_batch(small_x, flush_denormals):
     assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
 
 
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 9, 7)])
+def test_conv_subpixel_head_has_no_full_size_layer_reaches_odd_sizes_and_saves(shape, tmp_path):
+    from aekit.models.blocks import SubpixelHead
+
+    torch.manual_seed(0)
+    model = build_model("conv", input_shape=shape, code_size=5, channels=(8, 16), head="subpixel",
+                        norm="batch").eval()
+    heads = [m for m in model.decoder.modules() if isinstance(m, SubpixelHead)]
+    assert len(heads) == 1 and model.decoder[-1] is heads[0]
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules()) == 1  # only the deeper stage's
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(o.shape[-2:])) for m in model.decoder[:-1]]
+    x = torch.rand(3, *shape)
+    assert model(x)["x_hat"].shape == x.shape
+    assert all(hw[0] < shape[1] for hw in seen)  # every hidden decoder layer below full size
+    [h.remove() for h in hooks]
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+
+
+def test_conv_subpixel_head_overfits_one_batch(small_x, flush_denormals):
+    torch.manual_seed(0)
+    x = small_x[:32]
+    model = build_model("conv", input_shape=(1, 28, 28), channels=(16, 32), head="subpixel", norm="batch",
+                        activation="silu")
+    fit_batch(model, x, 150)
+    model.eval()
+    assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
                                  dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
                                  dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1),
-                                 dict(upsample="bilinear")])
+                                 dict(upsample="bilinear"), dict(head="pixel"), dict(head="subpixel", stem=1)])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})

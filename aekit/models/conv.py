@@ -8,7 +8,16 @@ import torch
 from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
-from .blocks import UPSAMPLES, check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_, mlp_hidden
+from .blocks import (
+    HEADS,
+    UPSAMPLES,
+    check_conv,
+    conv_decoder,
+    conv_encoder,
+    encoder_output_size,
+    kaiming_init_,
+    mlp_hidden,
+)
 from .neighbors import check_neighbors
 
 
@@ -29,6 +38,7 @@ class ConvConfig:
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
     residual: bool = False  # the stride-1 convs of each stage get identity shortcuts: act(x + norm(conv(x)))
     upsample: str = "transpose"  # decoder: "transpose" (stride-2 transposed conv) or "nearest" (resize, then conv)
+    head: str = "full"  # decoder output: "full" (a last hidden layer at full size) or "subpixel" (from half size)
     sparsity: str = "none"  # "none", "l1" (activity penalty) or "kl" (target firing rate; needs a sigmoid code)
     sparsity_weight: float = 1e-3  # weight of the sparsity term in the loss
     sparsity_target: float = 0.05  # target mean activation for "kl"
@@ -50,6 +60,9 @@ class ConvConfig:
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.upsample not in UPSAMPLES:
             raise ValueError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
+        if self.head not in HEADS or (self.head == "subpixel" and self.stem):
+            raise ValueError(f"head must be one of {HEADS}, and 'subpixel' takes no stem; got {self.head!r}, "
+                             f"stem {self.stem}")
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
             raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
 
@@ -77,7 +90,7 @@ class ConvAutoencoder(Autoencoder):
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
         self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
                                     cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm,
-                                    stem=cfg.stem, residual=cfg.residual, upsample=cfg.upsample)
+                                    stem=cfg.stem, residual=cfg.residual, upsample=cfg.upsample, head=cfg.head)
         kaiming_init_(self)
 
     @property
