@@ -193,7 +193,7 @@ def conv_decoder(out_channels: int, channels, hw: tuple[int, int], blocks_per_st
     (B, out_channels, *hw). Per stage (deepest first) ``blocks_per_stage - 1`` stride-1 convs, then a stride-2
     transposed conv up to the size the encoder saw there; ``stem`` stride-1 convs at full size; a final linear conv
     maps to ``out_channels``. ``head="subpixel"`` replaces the last upsampling conv and the final conv with a
-    ``SubpixelHead``: no hidden layer at full size (on MNIST at code 32, 1.6x the training steps per second), and
+    ``SubpixelHead``: no hidden layer at full size (on MNIST at code 32, about 1.5x the training steps per second), and
     no stem."""
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
