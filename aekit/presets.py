@@ -60,7 +60,8 @@ PRESETS: dict[str, dict] = {
         # A 10-minute budget favours a bigger model than 150-s probes pick: 590 s, 1 thread, side by side: 2 blocks
         # per stage 0.00228 (11.3 epochs), 3 blocks 0.00217 (8.3 epochs); then 3 blocks at (48, 96) 0.00217 (5.3
         # epochs), 4 residual blocks 0.00239. Headlines (590 s, 2 threads): 3 blocks at (32, 64) 0.00209 (11.2 epochs),
-        # at (48, 96) 0.00202 (8.1 epochs; 1.37x the time per step), at (64, 128) 0.00211 (4.9 epochs).
+        # at (48, 96) 0.00202 (8.1 epochs; 1.37x the time per step), at (64, 128) 0.00211 (4.9 epochs);
+        # (48, 96) with linear decay 0.00205 (7.0 epochs: a slower hour of the machine; at epoch 7 cosine had 0.00206).
         "help": "conv autoencoder (48/96 channels, batch norm, SiLU, subpixel head), code 32, bfloat16: the recon headline",
         "dataset": "mnist",
         "model": "conv",
