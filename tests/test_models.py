@@ -241,6 +241,28 @@ def test_conv_subpixel_head_has_no_full_size_layer_reaches_odd_sizes_and_saves(s
     assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
 
 
+@pytest.mark.parametrize("name, extra", [("vae", {"backbone": "conv"}), ("vq", {}), ("swap", {})])
+def test_every_conv_decoder_takes_the_subpixel_head(name, extra, tmp_path):
+    from aekit.models.blocks import SubpixelHead
+
+    torch.manual_seed(0)
+    shape = (3, 9, 7)
+    model = build_model(name, input_shape=shape, code_size=4, channels=(8, 16), head="subpixel", **extra).eval()
+    assert sum(isinstance(m, SubpixelHead) for m in model.modules()) == len(getattr(model.config, "domains", "a"))
+    x = torch.rand(2, *shape)
+    assert model(x)["x_hat"].shape == x.shape
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+    with pytest.raises(ValueError, match="head"):
+        build_model(name, input_shape=shape, head="pixel", **extra)
+
+
+def test_a_dense_vae_refuses_a_subpixel_head():
+    with pytest.raises(ValueError, match="conv backbone"):
+        build_model("vae", input_shape=(1, 8, 8), head="subpixel")
+
+
 def test_conv_subpixel_head_overfits_one_batch(small_x, flush_denormals):
     torch.manual_seed(0)
     x = small_x[:32]

@@ -69,7 +69,8 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
-def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, norm: str = "none") -> None:
+def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, norm: str = "none",
+               head: str = "full") -> None:
     """Validate the conv-backbone fields of a config; raises ValueError with one line."""
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"a conv model needs input_shape (C, H, W), got {tuple(input_shape)}")
@@ -81,6 +82,8 @@ def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, n
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
     _, h, w = input_shape
     if h < 4 or w < 4:
         raise ValueError(f"conv models need images of at least 4x4, got {h}x{w}")

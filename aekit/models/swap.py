@@ -43,6 +43,7 @@ class SwapConfig:
     output_activation: str = "sigmoid"  # "sigmoid" or "identity"
     loss: str = "bce"  # "bce" or "mse"
     norm: str = "none"  # "none", "batch" or "group" after every hidden conv
+    head: str = "full"  # decoder output: "full" (a last hidden layer at full size) or "subpixel" (from half size)
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
     code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
@@ -51,7 +52,7 @@ class SwapConfig:
 
     def __post_init__(self):
         check_config(self)
-        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
+        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         names = tuple(self.domains)
         if len(names) < 2 or len(set(names)) != len(names) or not all(isinstance(d, str) and d for d in names):
@@ -109,7 +110,7 @@ class SwapAutoencoder(Autoencoder):
         else:
             head = [nn.Linear(cfg.code_size, numel(shape)), activation(cfg.activation), nn.Unflatten(1, shape)]
         body = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                            cfg.kernel_size, cfg.activation, cfg.norm)
+                            cfg.kernel_size, cfg.activation, cfg.norm, head=cfg.head)
         return nn.Sequential(*head, *body)
 
     @property

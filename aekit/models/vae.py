@@ -23,6 +23,7 @@ class VAEConfig:
     channels: tuple[int, ...] = (32, 64)  # conv backbone: widths of the stride-2 stages
     blocks_per_stage: int = 1  # conv backbone: one stride-2 conv plus (n - 1) stride-1 convs per stage
     kernel_size: int = 3  # conv backbone: odd kernel size
+    head: str = "full"  # conv backbone: decoder output "full" (a hidden layer at full size) or "subpixel"
     code_size: int = 16  # latent dimensions
     activation: str = "relu"  # hidden-layer activation
     output_activation: str = "sigmoid"  # "sigmoid" (Bernoulli likelihood) or "identity" (Gaussian, unit variance)
@@ -39,7 +40,9 @@ class VAEConfig:
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
         if self.backbone == "conv":
-            check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size)
+            check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, head=self.head)
+        elif self.head != "full":
+            raise ValueError(f"head={self.head!r} needs the conv backbone")
         if any(int(h) <= 0 for h in self.hidden):
             raise ValueError(f"hidden widths must be positive, got {tuple(self.hidden)}")
         if self.beta < 0 or self.free_bits < 0 or not 0 <= self.kl_warmup <= 1:
@@ -83,7 +86,7 @@ class VAE(Autoencoder):
             self.decoder = nn.Sequential(
                 nn.Linear(d, numel(feat)), activation(cfg.activation), nn.Unflatten(1, feat),  # (B, c, h, w)
                 conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                             cfg.kernel_size, cfg.activation),
+                             cfg.kernel_size, cfg.activation, head=cfg.head),
             )
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,10 +32,11 @@ class VQConfig:
     activation: str = "relu"  # hidden-layer activation
     output_activation: str = "sigmoid"  # "sigmoid" or "identity"
     loss: str = "bce"  # "bce" or "mse"; mean per element
+    head: str = "full"  # decoder output: "full" (a last hidden layer at full size) or "subpixel" (from half size)
 
     def __post_init__(self):
         check_config(self)
-        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size)
+        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, head=self.head)
         activation(self.activation)
         if self.codebook_size < 2:
             raise ValueError(f"codebook_size must be >= 2, got {self.codebook_size}")
@@ -144,7 +145,7 @@ class VQVAE(Autoencoder):
         self.decoder = nn.Sequential(
             nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation),  # (B, c, h, w)
             conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                         cfg.kernel_size, cfg.activation),
+                         cfg.kernel_size, cfg.activation, head=cfg.head),
         )
         kaiming_init_(self)  # the codebook is a buffer: untouched
 
