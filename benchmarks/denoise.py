@@ -32,17 +32,17 @@ import aekit  # noqa: E402
 from aekit.evaluate import psnr, reconstruct, ssim  # noqa: E402
 from aekit.models import build_model  # noqa: E402
 from aekit.noise import corrupt  # noqa: E402
+from aekit.presets import get_preset  # noqa: E402
 from aekit.train import TrainConfig, train  # noqa: E402
 
 SETTINGS = {"gaussian": 0.5, "salt_pepper": 0.2}
-# A denoiser needs no narrow code: one stride-2 stage to a 14x14 map of 64 channels, three convs per stage. On 20k
-# digits (1 epoch, Gaussian 0.5) this gave 19.8 dB against 19.2-19.4 dB for two-stage models with a 7x7 code map
-# (32/64 or 48/96 channels, 2 or 3 convs per stage) and 19.0 dB for the same 32/64 model trained with MSE.
-# Full-resolution convs before and after the stage (stem) help: validation PSNR (last 1000 training digits) of the
-# 32-channel version trained on 20k digits for 1 epoch: stem 0 19.17 dB, 1 19.43, 2 19.49; 3 epochs at stem 0: 19.78.
-# The default run is long (30 epochs: a GPU run; hours on one CPU thread).
-DENOISER = {"channels": [64], "blocks_per_stage": 3, "stem": 2, "norm": "batch", "activation": "silu",
-            "spatial_code": True, "code_size": 64}
+# The denoiser and its recipe are the `denoise` preset's (aekit/presets.py, with the probes that chose them): no narrow
+# code, two stride-2 stages to a 7x7 map of 192 channels, a subpixel head, batch 64, bfloat16 autocast. Earlier runs
+# used {"channels": [64], "blocks_per_stage": 3, "stem": 2, ...} in float32 at batch 128 (results/denoise*.json): as
+# good per epoch, about 4x the compute per epoch on this CPU.
+_PRESET = get_preset("denoise")
+DENOISER = _PRESET["config"]
+RECIPE = {k: v for k, v in _PRESET["train"].items() if k not in ("epochs", "noise", "noise_strength")}
 
 
 def classical(name: str):
@@ -81,11 +81,10 @@ def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: f
                    time_limit: float = 0.0, seed: int = 0, model: dict | None = None, recipe: dict | None = None):
     """(model, training seconds, epochs trained): at most ``epochs``, fewer when ``time_limit`` seconds run out (the
     learning-rate schedule then follows elapsed time, so it still ends decayed). ``model`` and ``recipe`` override
-    DENOISER and the training recipe (TrainConfig fields, e.g. {"ema": 0.999})."""
+    DENOISER and RECIPE (TrainConfig fields, e.g. {"ema": 0.999})."""
     torch.manual_seed(seed)
     net = build_model("conv", {**DENOISER, **(model or {}), "input_shape": (1, 28, 28)})
-    cfg = TrainConfig(**{"batch_size": 128, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8,
-                         **(recipe or {}), "epochs": epochs, "seed": seed, "device": device, "noise": noise,
+    cfg = TrainConfig(**{**RECIPE, **(recipe or {}), "epochs": epochs, "seed": seed, "device": device, "noise": noise,
                          "noise_strength": strength, "time_limit": time_limit})
     t0 = time.perf_counter()
     result = train(net, x_train, cfg, progress=False)
@@ -129,7 +128,7 @@ def markdown(r: dict, name: str = "denoise") -> str:
              f"best validation PSNR on {r['n_val']} training digits" + (f" ({r['n_val_bm3d']} for BM3D)" if has_bm3d else "")
              + ". aekit: a conv "
              f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}"
-             + (f"; recipe overrides {json.dumps(r['recipe'])}" if r.get("recipe") else "") + "), trained on the 60k training "
+             + (f"; recipe {json.dumps(r['recipe'])}" if r.get("recipe") else "") + "), trained on the 60k training "
              f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, {r['trained_epochs']['salt_pepper']:.3g} "
              f"salt-and-pepper{limit}; "
              f"training took {r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s "
@@ -191,7 +190,7 @@ def main(argv=None) -> dict:
               "method_seconds": {},
               "time_limit": args.time_limit, "n_test": args.n_test, "bm3d_n": nb, "n_val": args.n_val, "n_val_bm3d": args.n_val_bm3d,
               "epochs": {"gaussian": args.epochs, "salt_pepper": args.sp_epochs},
-              "denoiser": {**DENOISER, **model_over}, "recipe": recipe_over}
+              "denoiser": {**DENOISER, **model_over}, "recipe": {**RECIPE, **recipe_over}}
     examples_noisy, examples = {}, {}
     for setting, strength in SETTINGS.items():
         gen = torch.Generator().manual_seed(1234)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -47,6 +49,18 @@ def test_a_denoiser_beats_the_noisy_input_on_real_digits(mnist, small_x):
     assert out.dtype == np.uint8 and out.shape == clean.shape
     before, after = psnr(clean / 255.0, noisy / 255.0), psnr(clean / 255.0, out / 255.0)
     assert before < 10.5 and after > before + 2, (before, after)  # 9.4 -> 12.1 dB measured
+
+
+def test_the_denoise_preset_trains_a_denoiser_that_the_cli_uses(mnist_npz, mnist, tmp_path):
+    run, out = tmp_path / "dn", tmp_path / "out"
+    assert main(["train", "--preset", "denoise", "--data", str(mnist_npz), "--out", str(run), "--epochs", "1",
+                 "--time-limit", "2", "--no-channels-last", "--no-eval", "--no-progress"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["noise"] == "gaussian" and cfg["train"]["noise_strength"] == 0.5
+    assert cfg["config"]["spatial_code"] and cfg["config"]["head"] == "subpixel" and cfg["train"]["precision"] == "bf16"
+    np.save(tmp_path / "noisy.npy", _noisy(mnist.x_test[:3]))
+    assert main(["denoise", str(run), str(tmp_path / "noisy.npy"), "--out", str(out)]) == 0
+    assert np.load(out / "noisy.npy").shape == (3, 28, 28)
 
 
 def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_path, capsys):
