@@ -15,6 +15,7 @@ OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("constant", "cosine", "linear")
 
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: float = 3  # passes over the training set; a fraction trains part of the last one
@@ -76,7 +77,6 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
             raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
-
 
 
 def train_config_from_dict(data: dict) -> TrainConfig:

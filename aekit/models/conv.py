@@ -9,7 +9,6 @@ from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
 from .blocks import (
-    HEADS,
     UPSAMPLES,
     check_conv,
     conv_decoder,
@@ -54,15 +53,14 @@ class ConvConfig:
         check_config(self)
         check_sparsity(self)
         check_neighbors(self)
-        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm)
+        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
         if self.stem < 0:
             raise ValueError(f"stem must be >= 0, got {self.stem}")
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.upsample not in UPSAMPLES:
             raise ValueError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
-        if self.head not in HEADS or (self.head == "subpixel" and self.stem):
-            raise ValueError(f"head must be one of {HEADS}, and 'subpixel' takes no stem; got {self.head!r}, "
-                             f"stem {self.stem}")
+        if self.head == "subpixel" and self.stem:
+            raise ValueError(f"a subpixel head takes no stem (stem=0), got stem {self.stem}")
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
             raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
 
