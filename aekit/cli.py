@@ -29,7 +29,7 @@ def _cmd_train(a) -> int:
                                                        "grad_clip", "seed", "device", "checkpoint_every", "noise",
                                                        "noise_strength", "adversarial", "adv_loss", "adv_start",
                                                        "disc_channels", "precision", "channels_last", "ema",
-                                                       "time_limit")})
+                                                       "compile", "time_limit")})
         out = a.out or f"runs/{a.preset}"
         run = runs.train_run(settings, out, force=a.force, progress=a.progress)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports
@@ -92,7 +92,7 @@ def _cmd_interpolate(a) -> int:
 def _cmd_denoise(a) -> int:
     from .apps.denoise import denoise_files
 
-    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device)
+    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, shifts=a.shifts)
     for f in files:
         print(f)
     return 0

@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NHWC layout while training image models (seed: off)")
     o.add_argument("--ema", type=float, metavar="DECAY", help="keep an exponential moving average of the weights "
                    "and make it the trained model, e.g. 0.999 (seed: 0 = off)")
+    o.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="torch.compile the forward pass: faster steps after a compile of tens of seconds (seed: off)")
     o.add_argument("--time-limit", type=float, help="stop after this many seconds of training, the schedule "
                    "following the clock; --epochs is then a cap (seed: 0 = off)")
     t.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation and figure after training")
@@ -130,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     _output(dn, "replace existing results", metavar="DIR", required=True,
             help="folder for the results (<name>.png / <name>.npy)")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
+    dn.add_argument("--shifts", type=int, default=1, metavar="S",
+                    help="average S*S passes over copies shifted by 0..S-1 pixels (cycle spinning): a little "
+                    "cleaner, S*S times the work")
 
     cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "
                         "(`aekit train --model compress`)", formatter_class=_Formatter)

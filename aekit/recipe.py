@@ -46,6 +46,8 @@ class TrainConfig:
     channels_last: bool = False  # image models: NHWC weights and batches while training (faster convs on the CPU)
     ema: float = 0.0  # decay of an exponential moving average of the weights, which becomes the trained model: the
     #                   saved weights, validation and on_epoch all use it (0: off; 0.999 averages ~1000 steps)
+    compile: bool = False  # torch.compile the model's forward pass (PyTorch's Inductor; on the CPU it needs a C++
+    #                        compiler); its compile time counts as training time
     time_limit: float = 0.0  # seconds: stop once this much training time is spent, the schedule (warm-up and decay)
     #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 

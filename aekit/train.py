@@ -183,6 +183,12 @@ def _train(
     net = model
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    compile_errors: tuple[type[BaseException], ...] = ()
+    if cfg.compile:  # the forward pass only: the loss takes the training progress, a float that changes every step
+        from torch._dynamo.exc import TorchDynamoException
+        from torch._inductor.exc import InductorError
+
+        net, compile_errors = torch.compile(net), (TorchDynamoException, InductorError)
     opt = make_optimizer(model, cfg)
     average = WeightAverage(model, cfg.ema) if cfg.ema else None
     adversary = None
@@ -249,7 +255,11 @@ def _train(
                 learning_rate(cfg, int(elapsed() / cfg.time_limit * TIME_STEPS), TIME_STEPS)
             for g in opt.param_groups:
                 g["lr"] = lr
-            terms = _step(model, net, opt, adversary, xb, cfg, st.global_step / total, epoch, sb)
+            try:
+                terms = _step(model, net, opt, adversary, xb, cfg, st.global_step / total, epoch, sb)
+            except compile_errors as e:  # e.g. no C++ compiler for Inductor's CPU kernels
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise AekitError(f"torch.compile failed: {first} (train without compile)") from e
             if average is not None:
                 average.update()
             term_names = term_names or list(terms)

@@ -333,3 +333,29 @@ def test_resume_refuses_a_checkpoint_without_the_critic_or_average_it_needs(smal
     (tmp_path / ckpt.STATE).write_bytes(b"not a checkpoint")
     with pytest.raises(AekitError):
         train(_model(), small_x[:128], TrainConfig(epochs=2, batch_size=64), tmp_path, progress=False, resume=True)
+
+
+def test_compile_trains_like_eager_and_a_compile_failure_is_one_clear_error(small_x, monkeypatch):
+    import dataclasses
+
+    from aekit.errors import AekitError
+
+    cfg = TrainConfig(epochs=1, batch_size=64, lr=2e-3, seed=1)
+    eager, compiled = _model(), _model()
+    train(eager, small_x, cfg, progress=False)
+    res = train(compiled, small_x, dataclasses.replace(cfg, compile=True), progress=False)
+    assert res.steps == 8 and math.isfinite(res.history[-1]["train_loss"])
+    assert type(compiled).__name__ == "DenseAutoencoder"  # the caller's model comes back, not the compiled wrapper
+    for k, v in eager.state_dict().items():  # the same training, up to Inductor's float reordering
+        assert torch.allclose(compiled.state_dict()[k], v, atol=1e-3), k
+
+    from torch._dynamo.exc import TorchDynamoException
+
+    def broken(_net):
+        def forward(*args, **kwargs):
+            raise TorchDynamoException("no C++ compiler found\nlong traceback")
+        return forward
+
+    monkeypatch.setattr(torch, "compile", broken)
+    with pytest.raises(AekitError, match=r"^torch.compile failed: no C\+\+ compiler found \(train without compile\)$"):
+        train(_model(), small_x, dataclasses.replace(cfg, compile=True), progress=False)
