@@ -132,9 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
     _output(dn, "replace existing results", metavar="DIR", required=True,
             help="folder for the results (<name>.png / <name>.npy)")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
-    dn.add_argument("--shifts", type=int, default=1, metavar="S",
-                    help="average S*S passes over copies shifted by 0..S-1 pixels (cycle spinning): a little "
-                    "cleaner, S*S times the work")
 
     cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "
                         "(`aekit train --model compress`)", formatter_class=_Formatter)

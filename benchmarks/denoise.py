@@ -17,7 +17,6 @@ benchmarks/results/denoise.json, benchmarks/results/denoise.png and the `denoise
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -30,8 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
-from aekit import checkpoint as ckpt  # noqa: E402
-from aekit.apps.denoise import shift_average  # noqa: E402
 from aekit.data.normalize import Normalizer  # noqa: E402
 from aekit.evaluate import psnr, reconstruct, ssim  # noqa: E402
 from aekit.models import build_model  # noqa: E402
@@ -40,7 +37,7 @@ from aekit.presets import get_preset  # noqa: E402
 from aekit.train import TrainConfig, train  # noqa: E402
 
 SETTINGS = {"gaussian": 0.5, "salt_pepper": 0.2}
-AEKIT = ("aekit", "aekit_shifts", "noisy")  # the rows that are not classical methods
+AEKIT = ("aekit", "noisy")  # the rows that are not classical methods
 # The denoiser and its recipe are the `denoise` preset's (aekit/presets.py, with the probes that chose them): no narrow
 # code, two stride-2 stages to a 7x7 map of 192 channels, a subpixel head, batch 64, bfloat16 autocast. Earlier runs
 # used {"channels": [64], "blocks_per_stage": 3, "stem": 2, ...} in float32 at batch 128 (results/denoise*.json):
@@ -106,17 +103,6 @@ def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: f
     return net, result.seconds, result.steps * cfg.batch_size / len(x_train), curve
 
 
-def load_denoiser(run: Path, device: str, n_train: int) -> tuple:
-    """What ``train_denoiser`` returns, for the Gaussian denoiser of a run kept by an earlier ``--save``, plus the
-    run's config."""
-    model, cfg = ckpt.load_model(run, device)
-    rows, tr = ckpt.read_metrics(run), cfg.get("train") or {}
-    if not rows or (tr.get("noise"), tr.get("noise_strength")) != ("gaussian", SETTINGS["gaussian"]):
-        raise SystemExit(f"{run}: not a finished Gaussian-{SETTINGS['gaussian']} denoiser run (made with --save)")
-    curve = [{"epoch": h["epoch"], "seconds": h["seconds"], "psnr": h["psnr"]} for h in rows if "psnr" in h]
-    return model, rows[-1]["seconds"], rows[-1]["step"] * tr["batch_size"] / n_train, curve, cfg
-
-
 def plot(clean, noisy: dict, outs: dict, path: Path, n: int = 8) -> None:
     """Rows: clean, then per setting the noisy input, the best classical method and aekit."""
     import matplotlib
@@ -171,23 +157,12 @@ def markdown(r: dict, name: str = "denoise") -> str:
                 cells += [f"{v['psnr']:.2f}", f"{v['ssim']:.3f}", str(r["parameters"][s].get(method, ""))]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
-    if r.get("shifts", 1) > 1:
-        k = r["shifts"]
-        lines += [f"aekit_shifts: the same denoisers, each output the mean over {k * k} copies of the input shifted by "
-                  f"0..{k - 1} pixels down and right (cycle spinning, `aekit denoise --shifts {k}`), {k * k} times "
-                  "the inference.", ""]
-    if r.get("gaussian_run"):
-        defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))  # tuples as lists
-        changed = {k: v for k, v in r["gaussian_run"]["train"].items() if k not in defaults or v != defaults[k]}
-        lines += [f"The Gaussian denoiser is the run an earlier `--save {r['gaussian_run']['path']}` of this script "
-                  f"trained (training options other than the defaults: {json.dumps(changed)}).", ""]
     if curve := (r.get("curve") or {}).get("gaussian"):
         every = max(1, len(curve) // 8)
         points = list(curve[every - 1 :: every]) + ([curve[-1]] if len(curve) % every else [])
         lines += ["Gaussian denoiser, test PSNR after epochs (the schedule follows the time limit): " + ", ".join(
             f"{c['epoch']}: {c['psnr']:.2f}" for c in points) + ".", ""]
-    shifted = f"; with shifts: {r['acceptance']['gaussian_22db_shifts']}" if r.get("shifts", 1) > 1 else ""
-    lines += [f"Acceptance: Gaussian PSNR >= 22.0 dB: {r['acceptance']['gaussian_22db']}{shifted}; aekit above every "
+    lines += [f"Acceptance: Gaussian PSNR >= 22.0 dB: {r['acceptance']['gaussian_22db']}; aekit above every "
               f"classical method run ({', '.join(r['baselines'])}) at salt-and-pepper (PSNR): "
               f"{r['acceptance']['salt_pepper_best']}.", "",
               f"![denoising examples](benchmarks/results/{name}.png)", "",
@@ -212,10 +187,6 @@ def main(argv=None) -> dict:
                     help="comma-separated classical methods to run (tv and nl_means need scikit-image, bm3d bm3d)")
     ap.add_argument("--model", default="{}", help='JSON overrides of the denoiser config, e.g. \'{"channels": [96]}\'')
     ap.add_argument("--train", default="{}", help='JSON overrides of the training recipe, e.g. \'{"ema": 0.999}\'')
-    ap.add_argument("--shifts", type=int, default=1, metavar="S", help="also report aekit_shifts: the same "
-                    "denoisers' outputs averaged over S*S shifted copies (`aekit denoise --shifts S`)")
-    ap.add_argument("--gaussian-run", metavar="DIR", help="take the Gaussian denoiser from a run kept by --save "
-                    "instead of training one (its seconds, epochs and curve come from the run)")
     ap.add_argument("--save", metavar="DIR", help="keep the Gaussian denoiser's run in DIR (for `aekit denoise`)")
     ap.add_argument("--name", default="denoise", help="results/<name>.json, <name>.png and BENCHMARKS.md section")
     args = ap.parse_args(argv)
@@ -265,30 +236,17 @@ def main(argv=None) -> dict:
         best = max(outs, key=lambda k: full[k]["psnr"])
         examples[setting] = {best: outs[best]}
         epochs = args.epochs if setting == "gaussian" else args.sp_epochs
-        if setting == "gaussian" and args.gaussian_run:
-            model, secs_, epochs_, curve, run_cfg = load_denoiser(Path(args.gaussian_run), args.device, len(x_train))
-            result["gaussian_run"] = {"path": args.gaussian_run, "config": run_cfg["config"],
-                                      "train": run_cfg["train"]}
-        else:
-            model, secs_, epochs_, curve = train_denoiser(
-                setting, strength, x_train, epochs, args.device, args.time_limit, model=model_over,
-                recipe=recipe_over, run_dir=Path(args.save) if args.save and setting == "gaussian" else None,
-                probe=(clean, noisy), data_info={"source": "mnist", "image_size": None, "test_fraction": 0.1,
-                                                 "kind": ds.kind, "origin": ds.source,
-                                                 "normalizer": Normalizer.fit(ds).to_dict()})
-        result["train_seconds"][setting], result["trained_epochs"][setting] = secs_, epochs_
+        model, result["train_seconds"][setting], result["trained_epochs"][setting], curve = train_denoiser(
+            setting, strength, x_train, epochs, args.device, args.time_limit, model=model_over, recipe=recipe_over,
+            run_dir=Path(args.save) if args.save and setting == "gaussian" else None, probe=(clean, noisy),
+            data_info={"source": "mnist", "image_size": None, "test_fraction": 0.1, "kind": ds.kind,
+                       "origin": ds.source, "normalizer": Normalizer.fit(ds).to_dict()})
         result.setdefault("curve", {})[setting] = curve  # PSNR on the test digits after each epoch
         t0 = time.perf_counter()
         out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
         full["aekit"], sub["aekit"] = metrics(clean, out), metrics(clean[:nb], out[:nb])
         examples[setting]["aekit"] = out
-        if args.shifts > 1:
-            t0 = time.perf_counter()
-            out = shift_average(model, torch.from_numpy(noisy), args.shifts, device=next(model.parameters()).device)
-            out = out.clamp(0, 1).numpy()
-            secs["aekit_shifts"] = (time.perf_counter() - t0) / len(noisy)
-            full["aekit_shifts"], sub["aekit_shifts"] = metrics(clean, out), metrics(clean[:nb], out[:nb])
         print(json.dumps({"setting": setting, "method": "aekit", "seconds": result["train_seconds"][setting],
                           **full["aekit"]}), file=sys.stderr)
         result["all"][setting], result["bm3d_subset"][setting] = full, sub
@@ -298,11 +256,8 @@ def main(argv=None) -> dict:
         result[setting] = {**result["all"][setting], **bm3d}
     sp, sp_sub = result["all"]["salt_pepper"], result["bm3d_subset"]["salt_pepper"]
     result["baselines"] = baselines
-    result["shifts"] = args.shifts
     result["acceptance"] = {
         "gaussian_22db": result["all"]["gaussian"]["aekit"]["psnr"] >= 22.0,
-        **({"gaussian_22db_shifts": result["all"]["gaussian"]["aekit_shifts"]["psnr"] >= 22.0}
-           if args.shifts > 1 else {}),
         "salt_pepper_best": all(sp["aekit"]["psnr"] > v["psnr"] for k, v in sp.items() if k not in AEKIT)
         and all(sp_sub["aekit"]["psnr"] > v["psnr"] for k, v in sp_sub.items() if k not in AEKIT)}
     result["argv"] = " ".join(argv if argv is not None else sys.argv[1:])

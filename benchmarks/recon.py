@@ -202,6 +202,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--refine-lr", type=float, default=0.5, help="learning rate of that refinement")
     ap.add_argument("--only-headline", action="store_true",
                     help="train conv at code 32 alone and merge it into the existing results/recon.json")
+    ap.add_argument("--compile", action="store_true", help="headline: train with torch.compile (TrainConfig.compile; "
+                    "its compile time counts against --headline-seconds)")
     ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args(argv)
@@ -232,6 +234,8 @@ def main(argv=None) -> dict:
             spec = HEADLINE if headline else MODELS[name]
             if headline and args.headline_seconds:
                 spec = {**spec, "train": {**spec["train"], "time_limit": args.headline_seconds}}
+            if headline and args.compile:
+                spec = {**spec, "train": {**spec["train"], "compile": True}}
             r = run_one(spec, s, e, x_train, x_test, device=args.device, curve=headline,
                         refine_steps=args.refine_steps if headline else 0, refine_lr=args.refine_lr)
             result["test_mse"][name][str(s)], result["train_seconds"][name][str(s)] = r["test_mse"], r["seconds"]

@@ -96,38 +96,7 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert main([*args, "--force"]) == 0
 
 
-class _Pointwise(torch.nn.Module):
-    """A stand-in model whose output is a pixelwise function of its input: shifting cannot change what it computes."""
-
-    def forward(self, x):
-        return {"x_hat": torch.sigmoid(3 * x - 1)}
-
-
-def test_shift_average_puts_every_shifted_output_back_in_place(noisy_run, mnist, tmp_path):
-    from aekit.apps.denoise import shift_average
-    from aekit.errors import AekitError
-
-    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    for k in (2, 3, 8):  # a misaligned copy or a wrong count would move or scale pixels
-        assert torch.allclose(shift_average(_Pointwise(), x, k), torch.sigmoid(3 * x - 1), atol=1e-6)
-    model, cfg = ckpt.load_model(noisy_run)
-    noisy = torch.from_numpy(_noisy(mnist.x_test[:20], seed=2)[:, None].astype(np.float32) / 255)
-    one, four = shift_average(model, noisy, 1), shift_average(model, noisy, 2)
-    assert torch.equal(one, model(noisy)["x_hat"])
-    assert not torch.allclose(one, four) and 0 <= four.min() and four.max() <= 1  # the model is not shift-invariant
-    for bad in (0, 9, -1):
-        with pytest.raises(AekitError, match="shifts"):
-            shift_average(model, noisy, bad)
-    # the CLI's --shifts: the library's result, and the mark says how it was made
-    np.save(tmp_path / "n.npy", _noisy(mnist.x_test[:20], seed=2))
-    assert main(["denoise", str(noisy_run), str(tmp_path / "n.npy"), "--out", str(tmp_path / "o"), "--shifts", "2"]) == 0
-    assert np.array_equal(np.load(tmp_path / "o" / "n.npy"),
-                          denoise_array(model, run_normalizer(cfg), _noisy(mnist.x_test[:20], seed=2), shifts=2))
-    assert read_mark(tmp_path / "o" / "n.npy")["shifts"] == 2
-
-
-@pytest.mark.parametrize("case", ["missing", "suffix", "size", "npy_size", "range", "clash", "out_is_file",
-                                  "shifts"])
+@pytest.mark.parametrize("case", ["missing", "suffix", "size", "npy_size", "range", "clash", "out_is_file"])
 def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(good)
@@ -152,8 +121,6 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     elif case == "out_is_file":
         out.write_text("")
         inputs[case] = [str(good)]
-    elif case == "shifts":
-        inputs[case] = [str(good), "--shifts", "0"]
     assert main(["denoise", str(noisy_run), *inputs[case], "--out", str(out)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err

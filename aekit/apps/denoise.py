@@ -24,41 +24,13 @@ from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
 from .inputs import is_image_file, read_image
 
-MAX_SHIFTS = 8
-
 
 @torch.no_grad()
-def shift_average(model, x: torch.Tensor, shifts: int = 1, batch_size: int = 256,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
-    """``reconstruct(model, x)`` averaged over shifted copies of the images (N, C, H, W): cycle spinning (Coifman &
-    Donoho 1995). Each copy is moved down and right by (dy, dx) pixels, dy and dx in ``range(shifts)``, the uncovered
-    top rows and left columns filled by reflection, and its output moved back; each pixel is the mean of the copies
-    that cover it. Stride-2 stages make a conv net depend on where the image sits on their grid, so the copies differ
-    and their mean is an ensemble at no training cost, for ``shifts**2`` passes."""
-    if not 1 <= shifts <= MAX_SHIFTS or (shifts > 1 and (x.dim() != 4 or shifts >= min(x.shape[-2:]))):
-        raise AekitError(f"shifts must be 1..{MAX_SHIFTS} and, above 1, needs images larger than that; got {shifts}")
-    if shifts == 1:
-        return reconstruct(model, x, batch_size, device)
-    h, w = x.shape[-2:]
-    total, count = torch.zeros_like(x), torch.zeros(h, w)
-    for dy in range(shifts):
-        for dx in range(shifts):
-            moved = torch.nn.functional.pad(x, (dx, 0, dy, 0), mode="reflect")[..., :h, :w]
-            y = reconstruct(model, moved, batch_size, device)
-            total[..., : h - dy, : w - dx] += y[..., dy:, dx:]
-            count[: h - dy, : w - dx] += 1
-    return total / count
-
-
-@torch.no_grad()
-def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256, shifts: int = 1) -> np.ndarray:
-    """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables.
-    ``shifts`` > 1 (image runs) averages ``shifts**2`` shifted passes (``shift_average``)."""
-    if shifts != 1 and norm.kind != "image":
-        raise AekitError("shifts needs an image run; table rows cannot be shifted")
+def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables."""
     xt = _model_space(norm, x, tuple(model.config.input_shape))
     device = next(model.parameters()).device
-    y = shift_average(model, torch.from_numpy(np.ascontiguousarray(xt)), shifts, batch_size, device)
+    y = reconstruct(model, torch.from_numpy(np.ascontiguousarray(xt)), batch_size, device)
     return norm.inverse(y.clamp(0, 1).numpy())
 
 
@@ -107,9 +79,8 @@ def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
 
 
 def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
-                  device: str = "cpu", shifts: int = 1) -> list[Path]:
-    """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written.
-    ``shifts`` > 1 averages ``shifts**2`` shifted passes per image (``shift_average``)."""
+                  device: str = "cpu") -> list[Path]:
+    """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written."""
     run, out = Path(run), Path(out)
     paths = [Path(p) for p in inputs]
     if not paths:
@@ -124,15 +95,11 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     targets = _outputs(paths, out, force)
     model, cfg = ckpt.load_model(run, device)
     norm = run_normalizer(cfg)
-    if shifts != 1 and norm.kind != "image":
-        raise AekitError(f"{run} was trained on table data; --shifts needs an image run")
-    if not 1 <= shifts <= min(MAX_SHIFTS, *(s - 1 for s in model.config.input_shape[1:])):
-        raise AekitError(f"--shifts must be 1..{MAX_SHIFTS} and below the image's height and width, got {shifts}")
     shape = tuple(model.config.input_shape)
     if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
         raise AekitError(f"{run} was trained on table data; pass .npy arrays of rows, not images")
     mark = make_mark("denoise", ckpt.fingerprint(run / ckpt.WEIGHTS), model=cfg["model"],
-                     noise=(cfg.get("train") or {}).get("noise", "none"), shifts=shifts)
+                     noise=(cfg.get("train") or {}).get("noise", "none"))
     loaded = []  # read and check every input before writing anything
     for p in paths:
         if p.suffix.lower() == ".npy":
@@ -147,7 +114,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
-        y = denoise_array(model, norm, x, shifts=shifts)
+        y = denoise_array(model, norm, x)
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name}
         if dst.suffix == ".png":
@@ -157,4 +124,4 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     return written
 
 
-__all__ = ["denoise_array", "denoise_files", "shift_average"]
+__all__ = ["denoise_array", "denoise_files"]
