@@ -8,7 +8,10 @@ the test digits. BM3D takes about a second per digit here, so it runs on the fir
 method is also reported on that subset so the comparison with BM3D is like for like.
 
     python benchmarks/denoise.py [--n-test 1000] [--bm3d-n 100] [--epochs 30] [--sp-epochs 3] [--device cuda]
-                                 [--baselines median,gaussian_blur,tv,nl_means,bm3d] [--name denoise]
+                                 [--baselines median,gaussian_blur,tv,nl_means,bm3d] [--save DIR] [--name denoise]
+
+The Gaussian denoiser's test PSNR is also logged after every epoch (the section's curve); ``--save DIR`` keeps its
+run, which ``aekit denoise DIR noisy.png --out clean/`` then uses.
 
 Prints a JSON object as its last line ({"gaussian": {method: {"psnr", "ssim"}}, "salt_pepper": {...}, ...}), writes
 benchmarks/results/denoise.json, benchmarks/results/denoise.png and the `denoise` section of BENCHMARKS.md.
