@@ -78,7 +78,9 @@ PRESETS: dict[str, dict] = {
         # of 96 (4 convs, subpixel) 20.83 after 4.7, at batch 64 lr 4e-3 21.00; (64, 128) 20.93, at batch 64 21.12
         # after 4.8; (96, 192) at batch 64 21.00 after 2.9 epochs (but 20.84 at epoch 2 against 20.67 for (64, 128):
         # better per epoch, so better for a long run), at batch 32 lr 6e-3 20.96 after 2.2; (128, 256) 20.83 after 1.6.
-        # 70 minutes on 2 threads (28.4 epochs, benchmarks/denoise.py --name denoise-cpu): 21.75 dB on 1000 test digits.
+        # 70 minutes on 2 threads (28.4 epochs): 21.75 dB on 1000 test digits; 120 minutes (54 epochs, benchmarks/
+        # denoise.py --name denoise-cpu): 21.82, the curve flat from epoch 40 (21.77): longer training is not the way
+        # to 22 dB for this model.
         "help": "conv denoising autoencoder for MNIST-like digits at Gaussian noise 0.5 (train, then `aekit denoise`)",
         "dataset": "mnist",
         "model": "conv",
