@@ -273,11 +273,47 @@ def test_conv_subpixel_head_overfits_one_batch(small_x, flush_denormals):
     assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
 
 
+@pytest.mark.parametrize("shape, extra", [((1, 28, 28), dict(channels=(8, 16), head="subpixel", spatial_code=True)),
+                                          ((3, 9, 7), dict(channels=(4, 8, 8), stem=1, norm="batch"))])
+def test_conv_skips_join_the_code_and_reach_the_decoder(shape, extra, tmp_path):
+    torch.manual_seed(0)
+    model = build_model("conv", input_shape=shape, code_size=5, skips=True, **extra).eval()
+    plain = build_model("conv", input_shape=shape, code_size=5, **extra)
+    x = torch.rand(3, *shape)
+    z = model.encode(x)
+    deep = plain.encode(x)[0].numel()
+    assert z.shape == (3, *model.code_shape) and z.shape[1] == deep + sum(c * h * w for c, h, w in model.skip_shapes)
+    assert len(model.skip_shapes) == len(model.config.channels) - 1
+    assert torch.allclose(model.decode(z), model(x)["x_hat"], atol=1e-6)
+    bounds = [deep]
+    for c, h, w in model.skip_shapes:
+        bounds.append(bounds[-1] + c * h * w)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):  # each skipped feature map feeds the output
+        bumped = z.clone()
+        bumped[:, lo:hi] += 1.0
+        assert not torch.allclose(model.decode(bumped), model.decode(z))
+    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(tmp_path)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+
+
+def test_conv_skips_learn_one_batch(small_x, flush_denormals):
+    torch.manual_seed(0)
+    x = small_x[:32]
+    model = build_model("conv", input_shape=(1, 28, 28), channels=(16, 32), head="subpixel", norm="batch",
+                        activation="silu", skips=True)
+    fit_batch(model, x, 100)
+    model.eval()
+    assert ((model(x)["x_hat"] - x) ** 2).mean().item() < 0.01
+
+
 @pytest.mark.parametrize("bad", [dict(input_shape=(20,)), dict(input_shape=(1, 3, 8)), dict(kernel_size=4),
                                  dict(norm="layer"), dict(channels=()), dict(blocks_per_stage=0),
                                  dict(code_activation="nope"), dict(sparsity="kl"), dict(code_size=0),
                                  dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1),
-                                 dict(upsample="bilinear"), dict(head="pixel"), dict(head="subpixel", stem=1)])
+                                 dict(upsample="bilinear"), dict(head="pixel"), dict(head="subpixel", stem=1),
+                                 dict(skips=True, channels=(8,)), dict(skips=True, channels=(4, 8), sparsity="l1"),
+                                 dict(skips=True, channels=(4, 8), neighbor_weight=0.5)])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})

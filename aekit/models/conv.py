@@ -1,4 +1,13 @@
-"""Convolutional autoencoder: strided conv stages down to a code vector (or a code map) and back up."""
+"""Convolutional autoencoder: strided conv stages down to a code vector (or a code map) and back up.
+
+With ``skips`` it is a U-Net (Ronneberger et al. 2015), or in denoising terms RED-Net's symmetric skips (Mao et al.
+2016): each decoder stage adds the encoder's features of the same size, so the decoder need not rebuild fine detail
+from the deepest map alone. The contract still holds, ``decode(encode(x))`` is the forward pass: the code is then one
+flat vector, the deep code followed by every skipped feature map, and ``decode`` splits it again. Such a code is
+larger than the input; the option is for denoising and restoration, not for compression or embeddings. Measured for
+issue 4 (MNIST, Gaussian noise 0.5, the `denoise` preset, 600-s probes on one thread): 21.37 dB with skips against
+21.14 without, and ahead at every epoch (20.82 / 21.23 against 20.52 / 20.91 after epochs 1 / 2).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ from .blocks import (
     encoder_output_size,
     kaiming_init_,
     mlp_hidden,
+    stage_sizes,
 )
 from .neighbors import check_neighbors
 
@@ -48,6 +58,7 @@ class ConvConfig:
     landmark_weight: float = 0.0  # pull codes towards a non-parametric UMAP layout of the same graph (0: off)
     neighbor_space: str = "pixels"  # the graph's inputs: "pixels" or "deskewed" (images with their slant removed)
     critic_samples: bool = False  # the adversarial critic also judges decoded codes drawn like new samples
+    skips: bool = False  # U-Net skips: each decoder stage adds the encoder's same-size features (they join the code)
 
     def __post_init__(self):
         check_config(self)
@@ -63,6 +74,10 @@ class ConvConfig:
             raise ValueError(f"a subpixel head takes no stem (stem=0), got stem {self.stem}")
         if self.bottleneck and (self.spatial_code or any(int(w) <= 0 for w in self.bottleneck)):
             raise ValueError("bottleneck needs a flat code (spatial_code=False) and positive widths")
+        if self.skips and len(self.channels) < 2:
+            raise ValueError(f"skips need two or more stages (channels), got {tuple(self.channels)}")
+        if self.skips and (self.sparsity != "none" or self.neighbor_weight or self.landmark_weight):
+            raise ValueError("skips put the encoder's features into the code: no sparsity, neighbour or landmark term")
 
 
 class ConvAutoencoder(Autoencoder):
@@ -90,15 +105,41 @@ class ConvAutoencoder(Autoencoder):
                                     cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm,
                                     stem=cfg.stem, residual=cfg.residual, upsample=cfg.upsample, head=cfg.head)
         kaiming_init_(self)
+        # skips: encoder layer j's output (the end of stage i < last) is added after decoder layer k (the up-conv
+        # that returns to stage i's size); the shapes of those outputs, in the order they join the code
+        n, per = len(cfg.channels), cfg.blocks_per_stage
+        sizes = stage_sizes(tuple(cfg.input_shape[1:]), n, cfg.kernel_size)
+        stages = range(n - 1) if cfg.skips else ()
+        self.skip_from = [cfg.stem + (i + 1) * per - 1 for i in stages]
+        self.skip_to = {(n - 2 - i) * per + per - 1: i for i in stages}
+        self.skip_shapes = [(int(cfg.channels[i]), *sizes[i + 1]) for i in stages]
 
     @property
     def code_shape(self) -> tuple[int, ...]:
-        """Shape of one code: (code_size,) or (code_size, h, w) with a spatial code."""
+        """Shape of one code: (code_size,) or (code_size, h, w) with a spatial code; with skips one flat vector."""
         c, h, w = self.feature_shape
-        return (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+        deep = (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+        return (numel(deep) + sum(map(numel, self.skip_shapes)),) if self.skip_shapes else deep
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_code(self.encoder(x))  # (B, code_size) or (B, code_size, h, w)
+        if not self.skip_shapes:
+            return self.to_code(self.encoder(x))  # (B, code_size) or (B, code_size, h, w)
+        skipped = []
+        for j, layer in enumerate(self.encoder):
+            x = layer(x)
+            if j in self.skip_from:
+                skipped.append(x)
+        return torch.cat([t.flatten(1) for t in (self.to_code(x), *skipped)], 1)  # (B, code_shape[0])
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.from_code(z))  # (B, C, H, W)
+        if not self.skip_shapes:
+            return self.decoder(self.from_code(z))  # (B, C, H, W)
+        c, h, w = self.feature_shape
+        deep = (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+        parts = z.split([numel(deep), *map(numel, self.skip_shapes)], 1)
+        y = self.from_code(parts[0].reshape(-1, *deep))
+        for k, layer in enumerate(self.decoder):
+            y = layer(y)
+            if k in self.skip_to:
+                y = y + parts[1 + self.skip_to[k]].reshape(-1, *self.skip_shapes[self.skip_to[k]])
+        return y
