@@ -115,10 +115,15 @@ class ConvAutoencoder(Autoencoder):
         self.skip_shapes = [(int(cfg.channels[i]), *sizes[i + 1]) for i in stages]
 
     @property
-    def code_shape(self) -> tuple[int, ...]:
-        """Shape of one code: (code_size,) or (code_size, h, w) with a spatial code; with skips one flat vector."""
+    def deep_code_shape(self) -> tuple[int, ...]:
+        """Shape of the deepest part of one code: (code_size,) or (code_size, h, w) with a spatial code."""
         c, h, w = self.feature_shape
-        deep = (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+        return (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        """Shape of one code: ``deep_code_shape``, or with skips one flat vector that also holds the skipped maps."""
+        deep = self.deep_code_shape
         return (numel(deep) + sum(map(numel, self.skip_shapes)),) if self.skip_shapes else deep
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,8 +139,7 @@ class ConvAutoencoder(Autoencoder):
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         if not self.skip_shapes:
             return self.decoder(self.from_code(z))  # (B, C, H, W)
-        c, h, w = self.feature_shape
-        deep = (self.config.code_size, h, w) if self.config.spatial_code else (self.config.code_size,)
+        deep = self.deep_code_shape
         parts = z.split([numel(deep), *map(numel, self.skip_shapes)], 1)
         y = self.from_code(parts[0].reshape(-1, *deep))
         for k, layer in enumerate(self.decoder):
