@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tiny import fit_batch
+from tiny import assert_reloads_same, fit_batch
 
 from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
@@ -205,9 +205,7 @@ def test_conv_residual_blocks_and_nearest_upsampling_reach_odd_sizes_and_save(tm
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
     x = torch.rand(3, 3, 9, 7)
     assert model(x)["x_hat"].shape == x.shape
-    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
-    loaded, _ = ckpt.load_model(tmp_path)
-    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+    assert_reloads_same(model, x, tmp_path)
 
 
 def test_conv_residual_nearest_overfits_one_batch(small_x, flush_denormals):
@@ -236,9 +234,7 @@ def test_conv_subpixel_head_has_no_full_size_layer_reaches_odd_sizes_and_saves(s
     assert model(x)["x_hat"].shape == x.shape
     assert all(hw[0] < shape[1] for hw in seen)  # every hidden decoder layer below full size
     [h.remove() for h in hooks]
-    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
-    loaded, _ = ckpt.load_model(tmp_path)
-    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+    assert_reloads_same(model, x, tmp_path)
 
 
 @pytest.mark.parametrize("name, extra", [("vae", {"backbone": "conv"}), ("vq", {}), ("swap", {})])
@@ -251,9 +247,7 @@ def test_every_conv_decoder_takes_the_subpixel_head(name, extra, tmp_path):
     assert sum(isinstance(m, SubpixelHead) for m in model.modules()) == len(getattr(model.config, "domains", "a"))
     x = torch.rand(2, *shape)
     assert model(x)["x_hat"].shape == x.shape
-    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
-    loaded, _ = ckpt.load_model(tmp_path)
-    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+    assert_reloads_same(model, x, tmp_path)
     with pytest.raises(ValueError, match="head"):
         build_model(name, input_shape=shape, head="pixel", **extra)
 
@@ -292,9 +286,7 @@ def test_conv_skips_join_the_code_and_reach_the_decoder(shape, extra, tmp_path):
         bumped = z.clone()
         bumped[:, lo:hi] += 1.0
         assert not torch.allclose(model.decode(bumped), model.decode(z))
-    ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
-    loaded, _ = ckpt.load_model(tmp_path)
-    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
+    assert_reloads_same(model, x, tmp_path)
 
 
 def test_conv_skips_learn_one_batch(small_x, flush_denormals):

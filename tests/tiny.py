@@ -29,3 +29,14 @@ def fit_batch(model, x, steps: int, lr: float = 3e-3) -> float:
         loss.backward()
         opt.step()
     return loss.item()
+
+
+def assert_reloads_same(model, x, folder) -> None:
+    """Save ``model`` as a run in ``folder``, load it back: same config, exactly the same outputs on ``x``."""
+    import torch
+
+    from aekit import checkpoint as ckpt
+
+    ckpt.save_model(folder, model, ckpt.run_config(model, {"normalizer": None}))
+    loaded, _ = ckpt.load_model(folder)
+    assert loaded.config == model.config and torch.equal(loaded(x)["x_hat"], model(x)["x_hat"])
