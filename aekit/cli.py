@@ -92,7 +92,7 @@ def _cmd_interpolate(a) -> int:
 def _cmd_denoise(a) -> int:
     from .apps.denoise import denoise_files
 
-    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device)
+    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble)
     for f in files:
         print(f)
     return 0

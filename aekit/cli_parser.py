@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     dn.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or .npy arrays in the run's data units")
     _output(dn, "replace existing results", metavar="DIR", required=True,
             help="folder for the results (<name>.png / <name>.npy)")
+    dn.add_argument("--ensemble", metavar="RUN2", action="append", default=[],
+                    help="another run for the same data; the result is the mean of every run's output (repeatable)")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
 
     cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "

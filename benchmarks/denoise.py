@@ -11,7 +11,9 @@ method is also reported on that subset so the comparison with BM3D is like for l
                                  [--baselines median,gaussian_blur,tv,nl_means,bm3d] [--save DIR] [--name denoise]
 
 The Gaussian denoiser's test PSNR is also logged after every epoch (the section's curve); ``--save DIR`` keeps its
-run, which ``aekit denoise DIR noisy.png --out clean/`` then uses.
+run, which ``aekit denoise DIR noisy.png --out clean/`` then uses. ``--runs DIR,DIR2`` measures kept Gaussian runs
+instead of training one (e.g. from ``aekit train --preset denoise``): with several, their ensemble (the mean output,
+as ``aekit denoise DIR ... --ensemble DIR2``) is aekit's row and each run also gets its own.
 
 Prints a JSON object as its last line ({"gaussian": {method: {"psnr", "ssim"}}, "salt_pepper": {...}, ...}), writes
 benchmarks/results/denoise.json, benchmarks/results/denoise.png and the `denoise` section of BENCHMARKS.md.
@@ -32,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
+from aekit.apps.denoise import load_ensemble  # noqa: E402
+from aekit.checkpoint import read_metrics  # noqa: E402
 from aekit.data.normalize import Normalizer  # noqa: E402
 from aekit.evaluate import psnr, reconstruct, ssim  # noqa: E402
 from aekit.models import build_model  # noqa: E402
@@ -107,6 +111,23 @@ def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: f
     return net, result.seconds, result.steps * cfg.batch_size / len(x_train), curve
 
 
+def kept_runs(runs: list[Path], device: str, result: dict, n_train: int = 60_000) -> list:
+    """The models of kept Gaussian runs (``--runs``); what each is and how long it trained goes into ``result``."""
+    models, _ = load_ensemble(runs, device)
+    result["runs"] = []
+    for run in runs:
+        cfg, last = json.loads((run / "config.json").read_text()), (read_metrics(run) or [{}])[-1]
+        train_cfg = cfg.get("train") or {}
+        if train_cfg.get("noise") != "gaussian" or train_cfg.get("noise_strength") != SETTINGS["gaussian"]:
+            raise SystemExit(f"--runs: {run} was not trained at Gaussian noise {SETTINGS['gaussian']}")
+        result["runs"].append({"run": str(run), "model": cfg["model"], "config": cfg["config"], "train": train_cfg,
+                               "seconds": last.get("seconds", 0.0),
+                               "epochs": last.get("step", 0) * train_cfg.get("batch_size", 0) / n_train})
+    result["train_seconds"]["gaussian"] = sum(r["seconds"] for r in result["runs"])
+    result["trained_epochs"]["gaussian"] = sum(r["epochs"] for r in result["runs"])
+    return models
+
+
 def plot(clean, noisy: dict, outs: dict, path: Path, n: int = 8) -> None:
     """Rows: clean, then per setting the noisy input, the best classical method and aekit."""
     import matplotlib
@@ -149,6 +170,12 @@ def markdown(r: dict, name: str = "denoise") -> str:
              f"salt-and-pepper{limit}; "
              f"training took {r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s "
              f"{where}).", ""]
+    if kept := r.get("runs"):  # --runs: the Gaussian row is kept runs (their mean), not the denoiser above
+        lines[-2:-1] = [lines[-2] + f" At Gaussian 0.5, aekit is instead the mean output of {len(kept)} kept run(s) "
+                        "(`--runs`; aekit_run<i>: each alone): " + "; ".join(
+                            f"run{i + 1} `{k['run']}`: {k['model']} {json.dumps(k['config'].get('channels'))}"
+                            f"{' with skips' if k['config'].get('skips') else ''}, {k['epochs']:.1f} epochs in "
+                            f"{k['seconds']:.0f} s" for i, k in enumerate(kept)) + "."]
     tables = (("all", f"first {r['n_test']} test digits"), ("bm3d_subset", f"first {r['bm3d_n']}"))
     for key, heading in tables[: 2 if has_bm3d else 1]:
         lines += [f"**{heading}**", "", "| method | Gaussian 0.5: PSNR | SSIM | parameter | salt & pepper 20%: "
@@ -157,8 +184,9 @@ def markdown(r: dict, name: str = "denoise") -> str:
         for method in table["gaussian"]:
             cells = []
             for s in SETTINGS:
-                v = table[s][method]
-                cells += [f"{v['psnr']:.2f}", f"{v['ssim']:.3f}", str(r["parameters"][s].get(method, ""))]
+                v = table[s].get(method)  # a kept run (aekit_run<i>) has no salt-and-pepper row
+                cells += [f"{v['psnr']:.2f}", f"{v['ssim']:.3f}", str(r["parameters"][s].get(method, ""))] if v \
+                    else ["", "", ""]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         lines.append("")
     if curve := (r.get("curve") or {}).get("gaussian"):
@@ -192,6 +220,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--model", default="{}", help='JSON overrides of the denoiser config, e.g. \'{"channels": [96]}\'')
     ap.add_argument("--train", default="{}", help='JSON overrides of the training recipe, e.g. \'{"ema": 0.999}\'')
     ap.add_argument("--save", metavar="DIR", help="keep the Gaussian denoiser's run in DIR (for `aekit denoise`)")
+    ap.add_argument("--runs", metavar="DIR[,DIR...]", help="measure these kept Gaussian runs (their mean when several) "
+                    "instead of training one")
     ap.add_argument("--name", default="denoise", help="results/<name>.json, <name>.png and BENCHMARKS.md section")
     args = ap.parse_args(argv)
     try:
@@ -200,6 +230,11 @@ def main(argv=None) -> dict:
         ap.error(f"--model and --train take JSON objects ({e})")
     if args.save and Path(args.save).exists():
         ap.error(f"--save {args.save}: it exists; name a new folder")
+    runs = [Path(r) for r in args.runs.split(",") if r] if args.runs else []
+    if runs and args.save:
+        ap.error("--runs measures kept runs; --save keeps a trained one: use one of them")
+    if missing := [str(r) for r in runs if not (r / "config.json").is_file()]:
+        ap.error(f"--runs: no run in {', '.join(missing)}")
     baselines = [m for m in args.baselines.split(",") if m]
     if unknown := set(baselines) - set(METHODS):
         ap.error(f"unknown baseline(s) {sorted(unknown)}; choose from {', '.join(METHODS)}")
@@ -241,15 +276,23 @@ def main(argv=None) -> dict:
                               "sweep": {str(k): v for k, v in scores.items()}, **sub[name]}), file=sys.stderr)
         best = max(outs, key=lambda k: full[k]["psnr"])
         examples[setting] = {best: outs[best]}
-        epochs = args.epochs if setting == "gaussian" else args.sp_epochs
-        model, result["train_seconds"][setting], result["trained_epochs"][setting], curve = train_denoiser(
-            setting, strength, x_train, epochs, args.device, args.time_limit, model=model_over, recipe=recipe_over,
-            run_dir=Path(args.save) if args.save and setting == "gaussian" else None, probe=(clean, noisy),
-            data_info=saved_info)
-        result.setdefault("curve", {})[setting] = curve  # PSNR on the test digits after each epoch
+        if runs and setting == "gaussian":
+            models = kept_runs(runs, args.device, result)
+        else:
+            epochs = args.epochs if setting == "gaussian" else args.sp_epochs
+            model, result["train_seconds"][setting], result["trained_epochs"][setting], curve = train_denoiser(
+                setting, strength, x_train, epochs, args.device, args.time_limit, model=model_over,
+                recipe=recipe_over, run_dir=Path(args.save) if args.save and setting == "gaussian" else None,
+                probe=(clean, noisy), data_info=saved_info)
+            result.setdefault("curve", {})[setting] = curve  # PSNR on the test digits after each epoch
+            models = [model]
         t0 = time.perf_counter()
-        out = reconstruct(model, torch.from_numpy(noisy), device=next(model.parameters()).device).numpy()
+        each = [reconstruct(m, torch.from_numpy(noisy), device=next(m.parameters()).device).numpy() for m in models]
+        out = sum(each) / len(each)  # one model, or the ensemble's mean
         secs["aekit"] = (time.perf_counter() - t0) / len(noisy)
+        if len(each) > 1:
+            for i, o in enumerate(each):
+                full[f"aekit_run{i + 1}"], sub[f"aekit_run{i + 1}"] = metrics(clean, o), metrics(clean[:nb], o[:nb])
         full["aekit"], sub["aekit"] = metrics(clean, out), metrics(clean[:nb], out[:nb])
         examples[setting]["aekit"] = out
         print(json.dumps({"setting": setting, "method": "aekit", "seconds": result["train_seconds"][setting],

@@ -125,3 +125,31 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err
     assert out.is_file() if case == "out_is_file" else not out.exists()  # nothing written, no folder, on a refusal
+
+
+def test_an_ensemble_averages_its_runs_and_marks_every_model(noisy_run, mnist_npz, mnist, tmp_path, capsys):
+    second = tmp_path / "second"
+    assert main(["train", "--data", str(mnist_npz), "--out", str(second), "--noise", "gaussian", "--noise-strength",
+                 "0.5", "--seed", "1", *FAST]) == 0
+    noisy = _noisy(mnist.x_test[:8], seed=2)
+    np.save(tmp_path / "noisy.npy", noisy)
+    out = tmp_path / "out"
+    assert main(["denoise", str(noisy_run), str(tmp_path / "noisy.npy"), "--ensemble", str(second),
+                 "--out", str(out)]) == 0
+    (m1, cfg), (m2, _) = ckpt.load_model(noisy_run), ckpt.load_model(second)
+    norm = run_normalizer(cfg)
+    got = np.load(out / "noisy.npy").astype(int)
+    one, two = denoise_array(m1, norm, noisy).astype(int), denoise_array(m2, norm, noisy).astype(int)
+    assert np.abs(one - two).max() > 10  # two different models ...
+    assert np.abs(got - (one + two) / 2).max() <= 1  # ... and the ensemble is their mean (rounding apart)
+    mark = read_mark(out / "noisy.npy")
+    assert mark["model_fingerprint"] == ckpt.fingerprint(noisy_run / "model.safetensors")
+    assert mark["ensemble"] == [ckpt.fingerprint(second / "model.safetensors")]
+    # A run for other data is refused with one line, before anything is written.
+    other = tmp_path / "digits"
+    assert main(["train", "--dataset", "digits", "--out", str(other), *FAST]) == 0
+    capsys.readouterr()
+    assert main(["denoise", str(noisy_run), str(tmp_path / "noisy.npy"), "--ensemble", str(other),
+                 "--out", str(tmp_path / "out2")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "other data" in err and "\n" not in err and not (tmp_path / "out2").exists()

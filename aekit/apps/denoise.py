@@ -5,6 +5,10 @@ reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/Web
 arrays in the run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
 table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
+
+Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
+mean of their outputs, which is closer to the clean image than either alone when their errors differ (issue 4's
+benchmark: see BENCHMARKS.md, denoise-ensemble).
 """
 
 from __future__ import annotations
@@ -27,10 +31,11 @@ from .inputs import is_image_file, read_image
 
 @torch.no_grad()
 def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables."""
-    xt = _model_space(norm, x, tuple(model.config.input_shape))
-    device = next(model.parameters()).device
-    y = reconstruct(model, torch.from_numpy(np.ascontiguousarray(xt)), batch_size, device)
+    """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables.
+    ``model`` may be a list of models for the same data (an ensemble): the result is the mean of their outputs."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    xt = torch.from_numpy(np.ascontiguousarray(_model_space(norm, x, tuple(models[0].config.input_shape))))
+    y = sum(reconstruct(m, xt, batch_size, next(m.parameters()).device) for m in models) / len(models)
     return norm.inverse(y.clamp(0, 1).numpy())
 
 
@@ -78,10 +83,24 @@ def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
     return targets
 
 
+def load_ensemble(runs: list[str | Path], device: str = "cpu") -> tuple[list, dict]:
+    """The models of ``runs`` (the first run's config.json with them), refused with one line unless every run takes
+    the same inputs the same way (input shape and data normalisation)."""
+    models, cfgs = zip(*(ckpt.load_model(Path(r), device) for r in runs))
+    for r, m, c in zip(runs[1:], models[1:], cfgs[1:]):
+        if tuple(m.config.input_shape) != tuple(models[0].config.input_shape) or \
+                run_normalizer(c).to_dict() != run_normalizer(cfgs[0]).to_dict():
+            raise AekitError(f"{r} was trained on other data than {runs[0]} (input shape or normalisation differ); "
+                             "an ensemble needs runs for the same data")
+    return list(models), cfgs[0]
+
+
 def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
-                  device: str = "cpu") -> list[Path]:
-    """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written."""
+                  device: str = "cpu", ensemble: list[str | Path] = ()) -> list[Path]:
+    """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written. With
+    ``ensemble`` (more runs for the same data) each result is the mean of every run's output."""
     run, out = Path(run), Path(out)
+    runs = [run, *map(Path, ensemble)]
     paths = [Path(p) for p in inputs]
     if not paths:
         raise AekitError("no inputs to denoise")
@@ -93,13 +112,14 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
     targets = _outputs(paths, out, force)
-    model, cfg = ckpt.load_model(run, device)
+    models, cfg = load_ensemble(runs, device)
     norm = run_normalizer(cfg)
-    shape = tuple(model.config.input_shape)
+    shape = tuple(models[0].config.input_shape)
     if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
         raise AekitError(f"{run} was trained on table data; pass .npy arrays of rows, not images")
+    also = {"ensemble": [ckpt.fingerprint(r / ckpt.WEIGHTS) for r in runs[1:]]} if ensemble else {}
     mark = make_mark("denoise", ckpt.fingerprint(run / ckpt.WEIGHTS), model=cfg["model"],
-                     noise=(cfg.get("train") or {}).get("noise", "none"))
+                     noise=(cfg.get("train") or {}).get("noise", "none"), **also)
     loaded = []  # read and check every input before writing anything
     for p in paths:
         if p.suffix.lower() == ".npy":
@@ -114,7 +134,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
-        y = denoise_array(model, norm, x)
+        y = denoise_array(models, norm, x)
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name}
         if dst.suffix == ".png":
@@ -124,4 +144,4 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     return written
 
 
-__all__ = ["denoise_array", "denoise_files"]
+__all__ = ["denoise_array", "denoise_files", "load_ensemble"]
