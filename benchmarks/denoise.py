@@ -166,10 +166,11 @@ def markdown(r: dict, name: str = "denoise") -> str:
              + ". aekit: a conv "
              f"denoising autoencoder per setting ({json.dumps(r['denoiser'])}"
              + (f"; recipe {json.dumps(r['recipe'])}" if r.get("recipe") else "") + "), trained on the 60k training "
-             f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, {r['trained_epochs']['salt_pepper']:.3g} "
-             f"salt-and-pepper{limit}; "
-             f"training took {r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s "
-             f"{where}).", ""]
+             + (f"digits ({r['trained_epochs']['salt_pepper']:.3g} epochs at salt-and-pepper, "
+                f"{r['train_seconds']['salt_pepper']:.0f} s {where})." if r.get("runs") else
+                f"digits (epochs: {r['trained_epochs']['gaussian']:.3g} Gaussian, "
+                f"{r['trained_epochs']['salt_pepper']:.3g} salt-and-pepper{limit}; training took "
+                f"{r['train_seconds']['gaussian']:.0f} s and {r['train_seconds']['salt_pepper']:.0f} s {where})."), ""]
     if kept := r.get("runs"):  # --runs: the Gaussian row is kept runs (their mean), not the denoiser above
         lines[-2:-1] = [lines[-2] + f" At Gaussian 0.5, aekit is instead the mean output of {len(kept)} kept run(s) "
                         "(`--runs`; aekit_run<i>: each alone): " + "; ".join(

@@ -7,8 +7,8 @@ table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
-mean of their outputs, which is closer to the clean image than either alone when their errors differ (issue 4's
-benchmark: see BENCHMARKS.md, denoise-ensemble).
+mean of their outputs, closer to the clean image than either alone as far as their errors differ (issue 4's
+benchmark, BENCHMARKS.md denoise-ensemble: 21.82 and 21.91 dB alone, 21.94 averaged; errors ~96% correlated).
 """
 
 from __future__ import annotations
