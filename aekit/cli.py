@@ -30,8 +30,11 @@ def _cmd_train(a) -> int:
                                                        "noise_strength", "adversarial", "adv_loss", "adv_start",
                                                        "disc_channels", "precision", "channels_last", "ema",
                                                        "compile", "time_limit")})
+        if a.init and (a.model or a.model_set or any(getattr(a, k) is not None for k in
+                                                    ("code_size", "hidden", "activation", "loss", "sparsity"))):
+            raise AekitError("--init takes the model from its run: drop --model, --set and the other model options")
         out = a.out or f"runs/{a.preset}"
-        run = runs.train_run(settings, out, force=a.force, progress=a.progress)
+        run = runs.train_run(settings, out, force=a.force, progress=a.progress, init=a.init)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports
         return 0
     if not a.no_eval:

@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", metavar="HxW", help="resize images from a folder to this size, e.g. 28x28")
     t.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
     _output(t, "replace an existing run in --out", metavar="RUN", help="run folder to create (default: runs/<preset>)")
-    t.add_argument("--resume", metavar="RUN", help="continue a killed or finished-early run from its checkpoint")
+    start = t.add_mutually_exclusive_group()
+    start.add_argument("--resume", metavar="RUN", help="continue a killed or finished-early run from its checkpoint")
+    start.add_argument("--init", metavar="RUN", help="fine-tune: start from RUN's trained model (its weights, "
+                       "config and data scaling) instead of a new one; training options still come from the "
+                       "preset and flags, the data must have RUN's sample shape")
     m = t.add_argument_group("model (default: the preset's)")
     m.add_argument("--model", help="model name")
     m.add_argument("--code-size", type=int, help="width of the code (seed: 32)")

@@ -125,25 +125,45 @@ def _progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
-def train_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None) -> Path | None:
-    """Train the model ``settings`` describe into run folder ``out``; returns it (None on ranks other than 0)."""
+def train_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None,
+              init: str | Path | None = None) -> Path | None:
+    """Train the model ``settings`` describe into run folder ``out``; returns it (None on ranks other than 0).
+
+    With ``init`` (a run folder) the model is that run's trained model instead, fine-tuned on this data with
+    ``settings``' training options: its config and data scaling are kept (``settings``' model is ignored), and the
+    new run's config.json names the run and the fingerprint of the weights it started from."""
+    if init is not None and Path(init).resolve() == Path(out).resolve():
+        raise AekitError(f"--init {init} is the run being written; use --resume to continue it")
     main = _is_main_process()
     if main:
         ckpt.check_run_dir(out, force=force)
     ds = _load(settings["source"], settings["image_size"], settings["test_fraction"])
-    norm = Normalizer.fit(ds)
-    x = torch.from_numpy(norm.transform(ds.x_train))
     try:
         cfg = train_config_from_dict(settings["train"])
         torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
-        model = build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)})
+        if init is None:
+            norm = Normalizer.fit(ds)
+            model = build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)})
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
+    started_from = {}
+    if init is not None:
+        model, init_cfg = ckpt.load_model(init)
+        if init_cfg["model"] == "swap":  # one decoder per domain: plain training would tune only the first
+            raise AekitError(f"--init {init}: a swap run trains with its domains (aekit swap-train), not here")
+        norm = run_normalizer(init_cfg)
+        if tuple(sample_shape(ds)) != tuple(model.config.input_shape) or ds.kind != norm.kind:
+            raise AekitError(f"--init {init}: its model takes {norm.kind}s of shape "
+                             f"{tuple(model.config.input_shape)}, this data has {ds.kind}s of shape "
+                             f"{tuple(sample_shape(ds))}")
+        started_from = {"init": {"run": str(Path(init).resolve()),
+                                 "fingerprint": ckpt.fingerprint(Path(init) / ckpt.WEIGHTS)}}
+    x = torch.from_numpy(norm.transform(ds.x_train))
     if main:  # only now, so that bad data or options leave no empty folder behind
         ckpt.prepare_run_dir(out, force=force)
     data_info = {"source": settings["source"], "image_size": settings["image_size"],
                  "test_fraction": settings["test_fraction"], "kind": ds.kind, "origin": ds.source,
-                 "normalizer": norm.to_dict()}
+                 "normalizer": norm.to_dict(), **started_from}
     train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
     return Path(out) if main else None
 

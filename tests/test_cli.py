@@ -100,6 +100,27 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     assert (trained / "model.safetensors").read_bytes() == before
 
 
+def test_init_fine_tunes_a_trained_run(trained, mnist_npz, tmp_path, capsys):
+    """--init starts from the run's weights and config: its first steps begin at the trained model's loss."""
+    few = ["--data", str(mnist_npz), "--epochs", "0.1", "--lr", "1e-5", "--batch-size", "64", "--no-progress",
+           "--no-eval"]
+    tuned, fresh = tmp_path / "tuned", tmp_path / "fresh"
+    assert main(["train", "--init", str(trained), "--out", str(tuned), *few]) == 0
+    assert main(["train", "--out", str(fresh), "--set", "code_size=8", *few]) == 0
+    cfg = json.loads((tuned / "config.json").read_text())
+    assert cfg["data"]["init"]["fingerprint"] == ckpt.fingerprint(trained / "model.safetensors")
+    assert cfg["config"] == json.loads((trained / "config.json").read_text())["config"]
+    loss = lambda run: ckpt.read_metrics(run)[0]["train_loss"]  # noqa: E731
+    assert loss(tuned) < 0.8 * loss(fresh)
+    capsys.readouterr()
+    for extra, message in [(["--set", "code_size=4"], "drop --model"), (["--dataset", "digits"], "shape (1, 8, 8)"),
+                           (["--out", str(trained)], "use --resume")]:
+        argv = ["train", "--init", str(trained), "--out", str(tmp_path / "x"), "--no-progress", *extra]
+        assert main(argv) != 0
+        assert message in _err_line(capsys)
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["eval", "/nonexistent/run"], "not a run folder"),
     (["info", "/nonexistent/run"], "not a run folder"),

@@ -268,7 +268,9 @@ def test_conv_subpixel_head_overfits_one_batch(small_x, flush_denormals):
 
 
 @pytest.mark.parametrize("shape, extra", [((1, 28, 28), dict(channels=(8, 16), head="subpixel", spatial_code=True)),
-                                          ((3, 9, 7), dict(channels=(4, 8, 8), stem=1, norm="batch"))])
+                                          ((3, 9, 7), dict(channels=(4, 8, 8), stem=1, norm="batch")),
+                                          ((1, 12, 12), dict(channels=(4, 8, 8), blocks_per_stage=3,
+                                                             decoder_blocks_per_stage=1, head="subpixel"))])
 def test_conv_skips_join_the_code_and_reach_the_decoder(shape, extra, tmp_path):
     torch.manual_seed(0)
     model = build_model("conv", input_shape=shape, code_size=5, skips=True, **extra).eval()
@@ -289,6 +291,14 @@ def test_conv_skips_join_the_code_and_reach_the_decoder(shape, extra, tmp_path):
     assert_reloads_same(model, x, tmp_path)
 
 
+def test_conv_decoder_may_have_fewer_blocks_than_the_encoder():
+    model = build_model("conv", input_shape=(1, 12, 12), channels=(4, 8), blocks_per_stage=4, decoder_blocks_per_stage=2)
+    convs = lambda m: sum(isinstance(layer, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)) for layer in m.modules())
+    assert convs(model.encoder) == 8 and convs(model.decoder) == 5  # 2 stages x 2, then the output conv
+    same = build_model("conv", input_shape=(1, 12, 12), channels=(4, 8), blocks_per_stage=4)
+    assert convs(same.decoder) == 9
+
+
 def test_conv_skips_learn_one_batch(small_x, flush_denormals):
     torch.manual_seed(0)
     x = small_x[:32]
@@ -305,7 +315,7 @@ def test_conv_skips_learn_one_batch(small_x, flush_denormals):
                                  dict(bottleneck=(0,)), dict(bottleneck=(8,), spatial_code=True), dict(stem=-1),
                                  dict(upsample="bilinear"), dict(head="pixel"), dict(head="subpixel", stem=1),
                                  dict(skips=True, channels=(8,)), dict(skips=True, channels=(4, 8), sparsity="l1"),
-                                 dict(skips=True, channels=(4, 8), neighbor_weight=0.5)])
+                                 dict(skips=True, channels=(4, 8), neighbor_weight=0.5), dict(decoder_blocks_per_stage=-1)])
 def test_conv_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("conv", {"input_shape": (1, 8, 8), **bad})

@@ -35,6 +35,7 @@ class ConvConfig:
     input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W); C = 1 or 3, H and W >= 4, odd sizes fine
     channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; the decoder mirrors them
     blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
+    decoder_blocks_per_stage: int = 0  # the decoder's convs per stage when they differ (0: blocks_per_stage)
     stem: int = 0  # stride-1 convs (width channels[0]) at full resolution before the first stage and after the last
     kernel_size: int = 3  # odd; every conv uses "same" padding (kernel_size // 2)
     code_size: int = 32  # width of the code vector, or channels of the code map when spatial_code
@@ -67,6 +68,9 @@ class ConvConfig:
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
         if self.stem < 0:
             raise ValueError(f"stem must be >= 0, got {self.stem}")
+        if self.decoder_blocks_per_stage < 0:
+            raise ValueError(f"decoder_blocks_per_stage must be >= 0 (0: blocks_per_stage), got "
+                             f"{self.decoder_blocks_per_stage}")
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.upsample not in UPSAMPLES:
             raise ValueError(f"upsample must be one of {UPSAMPLES}, got {self.upsample!r}")
@@ -102,16 +106,17 @@ class ConvAutoencoder(Autoencoder):
                                            nn.Linear(widths[1] if len(widths) > 1 else cfg.code_size, widths[0]),
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
         self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
-                                    cfg.blocks_per_stage, cfg.kernel_size, cfg.activation, cfg.norm,
-                                    stem=cfg.stem, residual=cfg.residual, upsample=cfg.upsample, head=cfg.head)
+                                    cfg.decoder_blocks_per_stage or cfg.blocks_per_stage, cfg.kernel_size,
+                                    cfg.activation, cfg.norm, stem=cfg.stem, residual=cfg.residual,
+                                    upsample=cfg.upsample, head=cfg.head)
         kaiming_init_(self)
         # skips: encoder layer j's output (the end of stage i < last) is added after decoder layer k (the up-conv
         # that returns to stage i's size); the shapes of those outputs, in the order they join the code
-        n, per = len(cfg.channels), cfg.blocks_per_stage
+        n, per, per_up = len(cfg.channels), cfg.blocks_per_stage, cfg.decoder_blocks_per_stage or cfg.blocks_per_stage
         sizes = stage_sizes(tuple(cfg.input_shape[1:]), n, cfg.kernel_size)
         stages = range(n - 1) if cfg.skips else ()
         self.skip_from = [cfg.stem + (i + 1) * per - 1 for i in stages]
-        self.skip_to = {(n - 2 - i) * per + per - 1: i for i in stages}
+        self.skip_to = {(n - 2 - i) * per_up + per_up - 1: i for i in stages}
         self.skip_shapes = [(int(cfg.channels[i]), *sizes[i + 1]) for i in stages]
 
     @property
