@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,7 +36,7 @@ from _report import RESULTS, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.apps.denoise import load_ensemble  # noqa: E402
-from aekit.checkpoint import read_metrics  # noqa: E402
+from aekit.checkpoint import WEIGHTS, fingerprint, read_metrics  # noqa: E402
 from aekit.data.normalize import Normalizer  # noqa: E402
 from aekit.evaluate import psnr, reconstruct, ssim  # noqa: E402
 from aekit.models import build_model  # noqa: E402
@@ -111,6 +112,11 @@ def train_denoiser(noise: str, strength: float, x_train: torch.Tensor, epochs: f
     return net, result.seconds, result.steps * cfg.batch_size / len(x_train), curve
 
 
+def run_length(last: dict, train_cfg: dict, n_train: int) -> dict:
+    """Seconds and epochs of a run from its last metrics record."""
+    return {"seconds": last.get("seconds", 0.0), "epochs": last.get("step", 0) * train_cfg.get("batch_size", 0) / n_train}
+
+
 def kept_runs(runs: list[Path], device: str, result: dict, n_train: int = 60_000) -> list:
     """The models of kept Gaussian runs (``--runs``); what each is and how long it trained goes into ``result``."""
     models, _ = load_ensemble(runs, device)
@@ -121,10 +127,20 @@ def kept_runs(runs: list[Path], device: str, result: dict, n_train: int = 60_000
         if train_cfg.get("noise") != "gaussian" or train_cfg.get("noise_strength") != SETTINGS["gaussian"]:
             raise SystemExit(f"--runs: {run} was not trained at Gaussian noise {SETTINGS['gaussian']}")
         result["runs"].append({"run": str(run), "model": cfg["model"], "config": cfg["config"], "train": train_cfg,
-                               "seconds": last.get("seconds", 0.0),
-                               "epochs": last.get("step", 0) * train_cfg.get("batch_size", 0) / n_train})
-    result["train_seconds"]["gaussian"] = sum(r["seconds"] for r in result["runs"])
-    result["trained_epochs"]["gaussian"] = sum(r["epochs"] for r in result["runs"])
+                               **run_length(last, train_cfg, n_train)})
+        init = (cfg.get("data") or {}).get("init")
+        if init:  # fine-tuned (aekit train --init): the run it started from counts too, when it is still there
+            start = Path(init["run"])
+            kept = (start / WEIGHTS).exists() and fingerprint(start / WEIGHTS) == init["fingerprint"]
+            length = {"seconds": 0.0, "epochs": 0.0}
+            if kept:
+                start_cfg = json.loads((start / "config.json").read_text()).get("train") or {}
+                length = run_length((read_metrics(start) or [{}])[-1], start_cfg, n_train)
+            result["runs"][-1]["init"] = {"run": init["run"], "found": kept, **length}
+    result["train_seconds"]["gaussian"] = sum(r["seconds"] + r.get("init", {}).get("seconds", 0)
+                                              for r in result["runs"])
+    result["trained_epochs"]["gaussian"] = sum(r["epochs"] + r.get("init", {}).get("epochs", 0)
+                                               for r in result["runs"])
     return models
 
 
@@ -148,6 +164,17 @@ def plot(clean, noisy: dict, outs: dict, path: Path, n: int = 8) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def fine_tuned(kept: dict) -> str:
+    """", fine-tuned from ..." for a kept run that started from another (``aekit train --init``)."""
+    init = kept.get("init")
+    if not init:
+        return ""
+    start = os.path.relpath(init["run"])
+    if not init["found"]:
+        return f", fine-tuned from `{start}` (no longer there, or retrained since: its training is not counted)"
+    return f", fine-tuned from `{start}` ({init['epochs']:.1f} epochs in {init['seconds']:.0f} s)"
 
 
 def markdown(r: dict, name: str = "denoise") -> str:
@@ -176,7 +203,7 @@ def markdown(r: dict, name: str = "denoise") -> str:
                         "(`--runs`; aekit_run<i>: each alone): " + "; ".join(
                             f"run{i + 1} `{k['run']}`: {k['model']} {json.dumps(k['config'].get('channels'))}"
                             f"{' with skips' if k['config'].get('skips') else ''}, {k['epochs']:.1f} epochs in "
-                            f"{k['seconds']:.0f} s" for i, k in enumerate(kept)) + "."]
+                            f"{k['seconds']:.0f} s{fine_tuned(k)}" for i, k in enumerate(kept)) + "."]
     tables = (("all", f"first {r['n_test']} test digits"), ("bm3d_subset", f"first {r['bm3d_n']}"))
     for key, heading in tables[: 2 if has_bm3d else 1]:
         lines += [f"**{heading}**", "", "| method | Gaussian 0.5: PSNR | SSIM | parameter | salt & pepper 20%: "
