@@ -125,6 +125,19 @@ def _progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
+def _trained_start(init: str | Path, ds: Dataset) -> tuple:
+    """For fine-tuning on ``ds``: run ``init``'s model, its data scaling, and the record of where training started."""
+    model, cfg = ckpt.load_model(init)
+    if cfg["model"] == "swap":  # one decoder per domain: plain training would tune only the first
+        raise AekitError(f"--init {init}: a swap run trains with its domains (aekit swap-train), not here")
+    norm, shape = run_normalizer(cfg), tuple(sample_shape(ds))
+    if shape != tuple(model.config.input_shape) or ds.kind != norm.kind:
+        raise AekitError(f"--init {init}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
+                         f"this data has {ds.kind}s of shape {shape}")
+    return model, norm, {"init": {"run": str(Path(init).resolve()),
+                                  "fingerprint": ckpt.fingerprint(Path(init) / ckpt.WEIGHTS)}}
+
+
 def train_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None,
               init: str | Path | None = None) -> Path | None:
     """Train the model ``settings`` describe into run folder ``out``; returns it (None on ranks other than 0).
@@ -141,23 +154,11 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     try:
         cfg = train_config_from_dict(settings["train"])
         torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
-        if init is None:
-            norm = Normalizer.fit(ds)
-            model = build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)})
+        model, norm, started_from = _trained_start(init, ds) if init is not None else (
+            build_model(settings["model"], {**settings["config"], "input_shape": sample_shape(ds)}),
+            Normalizer.fit(ds), {})
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
-    started_from = {}
-    if init is not None:
-        model, init_cfg = ckpt.load_model(init)
-        if init_cfg["model"] == "swap":  # one decoder per domain: plain training would tune only the first
-            raise AekitError(f"--init {init}: a swap run trains with its domains (aekit swap-train), not here")
-        norm = run_normalizer(init_cfg)
-        if tuple(sample_shape(ds)) != tuple(model.config.input_shape) or ds.kind != norm.kind:
-            raise AekitError(f"--init {init}: its model takes {norm.kind}s of shape "
-                             f"{tuple(model.config.input_shape)}, this data has {ds.kind}s of shape "
-                             f"{tuple(sample_shape(ds))}")
-        started_from = {"init": {"run": str(Path(init).resolve()),
-                                 "fingerprint": ckpt.fingerprint(Path(init) / ckpt.WEIGHTS)}}
     x = torch.from_numpy(norm.transform(ds.x_train))
     if main:  # only now, so that bad data or options leave no empty folder behind
         ckpt.prepare_run_dir(out, force=force)

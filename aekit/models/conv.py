@@ -105,14 +105,14 @@ class ConvAutoencoder(Autoencoder):
             self.from_code = nn.Sequential(*mlp_hidden([cfg.code_size, *reversed(widths[1:])], cfg.activation, cfg.norm),
                                            nn.Linear(widths[1] if len(widths) > 1 else cfg.code_size, widths[0]),
                                            activation(cfg.activation), nn.Unflatten(1, self.feature_shape))
-        self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]),
-                                    cfg.decoder_blocks_per_stage or cfg.blocks_per_stage, cfg.kernel_size,
-                                    cfg.activation, cfg.norm, stem=cfg.stem, residual=cfg.residual,
+        per_up = cfg.decoder_blocks_per_stage or cfg.blocks_per_stage  # the decoder's convs per stage
+        self.decoder = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), per_up,
+                                    cfg.kernel_size, cfg.activation, cfg.norm, stem=cfg.stem, residual=cfg.residual,
                                     upsample=cfg.upsample, head=cfg.head)
         kaiming_init_(self)
         # skips: encoder layer j's output (the end of stage i < last) is added after decoder layer k (the up-conv
         # that returns to stage i's size); the shapes of those outputs, in the order they join the code
-        n, per, per_up = len(cfg.channels), cfg.blocks_per_stage, cfg.decoder_blocks_per_stage or cfg.blocks_per_stage
+        n, per = len(cfg.channels), cfg.blocks_per_stage
         sizes = stage_sizes(tuple(cfg.input_shape[1:]), n, cfg.kernel_size)
         stages = range(n - 1) if cfg.skips else ()
         self.skip_from = [cfg.stem + (i + 1) * per - 1 for i in stages]
