@@ -29,7 +29,7 @@ def _cmd_train(a) -> int:
                                                        "grad_clip", "seed", "device", "checkpoint_every", "noise",
                                                        "noise_strength", "adversarial", "adv_loss", "adv_start",
                                                        "disc_channels", "precision", "channels_last", "ema",
-                                                       "compile", "time_limit")})
+                                                       "compile", "time_limit")} | runs.parse_augment(a.augment))
         if a.init and (a.model or a.model_set or any(getattr(a, k) is not None for k in
                                                     ("code_size", "hidden", "activation", "loss", "sparsity"))):
             raise AekitError("--init takes the model from its run: drop --model, --set and the other model options")

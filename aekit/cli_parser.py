@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--noise", choices=["none", "gaussian", "salt_pepper", "mask"],
                    help="denoising: corrupt inputs, reconstruct the clean ones (seed: none)")
     o.add_argument("--noise-strength", type=float, help="Gaussian sigma or corrupted fraction (seed: 0.5)")
+    o.add_argument("--augment", metavar="KEY=V,...", help="image models: distort each training image afresh every "
+                   "step, before any noise: rotate (degrees), scale, shift (fractions), elastic (pixels RMS), p (share "
+                   "of images distorted), e.g. rotate=8,scale=0.08,elastic=0.7,p=0.5 (seed: off)")
     o.add_argument("--adversarial", type=float, help="weight of the adversarial decoder's GAN term (seed: 0 = off)")
     o.add_argument("--adv-loss", choices=["nonsaturating", "hinge"], help="GAN loss (seed: nonsaturating)")
     o.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (seed: 0)")

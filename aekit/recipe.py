@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .augment import check_augment
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise
 
@@ -36,6 +37,11 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
     noise: str = "none"  # denoising: corrupt inputs with "gaussian", "salt_pepper" or "mask"; targets stay clean
     noise_strength: float = 0.5  # Gaussian sigma, or the corrupted fraction for salt_pepper and mask
+    augment_rotate: float = 0.0  # image models: random distortions of each training image (aekit.augment), before any
+    augment_scale: float = 0.0  # noise: rotation (degrees), zoom (fraction), shift (fraction of the side), elastic
+    augment_shift: float = 0.0  # displacement (pixels RMS) and the share of images distorted; all 0: off
+    augment_elastic: float = 0.0
+    augment_p: float = 1.0
     adversarial: float = 0.0  # weight of the adversarial decoder's GAN term (0: off)
     adv_loss: str = "nonsaturating"  # "nonsaturating" or "hinge"
     adv_start: int = 0  # first epoch (0-based) with the critic and the GAN term on
@@ -71,6 +77,7 @@ class TrainConfig:
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
         check_noise(self.noise, self.noise_strength)
+        check_augment(*self.augmentation())
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must lie in [0, 1), got {self.ema}")
         if self.time_limit < 0:
@@ -79,6 +86,13 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
             raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
+
+    def augmentation(self) -> tuple[float, float, float, float, float]:
+        """(rotate, scale, shift, elastic, p): the arguments of ``aekit.augment.augment``."""
+        return self.augment_rotate, self.augment_scale, self.augment_shift, self.augment_elastic, self.augment_p
+
+    def augments(self) -> bool:
+        return bool(any(self.augmentation()[:4]) and self.augment_p)
 
 
 def train_config_from_dict(data: dict) -> TrainConfig:

@@ -66,6 +66,22 @@ def parse_sets(items: list[str]) -> dict:
     return out
 
 
+def parse_augment(spec: str | None) -> dict:
+    """``--augment rotate=8,scale=0.08,elastic=0.7,p=0.5`` as TrainConfig options ({} when not given)."""
+    from .augment import FIELDS
+
+    out: dict[str, float] = {}
+    for item in spec.split(",") if spec else []:
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if key not in FIELDS or not sep:
+            raise AekitError(f"--augment expects KEY=NUMBER pairs with KEY in {', '.join(FIELDS)}, got {item!r}")
+        try:
+            out[f"augment_{key}"] = float(value)
+        except ValueError:
+            raise AekitError(f"--augment {key} must be a number, got {value!r}") from None
+    return out
+
+
 def resolve_settings(preset: str = "seed", config_file: str | None = None, dataset: str | None = None,
                      data: str | None = None, image_size: str | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,

@@ -9,6 +9,9 @@ Resumable: ``checkpoint.safetensors`` (``aekit.loop_state``: weights, optimiser,
 atomically at every epoch end and every ``checkpoint_every`` steps, so a killed run resumed from it finishes with
 the same weights as one that was never interrupted (on the same machine and device).
 
+Augmentation (``TrainConfig.augment_*``, image data only): each batch is distorted (``aekit.augment``) before any
+denoising noise, so the distorted clean image is both what the model sees under the noise and its target.
+
 Side data: ``side={"name": tensor}`` (one row per sample) is sliced with every batch and passed as keyword arguments
 to ``model(x, **side)`` and ``model.loss(...)``. A model whose config asks for the neighbour-preserving term
 (``neighbor_weight`` > 0) gets the side tensor ``neighbor`` without asking: the k-nearest-neighbour graph of ``x`` is
@@ -34,6 +37,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
 from .adversarial import Adversary
+from .augment import augment
 from .devices import check_replicas_agree, setup
 from .ema import WeightAverage
 from .errors import AekitError
@@ -174,6 +178,8 @@ def _train(
     side_val = {k: v for k, (_, v) in side_split.items()}
     if len(x_train) == 0:
         raise AekitError("no training data")
+    if cfg.augments() and x_train.dim() != 4:
+        raise AekitError(f"augmentation needs image data (N, C, H, W), got samples of shape {tuple(x.shape[1:])}")
     on_device = device.type != "cpu" and x_train.numel() * 4 < (2 << 30)
     x_train = x_train.to(device) if on_device else x_train
     if cfg.precision == "bf16" and device.type not in ("cpu", "cuda"):
@@ -249,7 +255,8 @@ def _train(
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             if d.world > 1:
                 idx = idx[d.rank :: d.world]
-            xb = x_train[idx].to(device, non_blocking=True).contiguous(memory_format=fmt)
+            xb = x_train[idx].to(device, non_blocking=True)
+            xb = augment(xb, *cfg.augmentation()).contiguous(memory_format=fmt)  # xb itself when augmentation is off
             sb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in side_train.items()}
             lr = learning_rate(cfg, st.global_step, total) if not cfg.time_limit else \
                 learning_rate(cfg, int(elapsed() / cfg.time_limit * TIME_STEPS), TIME_STEPS)

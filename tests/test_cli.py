@@ -100,6 +100,16 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     assert (trained / "model.safetensors").read_bytes() == before
 
 
+def test_augment_flag_reaches_the_trainer_and_the_run_record(mnist_npz, tmp_path):
+    run = tmp_path / "aug"
+    assert main(["train", "--data", str(mnist_npz), "--epochs", "0.1", "--no-progress", "--no-eval", "--out", str(run),
+                 "--augment", "rotate=8, scale=0.08,elastic=0.7,p=0.5"]) == 0
+    train = json.loads((run / "config.json").read_text())["train"]
+    assert {k: train[f"augment_{k}"] for k in ("rotate", "scale", "shift", "elastic", "p")} == \
+        {"rotate": 8.0, "scale": 0.08, "shift": 0.0, "elastic": 0.7, "p": 0.5}
+    assert ckpt.read_metrics(run)[0]["train_loss"] > 0
+
+
 def test_init_fine_tunes_a_trained_run(trained, mnist_npz, tmp_path, capsys):
     """--init starts from the run's weights and config: its first steps begin at the trained model's loss."""
     few = ["--data", str(mnist_npz), "--epochs", "0.1", "--lr", "1e-5", "--batch-size", "64", "--no-progress",
@@ -135,6 +145,9 @@ def test_init_fine_tunes_a_trained_run(trained, mnist_npz, tmp_path, capsys):
      "beta must be a finite number, got 'nan'"),
     (["train", "--data", "{npz}", "--set", "code_size=2.5", "--out", "{tmp}/x"], "code_size must be a whole number"),
     (["train", "--resume", "{tmp}"], "config.json"),
+    (["train", "--augment", "rotate=8,twist=1", "--out", "{tmp}/x"], "--augment expects KEY=NUMBER pairs"),
+    (["train", "--augment", "rotate=much", "--out", "{tmp}/x"], "--augment rotate must be a number"),
+    (["train", "--augment", "scale=2", "--out", "{tmp}/x"], "augmentation needs rotate in [0, 180] degrees"),
 ])
 def test_errors_are_one_line(argv, message, tmp_path, capsys, mnist_npz):
     argv = [a.replace("{tmp}", str(tmp_path)).replace("{npz}", str(mnist_npz)) for a in argv]
