@@ -92,6 +92,7 @@ class TrainConfig:
         return self.augment_rotate, self.augment_scale, self.augment_shift, self.augment_elastic, self.augment_p
 
     def augments(self) -> bool:
+        """Whether training distorts its images at all."""
         return bool(any(self.augmentation()[:4]) and self.augment_p)
 
 
