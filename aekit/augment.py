@@ -25,6 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .evaluate import gaussian_window
+
 FIELDS = ("rotate", "scale", "shift", "elastic", "p")
 
 
@@ -40,9 +42,7 @@ def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
     """``field`` (N, 2, H, W) blurred by a separable Gaussian (reflected edges), rescaled to unit RMS."""
     h, w = field.shape[-2:]
     radius = max(1, min(int(3 * sigma), h - 1, w - 1))
-    r = torch.arange(-radius, radius + 1, dtype=field.dtype, device=field.device)
-    k = torch.exp(-0.5 * (r / sigma) ** 2)
-    k = k / k.sum()
+    k = gaussian_window(2 * radius + 1, sigma).to(field)
     out = F.pad(field, (radius, radius, radius, radius), mode="reflect")
     out = F.conv2d(out, k.view(1, 1, 1, -1).expand(2, 1, 1, -1), groups=2)
     out = F.conv2d(out, k.view(1, 1, -1, 1).expand(2, 1, -1, 1), groups=2)
