@@ -38,6 +38,11 @@ def check_augment(rotate: float, scale: float, shift: float, elastic: float, p: 
                          f"elastic={elastic}, p={p}")
 
 
+def active(rotate: float, scale: float, shift: float, elastic: float, p: float) -> bool:
+    """Whether these settings distort anything."""
+    return bool((rotate or scale or shift or elastic) and p)
+
+
 def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:
     """``field`` (N, 2, H, W) blurred by a separable Gaussian (reflected edges), rescaled to unit RMS."""
     h, w = field.shape[-2:]
@@ -69,7 +74,7 @@ def warp(x: torch.Tensor, angle: torch.Tensor, zoom: torch.Tensor, shift: torch.
 def augment(x: torch.Tensor, rotate: float = 0.0, scale: float = 0.0, shift: float = 0.0, elastic: float = 0.0,
             p: float = 1.0) -> torch.Tensor:
     """A randomly distorted copy of the image batch ``x`` (N, C, H, W); ``x`` itself when every strength is 0."""
-    if not (rotate or scale or shift or elastic) or p == 0:
+    if not active(rotate, scale, shift, elastic, p):
         return x
     if x.dim() != 4:
         raise ValueError(f"augmentation needs image batches (N, C, H, W), got shape {tuple(x.shape)}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .augment import check_augment
+from .augment import active, check_augment
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise
 
@@ -93,7 +93,7 @@ class TrainConfig:
 
     def augments(self) -> bool:
         """Whether training distorts its images at all."""
-        return bool(any(self.augmentation()[:4]) and self.augment_p)
+        return active(*self.augmentation())
 
 
 def train_config_from_dict(data: dict) -> TrainConfig:
