@@ -95,7 +95,8 @@ def _cmd_interpolate(a) -> int:
 def _cmd_denoise(a) -> int:
     from .apps.denoise import denoise_files
 
-    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble)
+    files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble,
+                         overlap=a.overlap)
     for f in files:
         print(f)
     return 0

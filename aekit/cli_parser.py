@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="folder for the results (<name>.png / <name>.npy)")
     dn.add_argument("--ensemble", metavar="RUN2", action="append", default=[],
                     help="another run for the same data; the result is the mean of every run's output (repeatable)")
+    dn.add_argument("--overlap", type=int, metavar="PIXELS",
+                    help="images of another size than the model's go through it in tiles of its size, blended; "
+                         "pixels shared by neighbouring tiles (default: half a tile)")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
 
     cp = sub.add_parser("compress", help="compress images into .aek files with a compression run "

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from aekit import checkpoint as ckpt
-from aekit.apps.denoise import denoise_array
+from aekit.apps.denoise import denoise_array, denoise_image
 from aekit.cli import main
 from aekit.evaluate import psnr
 from aekit.models import build_model
@@ -96,16 +96,17 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("case", ["missing", "suffix", "size", "npy_size", "range", "clash", "out_is_file"])
+@pytest.mark.parametrize("case", ["missing", "suffix", "overlap", "npy_size", "range", "clash", "out_is_file"])
 def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(good)
     out = tmp_path / "out"
     inputs = {"missing": [str(tmp_path / "nope.png")]}
+    extra = ["--overlap", "28"] if case == "overlap" else []  # as large as the model's 28x28 tiles
     if case == "suffix":
         (tmp_path / "x.txt").write_text("hello")
         inputs[case] = [str(tmp_path / "x.txt")]
-    elif case == "size":
+    elif case == "overlap":
         Image.fromarray(np.zeros((32, 30), np.uint8)).save(tmp_path / "big.png")
         inputs[case] = [str(tmp_path / "big.png")]
     elif case == "npy_size":
@@ -121,7 +122,7 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     elif case == "out_is_file":
         out.write_text("")
         inputs[case] = [str(good)]
-    assert main(["denoise", str(noisy_run), *inputs[case], "--out", str(out)]) == 1
+    assert main(["denoise", str(noisy_run), *inputs[case], "--out", str(out), *extra]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err
     assert out.is_file() if case == "out_is_file" else not out.exists()  # nothing written, no folder, on a refusal
@@ -153,3 +154,31 @@ def test_an_ensemble_averages_its_runs_and_marks_every_model(noisy_run, mnist_np
                  "--out", str(tmp_path / "out2")]) == 1
     err = capsys.readouterr().err.strip()
     assert "other data" in err and "\n" not in err and not (tmp_path / "out2").exists()
+
+
+def test_images_of_another_size_are_denoised_in_blended_tiles(noisy_run, mnist, tmp_path, capsys):
+    model, cfg = ckpt.load_model(noisy_run)
+    norm = run_normalizer(cfg)
+    clean = mnist.x_test[:4]
+    noisy = _noisy(clean, seed=3)
+    canvas = np.block([[noisy[0], noisy[1]], [noisy[2], noisy[3]]])  # 56x56: four noisy digits
+    per_digit = denoise_array(model, norm, noisy)
+    # Without overlap the tiles are exactly the four digits: the same result as denoising each digit alone.
+    flush = denoise_image(model, norm, canvas, overlap=0)
+    assert np.array_equal(flush, np.block([[per_digit[0], per_digit[1]], [per_digit[2], per_digit[3]]]))
+    # With the default overlap (half a tile) every pixel is a blend of up to four tiles, most of them off-centre
+    # digits; still far closer to the clean canvas than the noisy input is.
+    blended = denoise_image(model, norm, canvas)
+    target = np.block([[clean[0], clean[1]], [clean[2], clean[3]]]) / 255.0
+    before, after = psnr(target, canvas / 255.0), psnr(target, blended / 255.0)
+    assert blended.shape == canvas.shape and blended.dtype == np.uint8 and after > before + 2, (before, after)
+    # Through the CLI: an odd-sized image and one smaller than the model, each written back at its own size, marked.
+    Image.fromarray(canvas[:41, :50]).save(tmp_path / "wide.png")
+    Image.fromarray(noisy[0][:20, :17]).save(tmp_path / "small.png")
+    out = tmp_path / "out"
+    assert main(["denoise", str(noisy_run), str(tmp_path / "wide.png"), str(tmp_path / "small.png"),
+                 "--out", str(out), "--overlap", "7"]) == 0
+    wide, small = np.asarray(Image.open(out / "wide.png")), np.asarray(Image.open(out / "small.png"))
+    assert wide.shape == (41, 50) and small.shape == (20, 17)
+    assert np.array_equal(wide, denoise_image(model, norm, canvas[:41, :50], overlap=7))
+    assert read_mark(out / "wide.png")["operation"] == "denoise"

@@ -1,10 +1,13 @@
 """``aekit denoise``: clean noisy images or arrays with a run's model; every output is marked as model output.
 
 A run trained with ``--noise gaussian`` (or ``salt_pepper``, ``mask``) maps corrupted inputs to clean ones; any run
-reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/WebP/BMP, the model's size) or ``.npy``
-arrays in the run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
+reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/WebP/BMP) or ``.npy`` arrays in the
+run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
 table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
+An image file of another size than the model's goes through it in overlapping tiles of the model's size, blended
+(``aekit.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
+patches cleans whole images. Arrays must hold samples of the model's size.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
 mean of their outputs, closer to the clean image than either alone as far as their errors differ (issue 4's
@@ -13,6 +16,7 @@ benchmark, BENCHMARKS.md denoise-ensemble: 21.82 and 21.91 dB alone, 21.94 avera
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +30,10 @@ from ..evaluate import reconstruct
 from ..fileio import claim_outputs
 from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
+from ..tiles import apply_tiled, check_overlap
 from .inputs import is_image_file, read_image
+
+log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
@@ -34,9 +41,33 @@ def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256)
     """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables.
     ``model`` may be a list of models for the same data (an ensemble): the result is the mean of their outputs."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
-    xt = torch.from_numpy(np.ascontiguousarray(_model_space(norm, x, tuple(models[0].config.input_shape))))
+    xt = _model_space(norm, x, tuple(models[0].config.input_shape))
+    return norm.inverse(_clean(models, xt, batch_size))
+
+
+def _clean(models: list, xt: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The mean of the models' outputs for model-space inputs (N, *input_shape), clamped to [0, 1]."""
+    xt = torch.from_numpy(np.ascontiguousarray(xt))
     y = sum(reconstruct(m, xt, batch_size, next(m.parameters()).device) for m in models) / len(models)
-    return norm.inverse(y.clamp(0, 1).numpy())
+    return y.clamp(0, 1).numpy()
+
+
+def denoise_image(model, norm: Normalizer, image: np.ndarray, overlap: int | None = None) -> np.ndarray:
+    """One uint8 image (H, W[, C]) of any size, denoised: at the model's size in one pass, otherwise in overlapping
+    tiles of the model's size (``overlap`` pixels shared by neighbours; default half a tile), blended."""
+    models = list(model) if isinstance(model, (list, tuple)) else [model]
+    c, h, w = tuple(models[0].config.input_shape)
+    if image.shape[:2] == (h, w):
+        return denoise_array(models, norm, image[None])[0]
+    xt = _model_space(norm, image[None], (c, *image.shape[:2]))[0]
+    y = apply_tiled(lambda tiles: _clean(models, tiles), xt, (h, w), _overlap(overlap, (h, w)))
+    return norm.inverse(y[None])[0]
+
+
+def _overlap(overlap: int | None, tile: tuple[int, int]) -> tuple[int, int]:
+    pair = (tile[0] // 2, tile[1] // 2) if overlap is None else (overlap, overlap)
+    check_overlap(pair, tile)
+    return pair
 
 
 def _model_space(norm: Normalizer, x: np.ndarray, shape: tuple[int, ...], what: str = "inputs") -> np.ndarray:
@@ -96,9 +127,10 @@ def load_ensemble(runs: list[str | Path], device: str = "cpu") -> tuple[list, di
 
 
 def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
-                  device: str = "cpu", ensemble: list[str | Path] = ()) -> list[Path]:
+                  device: str = "cpu", ensemble: list[str | Path] = (), overlap: int | None = None) -> list[Path]:
     """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written. With
-    ``ensemble`` (more runs for the same data) each result is the mean of every run's output."""
+    ``ensemble`` (more runs for the same data) each result is the mean of every run's output. Image files of another
+    size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile)."""
     run, out = Path(run), Path(out)
     runs = [run, *map(Path, ensemble)]
     paths = [Path(p) for p in inputs]
@@ -115,6 +147,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     models, cfg = load_ensemble(runs, device)
     norm = run_normalizer(cfg)
     shape = tuple(models[0].config.input_shape)
+    _overlap(overlap, shape[1:])  # a bad overlap is refused before anything is read or written
     if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
         raise AekitError(f"{run} was trained on table data; pass .npy arrays of rows, not images")
     also = {"ensemble": [ckpt.fingerprint(r / ckpt.WEIGHTS) for r in runs[1:]]} if ensemble else {}
@@ -128,13 +161,13 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
         else:
             img = read_image(p, shape[0])
             if img.shape[:2] != shape[1:]:
-                raise AekitError(f"{p} is {img.shape[1]}x{img.shape[0]} pixels (WxH); the model takes "
-                                 f"{shape[2]}x{shape[1]}")
-            loaded.append((img[None], True, False))
+                log.info("%s is %dx%d pixels (WxH): denoising it in %dx%d tiles", p, img.shape[1], img.shape[0],
+                         shape[2], shape[1])
+            loaded.append((img, True, False))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
-        y = denoise_array(models, norm, x)
+        y = denoise_array(models, norm, x) if dst.suffix == ".npy" else denoise_image(models, norm, x, overlap)[None]
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name}
         if dst.suffix == ".png":
@@ -144,4 +177,4 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     return written
 
 
-__all__ = ["denoise_array", "denoise_files", "load_ensemble"]
+__all__ = ["denoise_array", "denoise_files", "denoise_image", "load_ensemble"]
