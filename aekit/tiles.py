@@ -10,7 +10,8 @@ too small to reflect) and cropped back.
 Tiles suit models trained on patches: textures, scans, anything whose content may sit anywhere in the frame. A model
 trained on centred objects sees off-centre fragments in most tiles: the MNIST denoiser (runs/dn-skips, 21.58 dB on a
 560x560 sheet of 400 noisy test digits when each tile is exactly one digit) scores 16.68 dB on the same sheet with
-tiles at half-tile steps.
+tiles at half-tile steps; the same preset trained 25 minutes on random 28x28 crops of sheets of training digits
+(digits anywhere in the frame) scores 20.95 with one digit per tile and 20.87 at half-tile steps.
 """
 
 from __future__ import annotations
