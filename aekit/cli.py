@@ -21,7 +21,7 @@ def _cmd_train(a) -> int:
     else:
         settings = runs.resolve_settings(
             preset=a.preset, config_file=a.config, dataset=a.dataset, data=a.data, image_size=a.image_size,
-            test_fraction=a.test_fraction,
+            test_fraction=a.test_fraction, patches=a.patches, patches_per_image=a.patches_per_image,
             model=a.model, model_options={"code_size": a.code_size, "hidden": a.hidden, "activation": a.activation,
                                           "loss": a.loss, "sparsity": a.sparsity, **runs.parse_sets(a.model_set)},
             train_options={k: getattr(a, k) for k in ("epochs", "batch_size", "lr", "optimizer", "weight_decay",

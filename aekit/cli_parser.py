@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", metavar="PATH", help="your data: IDX folder, .npy/.npz, image folder or .csv")
     t.add_argument("--image-size", metavar="HxW", help="resize images from a folder to this size, e.g. 28x28")
     t.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
+    t.add_argument("--patches", metavar="HxW", help="train on random crops of this size of each image instead of "
+                   "whole images (folders may then mix image sizes; split by image); for denoisers of images of any "
+                   "size, which `aekit denoise` runs in tiles")
+    t.add_argument("--patches-per-image", type=int, metavar="N", help="crops per image with --patches (default: "
+                   "enough to cover each image about twice)")
     _output(t, "replace an existing run in --out", metavar="RUN", help="run folder to create (default: runs/<preset>)")
     start = t.add_mutually_exclusive_group()
     start.add_argument("--resume", metavar="RUN", help="continue a killed or finished-early run from its checkpoint")

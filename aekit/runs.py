@@ -40,15 +40,15 @@ def _read_toml(path: str) -> dict:
         raise AekitError(f"config file {path} is not valid TOML ({e})") from None
 
 
-def _parse_size(text: str | None) -> tuple[int, int] | None:
+def _parse_size(text: str | None, what: str = "image size") -> tuple[int, int] | None:
     if not text:
         return None
     try:
         h, w = (int(v) for v in str(text).lower().split("x"))
     except ValueError:
-        raise AekitError(f"image size should look like 28x28, got {text!r}") from None
+        raise AekitError(f"{what} should look like 28x28, got {text!r}") from None
     if h <= 0 or w <= 0 or h * w > 4096 * 4096:
-        raise AekitError(f"image size {text} is out of range")
+        raise AekitError(f"{what} {text} is out of range")
     return h, w
 
 
@@ -85,14 +85,16 @@ def parse_augment(spec: str | None) -> dict:
 def resolve_settings(preset: str = "seed", config_file: str | None = None, dataset: str | None = None,
                      data: str | None = None, image_size: str | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,
-                     train_options: dict | None = None) -> dict:
+                     train_options: dict | None = None, patches: str | None = None,
+                     patches_per_image: int | None = None) -> dict:
     """Merge preset ← TOML file ← explicit options (None means "not given") into one settings dict."""
     file = _read_toml(config_file) if config_file else {}
     try:
         s = get_preset(file.get("preset", preset))
     except ValueError as e:
         raise AekitError(str(e)) from None
-    unknown = set(file) - {"preset", "dataset", "data", "image_size", "test_fraction", "model", "config", "train"}
+    unknown = set(file) - {"preset", "dataset", "data", "image_size", "patches", "patches_per_image", "test_fraction",
+                           "model", "config", "train"}
     if unknown:
         raise AekitError(f"config file {config_file}: unknown keys {sorted(unknown)}")
     if data or dataset:
@@ -116,8 +118,15 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad training option: {e}") from None
     size = image_size or file.get("image_size")
+    per_image = patches_per_image or file.get("patches_per_image")
+    if per_image is not None and (not isinstance(per_image, int) or per_image < 1):
+        raise AekitError(f"patches per image must be a positive whole number, got {per_image!r}")
+    patch_size = _parse_size(patches or file.get("patches"), "patch size")
+    if per_image is not None and patch_size is None:
+        raise AekitError("patches per image needs a patch size (--patches HxW)")
     return {"source": source, "image_size": _parse_size(size), "model": given_model or s["model"],
-            "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction))}
+            "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction)),
+            "patches": patch_size, "patches_per_image": per_image}
 
 
 def _widths(text: str, option: str) -> list[int]:
@@ -128,9 +137,14 @@ def _widths(text: str, option: str) -> list[int]:
         raise AekitError(f"{option} should be widths like 256,128, got {text!r}") from None
 
 
-def _load(source: str, image_size, test_fraction: float, seed: int = 0) -> Dataset:
-    return load_dataset(source, image_size=tuple(image_size) if image_size else None,
-                        test_fraction=test_fraction, seed=seed)
+DATA_KEYS = ("image_size", "test_fraction", "patches", "patches_per_image")
+
+
+def _load(source: str, info: dict) -> Dataset:
+    """Load ``source`` as a run's settings or config.json "data" (``info``) describe: size, split, patches."""
+    size, patches = info.get("image_size"), info.get("patches")
+    return load_dataset(source, image_size=tuple(size) if size else None, test_fraction=info.get("test_fraction", 0.1),
+                        patches=tuple(patches) if patches else None, patches_per_image=info.get("patches_per_image"))
 
 
 def _is_main_process() -> bool:
@@ -166,7 +180,7 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     main = _is_main_process()
     if main:
         ckpt.check_run_dir(out, force=force)
-    ds = _load(settings["source"], settings["image_size"], settings["test_fraction"])
+    ds = _load(settings["source"], settings)
     try:
         cfg = train_config_from_dict(settings["train"])
         torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
@@ -178,8 +192,8 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     x = torch.from_numpy(norm.transform(ds.x_train))
     if main:  # only now, so that bad data or options leave no empty folder behind
         ckpt.prepare_run_dir(out, force=force)
-    data_info = {"source": settings["source"], "image_size": settings["image_size"],
-                 "test_fraction": settings["test_fraction"], "kind": ds.kind, "origin": ds.source,
+    data_info = {"source": settings["source"], **{k: settings.get(k) for k in DATA_KEYS}, "kind": ds.kind,
+                 "origin": ds.source,
                  "normalizer": norm.to_dict(), **started_from}
     train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
     return Path(out) if main else None
@@ -194,7 +208,7 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
     data = cfg.get("data") or {}
     if not data.get("source") or data["source"] == "array":
         raise AekitError(f"{run} was trained from an in-memory array; resume it from Python")
-    ds = _load(data["source"], data.get("image_size"), data.get("test_fraction", 0.1))
+    ds = _load(data["source"], data)
     norm = Normalizer.from_dict(data["normalizer"])
     x = torch.from_numpy(norm.transform(ds.x_train))
     model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
@@ -221,7 +235,7 @@ def run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalize
     source = data or info.get("source")
     if not source or source == "array":
         raise AekitError(f"{run} was trained from an in-memory array; pass --data PATH")
-    return _load(source, info.get("image_size"), info.get("test_fraction", 0.1)), norm
+    return _load(source, info), norm
 
 
 def open_run(run: str | Path, data: str | None = None, device: str = "cpu") -> tuple:

@@ -7,7 +7,7 @@ table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
 An image file of another size than the model's goes through it in overlapping tiles of the model's size, blended
 (``aekit.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
-patches cleans whole images. Arrays must hold samples of the model's size.
+patches (``aekit train --patches HxW``, ``aekit.data.patches``) cleans whole images. Arrays must hold samples of the model's size.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
 mean of their outputs, closer to the clean image than either alone as far as their errors differ (issue 4's

@@ -56,10 +56,14 @@ def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, 
         return np.asarray(im, dtype=np.uint8), size
 
 
-def read_image_folder(
-    root: Path, image_size: tuple[int, int] | None
-) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
-    """Read all images under root; returns (x uint8 (N,H,W[,3]), labels or None, class names)."""
+def _too_large(root: Path) -> AekitError:
+    return AekitError(f"images in {root} are too large to load together (over {MAX_TOTAL_BYTES >> 30} GiB)")
+
+
+def read_images(root: Path, image_size: tuple[int, int] | None = None,
+                same_size: bool = True) -> tuple[list[np.ndarray], np.ndarray | None, list[str]]:
+    """Decode all images under root (resized to ``image_size`` (height, width) if given); returns (uint8 arrays
+    (H, W) or (H, W, 3), all RGB if any is, labels or None, class names). ``same_size``: refuse mixed sizes."""
     files, labels, classes = _collect(root)
     if not files:
         raise AekitError(f"no images (PNG/JPEG/WebP/BMP) found in {root}")
@@ -68,6 +72,7 @@ def read_image_folder(
     kept: list[int] = []
     skipped = 0
     first: tuple[Path, tuple[int, int]] | None = None
+    total = 0
     for i, path in enumerate(files):
         try:
             arr, size = _decode(path, target_wh)
@@ -77,28 +82,37 @@ def read_image_folder(
             continue
         if first is None:
             first = (path, size)
-            if target_wh is None:
+            if target_wh is None and same_size:
                 target_wh = size
-        elif image_size is None and size != first[1]:
+        elif image_size is None and same_size and size != first[1]:
             raise AekitError(
                 f"images have mixed sizes: {first[0].name} is {_hw(first[1])} but {path.name} is {_hw(size)};"
                 " pass an image size to resize them"
             )
+        total += arr.nbytes
+        if total > MAX_TOTAL_BYTES:
+            raise _too_large(root)
         arrays.append(arr)
         kept.append(i)
     if skipped:
         log.warning("skipped %d unreadable image file(s) of %d in %s", skipped, len(files), root)
     if not arrays:
         raise AekitError(f"none of the {len(files)} image files in {root} could be read")
-    color = any(a.ndim == 3 for a in arrays)
-    h, w = arrays[0].shape[:2]
-    if len(arrays) * h * w * (3 if color else 1) > MAX_TOTAL_BYTES:
-        raise AekitError(f"images in {root} are too large to load together ({len(arrays)} of {h}x{w})")
-    if color:
+    if any(a.ndim == 3 for a in arrays):
+        if sum(a.shape[0] * a.shape[1] * 3 for a in arrays) > MAX_TOTAL_BYTES:
+            raise _too_large(root)
         arrays = [a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2) for a in arrays]
-    x = np.stack(arrays)
     y = None if labels is None else np.asarray([labels[i] for i in kept], dtype=np.int64)
-    return x, y, classes
+    return arrays, y, classes
+
+
+def read_image_folder(
+    root: Path, image_size: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Read all images under root, one size (or resized to ``image_size``); returns (x uint8 (N,H,W[,3]), labels
+    or None, class names)."""
+    arrays, y, classes = read_images(root, image_size)
+    return np.stack(arrays), y, classes
 
 
 def resize_images(x: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

@@ -11,9 +11,10 @@ from aekit.data.arrays import as_labels, as_samples
 from aekit.data.csvfile import read_csv
 from aekit.data.dataset import IMAGE, Dataset, split
 from aekit.data.idx import IDX_NAME, find_idx_files, read_idx, read_labels
-from aekit.data.images import read_image_folder, resize_images
+from aekit.data.images import read_image_folder, read_images, resize_images
 from aekit.data.named import load_named_dataset, named_datasets
 from aekit.data.npyfile import read_npy, read_npz
+from aekit.data.patches import cut_patches
 from aekit.errors import AekitError
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,30 @@ def _is_idx(path: Path) -> bool:
     return bool(IDX_NAME.match(path.name)) or path.name.endswith(("-ubyte", "-ubyte.gz"))
 
 
+def _folder_patches(path: Path, patches: tuple, test_fraction: float, seed: int) -> Dataset:
+    """Patches of a folder of images of any sizes: split by image, then crop (``patches``: size, per image)."""
+    images, y, _ = read_images(path, same_size=False)
+    if len(images) < 2:
+        raise AekitError(f"patches are split into train and test by image: {path} needs at least 2 images")
+    train_idx, _, test_idx, _ = split(np.arange(len(images)), None, test_fraction, seed)
+    sides = []
+    for part, idx in enumerate((train_idx, test_idx)):
+        labels = None if y is None else y[idx]
+        sides += cut_patches([images[i] for i in idx], labels, patches[0], patches[1], seed=seed + part,
+                             what=f"{('training', 'test')[part]} images in {path}")
+    source = f"image folder {path}"
+    return _from_parts(path.name, tuple(sides), source, test_fraction, seed)
+
+
+def _patched(ds: Dataset, patches: tuple, seed: int) -> Dataset:
+    """The same dataset as patches of its images, the train and test images each cropped on their own side."""
+    if ds.kind != IMAGE:
+        raise AekitError(f"patches need images, and {ds.source} holds a table")
+    ds.x_train, ds.y_train = cut_patches(ds.x_train, ds.y_train, patches[0], patches[1], seed, "training images")
+    ds.x_test, ds.y_test = cut_patches(ds.x_test, ds.y_test, patches[0], patches[1], seed + 1, "test images")
+    return ds
+
+
 def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: float, seed: int) -> Dataset:
     """Load a local file or folder according to its type."""
     name = path.stem if path.is_file() else path.name
@@ -106,11 +131,23 @@ def load_dataset(
     test_fraction: float = 0.1,
     seed: int = 0,
     cache_dir: str | Path | None = None,
+    patches: tuple[int, int] | None = None,
+    patches_per_image: int | None = None,
 ) -> Dataset:
-    """Load a named dataset (mnist, fashion-mnist, digits) or a local path; image_size is (height, width)."""
-    if image_size is not None and (len(image_size) != 2 or min(int(v) for v in image_size) < 1):
-        raise AekitError(f"image size must be two positive integers (height, width), got {image_size}")
+    """Load a named dataset (mnist, fashion-mnist, digits) or a local path; image_size is (height, width).
+
+    ``patches`` (height, width): the samples are instead seeded random crops of that size of each image
+    (``patches_per_image`` of them, default enough to cover each image about twice), cut after the train/test
+    split; an image folder may then hold images of any sizes (``aekit.data.patches``)."""
+    for what, size in (("image size", image_size), ("patch size", patches)):
+        if size is not None and (len(size) != 2 or min(int(v) for v in size) < 1):
+            raise AekitError(f"{what} must be two positive integers (height, width), got {size}")
     path = Path(source).expanduser()
+    if patches is not None and image_size is None and path.is_dir() and not _is_idx(path):
+        ds = _folder_patches(path, (tuple(patches), patches_per_image), test_fraction, seed)
+        log.info("loaded %s: %d train / %d test patches of %dx%d", ds.source, len(ds.x_train), len(ds.x_test),
+                 *patches)
+        return ds
     if path.exists():
         ds = _load_path(path, image_size, test_fraction, seed)
     elif source in named_datasets():
@@ -124,5 +161,7 @@ def load_dataset(
         elif ds.x_train.shape[1:3] != tuple(image_size):
             ds.x_train = resize_images(ds.x_train, image_size)
             ds.x_test = resize_images(ds.x_test, image_size)
+    if patches is not None:
+        ds = _patched(ds, (tuple(patches), patches_per_image), seed)
     log.info("loaded %s: %d train / %d test samples, kind %s", ds.source, len(ds.x_train), len(ds.x_test), ds.kind)
     return ds
