@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--epochs", type=float, help="passes over the data (seed: 3)")
     o.add_argument("--batch-size", type=int, help="global batch size (seed: 32)")
     o.add_argument("--lr", type=float, help="peak learning rate (seed: 0.001)")
-    o.add_argument("--optimizer", choices=["adam", "adamw"], help="optimiser (seed: adam)")
+    o.add_argument("--optimizer", choices=["adam", "adamw", "muon"], help="optimiser; muon: Muon for weight "
+                   "matrices and conv kernels, Adam for biases and norms, one lr (seed: adam)")
     o.add_argument("--weight-decay", type=float, help="weight decay (seed: 0)")
     o.add_argument("--schedule", choices=["constant", "cosine", "linear"], help="learning-rate decay (seed: constant)")
     o.add_argument("--warmup", type=float, help="fraction of steps for linear warm-up (seed: 0)")

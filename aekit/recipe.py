@@ -12,7 +12,7 @@ from .augment import active, check_augment
 from .models.discriminator import GAN_LOSSES
 from .noise import check_noise
 
-OPTIMIZERS = ("adam", "adamw")
+OPTIMIZERS = ("adam", "adamw", "muon")
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("constant", "cosine", "linear")
 
@@ -21,7 +21,7 @@ SCHEDULES = ("constant", "cosine", "linear")
 class TrainConfig:
     epochs: float = 3  # passes over the training set; a fraction trains part of the last one
     batch_size: int = 32  # global batch, split across processes under torchrun
-    optimizer: str = "adam"  # "adam" or "adamw"
+    optimizer: str = "adam"  # "adam", "adamw" or "muon" (Muon for weight matrices and kernels, Adam for the rest)
     lr: float = 1e-3  # peak learning rate
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-7  # Keras's Adam default (PyTorch's is 1e-8)
@@ -120,7 +120,12 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam or AdamW over the model's parameters."""
+    """Adam, AdamW, or Muon with Adam (``aekit.optim.MuonAdam``) over the model's parameters."""
+    if cfg.optimizer == "muon":
+        from .optim import MuonAdam
+
+        return MuonAdam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+                        weight_decay=cfg.weight_decay)
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     params = list(model.parameters())
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in params)  # one kernel per step
