@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from pathlib import Path
@@ -113,11 +114,11 @@ class Model:
         except (TypeError, ValueError) as e:
             raise AekitError(f"bad training option: {e}") from None
         self.device = pick_device(cfg.device)
-        if run_dir is not None:
-            ckpt.prepare_run_dir(run_dir)  # refuses to overwrite an existing run
         self.data_info = {**self.data_info, "normalizer": self.normalizer.to_dict()}
         self.data_info.setdefault("source", "array")
-        result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
+        # refuses to overwrite an existing run; a failure leaves no half-written run behind
+        with ckpt.new_run_dir(run_dir) if run_dir is not None else contextlib.nullcontext():
+            result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
         self.history.extend(result.history)
         self.net.eval()
         return result

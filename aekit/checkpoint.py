@@ -7,8 +7,12 @@ safetensors tensors, everything else is JSON.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
+import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -16,16 +20,23 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as st_save
 
 from . import __version__
+from .devices import pick_device
 from .errors import AekitError
 from .fileio import atomic_write
 from .models import MODELS, Autoencoder, build_model, model_name
 from .models.base import config_to_dict
 
+log = logging.getLogger(__name__)
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 STATE = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
 MAX_CONFIG_BYTES = 1 << 24  # a config.json larger than 16 MiB is not one of ours
+# What training writes into a run folder, or derives from its weights (figures, evaluation, fitted priors): the files
+# a --force retrain replaces. Anything else in the folder is the user's and stays.
+RUN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, "eval.json", "reconstructions.png", "swaps.png", "gmm.safetensors",
+             "prior.safetensors")
+REPLACED = ".replaced-run"  # a --force retrain keeps the old run's files here until the new one has trained
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -107,13 +118,52 @@ def check_run_dir(path: str | Path, force: bool = False) -> Path:
 
 
 def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
-    """Create a run folder, refusing to reuse one that already holds a run unless ``force``."""
+    """Create a run folder, refusing to reuse one that already holds a run unless ``force``. With ``force`` the old
+    run's files move into ``REPLACED`` inside it (``new_run_dir`` deletes them once the new run has trained, or puts
+    them back if it fails)."""
     path = check_run_dir(path, force)
     path.mkdir(parents=True, exist_ok=True)
     if force:
-        for name in (WEIGHTS, STATE, METRICS):
-            (path / name).unlink(missing_ok=True)
+        old = path / REPLACED
+        if old.exists():  # an earlier replacement was cut short: the run files here are its partial run
+            for name in RUN_FILES:
+                (path / name).unlink(missing_ok=True)
+        elif any((path / name).exists() for name in RUN_FILES):
+            old.mkdir()
+            for name in RUN_FILES:
+                if (path / name).exists():
+                    os.replace(path / name, old / name)
     return path
+
+
+@contextlib.contextmanager
+def new_run_dir(path: str | Path, force: bool = False):
+    """``prepare_run_dir``, then train inside the ``with``. If that fails with an error before the first checkpoint,
+    this attempt's files go (and the folder, if it made it) and a replaced run comes back, so a failed ``--force``
+    retrain loses nothing and a failed first try does not block the next. Once a checkpoint exists the attempt is
+    kept for ``--resume`` (a divergence, a kill), the replaced run's files staying in ``REPLACED``, which the next
+    ``--force`` keeps as they are. On success the replaced run's files are deleted."""
+    path = Path(path)
+    existed = path.exists()
+    prepare_run_dir(path, force)
+    old = path / REPLACED
+    try:
+        yield path
+    except Exception:
+        if (path / STATE).exists():
+            if old.is_dir():
+                log.warning("the run replaced by this one is kept in %s", old)
+            raise
+        for name in RUN_FILES:
+            (path / name).unlink(missing_ok=True)
+        if old.is_dir():
+            for f in old.iterdir():
+                os.replace(f, path / f.name)
+            old.rmdir()
+        if not existed and not any(path.iterdir()):
+            path.rmdir()
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def save_model(run_dir: str | Path, model: Autoencoder, config: dict) -> None:
@@ -162,6 +212,7 @@ def load_state_dict_checked(model: Autoencoder, tensors: dict[str, torch.Tensor]
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
     """The ready model (eval mode) of a run folder, and its config; never unpickles."""
     run_dir = Path(run_dir)
+    device = pick_device(device) if isinstance(device, str) else device  # a bad name: one clear error, first
     cfg = read_run_config(run_dir)
     model = build_from_config(cfg, run_dir / CONFIG)
     tensors, _ = load_tensors(run_dir / WEIGHTS)

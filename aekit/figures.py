@@ -43,9 +43,10 @@ def show_sample(ax, item: np.ndarray) -> None:
         ax.imshow(item)
 
 
-def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path: str | Path,
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path: str | Path, mark: dict,
                           title: str | None = None, extra: tuple[tuple[str, np.ndarray], ...] = ()) -> None:
-    """Top row: inputs; below: their reconstructions (the article's figure), then any ``extra`` labelled rows."""
+    """Top row: inputs; below: their reconstructions (the article's figure), then any ``extra`` labelled rows;
+    written as a provenance-marked PNG (reconstructions are model output)."""
     rows = [("input", originals), ("reconstruction", reconstructions), *extra]
     n = len(originals)
     fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * 1.0, 1.1 * len(rows)), squeeze=False)
@@ -55,7 +56,7 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, pa
         axes[r, 0].set_title(label, fontsize=8, loc="left")
     if title:
         fig.suptitle(title, fontsize=9)
-    save_figure(fig, path)
+    save_figure(fig, path, mark=mark)
 
 
 def swap_figure(blocks: list[list[tuple[str, np.ndarray]]], path: str | Path, mark: dict,

@@ -115,6 +115,8 @@ def code_prior(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000
         model.eval()
         maps = torch.cat([model.encode_indices(x[i : i + 1024]) for i in range(0, len(x), 1024)])
         shape = tuple(maps.shape[1:])
+        log.warning("training a prior over %d code maps of %s (once: it is kept in %s for later calls)", len(maps),
+                    run.name, path.name)
         with torch.enable_grad():
             prior = fit_prior(maps, model.config.codebook_size, seed=seed)
         ckpt.save_tensors(path, prior.state_dict(), {"fingerprint": fp, "config": asdict(prior.cfg),

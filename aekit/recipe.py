@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,25 @@ from .noise import check_noise
 OPTIMIZERS = ("adam", "adamw", "muon")
 PRECISIONS = ("fp32", "bf16")
 SCHEDULES = ("constant", "cosine", "linear")
+
+
+_TYPE_NAMES = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "text"}
+
+
+def _has_type(value, annotation: str) -> bool:
+    """Whether a TrainConfig value fits its field's annotation (ints count as floats, bools as neither)."""
+    if annotation == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if annotation == "int":
+        return isinstance(value, numbers.Integral)
+    if annotation == "float":
+        return isinstance(value, numbers.Real)
+    if annotation == "str":
+        return isinstance(value, str)
+    kind = float if "float" in annotation else int
+    return isinstance(value, (tuple, list)) and all(_has_type(v, kind.__name__) for v in value)
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,10 @@ class TrainConfig:
     #                          following the elapsed share of it instead of the step count; epochs is then a cap (0: off)
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):  # values from TOML/JSON: a wrong type gets a clear message, not a crash later
+            if not _has_type(getattr(self, f.name), f.type):
+                raise ValueError(f"{f.name} must be {_TYPE_NAMES.get(f.type, 'a list of numbers')}, "
+                                 f"got {getattr(self, f.name)!r}")
         numbers = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         numbers.update({f"betas[{i}]": b for i, b in enumerate(self.betas)})
         if bad := [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]:

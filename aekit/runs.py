@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from .evaluate import active_dims, pca_mse, reconstruct, reconstruction_metrics
 from .fileio import refuse_existing
 from .models import build_model
 from .presets import get_preset
+from .provenance import make_mark
 from .refine import refine_codes
 from .train import train, train_config_from_dict
 
@@ -36,8 +38,10 @@ def _read_toml(path: str) -> dict:
             return tomllib.load(f)
     except FileNotFoundError:
         raise AekitError(f"config file {path} not found") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise AekitError(f"config file {path} is not valid TOML ({e})") from None
+    except IsADirectoryError:
+        raise AekitError(f"config file {path} is a folder") from None
 
 
 def _parse_size(text: str | None, what: str = "image size") -> tuple[int, int] | None:
@@ -190,12 +194,11 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
     x = torch.from_numpy(norm.transform(ds.x_train))
-    if main:  # only now, so that bad data or options leave no empty folder behind
-        ckpt.prepare_run_dir(out, force=force)
     data_info = {"source": settings["source"], **{k: settings.get(k) for k in DATA_KEYS}, "kind": ds.kind,
-                 "origin": ds.source,
-                 "normalizer": norm.to_dict(), **started_from}
-    train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
+                 "origin": ds.source, "normalizer": norm.to_dict(), **started_from}
+    # the folder only now, so that bad data or options leave none behind; a failed --force retrain restores the old run
+    with ckpt.new_run_dir(out, force=force) if main else contextlib.nullcontext():
+        train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
     return Path(out) if main else None
 
 
@@ -278,14 +281,19 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
     model, cfg, ds, norm = opened or open_run(run, data)
     x = ds.x_test[:n]
     xt = torch.from_numpy(norm.transform(x))
+    if tuple(xt.shape[1:]) != tuple(model.config.input_shape):
+        raise AekitError(f"data samples have shape {tuple(xt.shape[1:])}, the model expects "
+                         f"{tuple(model.config.input_shape)}")
     recon = norm.inverse(reconstruct(model, xt).numpy())
     extra = ()
     if refine:
         with torch.no_grad():
             refined = model.decode(refine_codes(model, xt, steps=refine)).cpu().numpy()
         extra = ((f"refined code ({refine} steps)", norm.inverse(refined)),)
-    reconstruction_figure(x, recon, out, title=f"{run.name}: {cfg['model']}, code size {model.config.code_size}",
-                          extra=extra)
+    mark = make_mark("reconstruct", ckpt.fingerprint(run / ckpt.WEIGHTS), rows=["input", "reconstruction"]
+                     + [label for label, _ in extra])
+    reconstruction_figure(x, recon, out, mark, title=f"{run.name}: {cfg['model']}, code size "
+                          f"{model.config.code_size}", extra=extra)
     return out
 
 

@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from aekit.cli import main
 from aekit.estimators import AutoencoderOutlierDetector
+from aekit.provenance import read_mark
 
 FAST = ["--preset", "fast", "--epochs", "10", "--no-progress", "--no-eval"]  # about 2 s on 1,024 digits
 
@@ -72,6 +73,7 @@ def test_cli_ranks_a_planted_anomaly_first_and_draws_the_figure(dense_run, mnist
     scores = [row["score"] for row in report["top"]]
     assert scores == sorted(scores, reverse=True)
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert read_mark(fig)["operation"] == "anomalies" and read_mark(fig)["synthetic"]  # its lower row is model output
     assert main(["anomalies", str(dense_run), str(tmp_path / "x.npy"), "--out", str(fig)]) == 1  # no overwrite
     assert "--force" in capsys.readouterr().err
 

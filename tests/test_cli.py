@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
+from aekit.provenance import read_mark
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
 
@@ -53,6 +55,12 @@ def test_info_and_reconstruct(trained, tmp_path, capsys):
     png = tmp_path / "fig.png"
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 0
     assert png.stat().st_size > 1000
+    for fig in (png, trained / "reconstructions.png"):  # reconstructions are model output: marked
+        assert read_mark(fig)["operation"] == "reconstruct"
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 10, 10), np.uint8))
+    capsys.readouterr()
+    assert main(["reconstruct", str(trained), "--data", str(tmp_path / "wrong.npy"), "--out", str(tmp_path / "w.png")]) == 1
+    assert "the model expects (1, 28, 28)" in _err_line(capsys)
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 1  # no silent overwrite
     assert "--force" in _err_line(capsys)
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force"]) == 0
@@ -98,6 +106,28 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     assert main(["train", "--data", str(mnist_npz), "--out", str(trained), *FAST]) == 1
     assert "already holds a run" in _err_line(capsys)
     assert (trained / "model.safetensors").read_bytes() == before
+
+
+def test_a_failed_force_retrain_restores_the_run_and_a_good_one_drops_its_stale_results(trained, mnist_npz,
+                                                                                       tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(trained, run)
+    (run / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    capsys.readouterr()
+    assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--force", "--device", "bogus", *FAST]) == 1
+    assert "unknown device 'bogus'" in _err_line(capsys)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # everything back, nothing left over
+    assert main(["train", "--data", str(mnist_npz), "--out", str(tmp_path / "new"), "--device", "bogus", *FAST]) == 1
+    assert not (tmp_path / "new").exists()  # a failed first try leaves no folder to block the next
+    assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--force", "--no-eval", "--set",
+                 "code_size=8", *FAST]) == 0
+    names = {p.name for p in run.iterdir()}
+    assert "eval.json" not in names and "reconstructions.png" not in names  # the old run's results are gone
+    assert {"notes.txt", "config.json", "model.safetensors"} <= names and ckpt.REPLACED not in names
+    assert ckpt.read_run_config(run)["config"]["code_size"] == 8
 
 
 def test_augment_flag_reaches_the_trainer_and_the_run_record(mnist_npz, tmp_path):

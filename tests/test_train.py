@@ -154,6 +154,11 @@ def test_optimizer_state_round_trips_without_pickle(small_x):
 
 
 def test_config_validation():
+    for bad, message in [({"batch_size": 1.5}, "batch_size must be a whole number"),
+                         ({"epochs": "3"}, "epochs must be a number"), ({"channels_last": 1}, "must be true or false"),
+                         ({"betas": [0.9, "x"]}, "betas must be a list of numbers")]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**bad)
     with pytest.raises(ValueError):
         TrainConfig(optimizer="sgd")
     with pytest.raises(ValueError):

@@ -22,6 +22,7 @@ from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct, ssim_per_sample
 from ..fileio import refuse_existing
+from ..provenance import make_mark
 from ..runs import run_normalizer
 from .inputs import image_files, read_image
 
@@ -71,8 +72,10 @@ def load_inputs(data: str, image_shape: tuple[int, ...] | None) -> tuple[np.ndar
     return ds.x_test, [f"test[{i}]" for i in range(len(ds.x_test))], f"{ds.source} (test split)"
 
 
-def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarray, path: Path, title: str) -> None:
-    """The most anomalous inputs over their reconstructions, each labelled with its name and score."""
+def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarray, path: Path, title: str,
+            mark: dict) -> None:
+    """The most anomalous inputs over their reconstructions, each labelled with its name and score (a
+    provenance-marked PNG: the lower row is model output)."""
     from ..figures import plt, save_figure, show_sample
 
     n = len(x)
@@ -83,7 +86,7 @@ def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarr
         axes[0, i].set_title(f"{names[i][-12:]}\n{scores[i]:.3g}", fontsize=6)
     axes[1, 0].set_title("reconstruction", fontsize=7, loc="left")
     fig.suptitle(title, fontsize=9)
-    save_figure(fig, path)
+    save_figure(fig, path, mark=mark)
 
 
 def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | None = None, metric: str = "auto",
@@ -115,7 +118,8 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
         pick = order[: min(top, MAX_FIGURE)]
         recon = norm.inverse(reconstruct(model, xt[pick]).clamp(0, 1).numpy())
         _figure(x[pick], recon, [names[i] for i in pick], scores[pick], out,
-                f"{run.name}: the {len(pick)} most anomalous of {len(x)} ({metric} score)")
+                f"{run.name}: the {len(pick)} most anomalous of {len(x)} ({metric} score)",
+                make_mark("anomalies", ckpt.fingerprint(run / ckpt.WEIGHTS), rows=["input", "reconstruction"]))
         report["figure"] = str(out)
     return report
 

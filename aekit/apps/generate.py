@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from ..runs import run_data, run_normalizer
 from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
 
 GMM_FILE = "gmm.safetensors"
+log = logging.getLogger(__name__)
 MAX_SAMPLES = 10_000
 
 
@@ -35,6 +37,8 @@ def code_mixture(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_0
             return GaussianMixtureSampler.from_tensors(tensors, dim)
     ds, norm = run_data(run, cfg, None)
     x = torch.from_numpy(norm.transform(ds.x_train[:max_fit]))
+    log.warning("fitting a Gaussian mixture over %d training codes of %s (once: it is kept in %s for later calls)",
+                len(x), run.name, path.name)
     gm = GaussianMixtureSampler.fit(_codes(model, x), seed=seed)
     ckpt.save_tensors(path, gm.tensors(), {"fingerprint": ckpt.fingerprint(run / ckpt.WEIGHTS), "fitted_on": len(x)})
     return gm

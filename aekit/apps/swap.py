@@ -107,13 +107,13 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
         model = build_model("swap", {**options, "input_shape": sample_shape(first), "domains": tuple(sources)})
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
-    ckpt.prepare_run_dir(out, force=force)  # only now: bad data or options leave no empty folder behind
     data_info = {"source": next(iter(sources.values())), "image_size": list(image_size) if image_size else None,
                  "test_fraction": test_fraction, "kind": IMAGE, "origin": first.source,
                  "normalizer": norm.to_dict(),
                  "domains": [{"name": n, "source": s, "origin": datasets[n].source, "train": len(datasets[n].x_train),
                               "test": len(datasets[n].x_test)} for n, s in sources.items()]}
-    train(model, x, tcfg, out, data_info=data_info, progress=_progress(progress), side={"domain": ids})
+    with ckpt.new_run_dir(out, force=force):  # only now: bad data or options leave no folder behind
+        train(model, x, tcfg, out, data_info=data_info, progress=_progress(progress), side={"domain": ids})
     return Path(out)
 
 
