@@ -100,3 +100,18 @@ def test_cli_errors_are_one_line(dense_run, tmp_path, capsys, args):
     assert main(["anomalies", str(dense_run), *args]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err
+
+
+def test_cli_resizes_like_the_run_and_refuses_a_wrong_size_otherwise(dense_run, mnist, tmp_path, capsys):
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(12):
+        Image.fromarray(np.asarray(Image.fromarray(mnist.x_test[i]).resize((50, 40)))).save(big / f"d{i}.png")
+    run = tmp_path / "sized"
+    assert main(["train", "--data", str(big), "--image-size", "28x28", *FAST, "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["anomalies", str(run), str(big), "-k", "3", "--json"]) == 0  # resized as the run's data was
+    assert json.loads(capsys.readouterr().out)["n_scored"] == 12
+    assert main(["anomalies", str(dense_run), str(big), "-k", "3"]) == 1  # this run takes its own size only
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is 40x50; this model takes 28x28 images" in err[0]

@@ -24,7 +24,7 @@ from ..evaluate import reconstruct, ssim_per_sample
 from ..fileio import refuse_existing
 from ..provenance import make_mark
 from ..runs import run_normalizer
-from .inputs import image_files, read_image
+from .inputs import image_files, read_model_image
 
 METRICS = ("auto", "ssim", "mse")
 MAX_FIGURE = 20  # inputs drawn in the figure at most
@@ -52,8 +52,10 @@ def anomaly_scores(model, x: torch.Tensor, metric: str = "auto", batch_size: int
     return ((x_hat.double() - x.double()) ** 2).flatten(1).mean(1).numpy()
 
 
-def load_inputs(data: str, image_shape: tuple[int, ...] | None) -> tuple[np.ndarray, list[str], str]:
-    """The inputs to score in data units, a name for each, and where they came from.
+def load_inputs(data: str, image_shape: tuple[int, ...] | None,
+                resize: bool = False) -> tuple[np.ndarray, list[str], str]:
+    """The inputs to score in data units, a name for each, and where they came from; with ``resize`` images are
+    resized to ``image_shape`` (C, H, W) (for runs trained with an image size), else they must have that size.
 
     A folder of images (each file scored, named by its path; subfolders one level deep included), a ``.npy`` array
     or a ``.csv`` table (every row, named by index), or anything else ``load_dataset`` reads (a dataset name, an
@@ -62,13 +64,13 @@ def load_inputs(data: str, image_shape: tuple[int, ...] | None) -> tuple[np.ndar
     path = Path(data).expanduser()
     if path.is_dir() and image_shape is not None and image_files(path):
         files = image_files(path)
-        x = np.stack([read_image(f, image_shape[0]) for f in files])  # mixed sizes fail below, one line
+        x = np.stack([read_model_image(f, image_shape, resize=resize) for f in files])
         return x, [str(f.relative_to(path)) for f in files], str(path)
     if path.is_file() and path.suffix.lower() in (".npy", ".csv"):
         raw = read_npy(path) if path.suffix.lower() == ".npy" else read_csv(path)
         x, _ = as_samples(raw, str(path))
         return x, [str(i) for i in range(len(x))], str(path)
-    ds = load_dataset(data)
+    ds = load_dataset(data, image_size=image_shape[1:] if resize and image_shape else None)
     return ds.x_test, [f"test[{i}]" for i in range(len(ds.x_test))], f"{ds.source} (test split)"
 
 
@@ -100,7 +102,8 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     model, cfg = ckpt.load_model(run)
     norm = run_normalizer(cfg)
     shape = tuple(model.config.input_shape)
-    x, names, source = load_inputs(data, shape if norm.kind == "image" else None)
+    resize = bool((cfg.get("data") or {}).get("image_size"))  # as the run's own data was
+    x, names, source = load_inputs(data, shape if norm.kind == "image" else None, resize)
     if len(x) == 0:
         raise AekitError(f"{data} holds no inputs")
     xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1))
