@@ -13,10 +13,18 @@ from .errors import AekitError
 log = logging.getLogger("aekit")
 
 
+_RESUME_KEEPS = {"command", "resume", "progress", "no_eval", "verbose", "func"}
+
+
 def _cmd_train(a) -> int:
     from . import runs
 
     if a.resume:
+        defaults = vars(build_parser().parse_args(["train"]))
+        given = sorted(k for k, v in vars(a).items() if k not in _RESUME_KEEPS and v != defaults.get(k))
+        if given:
+            names = ", ".join("--" + k.replace("_", "-").replace("model-set", "set") for k in given)
+            raise AekitError(f"--resume continues a run with its own settings; drop {names}")
         run = runs.resume_run(a.resume, progress=a.progress)
     else:
         settings = runs.resolve_settings(
@@ -33,7 +41,7 @@ def _cmd_train(a) -> int:
         if a.init and (a.model or a.model_set or any(getattr(a, k) is not None for k in
                                                     ("code_size", "hidden", "activation", "loss", "sparsity"))):
             raise AekitError("--init takes the model from its run: drop --model, --set and the other model options")
-        out = a.out or f"runs/{a.preset}"
+        out = a.out or f"runs/{settings['preset']}"
         run = runs.train_run(settings, out, force=a.force, progress=a.progress, init=a.init)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports
         return 0

@@ -93,8 +93,9 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
                      patches_per_image: int | None = None) -> dict:
     """Merge preset ← TOML file ← explicit options (None means "not given") into one settings dict."""
     file = _read_toml(config_file) if config_file else {}
+    preset = file.get("preset", preset)
     try:
-        s = get_preset(file.get("preset", preset))
+        s = get_preset(preset)
     except ValueError as e:
         raise AekitError(str(e)) from None
     unknown = set(file) - {"preset", "dataset", "data", "image_size", "patches", "patches_per_image", "test_fraction",
@@ -130,7 +131,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         raise AekitError("patches per image needs a patch size (--patches HxW)")
     return {"source": source, "image_size": _parse_size(size), "model": given_model or s["model"],
             "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction)),
-            "patches": patch_size, "patches_per_image": per_image}
+            "patches": patch_size, "patches_per_image": per_image, "preset": preset}
 
 
 def _widths(text: str, option: str) -> list[int]:

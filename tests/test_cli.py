@@ -272,3 +272,16 @@ def test_a_collapsed_vae_is_reported_with_its_active_dimensions(mnist_npz, tmp_p
     assert main([*common, "--set", "beta=1000", "--out", str(tmp_path / "collapsed")]) == 0  # KL crushes the code
     assert json.loads((tmp_path / "collapsed" / "eval.json").read_text())["active_dims"] == 0
     assert "only 0 of 16 code dimensions are active: the decoder ignores" in caplog.text
+
+
+def test_resume_refuses_options_it_would_ignore_and_a_config_preset_names_the_default_out(trained, tmp_path,
+                                                                                          capsys, monkeypatch):
+    capsys.readouterr()
+    assert main(["train", "--resume", str(trained), "--epochs", "5", "--set", "code_size=2"]) == 1
+    assert "drop --epochs, --set" in _err_line(capsys)
+    (tmp_path / "f.toml").write_text('preset = "fast"\n[train]\nepochs = 0.01\n')
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "data" / "x.npy", np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8))
+    assert main(["train", "--config", "f.toml", "--data", "data/x.npy", "--no-eval", "--no-progress"]) == 0
+    assert ckpt.read_run_config(tmp_path / "runs" / "fast")["train"]["batch_size"] == 64  # the fast preset's
