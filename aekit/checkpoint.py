@@ -181,6 +181,8 @@ def read_run_config(run_dir: str | Path) -> dict:
     if not (run_dir / CONFIG).is_file():
         raise AekitError(f"{run_dir} is not a run folder (it has no {CONFIG})")
     cfg = read_json(run_dir / CONFIG)
+    if cfg.get("kind") == "aekit-detector":
+        raise AekitError(f"{run_dir} is a swap detector (aekit detect-train), not a model run; use it with aekit detect")
     if cfg.get("model") not in MODELS:
         raise AekitError(f"{run_dir / CONFIG}: unknown model {cfg.get('model')!r}; aekit knows {sorted(MODELS)}")
     if not isinstance(cfg.get("config"), dict):

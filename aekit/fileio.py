@@ -17,6 +17,14 @@ def refuse_existing(paths, force: bool) -> None:
         raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 
 
+def not_a_file(path: str | Path):
+    """The one-line error for an input that should be a file and is not: a folder, or nothing at all."""
+    from .errors import AekitError
+
+    path = Path(path)
+    return AekitError(f"{path} is a folder, not a file" if path.is_dir() else f"{path} not found")
+
+
 def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -> None:
     """Check, before anything is written, that no two inputs map to one output and that no output (or a companion
     file such as a side-car) already exists, unless ``force``."""
@@ -43,7 +51,10 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target. The
     file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # name the file the user asked for, not the hidden temporary one
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o666 & ~_UMASK)

@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from . import __version__
 from .errors import AekitError
-from .fileio import atomic_write
+from .fileio import atomic_write, not_a_file
 
 KEY = "aekit:provenance"
 MAX_MARK = 1 << 16  # a mark longer than 64 KiB is not one of ours
@@ -66,14 +66,14 @@ def read_mark(path: str | Path) -> dict | None:
     """The provenance mark of a file (PNG chunk, or an array's side-car), or None when it has none."""
     path = Path(path)
     if not path.is_file():
-        raise AekitError(f"{path} not found")
+        raise not_a_file(path)
     if sidecar(path).is_file():
         text = sidecar(path).read_text()[:MAX_MARK]
     else:
         try:
             with Image.open(path) as im:
                 text = im.info.get(KEY) if im.format == "PNG" else None
-        except (OSError, Image.DecompressionBombError) as e:
+        except (OSError, ValueError, Image.DecompressionBombError) as e:  # ValueError: an oversized text chunk
             raise AekitError(f"{path} is not a readable image ({e})") from None
         if text is None:
             return None

@@ -207,6 +207,8 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
     """Continue a run from its ``checkpoint.safetensors`` with the settings in its ``config.json``."""
     run = Path(run)
     cfg = ckpt.read_run_config(run)
+    if cfg["model"] == "swap":
+        raise AekitError(f"{run} is a swap run: continue it with aekit swap-train --resume {run}")
     if not (run / ckpt.STATE).exists():
         raise AekitError(f"{run} has no checkpoint to resume from")
     data = cfg.get("data") or {}

@@ -285,3 +285,13 @@ def test_resume_refuses_options_it_would_ignore_and_a_config_preset_names_the_de
     np.save(tmp_path / "data" / "x.npy", np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8))
     assert main(["train", "--config", "f.toml", "--data", "data/x.npy", "--no-eval", "--no-progress"]) == 0
     assert ckpt.read_run_config(tmp_path / "runs" / "fast")["train"]["batch_size"] == 64  # the fast preset's
+
+
+def test_paths_in_errors_are_the_users_own(trained, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path)]) == 1
+    assert "is a folder, not a file" in _err_line(capsys)
+    target = tmp_path / "no-such-folder" / "fig.png"
+    assert main(["reconstruct", str(trained), "-n", "3", "--out", str(target)]) == 1
+    err = _err_line(capsys)
+    assert err.endswith(str(target)) and ".tmp" not in err

@@ -90,3 +90,8 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
         assert main(args) == 1, args
         err = capsys.readouterr().err
         assert err.startswith("aekit: error:") and err.count("\n") == 1, (args, err)
+    capsys.readouterr()
+    assert main(["eval", str(det)]) == 1  # a detector is not a model run, and the error says what it is
+    assert "is a swap detector" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run)]) == 1
+    assert "swap-train --resume" in capsys.readouterr().err

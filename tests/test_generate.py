@@ -42,6 +42,9 @@ def test_generate_from_a_plain_autoencoder_writes_marked_files(dense_run, tmp_pa
     again = tmp_path / "again.png"
     assert main(["generate", str(dense_run), "-n", "6", "--out", str(again)]) == 0
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
+    fresh = tmp_path / "fresh.png"  # --separate naming a file: refused before anything is written
+    assert main(["generate", str(dense_run), "-n", "6", "--out", str(fresh), "--separate", str(again)]) == 1
+    assert "should name a folder" in capsys.readouterr().err and not fresh.exists()
 
 
 def test_interpolate_and_inspect_unmarked(dense_run, tmp_path, capsys):
@@ -55,6 +58,14 @@ def test_interpolate_and_inspect_unmarked(dense_run, tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(plain)]) == 3
     assert "no aekit provenance mark" in capsys.readouterr().out
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("aekit:provenance", "x" * (20 << 20), zip=True)  # expands past Pillow's text-chunk limit
+    bomb = tmp_path / "bomb.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(bomb, pnginfo=info)
+    assert main(["inspect", str(bomb)]) == 1
+    assert "is not a readable image" in capsys.readouterr().err
     assert main(["interpolate", str(dense_run), "0", "999999", "--out", str(tmp_path / "x.png")]) == 1
     assert main(["generate", str(dense_run), "--sampler", "prior", "--out", str(tmp_path / "y.png")]) == 1
 

@@ -59,7 +59,8 @@ def test_bce_matches_a_direct_computation():
 
 
 @pytest.mark.parametrize("bad", [dict(code_size=0), dict(loss="l1"), dict(output_activation="identity"),
-                                 dict(activation="nope"), dict(input_shape=(0, 3)), dict(init="he")])
+                                 dict(activation="nope"), dict(input_shape=(0, 3)), dict(init="he"),
+                                 dict(hidden=(0,)), dict(hidden=(10**9,))])  # the last: refused before allocating
 def test_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("dense", {"input_shape": (4,), **bad})

@@ -314,3 +314,15 @@ def test_code_cycle_asks_each_swap_to_encode_to_its_source_code(small_x):
     assert any(float(p.grad.abs().sum()) > 0 for p in model.encoder.parameters())
     with pytest.raises(ValueError, match="code_cycle"):
         _model(code_cycle=-1)
+
+
+def test_grey_and_colour_domains_meet_in_rgb(tmp_path):
+    from aekit.apps.swap import load_domains
+
+    rng = np.random.default_rng(0)
+    grey, colour = rng.integers(0, 256, (20, 12, 12), dtype=np.uint8), rng.integers(0, 256, (20, 12, 12, 3), np.uint8)
+    np.save(tmp_path / "g.npy", grey)
+    np.save(tmp_path / "c.npy", colour)
+    ds = load_domains({"g": str(tmp_path / "g.npy"), "c": str(tmp_path / "c.npy")})
+    assert ds["g"].x_train.shape[1:] == (12, 12, 3) and ds["c"].x_train.shape[1:] == (12, 12, 3)
+    assert np.array_equal(ds["g"].x_train[..., 0], ds["g"].x_train[..., 2])  # the grey levels, in every channel

@@ -17,7 +17,7 @@ from PIL import Image
 from .. import checkpoint as ckpt
 from ..codec import Codec, CodecError
 from ..errors import AekitError
-from ..fileio import atomic_write, claim_outputs
+from ..fileio import atomic_write, claim_outputs, not_a_file
 from ..models.compress import CompressiveAutoencoder
 from ..provenance import make_mark, save_png
 from .inputs import expand_inputs, read_image
@@ -111,7 +111,7 @@ def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force:
         raise AekitError("no inputs to decompress")
     for p in paths:
         if not p.is_file():
-            raise AekitError(f"{p} not found")
+            raise not_a_file(p)
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
     targets = _targets(paths, out, ".png", force)

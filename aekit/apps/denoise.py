@@ -27,7 +27,7 @@ from ..data.normalize import Normalizer
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct
-from ..fileio import claim_outputs
+from ..fileio import claim_outputs, not_a_file
 from ..provenance import make_mark, save_array, save_png
 from ..runs import run_normalizer
 from ..tiles import apply_tiled, check_overlap
@@ -138,7 +138,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
         raise AekitError("no inputs to denoise")
     for p in paths:
         if not p.is_file():
-            raise AekitError(f"{p} not found")
+            raise not_a_file(p)
         if not (is_image_file(p) or p.suffix.lower() == ".npy"):
             raise AekitError(f"{p}: expected an image file (PNG/JPEG/WebP/BMP) or a .npy array")
     if out.exists() and not out.is_dir():

@@ -84,6 +84,8 @@ def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sa
     """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
     run = Path(run)
     out = Path(out) if out else run / "samples.png"
+    if separate and Path(separate).exists() and not Path(separate).is_dir():
+        raise AekitError(f"--separate {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
     refuse_existing(files, force)
     images, mark = sample_images(run, n, sampler, seed)

@@ -64,11 +64,15 @@ def load_domains(domains: dict[str, str], image_size=None, test_fraction: float 
         if ds.kind != IMAGE:
             raise AekitError(f"domain {name!r} ({source}) holds table data; swap works on images")
         out[name] = ds
+    if len({sample_shape(ds)[0] for ds in out.values()}) > 1:  # grey and colour domains: all become RGB (lossless)
+        for name, ds in out.items():
+            if ds.x_train.ndim == 3:
+                log.info("domain %r is greyscale: using it as RGB like the other domains", name)
+                ds.x_train, ds.x_test = (np.repeat(x[..., None], 3, axis=-1) for x in (ds.x_train, ds.x_test))
     shapes = {name: sample_shape(ds) for name, ds in out.items()}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in shapes.items())
-        raise AekitError(f"the domains' images differ in shape ({listed}); pass --image-size HxW "
-                         "(and use the same colour mode in every domain)")
+        raise AekitError(f"the domains' images differ in size ({listed}); pass --image-size HxW")
     return out
 
 
