@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from tiny import assert_reloads_same, fit_batch
@@ -64,6 +66,24 @@ def test_bce_matches_a_direct_computation():
 def test_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         build_model("dense", {"input_shape": (4,), **bad})
+
+
+@pytest.mark.parametrize("name, bad", [
+    ("conv", {"channels": (10**6, 10**6)}),  # 10^13 weights: refused from the shapes alone, before allocating
+    ("vae", {"backbone": "conv", "channels": (10**6,)}),
+    ("vq", {"channels": (10**6, 10**6)}),
+    ("swap", {"channels": (10**6, 10**6), "domains": ("a", "b")}),
+    ("compress", {"channels": (10**6, 10**6)}),
+    ("conv", {"blocks_per_stage": 10**9}),  # refused before building a billion modules
+    ("conv", {"channels": (8,) * 1000}),
+    ("conv", {"stem": 10**9, "head": "full"}),
+    ("conv", {"decoder_blocks_per_stage": 10**9}),
+])
+def test_oversized_configs_are_refused_before_allocating(name, bad):
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="weights|at most|to 64"):
+        build_model(name, {"input_shape": (1, 28, 28), **bad})
+    assert time.perf_counter() - t0 < 5
 
 
 def test_unknown_model_and_field():

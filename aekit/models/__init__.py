@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from .base import Autoencoder, config_from_dict, config_to_dict
 from .compress import CompressConfig, CompressiveAutoencoder
 from .conv import ConvAutoencoder, ConvConfig
@@ -9,6 +11,8 @@ from .dense import DenseAutoencoder, DenseConfig
 from .swap import SwapAutoencoder, SwapConfig
 from .vae import VAE, VAEConfig
 from .vq import VQVAE, VQConfig
+
+MAX_PARAMETERS = 1 << 31  # 8 GB of float32 weights: a config beyond this (say, a hostile config.json) is refused
 
 MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
     "dense": (DenseConfig, DenseAutoencoder),
@@ -38,6 +42,11 @@ def build_model(name: str, config: dict | object | None = None, **overrides) -> 
         cfg = config_from_dict(cfg_cls, data)
     else:
         cfg = config_from_dict(cfg_cls, {**config_to_dict(config), **overrides}) if overrides else config
+    with torch.device("meta"):  # shapes only, no memory: the size is known before anything is allocated
+        shapes = model_cls(cfg)
+    size = sum(t.numel() for t in (*shapes.parameters(), *shapes.buffers()))
+    if size > MAX_PARAMETERS:
+        raise ValueError(f"this {name} config makes a model of {size:,} weights (limit {MAX_PARAMETERS:,})")
     return model_cls(cfg)
 
 

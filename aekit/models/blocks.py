@@ -69,6 +69,9 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
+MAX_LAYERS = 64  # stages, or convs per stage: a bound that keeps a hostile config from building forever
+
+
 def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, norm: str = "none",
                head: str = "full") -> None:
     """Validate the conv-backbone fields of a config; raises ValueError with one line."""
@@ -76,8 +79,10 @@ def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, n
         raise ValueError(f"a conv model needs input_shape (C, H, W), got {tuple(input_shape)}")
     if not channels or any(int(c) <= 0 for c in channels):
         raise ValueError(f"channels must be one or more positive widths, got {tuple(channels)}")
-    if blocks_per_stage < 1:
-        raise ValueError(f"blocks_per_stage must be >= 1, got {blocks_per_stage}")
+    if len(channels) > MAX_LAYERS:
+        raise ValueError(f"at most {MAX_LAYERS} stages (channels), got {len(channels)}")
+    if not 1 <= blocks_per_stage <= MAX_LAYERS:
+        raise ValueError(f"blocks_per_stage must be 1 to {MAX_LAYERS}, got {blocks_per_stage}")
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
     if norm not in NORMS:

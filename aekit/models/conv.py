@@ -18,6 +18,7 @@ from torch import nn
 
 from .base import Autoencoder, activation, check_config, check_sparsity, numel
 from .blocks import (
+    MAX_LAYERS,
     UPSAMPLES,
     check_conv,
     conv_decoder,
@@ -66,10 +67,10 @@ class ConvConfig:
         check_sparsity(self)
         check_neighbors(self)
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
-        if self.stem < 0:
-            raise ValueError(f"stem must be >= 0, got {self.stem}")
-        if self.decoder_blocks_per_stage < 0:
-            raise ValueError(f"decoder_blocks_per_stage must be >= 0 (0: blocks_per_stage), got "
+        if not 0 <= self.stem <= MAX_LAYERS:
+            raise ValueError(f"stem must be 0 to {MAX_LAYERS}, got {self.stem}")
+        if not 0 <= self.decoder_blocks_per_stage <= MAX_LAYERS:
+            raise ValueError(f"decoder_blocks_per_stage must be 0 (blocks_per_stage) to {MAX_LAYERS}, got "
                              f"{self.decoder_blocks_per_stage}")
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         if self.upsample not in UPSAMPLES:
