@@ -11,11 +11,12 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .fileio import atomic_write  # noqa: E402
+from .fileio import atomic_write, ensure_parent  # noqa: E402
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None) -> None:
     """Render a figure to PNG and write it atomically; with ``mark``, as a provenance-marked PNG."""
+    ensure_parent(path)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)

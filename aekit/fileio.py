@@ -47,6 +47,15 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def ensure_parent(path: str | Path) -> Path:
+    """Create the folder an output file goes into (the user named the file; its folders follow, as with embed)."""
+    path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise NotADirectoryError(f"{path.parent} is not a folder, so {path} cannot be written there")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target. The
     file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""

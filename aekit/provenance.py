@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from . import __version__
 from .errors import AekitError
-from .fileio import atomic_write, not_a_file
+from .fileio import atomic_write, ensure_parent, not_a_file
 
 KEY = "aekit:provenance"
 MAX_MARK = 1 << 16  # a mark longer than 64 KiB is not one of ours
@@ -43,7 +43,7 @@ def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict) -> P
     pil = image if isinstance(image, Image.Image) else _to_pil(image)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", pnginfo=info)
-    atomic_write(path, buf.getvalue())
+    atomic_write(ensure_parent(path), buf.getvalue())
     return Path(path)
 
 
@@ -52,7 +52,7 @@ def save_array(path: str | Path, array: np.ndarray, mark: dict) -> Path:
     path = Path(path)
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    atomic_write(path, buf.getvalue())
+    atomic_write(ensure_parent(path), buf.getvalue())
     atomic_write(sidecar(path), (json.dumps(mark, indent=2, sort_keys=True) + "\n").encode())
     return path
 

@@ -69,6 +69,10 @@ def test_info_and_reconstruct(trained, tmp_path, capsys):
     assert png.stat().st_size > size  # a third row: the refined codes' reconstructions
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(tmp_path / "x.png"), "--refine", "-1"]) == 1
     assert "steps" in _err_line(capsys) and not (tmp_path / "x.png").exists()
+    nested = tmp_path / "new" / "folder" / "fig.png"  # the folders of a named output file are made
+    assert main(["reconstruct", str(trained), "-n", "3", "--out", str(nested)]) == 0 and read_mark(nested)
+    assert main(["reconstruct", str(trained), "-n", "3", "--out", str(png / "inside.png")]) == 1  # png is a file
+    assert "is not a folder" in _err_line(capsys) and read_mark(png)
 
 
 def test_same_seed_cli_runs_are_bitwise_identical(mnist_npz, tmp_path):
