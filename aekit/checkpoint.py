@@ -236,6 +236,14 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     return rows
 
 
+def epochs_done(rows: list[dict]) -> float:
+    """Epochs a run has trained, from its metrics: fractional when a time limit ended the last one (runs written
+    before the ``epochs_done`` field count their records)."""
+    if not rows:
+        return 0.0
+    return float(rows[-1].get("epochs_done", len(rows)))
+
+
 def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
     """Atomically rewrite ``metrics.jsonl``."""
     atomic_write(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows).encode())

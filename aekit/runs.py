@@ -308,8 +308,7 @@ def finish_run(run: Path) -> str:
     fig = reconstruction_png(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
     secs = hist[-1]["seconds"] if hist else float("nan")
-    asked = float((ckpt.read_run_config(run).get("train") or {}).get("epochs") or len(hist))
-    done = min(float(len(hist)), asked)  # a fractional last epoch still writes a row; early stops write fewer
+    done = round(ckpt.epochs_done(hist), 2)
     parts = [f"run {run}: {done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s"]
     if "test_bce" in metrics:
         parts.append(f"test BCE {metrics['test_bce']:.4f}")
@@ -332,7 +331,7 @@ def run_info(run: str | Path) -> dict:
     info = {"run": str(run), "aekit": cfg.get("aekit"), "model": cfg["model"], "config": cfg["config"],
             "parameters": sum(p.numel() for p in model.parameters()),
             "data": {k: v for k, v in (cfg.get("data") or {}).items() if k != "normalizer"},
-            "train": cfg.get("train"), "epochs_done": len(hist), "last_epoch": hist[-1] if hist else None}
+            "train": cfg.get("train"), "epochs_done": ckpt.epochs_done(hist), "last_epoch": hist[-1] if hist else None}
     if (run / ckpt.WEIGHTS).exists():
         info["fingerprint"] = ckpt.fingerprint(run / ckpt.WEIGHTS)
     if (run / EVAL).exists():

@@ -284,7 +284,7 @@ def _train(
         bar.close()
 
         check_finite(f"the end of epoch {epoch + 1}")
-        record = {"epoch": epoch + 1, "step": st.global_step}
+        record = {"epoch": epoch + 1, "step": st.global_step, "epochs_done": round(st.global_step / per_epoch, 4)}
         record.update({f"train_{k}": float(v) for k, v in zip(term_names or [], sums.means(d))})
         record["lr"] = opt.param_groups[0]["lr"]
         with average.applied() if average is not None else contextlib.nullcontext():  # the weights in use

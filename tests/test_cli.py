@@ -10,6 +10,7 @@ import torch
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
+from aekit.fileio import atomic_write
 from aekit.provenance import read_mark
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
@@ -94,7 +95,7 @@ def test_options_from_toml_and_flags(mnist_npz, tmp_path):
     assert cfg["train"]["schedule"] == "linear"  # from the fast preset named in the file
 
 
-def test_conv_preset_trains_against_the_clock(mnist_npz, tmp_path):
+def test_conv_preset_trains_against_the_clock(mnist_npz, tmp_path, capsys):
     run = tmp_path / "c"
     assert main(["train", "--preset", "conv", "--data", str(mnist_npz), "--out", str(run), "--epochs", "50",
                  "--time-limit", "1", "--no-channels-last", "--no-eval", "--no-progress"]) == 0
@@ -103,6 +104,10 @@ def test_conv_preset_trains_against_the_clock(mnist_npz, tmp_path):
     assert cfg["train"]["channels_last"] is False  # the flag beats the preset
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["seconds"] < 5 and rows[-1]["step"] < 50 * 1024 / 32
+    assert len(rows) - 1 < rows[-1]["epochs_done"] <= len(rows)  # the clock may end an epoch part way
+    capsys.readouterr()
+    assert main(["info", str(run), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs_done"] == rows[-1]["epochs_done"]
 
 
 def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys):
@@ -295,7 +300,7 @@ def test_paths_in_errors_are_the_users_own(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main(["inspect", str(tmp_path)]) == 1
     assert "is a folder, not a file" in _err_line(capsys)
-    target = tmp_path / "no-such-folder" / "fig.png"
-    assert main(["reconstruct", str(trained), "-n", "3", "--out", str(target)]) == 1
-    err = _err_line(capsys)
-    assert err.endswith(str(target)) and ".tmp" not in err
+    target = tmp_path / "no-such-folder" / "fig.png"  # atomic_write makes no folders; its error names the target
+    with pytest.raises(OSError) as e:
+        atomic_write(target, b"x")
+    assert e.value.filename == str(target)

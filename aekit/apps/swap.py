@@ -274,5 +274,6 @@ def finish_swap(run: str | Path) -> str:
     hist = ckpt.read_metrics(run)
     secs = hist[-1]["seconds"] if hist else float("nan")
     mses = ", ".join(f"{k} {v['test_mse']:.5f}" for k, v in metrics["domains"].items())
-    return f"run {run}: {len(hist)} epochs in {secs:.1f} s, test MSE of own-domain reconstructions: {mses}\n" \
+    done = round(ckpt.epochs_done(hist), 2)
+    return f"run {run}: {done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s, test MSE of own-domain reconstructions: {mses}\n" \
            f"figure: {fig}"
