@@ -244,6 +244,12 @@ def epochs_done(rows: list[dict]) -> float:
     return float(rows[-1].get("epochs_done", len(rows)))
 
 
+def trained_for(rows: list[dict]) -> str:
+    """'N epochs in S s' for a run's summary line."""
+    done, secs = round(epochs_done(rows), 2), rows[-1]["seconds"] if rows else float("nan")
+    return f"{done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s"
+
+
 def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
     """Atomically rewrite ``metrics.jsonl``."""
     atomic_write(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows).encode())

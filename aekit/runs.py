@@ -307,9 +307,7 @@ def finish_run(run: Path) -> str:
     ckpt.write_json(run / EVAL, metrics)
     fig = reconstruction_png(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
-    secs = hist[-1]["seconds"] if hist else float("nan")
-    done = round(ckpt.epochs_done(hist), 2)
-    parts = [f"run {run}: {done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s"]
+    parts = [f"run {run}: {ckpt.trained_for(hist)}"]
     if "test_bce" in metrics:
         parts.append(f"test BCE {metrics['test_bce']:.4f}")
     parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")

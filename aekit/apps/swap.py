@@ -272,8 +272,6 @@ def finish_swap(run: str | Path) -> str:
     ckpt.write_json(run / EVAL, metrics)
     fig = swap_figure(run, force=True, opened=opened)
     hist = ckpt.read_metrics(run)
-    secs = hist[-1]["seconds"] if hist else float("nan")
     mses = ", ".join(f"{k} {v['test_mse']:.5f}" for k, v in metrics["domains"].items())
-    done = round(ckpt.epochs_done(hist), 2)
-    return f"run {run}: {done:g} epoch{'' if done == 1 else 's'} in {secs:.1f} s, test MSE of own-domain reconstructions: {mses}\n" \
+    return f"run {run}: {ckpt.trained_for(hist)}, test MSE of own-domain reconstructions: {mses}\n" \
            f"figure: {fig}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -10,8 +9,6 @@ import torch
 from .base import Autoencoder, check_config, check_sparsity, glorot_init_, numel
 from .blocks import mlp
 from .neighbors import check_neighbors
-
-MAX_WEIGHTS = 1 << 31  # a dense model's weights (encoder and decoder); beyond this a config is a mistake
 
 
 @dataclass(frozen=True)
@@ -39,9 +36,6 @@ class DenseConfig:
         check_config(self)
         if any(int(w) <= 0 for w in self.hidden):
             raise ValueError(f"hidden widths must be positive, got {list(self.hidden)}")
-        widths = [math.prod(self.input_shape), *(int(w) for w in self.hidden), int(self.code_size)]
-        if 2 * sum(a * b for a, b in zip(widths, widths[1:])) > MAX_WEIGHTS:  # before allocating anything
-            raise ValueError(f"hidden widths {list(self.hidden)} make a model of over {MAX_WEIGHTS:,} weights")
         check_sparsity(self)
         check_neighbors(self)
         if self.init not in ("glorot", "torch"):
