@@ -166,8 +166,8 @@ class Model:
         """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""
         self._require_built()
         path = Path(path)
-        if (path / ckpt.CONFIG).exists() and not force:
-            raise AekitError(f"{path} already holds a run; pass force=True to replace it")
+        if not force:
+            ckpt.refuse_run_files(path, "pass force=True to replace it")
         path.mkdir(parents=True, exist_ok=True)
         data = {**self.data_info, "normalizer": self.normalizer.to_dict() if self.normalizer else None}
         ckpt.save_model(path, self.net, ckpt.run_config(self.net, data))

@@ -112,9 +112,21 @@ def check_run_dir(path: str | Path, force: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AekitError(f"{path} exists and is not a folder")
-    if (path / CONFIG).exists() and not force:
-        raise AekitError(f"{path} already holds a run; choose another --out, --resume it, or pass --force")
+    if not force:
+        refuse_run_files(path, "choose another --out, --resume it, or pass --force")
     return path
+
+
+def refuse_run_files(path: Path, advice: str) -> None:
+    """Refuse a folder holding any file a run would write (a run, or the user's own ``metrics.jsonl``): writing a run
+    there would overwrite it. Other files are the user's and a run leaves them alone, so they do not count."""
+    if not path.is_dir():
+        return
+    if (path / CONFIG).exists() and ((path / WEIGHTS).exists() or (path / STATE).exists()):
+        raise AekitError(f"{path} already holds a run; {advice}")
+    clash = [name for name in (*RUN_FILES, REPLACED) if (path / name).exists()]
+    if clash:
+        raise AekitError(f"{path} already holds {', '.join(clash)}, which a run would overwrite; {advice}")
 
 
 def prepare_run_dir(path: str | Path, force: bool = False) -> Path:

@@ -18,6 +18,17 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text
 
 
+def _seed(text: str) -> int:
+    """A random seed: an integer every consumer accepts (scikit-learn's random_state stops at 2**32 - 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: an integer from 0 to {2**32 - 1}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"invalid seed {value}: an integer from 0 to {2**32 - 1}")
+    return value
+
+
 def _output(parser: argparse.ArgumentParser, replaces: str, **out) -> None:
     """A subcommand's ``--out`` (``out``: its argparse keywords) and the ``--force`` that lets it replace files:
     without ``--force`` nothing a user already has is overwritten."""
@@ -78,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--val-fraction", type=float, help="held-out share for validation (seed: 0)")
     o.add_argument("--patience", type=int, help="early-stopping patience in epochs, needs --val-fraction (seed: 0)")
     o.add_argument("--grad-clip", type=float, help="clip gradient norm (seed: 0 = off)")
-    o.add_argument("--seed", type=int, help="random seed (seed: 0)")
+    o.add_argument("--seed", type=_seed, help="random seed (seed: 0)")
     o.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (seed: auto)")
     o.add_argument("--checkpoint-every", type=int, help="also checkpoint every N steps (seed: 0 = epoch ends)")
     o.add_argument("--noise", choices=["none", "gaussian", "salt_pepper", "mask"],
@@ -128,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--separate", metavar="DIR", help="also write each sample as DIR/sample-NNNN.png")
     g.add_argument("--sampler", default="auto", choices=["auto", "prior", "gmm", "vq-prior"],
                    help="auto: a VAE's prior, a VQ-VAE's learned prior, else a Gaussian mixture over training codes")
-    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--seed", type=_seed, default=0, help="random seed")
 
     p_int = sub.add_parser("interpolate", help="decode the line between the codes of two inputs",
                            formatter_class=_Formatter)
@@ -214,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument("--epochs", type=float, help="passes over all domains' images together")
     so.add_argument("--batch-size", type=int, help="global batch size, split equally between the domains")
     so.add_argument("--lr", type=float, help="peak learning rate")
-    so.add_argument("--seed", type=int, help="random seed (default 0)")
+    so.add_argument("--seed", type=_seed, help="random seed (default 0)")
     so.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default auto)")
     so.add_argument("--adversarial", type=float, help="weight of the per-domain adversarial decoder (default 0 = off)")
     so.add_argument("--adv-start", type=int, help="first epoch (0-based) with the critic on (default 0)")
@@ -247,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output(dt, "replace an existing detector", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
     dt.add_argument("--epochs", type=int, default=10, help="training epochs")
-    dt.add_argument("--seed", type=int, default=0, help="random seed")
+    dt.add_argument("--seed", type=_seed, default=0, help="random seed")
 
     dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
                         formatter_class=_Formatter)

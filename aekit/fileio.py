@@ -13,6 +13,9 @@ def refuse_existing(paths, force: bool) -> None:
     from .errors import AekitError
 
     existing = [Path(p) for p in paths if p is not None and Path(p).exists()]
+    folder = next((p for p in existing if p.is_dir()), None)
+    if folder is not None:  # no --force can write a file over a folder
+        raise AekitError(f"{folder} is a folder; name a file to write")
     if existing and not force:
         raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 

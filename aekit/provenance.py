@@ -62,6 +62,11 @@ def sidecar(path: str | Path) -> Path:
     return Path(f"{path}.provenance.json")
 
 
+def companions(path: str | Path) -> list[Path]:
+    """The files written beside an output: a ``.npy`` array's side-car provenance, nothing for a PNG (marked inside)."""
+    return [sidecar(path)] if Path(path).suffix.lower() == ".npy" else []
+
+
 def read_mark(path: str | Path) -> dict | None:
     """The provenance mark of a file (PNG chunk, or an array's side-car), or None when it has none."""
     path = Path(path)

@@ -54,6 +54,10 @@ def test_info_and_reconstruct(trained, tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["parameters"] == 209_968 and info["epochs_done"] == 1 and len(info["fingerprint"]) == 64
     png = tmp_path / "fig.png"
+    png.mkdir()  # a folder where the figure should go: no --force replaces it
+    assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force"]) == 1
+    assert "is a folder; name a file to write" in capsys.readouterr().err and png.is_dir()
+    png.rmdir()
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png)]) == 0
     assert png.stat().st_size > 1000
     for fig in (png, trained / "reconstructions.png"):  # reconstructions are model output: marked
@@ -115,6 +119,20 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     assert main(["train", "--data", str(mnist_npz), "--out", str(trained), *FAST]) == 1
     assert "already holds a run" in _err_line(capsys)
     assert (trained / "model.safetensors").read_bytes() == before
+
+
+def test_a_folder_holding_the_users_run_named_files_is_refused_and_other_files_stay(mnist_npz, tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "metrics.jsonl").write_text("my own log\n")
+    (mine / "keep.txt").write_text("keep")
+    assert main(["train", "--data", str(mnist_npz), "--out", str(mine), *FAST, "--no-eval"]) == 1
+    err = _err_line(capsys)
+    assert "metrics.jsonl, which a run would overwrite" in err and "already holds a run" not in err
+    assert (mine / "metrics.jsonl").read_text() == "my own log\n"
+    (mine / "metrics.jsonl").unlink()  # only unrelated files left: they stay beside the run
+    assert main(["train", "--data", str(mnist_npz), "--out", str(mine), *FAST, "--no-eval"]) == 0
+    assert (mine / "keep.txt").read_text() == "keep" and (mine / "model.safetensors").exists()
 
 
 def test_a_failed_force_retrain_restores_the_run_and_a_good_one_drops_its_stale_results(trained, mnist_npz,

@@ -96,7 +96,7 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("case", ["missing", "suffix", "overlap", "npy_size", "range", "clash", "out_is_file"])
+@pytest.mark.parametrize("case", ["missing", "suffix", "overlap", "npy_size", "range", "rank", "clash", "out_is_file"])
 def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     good = tmp_path / "good.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(good)
@@ -115,6 +115,9 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     elif case == "range":
         np.save(tmp_path / "r.npy", np.full((2, 28, 28), 3.0, np.float32))
         inputs[case] = [str(tmp_path / "r.npy")]
+    elif case == "rank":  # one row of numbers is not an image
+        np.save(tmp_path / "oned.npy", np.zeros(100, np.uint8))
+        inputs[case] = [str(tmp_path / "oned.npy")]
     elif case == "clash":
         (tmp_path / "sub").mkdir()
         Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "sub" / "good.png")
@@ -125,6 +128,7 @@ def test_cli_refuses_bad_input_with_one_line(noisy_run, tmp_path, capsys, case):
     assert main(["denoise", str(noisy_run), *inputs[case], "--out", str(out), *extra]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("aekit: error:") and "\n" not in err, err
+    assert case != "rank" or "got shape (100,)" in err, err
     assert out.is_file() if case == "out_is_file" else not out.exists()  # nothing written, no folder, on a refusal
 
 

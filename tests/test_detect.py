@@ -95,3 +95,14 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     assert "is a swap detector" in capsys.readouterr().err
     assert main(["train", "--resume", str(run)]) == 1
     assert "swap-train --resume" in capsys.readouterr().err
+
+
+def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_path, caplog):
+    run = tmp_path / "dense"
+    assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--epochs", "1", "--no-eval",
+                 "--no-progress"]) == 0
+    with caplog.at_level("INFO", logger="aekit"):
+        assert main(["detect-train", str(run), "--out", str(tmp_path / "det"), "--max-per-domain", "20",
+                     "--epochs", "1"]) == 0
+    assert "synthetic-image detector for the outputs of dense (seed 0)" in caplog.text
+    assert "swap detector" not in caplog.text

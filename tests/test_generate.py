@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from aekit.apps.generate import sample_images
 from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.provenance import read_mark, save_array
@@ -45,6 +46,13 @@ def test_generate_from_a_plain_autoencoder_writes_marked_files(dense_run, tmp_pa
     fresh = tmp_path / "fresh.png"  # --separate naming a file: refused before anything is written
     assert main(["generate", str(dense_run), "-n", "6", "--out", str(fresh), "--separate", str(again)]) == 1
     assert "should name a folder" in capsys.readouterr().err and not fresh.exists()
+    for seed in ("-1", str(2**32)):  # a seed scikit-learn's mixture would reject: refused before anything runs
+        with pytest.raises(SystemExit) as e:
+            main(["generate", str(dense_run), "-n", "2", "--seed", seed, "--out", str(fresh)])
+        assert e.value.code == 2 and "invalid seed" in capsys.readouterr().err and not fresh.exists()
+    assert main(["generate", str(dense_run), "-n", "2", "--seed", str(2**32 - 1), "--out", str(fresh)]) == 0
+    with pytest.raises(AekitError, match="seed must be"):
+        sample_images(dense_run, 2, seed=-5)
 
 
 def test_interpolate_and_inspect_unmarked(dense_run, tmp_path, capsys):

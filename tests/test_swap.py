@@ -190,6 +190,11 @@ def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files,
     assert np.array_equal(np.asarray(Image.open(out / "d1-to-a.png")), images[1])
     # No silent overwrite; bad requests are one line and a non-zero exit.
     assert main(["swap", str(swap_run), "--to", "a", str(inputs), "--out", str(out)]) == 1
+    (out / "stack-to-a.npy").unlink()  # the array gone, its provenance side-car is still the user's file
+    side = out / "stack-to-a.npy.provenance.json"
+    before = side.read_bytes()
+    assert main(["swap", str(swap_run), "--to", "a", str(tmp_path / "stack.npy"), "--out", str(out)]) == 1
+    assert "provenance.json exists" in capsys.readouterr().err and side.read_bytes() == before
     assert main(["swap", str(swap_run), "--to", "zz", str(inputs), "--out", str(tmp_path / "o2")]) == 1
     assert "unknown domain" in capsys.readouterr().err
     assert main(["swap", str(swap_run), "--to", "a", str(tmp_path / "missing.png"), "--out", str(tmp_path)]) == 1

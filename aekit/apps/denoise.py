@@ -28,7 +28,7 @@ from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct
 from ..fileio import claim_outputs, not_a_file
-from ..provenance import make_mark, save_array, save_png
+from ..provenance import companions, make_mark, save_array, save_png
 from ..runs import run_normalizer
 from ..tiles import apply_tiled, check_overlap
 from .inputs import is_image_file, read_image
@@ -96,6 +96,10 @@ def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what
     x = x[None] if single else x
     if x.ndim == 4 and c == 1 and x.shape[3] == 1:
         x = x[..., 0]
+    if x.ndim != (3 if c == 1 else 4):
+        one = "(H, W)" if c == 1 else f"(H, W, {c})"
+        raise AekitError(f"{what}: this run takes images shaped {one} or stacks of them (N, ...), "
+                         f"got shape {x.shape}")
     is_float = x.dtype.kind == "f"
     if is_float:
         if x.min() < 0 or x.max() > 1:
@@ -109,8 +113,7 @@ def _as_data_units(x: np.ndarray, norm: Normalizer, shape: tuple[int, ...], what
 def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
     """Where each input's result goes, refusing clashes and (without force) existing files."""
     targets = [out / (p.stem + (".npy" if p.suffix.lower() == ".npy" else ".png")) for p in inputs]
-    claim_outputs(inputs, targets, force,
-                  lambda dst: [Path(f"{dst}.provenance.json")] if dst.suffix == ".npy" else [])
+    claim_outputs(inputs, targets, force, companions)
     return targets
 
 

@@ -97,8 +97,10 @@ def train_detector(run: str | Path, out: str | Path, max_per_domain: int = 2000,
     x = np.concatenate([real, fake])
     y = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(fake), np.int64)])
     x_tr, y_tr, x_val, y_val = split(x, y, 0.1, seed)
-    net = train_feature_net(Dataset("detector", x_tr, y_tr, x_val, y_val, IMAGE, f"detector for {run}"), seed,
-                            purpose="swap detector", epochs=epochs, stem_stride=STEM_STRIDE)
+    what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
+    net = train_feature_net(Dataset(f"the outputs of {run.name}", x_tr, y_tr, x_val, y_val, IMAGE,
+                                    f"detector for {run}"), seed, purpose=f"{what} detector", epochs=epochs,
+                            stem_stride=STEM_STRIDE)
     val = score_images(net, x_val)
     config = {"kind": KIND, "aekit": __version__, "input_shape": list(net.input_shape), "n_classes": 2,
               "stem_stride": net.stem_stride, "epochs": epochs,

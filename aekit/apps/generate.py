@@ -52,6 +52,8 @@ def sample_images(run: str | Path, n: int = 64, sampler: str = "auto", seed: int
         raise AekitError(f"-n must be between 1 and {MAX_SAMPLES}")
     if sampler not in SAMPLERS:
         raise AekitError(f"unknown sampler {sampler!r}; choose from {SAMPLERS}")
+    if not 0 <= seed < 2**32:
+        raise AekitError(f"seed must be an integer from 0 to {2**32 - 1}, got {seed}")
     model, cfg = ckpt.load_model(run)
     name = default_sampler(model) if sampler == "auto" else sampler
     gen = torch.Generator().manual_seed(seed)

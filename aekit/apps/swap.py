@@ -18,9 +18,9 @@ from ..data import Normalizer, load_dataset, sample_shape
 from ..data.dataset import IMAGE, Dataset
 from ..data.npyfile import read_npy
 from ..errors import AekitError
-from ..fileio import refuse_existing
+from ..fileio import claim_outputs, refuse_existing
 from ..models import build_model
-from ..provenance import make_mark, save_array, save_png
+from ..provenance import companions, make_mark, save_array, save_png
 from ..runs import _progress
 from ..train import train, train_config_from_dict
 from .inputs import expand_inputs, read_model_image
@@ -206,9 +206,7 @@ def swap_files(run: str | Path, to: str, inputs: list[str], out_dir: str | Path,
     files = expand_inputs(inputs)
     out_dir = Path(out_dir)
     outs = [out_dir / f"{f.stem}-to-{to}{'.npy' if f.suffix.lower() == '.npy' else '.png'}" for f in files]
-    if len(set(outs)) != len(outs):
-        raise AekitError("two inputs share a file name; swap them into separate --out folders")
-    refuse_existing(outs, force)
+    claim_outputs(files, outs, force, companions)
     shape = tuple(model.config.input_shape)
     arrays = {f: read_npy(f) if f.suffix.lower() == ".npy" else read_model_image(f, shape)[None] for f in files}
     for f, a in arrays.items():
