@@ -77,6 +77,7 @@ def read_mark(path: str | Path) -> dict | None:
     else:
         try:
             with Image.open(path) as im:
+                im.load()  # to the end: a chunk after the pixels counts, and a truncated file is an error
                 text = im.info.get(KEY) if im.format == "PNG" else None
         except (OSError, ValueError, Image.DecompressionBombError) as e:  # ValueError: an oversized text chunk
             raise AekitError(f"{path} is not a readable image ({e})") from None

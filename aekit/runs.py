@@ -330,8 +330,14 @@ def run_info(run: str | Path) -> dict:
             "parameters": sum(p.numel() for p in model.parameters()),
             "data": {k: v for k, v in (cfg.get("data") or {}).items() if k != "normalizer"},
             "train": cfg.get("train"), "epochs_done": ckpt.epochs_done(hist), "last_epoch": hist[-1] if hist else None}
+    info["weights"] = "missing"  # a run still training has only its checkpoint
     if (run / ckpt.WEIGHTS).exists():
         info["fingerprint"] = ckpt.fingerprint(run / ckpt.WEIGHTS)
+        try:
+            ckpt.load_state_dict_checked(model, ckpt.load_tensors(run / ckpt.WEIGHTS)[0], run / ckpt.WEIGHTS)
+            info["weights"] = "ok"
+        except AekitError as e:
+            info["weights"] = f"unusable: {e}"
     if (run / EVAL).exists():
         info["eval"] = json.loads((run / EVAL).read_text())
     return info

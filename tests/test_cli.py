@@ -53,6 +53,7 @@ def test_info_and_reconstruct(trained, tmp_path, capsys):
     assert main(["info", str(trained), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["parameters"] == 209_968 and info["epochs_done"] == 1 and len(info["fingerprint"]) == 64
+    assert info["weights"] == "ok"
     png = tmp_path / "fig.png"
     png.mkdir()  # a folder where the figure should go: no --force replaces it
     assert main(["reconstruct", str(trained), "-n", "5", "--out", str(png), "--force"]) == 1
@@ -221,6 +222,11 @@ def test_corrupt_run_files_are_refused_cleanly(trained, tmp_path, capsys):
     (bad / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage")
     assert main(["eval", str(bad)]) == 1
     assert "safetensors" in _err_line(capsys)
+    assert main(["info", str(bad), "--json"]) == 1  # described, with the fault named and a failing exit
+    assert json.loads(capsys.readouterr().out)["weights"].startswith("unusable: ")
+    (bad / "model.safetensors").unlink()  # a run still training: no weights yet, nothing wrong
+    assert main(["info", str(bad), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"] == "missing"
     (bad / "config.json").write_text("{not json")
     assert main(["info", str(bad)]) == 1
     assert "JSON" in _err_line(capsys)

@@ -352,6 +352,13 @@ def test_npy_nan_refused(tmp_path):
         load_dataset(str(tmp_path / "nan.npy"))
 
 
+def test_one_array_of_the_wrong_rank_is_named_as_the_users_file(tmp_path):
+    np.save(tmp_path / "oned.npy", np.zeros(100))
+    with pytest.raises(AekitError, match=r"oned.npy: expected .* got shape \(100,\)") as e:
+        load_dataset(str(tmp_path / "oned.npy"))
+    assert "training data" not in str(e.value)  # a single array is split here; the user did not call it that
+
+
 def test_npz_object_dtype_refused(tmp_path):
     np.savez(tmp_path / "obj.npz", x=np.array([{"a": 1}, None], dtype=object))
     with pytest.raises(AekitError, match="object"):

@@ -74,6 +74,18 @@ def test_interpolate_and_inspect_unmarked(dense_run, tmp_path, capsys):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(bomb, pnginfo=info)
     assert main(["inspect", str(bomb)]) == 1
     assert "is not a readable image" in capsys.readouterr().err
+    cut = tmp_path / "cut.png"  # a marked image cut short: damaged, not merely unmarked
+    cut.write_bytes(strip.read_bytes()[:-200])
+    assert main(["inspect", str(cut)]) == 1
+    assert "image file is truncated" in capsys.readouterr().err
+    import struct
+    import zlib
+
+    body = b"aekit:provenance\x00\x00\x00\x00\x00" + b'{"operation": "late"}'  # an iTXt chunk after the pixels
+    chunk = struct.pack(">I", len(body)) + b"iTXt" + body + struct.pack(">I", zlib.crc32(b"iTXt" + body))
+    late = tmp_path / "late.png"
+    late.write_bytes(plain.read_bytes()[:-12] + chunk + plain.read_bytes()[-12:])
+    assert read_mark(late) == {"operation": "late"}
     assert main(["interpolate", str(dense_run), "0", "999999", "--out", str(tmp_path / "x.png")]) == 1
     assert main(["generate", str(dense_run), "--sampler", "prior", "--out", str(tmp_path / "y.png")]) == 1
 

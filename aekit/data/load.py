@@ -58,8 +58,9 @@ def _idx_parts(path: Path) -> Split:
 def _from_parts(name: str, parts: Split, source: str, test_fraction: float, seed: int) -> Dataset:
     """Validate arrays, split when there is no test set, and build the Dataset."""
     x_tr, y_tr, x_te, y_te = parts
-    x_tr, kind = as_samples(x_tr, f"{source} training data")
-    y_tr = as_labels(y_tr, len(x_tr), f"{source} training labels")
+    whole = x_te is None  # one array, split here: its samples are not the user's "training data"
+    x_tr, kind = as_samples(x_tr, source if whole else f"{source} training data")
+    y_tr = as_labels(y_tr, len(x_tr), f"{source} labels" if whole else f"{source} training labels")
     if x_te is None:
         x_tr, y_tr, x_te, y_te = split(x_tr, y_tr, test_fraction, seed)
     else:
