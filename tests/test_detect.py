@@ -76,6 +76,8 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     (tmp_path / "junk.png").write_bytes(b"not an image")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "config.json").write_text("{not json")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "model.safetensors").write_bytes(b"mine")
     cases = [["detect", str(tmp_path / "missing"), str(tmp_path / "big.png")],  # no detector
              ["detect", str(tmp_path), str(tmp_path / "big.png")],  # a folder without a config
              ["detect", str(run), str(tmp_path / "big.png")],  # a run folder, not a detector
@@ -84,12 +86,14 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
              ["detect", str(det), str(tmp_path / "big.png")],  # wrong size
              ["detect", str(det), str(tmp_path / "junk.png")],  # not an image
              ["detect-train", str(tmp_path), "--out", str(tmp_path / "d1")],  # not a run
-             ["detect-train", str(run), "--out", str(det)]]  # exists: needs --force
+             ["detect-train", str(run), "--out", str(det)],  # exists: needs --force
+             ["detect-train", str(run), "--out", str(tmp_path / "w")]]  # holds the user's weights file
     for args in cases:
         capsys.readouterr()
         assert main(args) == 1, args
         err = capsys.readouterr().err
         assert err.startswith("aekit: error:") and err.count("\n") == 1, (args, err)
+    assert (tmp_path / "w" / "model.safetensors").read_bytes() == b"mine"
     capsys.readouterr()
     assert main(["eval", str(det)]) == 1  # a detector is not a model run, and the error says what it is
     assert "is a swap detector" in capsys.readouterr().err

@@ -79,8 +79,10 @@ def detector_data(run: str | Path, max_per_domain: int = 2000, seed: int = 0) ->
 def _prepare(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
-    if (out / ckpt.CONFIG).exists() and not force:
-        raise AekitError(f"{out} already holds a detector or run; choose another --out or pass --force")
+    clash = [name for name in (ckpt.CONFIG, ckpt.WEIGHTS) if (out / name).exists()]
+    if clash and not force:
+        raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another --out "
+                         "or pass --force")
     out.mkdir(parents=True, exist_ok=True)
 
 
