@@ -128,3 +128,14 @@ def test_generative_models_sample_from_their_priors(model, sampler, mnist_npz, t
         assert (run / "prior.safetensors").exists()
         assert main(["generate", str(run), "-n", "4", "--out", str(tmp_path / "g2.png")]) == 0
         assert np.array_equal(np.asarray(Image.open(tmp_path / "g2.png")), arr)
+
+
+def test_a_code_map_too_large_for_a_mixture_is_refused_before_any_fitting(mnist_npz, tmp_path, capsys):
+    run = tmp_path / "map"
+    assert main(["train", "--model", "conv", "--data", str(mnist_npz), "--out", str(run), "--set", "channels=[8]",
+                 "--set", "blocks_per_stage=1", "--set", "spatial_code=true", "--code-size", "8", "--epochs", "0.1",
+                 "--no-progress", "--no-eval"]) == 0
+    capsys.readouterr()
+    assert main(["generate", str(run), "-n", "2", "--out", str(tmp_path / "g.png")]) == 1
+    assert "code holds 1568 numbers per sample" in capsys.readouterr().err  # 8 channels x 14 x 14
+    assert not (run / "gmm.safetensors").exists() and not (tmp_path / "g.png").exists()

@@ -19,6 +19,10 @@ from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, 
 GMM_FILE = "gmm.safetensors"
 log = logging.getLogger(__name__)
 MAX_SAMPLES = 10_000
+# A full-covariance mixture keeps K * D * D numbers and its EM needs many more codes than D: a flat code of a few
+# hundred numbers is what it suits. A code map (a spatial code, or one carrying U-Net skips: 28,224 numbers for the
+# denoise preset) would need tens of GB and is no generator's latent space, so it is refused.
+MAX_MIXTURE_DIM = 1024
 
 
 @torch.no_grad()
@@ -30,6 +34,10 @@ def _codes(model, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
 def code_mixture(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000) -> GaussianMixtureSampler:
     """The run's Gaussian mixture over training codes: loaded from the run folder, or fitted and saved there."""
     dim = int(np.prod(model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]))
+    if dim > MAX_MIXTURE_DIM:
+        raise AekitError(f"{run.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
+                         f"{MAX_MIXTURE_DIM} (a VAE, or a dense or conv model with a vector code such as the conv "
+                         "preset's 32)")
     path = run / GMM_FILE
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
