@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 from pathlib import Path
 
@@ -21,15 +22,20 @@ from .data import Normalizer
 from .devices import pick_device
 from .errors import AekitError
 from .evaluate import reconstruction_metrics
-from .models import Autoencoder, build_model, model_name
+from .models import MODELS, Autoencoder, build_model, model_name
 from .refine import refine_codes
 from .train import TrainConfig, TrainResult, train
 
+log = logging.getLogger(__name__)
+
 
 def normalizer_for_array(x: np.ndarray) -> Normalizer:
-    """How a user's array maps into model space: uint8 images → /255; floats (any shape, read as flattened rows)
-    in [0, 1] → unchanged; other floats → per-column min-max of this array."""
+    """How a user's array maps into model space: uint8 images → /255 (uint8 rows (N, D), such as flattened images,
+    too, as a table: their outputs come back as floats on the 0..255 scale); floats (any shape, read as flattened
+    rows) in [0, 1] → unchanged; other floats → per-column min-max of this array."""
     if x.dtype == np.uint8:
+        if x.ndim == 2:
+            return Normalizer(kind="table", low=np.zeros(x.shape[1]), high=np.full(x.shape[1], 255.0))
         return Normalizer(kind="image", low=0.0, high=255.0)
     if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
         raise AekitError("input must be a finite numeric array")
@@ -38,6 +44,11 @@ def normalizer_for_array(x: np.ndarray) -> Normalizer:
         return Normalizer(kind="table", low=np.zeros(flat.shape[1]), high=np.ones(flat.shape[1]))
     low, high = flat.min(0), flat.max(0)
     return Normalizer(kind="table", low=low, high=np.where(high > low, high, low + 1))
+
+
+def _check_refine(refine) -> None:
+    if isinstance(refine, bool) or not isinstance(refine, (int, np.integer)) or refine < 0:
+        raise AekitError(f"refine must be a whole number of steps, 0 or more, got {refine!r}")
 
 
 class Model:
@@ -59,18 +70,26 @@ class Model:
         return None if self.net is None else self.net.config
 
     # --- data in and out -------------------------------------------------------------------------------------
-    def _to_model_space(self, x) -> torch.Tensor:
+    def _to_model_space(self, x, fitting: bool = False) -> torch.Tensor:
+        """``x`` in model space. Only ``fit`` decides the data scaling: a call before it (encode on an untrained
+        model) scales this batch alone and keeps nothing."""
         x = np.asarray(x)
         if x.ndim < 2 or len(x) == 0:
             raise AekitError(f"expected a non-empty batch of samples, got an array of shape {x.shape}")
-        if self.normalizer is None:
-            self.normalizer = normalizer_for_array(x)
-        if self.normalizer.kind == "image":
+        norm = self.normalizer or normalizer_for_array(x)
+        if fitting:
+            self.normalizer = norm
+        if norm.kind == "image":
             if x.dtype != np.uint8:
                 raise AekitError("this model works on uint8 images; pass uint8 pixels")
-            xt = self.normalizer.transform(x)
+            xt = norm.transform(x)
         else:
-            xt = self.normalizer.transform(x.reshape(len(x), -1))
+            xt = norm.transform(x.reshape(len(x), -1), clip=False)
+            outside = float(((xt < -0.01) | (xt > 1.01)).mean())  # beyond 1% of a column's fitted range
+            if outside and not fitting:
+                log.warning("%.3g%% of the values lie outside the range the model was fitted on; they are clipped "
+                            "to it (the same units as fit's data?)", 100 * outside)
+            xt = np.clip(xt, 0.0, 1.0)
         shape = tuple(self.net.config.input_shape) if self.net is not None else None
         if shape is not None and tuple(xt.shape[1:]) != shape:
             if math.prod(xt.shape[1:]) != math.prod(shape):
@@ -90,6 +109,8 @@ class Model:
         return out.reshape(len(y), *like_shape) if like_shape else out
 
     def _batches(self, xt: torch.Tensor, fn, batch_size: int) -> torch.Tensor:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise AekitError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
         self.net.eval()
         with torch.no_grad():
             outs = [fn(xt[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(xt), batch_size)]
@@ -103,7 +124,7 @@ class Model:
     def fit(self, x, epochs: float = 3, batch_size: int = 32, *, validation_split: float = 0.0,
             verbose: bool = True, run_dir: str | Path | None = None, **options) -> TrainResult:
         """Train on ``x`` (the input is its own target); options are TrainConfig fields (lr, schedule, seed, ...)."""
-        xt = self._to_model_space(x)
+        xt = self._to_model_space(x, fitting=True)
         if self.net is None:
             try:
                 self.net = build_model(self.name, {"input_shape": tuple(xt.shape[1:]), **self._pending_config})
@@ -127,6 +148,7 @@ class Model:
         """Codes for raw inputs: an array (N, code_size) (or the model's code shape). ``refine``: steps of
         encoder-side refinement towards a better reconstruction (``aekit.refine``: slower, closer codes)."""
         self._require_built()
+        _check_refine(refine)
         xt = self._to_model_space(x)
         if refine:
             return refine_codes(self.net, xt, steps=refine, batch_size=batch_size).cpu().numpy()
@@ -135,7 +157,13 @@ class Model:
     def decode(self, z, batch_size: int = 1024) -> np.ndarray:
         """Raw-unit outputs (uint8 images for image models) for codes ``z``."""
         self._require_built()
-        zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        try:
+            z = np.asarray(z, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise AekitError("codes must be a numeric array") from None
+        if z.size == 0 or not np.isfinite(z).all():
+            raise AekitError(f"codes must be a non-empty array of finite numbers, got shape {z.shape}")
+        zt = torch.from_numpy(z)
         with torch.no_grad():  # one code of the model's own shape: (code_size,), or (C, h, w) for a spatial code
             probe = torch.zeros(1, *self.net.config.input_shape, device=self.device)
             want = tuple(self.net.eval().encode(probe).shape[1:])
@@ -146,6 +174,7 @@ class Model:
     def reconstruct(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:
         """Encode then decode: raw-unit reconstructions with the same shape as ``x`` (``refine``: as ``encode``)."""
         self._require_built()
+        _check_refine(refine)
         x = np.asarray(x)
         xt = self._to_model_space(x)
         if refine:
@@ -156,7 +185,7 @@ class Model:
         return self._from_model_space(y, like_shape=x.shape[1:])
 
     def evaluate(self, x, batch_size: int = 1024) -> dict[str, float]:
-        """Reconstruction metrics in model space: bce (for sigmoid outputs), mse, psnr."""
+        """Reconstruction metrics in model space: bce (for sigmoid outputs), mse, psnr, and ssim for images."""
         self._require_built()
         xt = self._to_model_space(x)
         y = self._batches(xt, lambda b: self.net(b)["x_hat"], batch_size)
@@ -166,6 +195,8 @@ class Model:
         """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""
         self._require_built()
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise AekitError(f"{path} is a file; save writes a run folder")
         if not force:
             ckpt.refuse_run_files(path, "pass force=True to replace it")
         path.mkdir(parents=True, exist_ok=True)
@@ -182,6 +213,11 @@ class Model:
 
 def build(name: str = "dense", **config) -> Model:
     """A new model by table name; config fields as keywords (input_shape may wait until the first fit)."""
+    if name not in MODELS:
+        raise AekitError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
+    unknown = sorted(set(config) - {f.name for f in dataclasses.fields(MODELS[name][0])})
+    if unknown:  # now, not at the first fit
+        raise AekitError(f"bad {name} config: unknown fields {unknown}")
     if "input_shape" in config:
         try:
             return Model(name, build_model(name, config))

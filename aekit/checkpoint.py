@@ -23,7 +23,7 @@ from . import __version__
 from .devices import pick_device
 from .errors import AekitError
 from .fileio import atomic_write
-from .models import MODELS, Autoencoder, build_model, model_name
+from .models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
 from .models.base import config_to_dict
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def read_json(path: str | Path) -> dict:
         raise AekitError(f"{path} is {size} bytes, too large for a config file")
     try:
         obj = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # bad UTF-8, bad JSON, or an integer of more digits than Python will parse
         raise AekitError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(obj, dict):
         raise AekitError(f"{path} should hold a JSON object")
@@ -82,7 +82,7 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
         raise AekitError(f"{path} is not a readable safetensors file ({e})") from None
     try:
         return tensors, json.loads(meta) if meta is not None else None
-    except json.JSONDecodeError:
+    except ValueError:
         raise AekitError(f"{path} has corrupt aekit metadata") from None
 
 
@@ -195,17 +195,27 @@ def read_run_config(run_dir: str | Path) -> dict:
     cfg = read_json(run_dir / CONFIG)
     if cfg.get("kind") == "aekit-detector":
         raise AekitError(f"{run_dir} is a swap detector (aekit detect-train), not a model run; use it with aekit detect")
-    if cfg.get("model") not in MODELS:
+    if not isinstance(cfg.get("model"), str) or cfg["model"] not in MODELS:
         raise AekitError(f"{run_dir / CONFIG}: unknown model {cfg.get('model')!r}; aekit knows {sorted(MODELS)}")
     if not isinstance(cfg.get("config"), dict):
         raise AekitError(f"{run_dir / CONFIG}: missing model config")
+    for key in ("data", "train"):
+        if not isinstance(cfg.get(key) or {}, dict):
+            raise AekitError(f"{run_dir / CONFIG}: '{key}' should be a JSON object")
     return cfg
 
 
-def build_from_config(cfg: dict, where: str | Path = "config") -> Autoencoder:
-    """Rebuild the exact model a ``config.json`` describes (weights not loaded)."""
+def build_from_config(cfg: dict, where: str | Path = "config", weights: Path | None = None) -> Autoencoder:
+    """Rebuild the exact model a ``config.json`` describes (weights not loaded). With ``weights`` (the file it
+    will load), a config describing more weights than that file can hold (at 1 byte each, and then some) is refused
+    before the model is allocated: a hostile config.json of a few bytes cannot ask for gigabytes."""
+    limit = {}
+    if weights is not None:
+        if not weights.is_file():
+            raise AekitError(f"{weights} not found")
+        limit = {"limit": min(MAX_PARAMETERS, weights.stat().st_size + (1 << 20))}
     try:
-        return build_model(cfg["model"], cfg["config"])
+        return build_model(cfg["model"], cfg["config"], **limit)
     except (TypeError, ValueError) as e:
         raise AekitError(f"{where}: bad model config ({e})") from None
 
@@ -228,7 +238,7 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     run_dir = Path(run_dir)
     device = pick_device(device) if isinstance(device, str) else device  # a bad name: one clear error, first
     cfg = read_run_config(run_dir)
-    model = build_from_config(cfg, run_dir / CONFIG)
+    model = build_from_config(cfg, run_dir / CONFIG, weights=run_dir / WEIGHTS)
     tensors, _ = load_tensors(run_dir / WEIGHTS)
     load_state_dict_checked(model, tensors, run_dir / WEIGHTS)
     return model.to(device).eval(), cfg
@@ -240,11 +250,18 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
     if not path.exists():
         return []
     rows = []
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise AekitError(f"{path} is not UTF-8 text") from None
+    for line in text.splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise AekitError(f"{path} has a corrupt line") from None
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            raise AekitError(f"{path} has a corrupt line")
+        rows.append(row)
     return rows
 
 

@@ -34,7 +34,10 @@ def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -
     from .errors import AekitError
 
     seen: dict[Path, Path] = {}
+    inputs = {Path(src).resolve() for src in sources}
     for src, dst in zip(sources, targets):
+        if Path(dst).resolve() in inputs:  # no --force: the result would replace what it was made from
+            raise AekitError(f"{dst} is one of the inputs; write the results to another folder")
         if dst in seen:
             raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
         seen[dst] = src

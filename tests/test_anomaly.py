@@ -115,3 +115,20 @@ def test_cli_resizes_like_the_run_and_refuses_a_wrong_size_otherwise(dense_run, 
     assert main(["anomalies", str(dense_run), str(big), "-k", "3"]) == 1  # this run takes its own size only
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is 40x50; this model takes 28x28 images" in err[0]
+
+
+def test_a_table_value_far_outside_the_training_range_is_not_clipped_into_looking_normal(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (256, 6)).astype(np.float32)
+    np.save(tmp_path / "train.npy", x)
+    run = tmp_path / "table"
+    assert main(["train", "--data", str(tmp_path / "train.npy"), "--out", str(run), "--code-size", "3",
+                 "--hidden", "16", *FAST]) == 0
+    test = x[:30].copy()
+    test[11, 2] = x[:, 2].max() + 50  # far above anything seen: clipped, it would read as the column's maximum
+    np.save(tmp_path / "test.npy", test)
+    capsys.readouterr()
+    assert main(["anomalies", str(run), str(tmp_path / "test.npy"), "-k", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    top = report["top"][0]
+    assert top["input"] == "11" and top["score"] > 20 * report["score_quantiles"]["0.5"], report

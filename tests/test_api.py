@@ -47,6 +47,13 @@ def test_uint8_images_round_trip_as_images(mnist, tmp_path):
         ae.encode(np.zeros((2, 5, 5), np.uint8))
 
 
+def test_flat_uint8_rows_train_as_a_table_on_the_pixel_scale(mnist):
+    ae = aekit.build("dense", code_size=8, hidden=(32,))
+    ae.fit(mnist.x_train[:256].reshape(-1, 784), epochs=1, verbose=False)
+    out = ae.reconstruct(mnist.x_test[:4].reshape(-1, 784))
+    assert ae.config.input_shape == (784,) and out.shape == (4, 784) and 0 <= out.min() and out.max() <= 255
+
+
 def test_tables_are_scaled_and_unscaled():
     rng = np.random.default_rng(0)
     x = rng.normal(50, 10, (400, 6)).astype("float32")
@@ -60,9 +67,10 @@ def test_tables_are_scaled_and_unscaled():
 def test_bad_options_are_clear_errors():
     with pytest.raises(aekit.AekitError, match="config"):
         aekit.build("dense", input_shape=(4,), code_size=0)
-    ae = aekit.build("dense", code_size=2, depth=3)
-    with pytest.raises(aekit.AekitError, match="depth"):
-        ae.fit(np.zeros((8, 4), np.float32), verbose=False)
+    with pytest.raises(aekit.AekitError, match="depth"):  # at build, before any data
+        aekit.build("dense", code_size=2, depth=3)
+    with pytest.raises(aekit.AekitError, match="unknown model 'nope'"):
+        aekit.build("nope")
     with pytest.raises(aekit.AekitError, match="training option"):
         aekit.build("dense", code_size=2).fit(np.zeros((8, 4), np.float32), verbose=False, momentum=0.9)
     with pytest.raises(aekit.AekitError, match="finite"):
@@ -82,3 +90,56 @@ def test_non_finite_samples_and_wrong_code_shapes_are_clear_errors():
     for z in (np.zeros((2, 4)), np.zeros(3), np.zeros((2, 3, 1))):
         with pytest.raises(aekit.AekitError, match=r"the model decodes \(N, 3\)"):
             ae.decode(z)
+
+
+def test_calls_before_fit_keep_no_scaling_and_bad_arguments_are_clear_errors(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    ae = aekit.build("dense", input_shape=(5,), code_size=2, hidden=(8,), loss="mse", output_activation="identity")
+    ae.encode(rng.random((3, 5)))  # a probe of the untrained model: its batch's scaling is not kept
+    assert ae.normalizer is None
+    x = rng.random((200, 5)) * 100
+    ae.fit(x, epochs=1, verbose=False)
+    assert ae.normalizer.to_dict()["high"] == pytest.approx(x.max(0).tolist())  # fit's data decided the scaling
+    cases = [(lambda: ae.decode(np.zeros((0, 2))), "non-empty"),
+             (lambda: ae.decode(np.full((2, 2), np.nan)), "finite"),
+             (lambda: ae.decode([["a", "b"]]), "numeric"),
+             (lambda: ae.encode(x, batch_size=0), "batch_size"),
+             (lambda: ae.encode(x, refine=2.5), "refine"),
+             (lambda: ae.reconstruct(x, refine=-1), "refine")]
+    for call, message in cases:
+        with pytest.raises(aekit.AekitError, match=message):
+            call()
+    with caplog.at_level("WARNING", logger="aekit"):  # pixels 0..255 to a model fitted on 0..1 floats, say
+        ae.encode(x * 3)
+    assert "values lie outside the range the model was fitted on" in caplog.text
+    (tmp_path / "afile").write_text("mine")
+    for force in (False, True):
+        with pytest.raises(aekit.AekitError, match="is a file"):
+            ae.save(tmp_path / "afile", force=force)
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_hostile_config_json_is_one_error_before_any_allocation(tmp_path):
+    import json
+    import time
+
+    ae = aekit.build("dense", input_shape=(6,), code_size=2, hidden=(8,))
+    ae.fit(np.random.default_rng(0).random((32, 6)), epochs=1, verbose=False)
+    ae.save(tmp_path / "run")
+    good = json.loads((tmp_path / "run" / "config.json").read_text())
+    edits = [({"config": {**good["config"], "hidden": [300_000]}}, "weights"),  # ~2 GB, refused from the file size
+             ({"model": ["dense"]}, "unknown model"), ({"data": [1, 2]}, "'data' should be a JSON object"),
+             ({"train": "fast"}, "'train' should be a JSON object")]
+    for edit, message in edits:
+        (tmp_path / "run" / "config.json").write_text(json.dumps({**good, **edit}))
+        start = time.perf_counter()
+        with pytest.raises(aekit.AekitError, match=message):
+            aekit.load(tmp_path / "run")
+        assert time.perf_counter() - start < 1
+    (tmp_path / "run" / "config.json").write_text('{"model": "dense", "config": {"code_size": 1' + "0" * 5000 + "}}")
+    with pytest.raises(aekit.AekitError, match="not valid JSON"):
+        aekit.load(tmp_path / "run")
+    (tmp_path / "run" / "config.json").write_text(json.dumps(good))
+    (tmp_path / "run" / "metrics.jsonl").write_bytes(b"\xff\xfe\n")
+    with pytest.raises(aekit.AekitError, match="not UTF-8"):
+        aekit.load(tmp_path / "run")

@@ -13,6 +13,7 @@ from tiny import TINY_COMPRESS, compress_train_args, fit_batch
 from aekit import checkpoint as ckpt
 from aekit.cli import main
 from aekit.codec import MAGIC, Codec, CodecError
+from aekit.errors import AekitError
 from aekit.models import build_model
 
 TINY = TINY_COMPRESS
@@ -162,7 +163,7 @@ def test_compress_and_decompress_from_the_cli(run, mnist, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case", ["garbage", "level", "not-compress-run"])
+@pytest.mark.parametrize("case", ["garbage", "level", "too-tall", "not-compress-run"])
 def test_cli_errors_are_one_line(case, run, mnist_npz, mnist, tmp_path, capsys):
     bad = tmp_path / "bad.aek"
     bad.write_bytes(b"\xaeK" + bytes(20))
@@ -171,6 +172,9 @@ def test_cli_errors_are_one_line(case, run, mnist_npz, mnist, tmp_path, capsys):
     elif case == "level":
         Image.fromarray(mnist.x_test[0]).save(tmp_path / "d.png")
         code = main(["compress", str(run), str(tmp_path / "d.png"), "--out", str(tmp_path / "o"), "--level", "9"])
+    elif case == "too-tall":  # a side no .aek header can hold: refused, not written as a file that cannot decode
+        Image.fromarray(np.zeros((8193, 2), np.uint8)).save(tmp_path / "tall.png")
+        code = main(["compress", str(run), str(tmp_path / "tall.png"), "--out", str(tmp_path / "o")])
     else:
         other = tmp_path / "dense"
         assert main(["train", "--data", str(mnist_npz), "--out", str(other), "--epochs", "0.05", "--no-eval",
@@ -179,6 +183,7 @@ def test_cli_errors_are_one_line(case, run, mnist_npz, mnist, tmp_path, capsys):
         code = main(["decompress", str(other), str(bad), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("aekit: error:") and "\n" not in err
+    assert case != "too-tall" or "2x8193 pixels" in err, err
     assert not (tmp_path / "o").exists()
 
 
@@ -200,3 +205,6 @@ def test_rgb_images_of_any_size_round_trip():
     files = compress_images(codec, images, level=0)
     back = [decompress_bytes(codec, f) for f in files]
     assert back[0].shape == (20, 24, 3) and back[1].shape == (16, 16, 3) and back[0].dtype == np.uint8
+    for bad, message in ((images[0] / 255.0, "uint8 pixels"), (np.zeros((8193, 4, 3), np.uint8), "4x8193")):
+        with pytest.raises(AekitError, match=message):  # refused, not coded as black or as an undecodable file
+            compress_images(codec, [bad], level=0)

@@ -12,6 +12,7 @@ from PIL import Image
 from aekit import checkpoint as ckpt
 from aekit.apps.denoise import denoise_array, denoise_image
 from aekit.cli import main
+from aekit.errors import AekitError
 from aekit.evaluate import psnr
 from aekit.models import build_model
 from aekit.noise import corrupt
@@ -83,6 +84,12 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert np.array_equal(png, batch[0]) and np.abs(one * 255 - batch[1]).max() <= 1
     model, cfg = ckpt.load_model(noisy_run)
     assert np.array_equal(batch, denoise_array(model, run_normalizer(cfg), noisy))
+    with pytest.raises(AekitError, match="integer pixels 0..255"):  # [0, 1] floats would read as a black image
+        denoise_array(model, run_normalizer(cfg), noisy / 255.0)
+    from aekit.apps.anomaly import anomaly_scores
+
+    xt = torch.from_numpy(noisy[:2, None] / 255.0)  # float64 in model space: scored as float32
+    assert anomaly_scores(model, xt, "mse").shape == (2,)
     for name in ("a.png", "batch.npy", "floats.npy"):
         mark = read_mark(out / name)
         assert mark["operation"] == "denoise" and mark["synthetic"] is True and mark["input"] == name
@@ -94,6 +101,12 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert "--force" in err and "\n" not in err
     assert (out / "a.png").read_bytes() == before
     assert main([*args, "--force"]) == 0
+    mine = (inputs / "a.png").read_bytes()  # results written over their own inputs: refused even with --force
+    assert main(["denoise", str(noisy_run), str(inputs / "a.png"), "--out", str(inputs), "--force"]) == 1
+    assert "is one of the inputs" in capsys.readouterr().err and (inputs / "a.png").read_bytes() == mine
+    from aekit.apps.denoise import denoise_files
+
+    assert denoise_files(noisy_run, str(inputs / "a.png"), tmp_path / "one") == [tmp_path / "one" / "a.png"]
 
 
 @pytest.mark.parametrize("case", ["missing", "suffix", "overlap", "npy_size", "range", "rank", "clash", "out_is_file"])

@@ -94,6 +94,10 @@ def test_pipeline_and_grid_search(digits):
     ({"model": "vae"}, "model must be"),
     ({"scaling": "zscore"}, "scaling must be"),
     ({"model_options": {"no_such_field": 1}}, "no_such_field"),
+    ({"model_options": {"code_size": 5}}, "set the estimator's n_components instead"),
+    ({"input_shape": (1, 28, 28), "model_options": {"spatial_code": True}}, "code map"),
+    ({"train_options": {"epochs": 5}}, "set the estimator's epochs instead"),
+    ({"train_options": {"seed": 5}}, "set the estimator's random_state instead"),
 ])
 def test_bad_parameters_raise_value_error_at_fit(digits, params, message):
     with pytest.raises(ValueError, match=message):

@@ -44,8 +44,10 @@ def resolve_metric(metric: str, sample_shape: tuple[int, ...]) -> str:
 @torch.no_grad()
 def anomaly_scores(model, x: torch.Tensor, metric: str = "auto", batch_size: int = 1024) -> np.ndarray:
     """Per-sample anomaly scores (higher: more anomalous) of model-space inputs x (N, *input_shape), float64 (N,)."""
+    weight = next(model.parameters())
+    x = torch.as_tensor(x, dtype=weight.dtype)  # the model's own precision, whatever the caller scaled in
     metric = resolve_metric(metric, tuple(x.shape[1:]))
-    device = next(model.parameters()).device
+    device = weight.device
     x_hat = reconstruct(model, x, batch_size, device)
     if metric == "ssim":
         return (1.0 - ssim_per_sample(x, x_hat)).numpy()
@@ -106,7 +108,7 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     x, names, source = load_inputs(data, shape if norm.kind == "image" else None, resize)
     if len(x) == 0:
         raise AekitError(f"{data} holds no inputs")
-    xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1))
+    xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1), clip=False)
     if tuple(xt.shape[1:]) != shape:
         raise AekitError(f"{source}: samples have shape {tuple(xt.shape[1:])} in model space, the model expects {shape}")
     xt = torch.from_numpy(np.ascontiguousarray(xt))

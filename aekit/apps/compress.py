@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from .. import checkpoint as ckpt
-from ..codec import Codec, CodecError
+from ..codec import MAX_SIDE, Codec, CodecError
 from ..errors import AekitError
 from ..fileio import atomic_write, claim_outputs, not_a_file
 from ..models.compress import CompressiveAutoencoder
@@ -37,6 +37,8 @@ def open_codec(run: str | Path, device: str = "cpu") -> Codec:
 def _to_model(img: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
     """uint8 (H, W[, C]) to float (C, h, w) in [0, 1] at the model's size (bicubic when resizing)."""
     c, h, w = shape
+    if img.dtype != np.uint8:  # floats in [0, 1] would read as near-black pixels
+        raise AekitError(f"images must be uint8 pixels (0..255), got {img.dtype}")
     if img.shape[:2] != (h, w):
         img = np.asarray(Image.fromarray(img).resize((w, h), Image.BICUBIC), dtype=np.uint8)
     x = torch.from_numpy(np.array(img, dtype=np.float32)) / 255.0
@@ -58,12 +60,20 @@ def compress_images(codec: Codec, images: list[np.ndarray], level: int, batch_si
     """uint8 images (H, W[, C]) in the model's colour mode to ``.aek`` file contents; ``refine``: steps of
     encoder-side refinement (smaller or better files, same decoder; each step costs a decoder pass)."""
     shape = codec.shape
+    for i, img in enumerate(images):  # a file must decode: its header holds sides up to MAX_SIDE
+        _check_side(img, f"image {i}")
     out: list[bytes] = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         x = torch.stack([_to_model(img, shape) for img in chunk])
         out += codec.encode(x, level, [img.shape[:2] for img in chunk], refine=refine)
     return out
+
+
+def _check_side(img: np.ndarray, what) -> None:
+    if not (1 <= img.shape[0] <= MAX_SIDE and 1 <= img.shape[1] <= MAX_SIDE):
+        raise AekitError(f"{what} is {img.shape[1]}x{img.shape[0]} pixels; a .aek file holds sides of 1 to "
+                         f"{MAX_SIDE} pixels")
 
 
 def decompress_bytes(codec: Codec, data: bytes) -> np.ndarray:
@@ -96,6 +106,8 @@ def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: i
     if refine < 0:
         raise AekitError(f"--refine must be 0 or more steps, got {refine}")
     images = [read_image(p, codec.shape[0]) for p in paths]  # read and check everything before writing
+    for p, img in zip(paths, images):
+        _check_side(img, p)
     out.mkdir(parents=True, exist_ok=True)
     for dst, data in zip(targets, compress_images(codec, images, level, refine=refine)):
         atomic_write(dst, data)

@@ -41,6 +41,12 @@ def denoise_array(model, norm: Normalizer, x: np.ndarray, batch_size: int = 256)
     """Denoised copies of ``x`` in data units: uint8 images (N, H, W[, C]) for an image run, float rows for tables.
     ``model`` may be a list of models for the same data (an ensemble): the result is the mean of their outputs."""
     models = list(model) if isinstance(model, (list, tuple)) else [model]
+    if not models:
+        raise AekitError("no model to denoise with")
+    x = np.asarray(x)
+    if norm.kind == "image" and x.dtype.kind not in "ui":  # floats in [0, 1] would read as near-black pixels
+        raise AekitError(f"this run takes images as integer pixels 0..255, got {x.dtype}; for floats in [0, 1] "
+                         "pass np.rint(x * 255).astype(np.uint8)")
     xt = _model_space(norm, x, tuple(models[0].config.input_shape))
     return norm.inverse(_clean(models, xt, batch_size))
 
@@ -136,7 +142,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile)."""
     run, out = Path(run), Path(out)
     runs = [run, *map(Path, ensemble)]
-    paths = [Path(p) for p in inputs]
+    paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise AekitError("no inputs to denoise")
     for p in paths:

@@ -60,7 +60,7 @@ def image_files(folder: Path) -> list[Path]:
 def expand_inputs(inputs: list[str]) -> list[Path]:
     """Image and .npy files, with folders expanded to the image files directly inside them (sorted)."""
     files: list[Path] = []
-    for spec in inputs:
+    for spec in [inputs] if isinstance(inputs, (str, Path)) else inputs:
         p = Path(spec)
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.is_file() and is_image_file(f))

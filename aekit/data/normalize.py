@@ -70,8 +70,10 @@ class Normalizer:
         low = np.asarray(self.low, dtype=np.float64)
         return low, np.asarray(self.high, dtype=np.float64) - low
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """Dataset units -> float32 model space; images become (N, C, H, W)."""
+    def transform(self, x: np.ndarray, clip: bool = True) -> np.ndarray:
+        """Dataset units -> float32 model space; images become (N, C, H, W). Table values outside the range the
+        scaling was fitted on are clipped to it unless ``clip`` is False (anomaly scores: an out-of-range value is
+        the anomaly, and clipping would hide it)."""
         low, span = self._scale()
         if self.kind == IMAGE:
             if x.ndim == 3:
@@ -83,7 +85,8 @@ class Normalizer:
             return ((x.astype(np.float32) - np.float32(low)) / np.float32(span)).astype(np.float32)
         if x.ndim != 2 or x.shape[1] != low.size:
             raise AekitError(f"expected a table shaped (N, {low.size}), got {x.shape}")
-        return np.clip((x.astype(np.float64) - low) / span, 0.0, 1.0).astype(np.float32)
+        z = (x.astype(np.float64) - low) / span
+        return (np.clip(z, 0.0, 1.0) if clip else z).astype(np.float32)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
         """Model space -> dataset units; images become uint8 (N, H, W[, C])."""

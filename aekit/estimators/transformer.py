@@ -103,7 +103,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             config["hidden"] = tuple(int(h) for h in self.hidden)
         else:  # batch norm + SiLU converged fastest for conv autoencoders (benchmarks/recon.py)
             config.update(norm="batch", activation="silu")
-        return {**config, **(self.model_options or {})}
+        options = dict(self.model_options or {})
+        taken = {"input_shape": "input_shape", "code_size": "n_components", "neighbor_weight": "neighbor_weight",
+                 "neighbors": "neighbors", **({"hidden": "hidden"} if name == "dense" else {})}
+        for key in sorted(set(options) & set(taken)):
+            raise ValueError(f"model_options sets {key!r}; set the estimator's {taken[key]} instead")
+        if options.get("spatial_code"):
+            raise ValueError("model_options spatial_code=True gives a code map, not n_components features")
+        return {**config, **options}
 
     def fit(self, X, y=None):
         """Train an autoencoder on the rows of X (y is ignored); returns self."""
@@ -116,6 +123,10 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         name = self._model_name()
         config = self._config(name, X.shape[1])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        taken = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "device": "device",
+                 "seed": "random_state", "verbose": "verbose"}
+        for key in sorted(set(self.train_options or {}) & set(taken)):
+            raise ValueError(f"train_options sets {key!r}; set the estimator's {taken[key]} instead")
         options = {"lr": self.lr, "schedule": "cosine", "eps": 1e-8, "device": self.device,
                    **(self.train_options or {}), "seed": seed}
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG

@@ -32,8 +32,10 @@ def model_name(model: Autoencoder) -> str:
     raise KeyError(f"{type(model).__name__} is not in aekit.models.MODELS")
 
 
-def build_model(name: str, config: dict | object | None = None, **overrides) -> Autoencoder:
-    """Build a model by table name from a config dataclass, a dict, or keyword overrides."""
+def build_model(name: str, config: dict | object | None = None, limit: int = MAX_PARAMETERS,
+                **overrides) -> Autoencoder:
+    """Build a model by table name from a config dataclass, a dict, or keyword overrides; one of more than
+    ``limit`` weights is refused before anything is allocated."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
     cfg_cls, model_cls = MODELS[name]
@@ -45,8 +47,8 @@ def build_model(name: str, config: dict | object | None = None, **overrides) -> 
     with torch.device("meta"):  # shapes only, no memory: the size is known before anything is allocated
         shapes = model_cls(cfg)
     size = sum(t.numel() for t in (*shapes.parameters(), *shapes.buffers()))
-    if size > MAX_PARAMETERS:
-        raise ValueError(f"this {name} config makes a model of {size:,} weights (limit {MAX_PARAMETERS:,})")
+    if size > limit:
+        raise ValueError(f"this {name} config makes a model of {size:,} weights (limit {limit:,})")
     return model_cls(cfg)
 
 
