@@ -65,6 +65,22 @@ class TrainingDiverged(AekitError):
     """The loss became NaN or infinite."""
 
 
+def check_memory(model: torch.nn.Module, device: torch.device) -> None:
+    """Refuse a model whose weights, gradients and two optimiser moments (4 copies) would not fit in the device's
+    memory, with one line, instead of being killed part way (the model itself is already allocated)."""
+    need = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
+    if device.type == "cuda":
+        have = torch.cuda.mem_get_info(device)[1]
+    elif device.type == "cpu" and hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    else:
+        return
+    if need > have:
+        raise AekitError(f"training this model ({sum(p.numel() for p in model.parameters()):,} weights) needs about "
+                         f"{need / 2**30:.1f} GiB for weights, gradients and optimiser state; the {device.type} "
+                         f"has {have / 2**30:.1f} GiB")
+
+
 def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A seeded train/validation split of the rows of ``x``."""
     if fraction <= 0:
@@ -178,6 +194,7 @@ def _train(
     side_val = {k: v for k, (_, v) in side_split.items()}
     if len(x_train) == 0:
         raise AekitError("no training data")
+    check_memory(model, device)
     if cfg.augments() and x_train.dim() != 4:
         raise AekitError(f"augmentation needs image data (N, C, H, W), got samples of shape {tuple(x.shape[1:])}")
     on_device = device.type != "cpu" and x_train.numel() * 4 < (2 << 30)

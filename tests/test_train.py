@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from aekit import checkpoint as ckpt
+from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.train import TrainConfig, TrainingDiverged, learning_rate, train
 
@@ -364,3 +365,16 @@ def test_compile_trains_like_eager_and_a_compile_failure_is_one_clear_error(smal
     monkeypatch.setattr(torch, "compile", broken)
     with pytest.raises(AekitError, match=r"^torch.compile failed: no C\+\+ compiler found \(train without compile\)$"):
         train(_model(), small_x, dataclasses.replace(cfg, compile=True), progress=False)
+
+
+def test_a_model_too_big_for_the_machine_is_refused_before_training(monkeypatch):
+    import sys
+
+    train_module = sys.modules["aekit.train"]  # the module (aekit.train the attribute is the function)
+    model = build_model("dense", input_shape=(6,), hidden=(64,), code_size=2)
+    pages = {"SC_PHYS_PAGES": 2, "SC_PAGE_SIZE": 4096}  # a machine of 8 KiB: 1,160 weights x 4 bytes x 4 copies
+    monkeypatch.setattr(train_module.os, "sysconf", lambda name: pages[name])
+    with pytest.raises(AekitError, match=r"needs about .* GiB .* the cpu has"):
+        train(model, torch.rand(32, 6), TrainConfig(epochs=1), progress=False)
+    pages["SC_PHYS_PAGES"] = 1 << 20  # 4 GiB: trains
+    assert train(model, torch.rand(32, 6), TrainConfig(epochs=1), progress=False).history
