@@ -138,7 +138,8 @@ class Model:
         self.data_info = {**self.data_info, "normalizer": self.normalizer.to_dict()}
         self.data_info.setdefault("source", "array")
         # refuses to overwrite an existing run; a failure leaves no half-written run behind
-        with ckpt.new_run_dir(run_dir) if run_dir is not None else contextlib.nullcontext():
+        with ckpt.new_run_dir(run_dir, advice="pass another run_dir") if run_dir is not None else \
+                contextlib.nullcontext():
             result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
         self.history.extend(result.history)
         self.net.eval()

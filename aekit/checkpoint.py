@@ -106,14 +106,17 @@ def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dic
     }
 
 
-def check_run_dir(path: str | Path, force: bool = False) -> Path:
+CLI_ADVICE = "choose another --out, --resume it, or pass --force"
+
+
+def check_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE) -> Path:
     """Refuse a run folder that is a file, or that already holds a run unless ``force``; creates nothing (call it
     before slow or fallible set-up, so a failure leaves no empty folder behind)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AekitError(f"{path} exists and is not a folder")
     if not force:
-        refuse_run_files(path, "choose another --out, --resume it, or pass --force")
+        refuse_run_files(path, advice)
     return path
 
 
@@ -129,11 +132,11 @@ def refuse_run_files(path: Path, advice: str) -> None:
         raise AekitError(f"{path} already holds {', '.join(clash)}, which a run would overwrite; {advice}")
 
 
-def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
+def prepare_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE) -> Path:
     """Create a run folder, refusing to reuse one that already holds a run unless ``force``. With ``force`` the old
     run's files move into ``REPLACED`` inside it (``new_run_dir`` deletes them once the new run has trained, or puts
     them back if it fails)."""
-    path = check_run_dir(path, force)
+    path = check_run_dir(path, force, advice)
     path.mkdir(parents=True, exist_ok=True)
     if force:
         old = path / REPLACED
@@ -149,7 +152,7 @@ def prepare_run_dir(path: str | Path, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def new_run_dir(path: str | Path, force: bool = False):
+def new_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE):
     """``prepare_run_dir``, then train inside the ``with``. If that fails with an error before the first checkpoint,
     this attempt's files go (and the folder, if it made it) and a replaced run comes back, so a failed ``--force``
     retrain loses nothing and a failed first try does not block the next. Once a checkpoint exists the attempt is
@@ -157,7 +160,7 @@ def new_run_dir(path: str | Path, force: bool = False):
     ``--force`` keeps as they are. On success the replaced run's files are deleted."""
     path = Path(path)
     existed = path.exists()
-    prepare_run_dir(path, force)
+    prepare_run_dir(path, force, advice)
     old = path / REPLACED
     try:
         yield path

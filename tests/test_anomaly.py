@@ -49,6 +49,8 @@ def test_bad_parameters_and_inputs_raise_value_errors():
         AutoencoderOutlierDetector(model="conv", epochs=1).fit(x)
     with pytest.raises(ValueError, match="image_shape"):
         AutoencoderOutlierDetector(image_shape=(4, 4), epochs=1).fit(x)
+    with pytest.raises(ValueError, match="tpu"):  # scikit-learn's error type, not aekit's own
+        AutoencoderOutlierDetector(device="tpu", epochs=1).fit(x)
     det = AutoencoderOutlierDetector(hidden=(8,), code_size=2, epochs=1, random_state=0).fit(x)
     with pytest.raises(ValueError):
         det.score_samples(x[:, :5])

@@ -112,6 +112,9 @@ def test_calls_before_fit_keep_no_scaling_and_bad_arguments_are_clear_errors(tmp
     with caplog.at_level("WARNING", logger="aekit"):  # pixels 0..255 to a model fitted on 0..1 floats, say
         ae.encode(x * 3)
     assert "values lie outside the range the model was fitted on" in caplog.text
+    ae.fit(x, epochs=1, verbose=False, run_dir=tmp_path / "fitted")
+    with pytest.raises(aekit.AekitError, match="already holds a run; pass another run_dir$"):  # API words, no flags
+        ae.fit(x, epochs=1, verbose=False, run_dir=tmp_path / "fitted")
     (tmp_path / "afile").write_text("mine")
     for force in (False, True):
         with pytest.raises(aekit.AekitError, match="is a file"):

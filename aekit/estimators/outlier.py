@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..apps.anomaly import anomaly_scores
+from ..errors import AekitError
 from ..models import build_model
 from ..train import TrainConfig, train
 
@@ -151,7 +152,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
             torch.manual_seed(seed)
             self.net_ = build_model(self.model, config)
-            train(self.net_, xt, cfg, progress=bool(self.verbose))
+            try:
+                train(self.net_, xt, cfg, progress=bool(self.verbose))
+            except AekitError as e:  # a bad device, a model too big for it: scikit-learn's ValueError
+                raise ValueError(str(e)) from None
         self.net_.to("cpu").double().eval()  # scores in float64: the same for a sample in any batch, any order
         train_scores = self._anomaly(xt)
         if self.contamination == "auto":
