@@ -324,7 +324,8 @@ def run_info(run: str | Path) -> dict:
     """What a run folder holds: model, sizes, data, training, progress, fingerprint."""
     run = Path(run)
     cfg = ckpt.read_run_config(run)
-    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
+    weights = next((run / f for f in (ckpt.WEIGHTS, ckpt.STATE) if (run / f).is_file()), None)  # bounds the size
+    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG, weights=weights)
     hist = ckpt.read_metrics(run)
     info = {"run": str(run), "aekit": cfg.get("aekit"), "model": cfg["model"], "config": cfg["config"],
             "parameters": sum(p.numel() for p in model.parameters()),

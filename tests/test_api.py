@@ -126,6 +126,8 @@ def test_a_hostile_config_json_is_one_error_before_any_allocation(tmp_path):
     import json
     import time
 
+    from aekit.runs import run_info
+
     ae = aekit.build("dense", input_shape=(6,), code_size=2, hidden=(8,))
     ae.fit(np.random.default_rng(0).random((32, 6)), epochs=1, verbose=False)
     ae.save(tmp_path / "run")
@@ -136,8 +138,9 @@ def test_a_hostile_config_json_is_one_error_before_any_allocation(tmp_path):
     for edit, message in edits:
         (tmp_path / "run" / "config.json").write_text(json.dumps({**good, **edit}))
         start = time.perf_counter()
-        with pytest.raises(aekit.AekitError, match=message):
-            aekit.load(tmp_path / "run")
+        for read in (aekit.load, run_info):  # aekit info too: no allocation before the check
+            with pytest.raises(aekit.AekitError, match=message):
+                read(tmp_path / "run")
         assert time.perf_counter() - start < 1
     (tmp_path / "run" / "config.json").write_text('{"model": "dense", "config": {"code_size": 1' + "0" * 5000 + "}}")
     with pytest.raises(aekit.AekitError, match="not valid JSON"):
