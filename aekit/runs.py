@@ -217,7 +217,7 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
     ds = _load(data["source"], data)
     norm = Normalizer.from_dict(data["normalizer"])
     x = torch.from_numpy(norm.transform(ds.x_train))
-    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
+    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG, weights=run / ckpt.STATE)  # bounded by the checkpoint
     try:
         tcfg = train_config_from_dict(cfg.get("train") or {})
     except (TypeError, ValueError) as e:

@@ -143,7 +143,7 @@ def resume_swap(run: str | Path, progress: bool | None = None) -> Path:
         raise AekitError(f"{run} has no checkpoint to resume from")
     datasets, norm = run_domains(cfg, run)
     x, ids = domain_arrays(datasets, norm)
-    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG)
+    model = ckpt.build_from_config(cfg, run / ckpt.CONFIG, weights=run / ckpt.STATE)  # bounded by the checkpoint
     try:
         tcfg = train_config_from_dict(cfg.get("train") or {})
     except (TypeError, ValueError) as e:
