@@ -6,6 +6,8 @@ import json
 import os
 import platform
 import re
+import shlex
+import sys
 from pathlib import Path
 
 import torch
@@ -20,6 +22,11 @@ def machine() -> dict:
     return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine()}
+
+
+def argv_text(argv: list[str] | None) -> str:
+    """The benchmark's arguments as a shell would need them typed (JSON arguments quoted)."""
+    return shlex.join(argv if argv is not None else sys.argv[1:])
 
 
 def write_result(name: str, result: dict) -> Path:

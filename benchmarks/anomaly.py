@@ -30,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine, update_section, write_result  # noqa: E402
+from _report import argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.estimators import AutoencoderOutlierDetector  # noqa: E402
@@ -131,7 +131,7 @@ def main(argv=None) -> dict:
         "train_seconds": train_seconds,
         "acceptance": {"mean_at_least_0.97": means["aekit"] >= 0.97,
                        "above_every_baseline": all(means["aekit"] > means[k] for k in baselines)},
-        "argv": " ".join(argv if argv is not None else sys.argv[1:]), "machine": machine(),
+        "argv": argv_text(argv), "machine": machine(),
         "wall_seconds": time.perf_counter() - t_start,
     }
     write_result("anomaly", result)

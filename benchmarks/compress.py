@@ -32,7 +32,7 @@ import torch
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit import checkpoint as ckpt  # noqa: E402
@@ -231,7 +231,7 @@ def main(argv=None) -> dict:
         by = max(got, key=got.get) if got else None
         result["acceptance"][f"{bpp}bpp"] = {"aekit_psnr": round(got[by], 2) if by else None, "by": by,
                                              "target_psnr": db, "met": by is not None and got[by] >= db}
-    result["argv"] = " ".join(argv if argv is not None else sys.argv[1:])
+    result["argv"] = argv_text(argv)
     result["machine"] = machine()
     result["wall_seconds"] = time.perf_counter() - t_start
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.apps.denoise import load_ensemble  # noqa: E402
@@ -337,7 +337,7 @@ def main(argv=None) -> dict:
         "gaussian_22db": result["all"]["gaussian"]["aekit"]["psnr"] >= 22.0,
         "salt_pepper_best": all(sp["aekit"]["psnr"] > v["psnr"] for k, v in sp.items() if k not in ("aekit", "noisy"))
         and all(sp_sub["aekit"]["psnr"] > v["psnr"] for k, v in sp_sub.items() if k not in ("aekit", "noisy"))}
-    result["argv"] = " ".join(argv if argv is not None else sys.argv[1:])
+    result["argv"] = argv_text(argv)
     result["machine"] = {**machine(), "device": args.device}
     if args.device.startswith("cuda"):
         result["machine"]["gpu"] = torch.cuda.get_device_name()

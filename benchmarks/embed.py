@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.apps.embed import map_figure  # noqa: E402
@@ -137,7 +137,7 @@ def main(argv=None) -> dict:
     x_test = ds.x_test.reshape(len(ds.x_test), -1).astype(np.float32) / 255
     y_train, y_test = ds.y_train[: args.n_train], ds.y_test
     result = {"knn5": {}, "logreg": {}, "fit_seconds": {}, "score_seconds": {}, "aekit_test_mse": {},
-              "sizes": sizes, "n_train": len(x_train), "epochs": args.epochs, "wide_epochs": args.wide_epochs, "argv": " ".join(argv if argv is not None else sys.argv[1:])}
+              "sizes": sizes, "n_train": len(x_train), "epochs": args.epochs, "wide_epochs": args.wide_epochs, "argv": argv_text(argv)}
 
     record(result, "raw", None, *scores(x_train, y_train, x_test, y_test)[:2], 0.0, 0.0)
     from sklearn.decomposition import PCA

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 from aekit.apps.generate import sample_images  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
               "samples": args.samples, "name": args.name, "samplers": {k: CASES[k][2] for k in names}, "train_seconds": {},
               "configs": {k: CASES[k][1] for k in names},
               "weights": weights, "adv_start": args.adv_start, "disc_channels": RECIPE["disc_channels"], "time_limit": args.time_limit,
-              "argv": " ".join(argv if argv is not None else sys.argv[1:])}
+              "argv": argv_text(argv)}
     with tempfile.TemporaryDirectory(prefix="aekit-generate-") as tmp:
         for name in names:
             for weight in (0.0, weights[name]):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.evaluate import mse, pca_mse, reconstruct  # noqa: E402
@@ -209,7 +209,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
+    shown_argv = argv_text(argv)
     sizes = [32] if args.only_headline else [int(s) for s in args.sizes.split(",")]
     models = ["conv"] if args.only_headline else args.models.split(",")
     epochs = {k: float(v) for k, v in (item.split("=") for item in args.epochs.split(","))}
@@ -221,7 +221,7 @@ def main(argv=None) -> dict:
         raise SystemExit(f"--only-headline merges into {previous}, which does not exist: run the full benchmark first")
     result = json.loads(previous.read_text()) if args.only_headline else {
         "test_mse": {"pca": {}}, "train_seconds": {}, "sizes": sizes, "epochs": epochs,
-        "headline_epochs": args.headline_epochs, "argv": argv_text}
+        "headline_epochs": args.headline_epochs, "argv": shown_argv}
     for s in sizes:
         result["test_mse"]["pca"][str(s)] = pca_mse(x_train.numpy(), x_test.numpy(), s)
     for name in models:
@@ -244,7 +244,7 @@ def main(argv=None) -> dict:
                     "test_mse": r["test_mse"], "seconds": r["seconds"], "epochs": r["epochs"], "curve": r["curve"],
                     "config": spec["config"], "train": {**recipe(e, device=args.device), **spec["train"]},
                     "device": args.device, "threads": torch.get_num_threads(), "load_before": load_before,
-                    "load_after": os.getloadavg()[0], "target_mse": 0.002, "target_seconds": 600.0, "argv": argv_text,
+                    "load_after": os.getloadavg()[0], "target_mse": 0.002, "target_seconds": 600.0, "argv": shown_argv,
                     **({"refined": r["refined"]} if "refined" in r else {})}
                 result["headline_epochs"] = round(r["epochs"], 2)
             print(json.dumps({"model": name, "code": s, "epochs": e, "test_mse": r["test_mse"],

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, machine, update_section  # noqa: E402
+from _report import RESULTS, argv_text, machine, update_section  # noqa: E402
 from recon import HEADLINE, plot_curve, recipe, run_one  # noqa: E402
 
 import aekit  # noqa: E402
@@ -80,7 +80,7 @@ def main(argv=None) -> dict:
     spec = {**HEADLINE, "train": {**HEADLINE["train"], **overrides}}
     result = {"name": args.name, "budgets": [], "skipped": [], "device": args.device, "config": spec["config"],
               "train": {**recipe(0, device=args.device), **spec["train"], "epochs": None}, "machine": info,
-              "argv": " ".join(argv if argv is not None else sys.argv[1:])}
+              "argv": argv_text(argv)}
     t_start, per_epoch = time.perf_counter(), None
     for e in budgets:
         left = args.time_limit - (time.perf_counter() - t_start)

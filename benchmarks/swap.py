@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -250,7 +251,7 @@ def command(argv: list[str]) -> str:
         if v == "--workdir" or (i and argv[i - 1] == "--workdir") or v.startswith("--workdir="):
             continue
         shown.append(v)
-    return " ".join(["python benchmarks/swap.py", *shown])
+    return shlex.join(["python", "benchmarks/swap.py", *shown])
 
 
 def main(argv=None) -> dict:
