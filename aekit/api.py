@@ -122,8 +122,12 @@ class Model:
 
     # --- the Keras-like surface ------------------------------------------------------------------------------
     def fit(self, x, epochs: float = 3, batch_size: int = 32, *, validation_split: float = 0.0,
-            verbose: bool = True, run_dir: str | Path | None = None, **options) -> TrainResult:
-        """Train on ``x`` (the input is its own target); options are TrainConfig fields (lr, schedule, seed, ...)."""
+            verbose: bool | str = "auto", run_dir: str | Path | None = None, **options) -> TrainResult:
+        """Train on ``x`` (the input is its own target); options are TrainConfig fields (lr, schedule, seed, ...).
+        ``verbose``: a progress bar; "auto" (as in Keras) shows one in a terminal or notebook, not in piped output."""
+        auto = isinstance(verbose, str) and verbose == "auto"
+        if not auto and not isinstance(verbose, (bool, int)):
+            raise AekitError(f"verbose must be True, False or 'auto', got {verbose!r}")
         xt = self._to_model_space(x, fitting=True)
         if self.net is None:
             try:
@@ -140,7 +144,8 @@ class Model:
         # refuses to overwrite an existing run; a failure leaves no half-written run behind
         with ckpt.new_run_dir(run_dir, advice="pass another run_dir") if run_dir is not None else \
                 contextlib.nullcontext():
-            result = train(self.net, xt, cfg, run_dir, data_info=self.data_info, progress=verbose)
+            result = train(self.net, xt, cfg, run_dir, data_info=self.data_info,
+                           progress=None if auto else bool(verbose))
         self.history.extend(result.history)
         self.net.eval()
         return result

@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 from pathlib import Path
 
 import torch
@@ -156,10 +155,6 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _progress(flag: bool | None) -> bool:
-    return sys.stderr.isatty() if flag is None else flag
-
-
 def _trained_start(init: str | Path, ds: Dataset) -> tuple:
     """For fine-tuning on ``ds``: run ``init``'s model, its data scaling, and the record of where training started."""
     model, cfg = ckpt.load_model(init)
@@ -199,7 +194,7 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
                  "origin": ds.source, "normalizer": norm.to_dict(), **started_from}
     # the folder only now, so that bad data or options leave none behind; a failed --force retrain restores the old run
     with ckpt.new_run_dir(out, force=force) if main else contextlib.nullcontext():
-        train(model, x, cfg, out, data_info=data_info, progress=_progress(progress))
+        train(model, x, cfg, out, data_info=data_info, progress=progress)
     return Path(out) if main else None
 
 
@@ -222,7 +217,7 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Path | None:
         tcfg = train_config_from_dict(cfg.get("train") or {})
     except (TypeError, ValueError) as e:
         raise AekitError(f"{run / ckpt.CONFIG}: bad training config ({e})") from None
-    train(model, x, tcfg, run, data_info=data, resume=True, progress=_progress(progress))
+    train(model, x, tcfg, run, data_info=data, resume=True, progress=progress)
     return run if _is_main_process() else None
 
 

@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,12 +151,21 @@ def _flush_denormals():
             torch.set_flush_denormal(False)
 
 
+def interactive() -> bool:
+    """Whether progress output has a watcher: stderr is a terminal, or this runs in a Jupyter kernel (where tqdm.auto
+    draws a widget). Piped or logged output gets no bar, which would fill a log with carriage-return updates."""
+    if "ipykernel" in sys.modules:
+        return True
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
 def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | Path | None = None, **kwargs):
     """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``run_dir``, save as it goes.
 
     Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
     early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. Keyword options: ``data_info`` (stored in
-    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar),
+    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar: True, False, or None
+    for one only where someone watches, ``interactive()``),
     ``on_epoch`` (called with the model at each epoch end; the dict it returns is added to that epoch's record; its
     time is left out of ``seconds``; it must leave the model's weights and mode as it found them). Raises
     ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
@@ -177,12 +187,13 @@ def _train(
     *,
     data_info: dict | None = None,
     resume: bool = False,
-    progress: bool = True,
+    progress: bool | None = True,
     side: dict[str, torch.Tensor] | None = None,
     on_epoch=None,
 ) -> TrainResult:
     """The loop behind ``train``."""
     d, device = setup(cfg.device)
+    progress = interactive() if progress is None else progress
     run_dir = Path(run_dir) if run_dir is not None else None
     writes = run_dir is not None and d.main
     torch.manual_seed(cfg.seed)

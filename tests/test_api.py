@@ -149,3 +149,13 @@ def test_a_hostile_config_json_is_one_error_before_any_allocation(tmp_path):
     (tmp_path / "run" / "metrics.jsonl").write_bytes(b"\xff\xfe\n")
     with pytest.raises(aekit.AekitError, match="not UTF-8"):
         aekit.load(tmp_path / "run")
+
+
+def test_fit_draws_a_progress_bar_only_where_asked_or_watched(capsys):
+    x = np.random.default_rng(0).random((64, 6)).astype(np.float32)
+    aekit.build("dense", code_size=2, hidden=[4]).fit(x, epochs=1, batch_size=8)  # "auto": captured stderr is no tty
+    assert "epoch 1/1" not in capsys.readouterr().err
+    aekit.build("dense", code_size=2, hidden=[4]).fit(x, epochs=1, batch_size=8, verbose=True)
+    assert "epoch 1/1" in capsys.readouterr().err
+    with pytest.raises(aekit.AekitError, match="verbose must be"):
+        aekit.build("dense", code_size=2, hidden=[4]).fit(x, verbose="loud")

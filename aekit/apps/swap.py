@@ -21,7 +21,6 @@ from ..errors import AekitError
 from ..fileio import claim_outputs, refuse_existing
 from ..models import build_model
 from ..provenance import companions, make_mark, save_array, save_png
-from ..runs import _progress
 from ..train import train, train_config_from_dict
 from .inputs import expand_inputs, read_model_image
 
@@ -117,7 +116,7 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
                  "domains": [{"name": n, "source": s, "origin": datasets[n].source, "train": len(datasets[n].x_train),
                               "test": len(datasets[n].x_test)} for n, s in sources.items()]}
     with ckpt.new_run_dir(out, force=force):  # only now: bad data or options leave no folder behind
-        train(model, x, tcfg, out, data_info=data_info, progress=_progress(progress), side={"domain": ids})
+        train(model, x, tcfg, out, data_info=data_info, progress=progress, side={"domain": ids})
     return Path(out)
 
 
@@ -148,7 +147,7 @@ def resume_swap(run: str | Path, progress: bool | None = None) -> Path:
         tcfg = train_config_from_dict(cfg.get("train") or {})
     except (TypeError, ValueError) as e:
         raise AekitError(f"{run / ckpt.CONFIG}: bad training config ({e})") from None
-    train(model, x, tcfg, run, data_info=cfg["data"], resume=True, progress=_progress(progress),
+    train(model, x, tcfg, run, data_info=cfg["data"], resume=True, progress=progress,
           side={"domain": ids})
     return run
 
