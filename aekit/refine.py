@@ -32,16 +32,34 @@ def _pixel_loss(model, z: torch.Tensor, x: torch.Tensor, loss: str) -> torch.Ten
     return F.binary_cross_entropy_with_logits(model.decode_logits(z), x, reduction="none").flatten(1).sum(1)
 
 
+RELATIVE_STEP = 0.2  # refine_codes' default step, a fraction of each code's RMS (at or near the best of the
+# rules measured on five MNIST models: dense, dense+L1, sigmoid-coded sparse, VAE, conv; benchmarks/refine.py)
+
+
+def code_scale(z: torch.Tensor) -> torch.Tensor:
+    """Each code's root-mean-square value, shaped to broadcast against z. An all-zero code (a ReLU code can be one)
+    has no scale of its own and takes the mean of the others in its batch (1 when every code is zero)."""
+    rms = z.flatten(1).pow(2).mean(1).sqrt()
+    fallback = rms[rms > 0].mean() if (rms > 0).any() else rms.new_ones(())
+    rms = torch.where(rms > 0, rms, fallback)
+    return rms.view(-1, *[1] * (z.dim() - 1))
+
+
 def _check(steps: int, lr: float) -> None:
     if steps < 0 or lr <= 0 or not math.isfinite(lr):
         raise AekitError(f"refinement needs steps >= 0 and a positive learning rate, got {steps} and {lr}")
 
 
-def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.1, loss: str | None = None,
+def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float | None = None, loss: str | None = None,
                  batch_size: int = 1000, z0: torch.Tensor | None = None) -> torch.Tensor:
     """Codes for x (in model space) after ``steps`` Adam steps from the encoder's codes (or ``z0``), each lowering
-    the reconstruction loss ``loss`` ("mse" or "bce"; default: the model's own loss, "bce" when it has none)."""
-    _check(steps, lr)
+    the reconstruction loss ``loss`` ("mse" or "bce"; default: the model's own loss, "bce" when it has none).
+
+    ``lr``: Adam's step size in code units. The default, None, steps each code by ``RELATIVE_STEP`` times its own
+    root-mean-square value: codes differ in scale by orders of magnitude between models (a conv code's RMS can be
+    100, a sigmoid code's 0.3), and one absolute step size is too timid for the first and overshoots the second.
+    The relative step depends only on the sample itself (but for an all-zero code: ``code_scale``)."""
+    _check(steps, RELATIVE_STEP if lr is None else lr)
     loss = loss or getattr(getattr(model, "config", None), "loss", "bce")
     if loss not in LOSSES:
         raise AekitError(f"refinement loss must be one of {LOSSES}, got {loss!r}")
@@ -58,14 +76,16 @@ def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float = 0.1, loss:
     for start in range(0, len(x), batch_size):
         xb = x[start:start + batch_size].to(device)
         with torch.no_grad():
-            z = (model.encode(xb) if z0 is None else z0[start:start + batch_size].to(device)).float().clone()
-        z.requires_grad_(True)
-        opt = torch.optim.Adam([z], lr=lr)
+            start_z = (model.encode(xb) if z0 is None else z0[start:start + batch_size].to(device)).float()
+            scale = code_scale(start_z) if lr is None else torch.ones((), device=device)
+        # Adam on a step u in units of each code's scale, z = start + scale * u (Adam's steps are ~lr in u)
+        u = torch.zeros_like(start_z, requires_grad=True)
+        opt = torch.optim.Adam([u], lr=RELATIVE_STEP if lr is None else lr)
         with torch.enable_grad():
             for _ in range(steps):
-                (z.grad,) = torch.autograd.grad(_pixel_loss(model, z, xb, loss).sum(), [z])
+                (u.grad,) = torch.autograd.grad(_pixel_loss(model, start_z + scale * u, xb, loss).sum(), [u])
                 opt.step()
-        out.append(z.detach())
+        out.append((start_z + scale * u).detach() if steps else start_z)
     return torch.cat(out) if out else x.new_zeros((0,))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from aekit.cli import main
 from aekit.codec import Codec
 from aekit.errors import AekitError
 from aekit.models import build_model
-from aekit.refine import rd_objective, refine_codes, refine_symbols
+from aekit.refine import code_scale, rd_objective, refine_codes, refine_symbols
 
 
 def _fit(model, x, steps=40):
@@ -37,6 +39,27 @@ def test_refined_codes_reconstruct_better(name, small_x):
         after = (model.decode(z) - x).pow(2).mean().item()
     assert after < 0.93 * before
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())  # the model is only read
+
+
+def test_default_step_follows_each_codes_scale(small_x):
+    torch.manual_seed(0)
+    model = _fit(build_model("dense", input_shape=(1, 28, 28), code_size=8), small_x[:64])
+    x, c = small_x[64:96], 100.0
+    scaled = copy.deepcopy(model)  # the same autoencoder with codes 100 times larger (the ReLU code commutes)
+    with torch.no_grad():
+        scaled.encoder[2].weight *= c
+        scaled.encoder[2].bias *= c
+        scaled.decoder[0].weight /= c
+        assert torch.allclose(scaled.encode(x), c * model.encode(x), rtol=1e-4)
+
+    def rebuilt(m, **kw):
+        with torch.no_grad():
+            return m.decode(refine_codes(m, x, steps=30, loss="mse", **kw))
+    assert torch.allclose(rebuilt(scaled), rebuilt(model), atol=1e-4)  # the default step scales with the code
+    assert not torch.allclose(rebuilt(scaled, lr=0.1), rebuilt(model, lr=0.1), atol=1e-3)  # an absolute one does not
+    z = torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]])
+    assert code_scale(z).flatten().tolist() == pytest.approx([(12.5 ** 0.5 + 0.5 ** 0.5) / 2, 12.5 ** 0.5, 0.5 ** 0.5])
+    assert code_scale(torch.zeros(2, 3)).flatten().tolist() == [1.0, 1.0]
 
 
 def test_refinement_refuses_what_it_cannot_do(small_x):
