@@ -11,6 +11,7 @@ from PIL import Image
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
+from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.provenance import read_mark
 from aekit.train import TrainConfig, train
@@ -116,6 +117,17 @@ def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(sma
     assert crossed > 3 * after[1]  # decoder a renders codes in its own style: it does not draw inverted digits
 
 
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "", "a b", "x" * 65, 3])
+def test_a_domain_name_cannot_be_a_path(name, tmp_path):
+    with pytest.raises(ValueError, match="domain name"):
+        _model(domains=("a", name))
+    model = _model(domains=("a", "b"))
+    cfg = ckpt.run_config(model, {"normalizer": None})
+    ckpt.save_model(tmp_path, model, {**cfg, "config": {**cfg["config"], "domains": ["a", name]}})
+    with pytest.raises(AekitError):  # a hand-edited config.json: refused at load, before any file is named by it
+        ckpt.load_model(tmp_path)
+
+
 def test_save_load_gives_identical_swaps(tmp_path):
     model = _model(domains=("x", "y")).eval()
     ckpt.save_model(tmp_path, model, ckpt.run_config(model, {"normalizer": None}))
@@ -219,7 +231,8 @@ def test_swap_train_errors_are_one_line(domain_files, tmp_path, capsys):
              ["--domain", "a", "--domain", f"b={b}", "--out", str(tmp_path / "r3")],  # no source
              ["--domain", f"a={a}", "--domain", "b=digits", "--out", str(tmp_path / "r4")],  # 28x28 vs 8x8
              ["--domain", f"a={a}", "--domain", f"b={tmp_path / 'nope'}", "--out", str(tmp_path / "r5")],
-             ["--domain", f"a={a}", "--domain", f"b={b}", "--out", str(tmp_path / "r6"), "--set", "warp=2"]]
+             ["--domain", f"a={a}", "--domain", f"b={b}", "--out", str(tmp_path / "r6"), "--set", "warp=2"],
+             ["--domain", f"../../x={a}", "--domain", f"b={b}", "--out", str(tmp_path / "r7")]]  # names a file
     for args in cases:
         capsys.readouterr()
         assert main(["swap-train", *args]) == 1, args

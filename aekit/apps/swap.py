@@ -20,6 +20,7 @@ from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..fileio import claim_outputs, refuse_existing
 from ..models import build_model
+from ..models.swap import check_domain_name
 from ..provenance import companions, make_mark, save_array, save_png
 from ..train import train, train_config_from_dict
 from .inputs import expand_inputs, read_model_image
@@ -42,6 +43,10 @@ def parse_domains(items: list[str]) -> dict[str, str]:
             raise AekitError(f"--domain expects NAME=SOURCE, got {item!r}")
         if name in out:
             raise AekitError(f"domain {name!r} given twice")
+        try:
+            check_domain_name(name)
+        except ValueError as e:
+            raise AekitError(f"--domain {item}: {e}") from None
         out[name] = source
     if len(out) < 2:
         raise AekitError("a swap run needs at least two domains (--domain a=SOURCE --domain b=SOURCE)")

@@ -18,6 +18,7 @@ of its first domain.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,15 @@ from torch import nn
 from .align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
 from .base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
 from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+
+DOMAIN_NAME = re.compile(r"[^\W_][\w.+-]{0,63}")  # it names output files (<image>-to-<domain>.png): no paths
+
+
+def check_domain_name(name) -> None:
+    """A domain name is a word of up to 64 letters, digits and ``_.+-``, starting with a letter or digit."""
+    if not isinstance(name, str) or not DOMAIN_NAME.fullmatch(name):
+        raise ValueError(f"a domain name is up to 64 letters, digits and _.+- starting with a letter or digit, "
+                         f"got {name!r}")
 
 
 @dataclass(frozen=True)
@@ -55,8 +65,10 @@ class SwapConfig:
         check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
         activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
         names = tuple(self.domains)
-        if len(names) < 2 or len(set(names)) != len(names) or not all(isinstance(d, str) and d for d in names):
-            raise ValueError(f"domains must be two or more distinct non-empty names, got {names}")
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"domains must be two or more distinct names, got {names}")
+        for name in names:
+            check_domain_name(name)
         if not 0 <= self.warp <= 1:
             raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
         if self.cycle < 0 or self.code_cycle < 0:
