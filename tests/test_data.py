@@ -500,3 +500,19 @@ def test_normalizer_table_and_dict():
 def test_normalizer_from_dict_validates(bad):
     with pytest.raises(AekitError):
         Normalizer.from_dict(bad)
+
+
+def test_16_bit_grey_images_are_scaled_not_clipped(tmp_path):
+    from aekit.apps.inputs import read_image
+    from aekit.data.images import read_image_folder
+
+    wide = np.array([[0, 257, 16384], [32768, 50000, 65535]], dtype=np.uint16)
+    path = tmp_path / "wide.png"
+    Image.fromarray(wide).save(path)  # a 16-bit greyscale PNG
+    with Image.open(path) as im:
+        assert im.mode.startswith("I")
+    want = np.array([[0, 1, 64], [128, 195, 255]], dtype=np.uint8)  # round(v / 257)
+    assert np.array_equal(read_image(path, 1), want)
+    assert np.array_equal(read_image(path, 3), np.repeat(want[..., None], 3, axis=2))
+    x, _, _ = read_image_folder(tmp_path, None)
+    assert np.array_equal(x[0], want)

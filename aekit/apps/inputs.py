@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data.images import IMAGE_SUFFIXES, MAX_PIXELS
+from ..data.images import IMAGE_SUFFIXES, MAX_PIXELS, to_8bit
 from ..errors import AekitError
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def _open(path: str | Path, channels: int) -> Image.Image:
         with Image.open(path) as im:
             if im.size[0] * im.size[1] > MAX_PIXELS:
                 raise AekitError(f"{path} is too large ({im.size[0]}x{im.size[1]} pixels)")
-            return im.convert("L" if channels == 1 else "RGB")
+            return to_8bit(im, grey=channels == 1)
     except (OSError, Image.DecompressionBombError) as e:
         raise AekitError(f"{path} is not a readable image ({e})") from None
 

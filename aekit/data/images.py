@@ -13,7 +13,17 @@ from aekit.errors import AekitError
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey (PNG, TIFF): 0..65535
+
+
+def to_8bit(im: Image.Image, grey: bool) -> Image.Image:
+    """``im`` in mode "L" (``grey``) or "RGB". 16-bit grey is scaled by 255/65535 first: Pillow's own conversion
+    clips it at 255, so that anything above 0.4% of full scale would read as white."""
+    if im.mode in WIDE_GRAY_MODES:
+        wide = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
+    return im.convert("L" if grey else "RGB")
 MAX_PIXELS = 64_000_000
 MAX_TOTAL_BYTES = 8 * 1024**3
 
@@ -50,7 +60,7 @@ def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, 
         if im.size[0] * im.size[1] > MAX_PIXELS:
             raise ValueError(f"image too large: {_hw(im.size)}")
         size = im.size
-        im = im.convert("L" if im.mode in GRAY_MODES else "RGB")
+        im = to_8bit(im, grey=im.mode in GRAY_MODES)
         if target_wh is not None and im.size != target_wh:
             im = im.resize(target_wh, Image.BILINEAR)
         return np.asarray(im, dtype=np.uint8), size
