@@ -7,12 +7,22 @@ import tempfile
 from pathlib import Path
 
 
-def refuse_existing(paths, force: bool) -> None:
+def refuse_existing(paths, force: bool, inputs=()) -> None:
     """Nothing the user had is overwritten: raise one line naming the first of ``paths`` that exists, unless
-    ``force``. Call it for every output before writing any."""
+    ``force``; and, even with ``force``, when two outputs are one file or an output is one of ``inputs`` (files the
+    command reads: the result would replace what it was made from). Call it for every output before writing any."""
     from .errors import AekitError
 
-    existing = [Path(p) for p in paths if p is not None and Path(p).exists()]
+    paths = [Path(p) for p in paths if p is not None]
+    read = {Path(p).resolve() for p in inputs if p is not None}
+    seen: set[Path] = set()
+    for p in paths:
+        if p.resolve() in seen:
+            raise AekitError(f"{p} is named for two outputs; give each its own name")
+        if p.resolve() in read:
+            raise AekitError(f"{p} is one of the inputs; write the results to another file")
+        seen.add(p.resolve())
+    existing = [p for p in paths if p.exists()]
     folder = next((p for p in existing if p.is_dir()), None)
     if folder is not None:  # no --force can write a file over a folder
         raise AekitError(f"{folder} is a folder; name a file to write")

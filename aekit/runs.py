@@ -273,7 +273,7 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
 
     run = Path(run)
     out = Path(out) if out else run / FIGURE
-    refuse_existing([out], force)
+    refuse_existing([out], force, inputs=[data, *ckpt.run_files(run)])
     if not 1 <= n <= 100:
         raise AekitError("-n must be between 1 and 100")
     model, cfg, ds, norm = opened or open_run(run, data)

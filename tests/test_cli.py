@@ -328,3 +328,23 @@ def test_paths_in_errors_are_the_users_own(trained, tmp_path, capsys):
     with pytest.raises(OSError) as e:
         atomic_write(target, b"x")
     assert e.value.filename == str(target)
+
+
+def test_no_output_replaces_another_output_an_input_or_the_run_itself(trained, mnist_npz, tmp_path, capsys):
+    weights = (trained / "model.safetensors").read_bytes()
+    data = tmp_path / "data.npz"
+    data.write_bytes(mnist_npz.read_bytes())
+    cases = [  # (argv, what the one error line says); --force cannot override any of these
+        (["embed", str(trained), "--out", str(tmp_path / "e.npy"), "--figure", str(tmp_path / "e.npy")],
+         "named for two outputs"),
+        (["generate", str(trained), "-n", "2", "--out", str(tmp_path / "s" / "sample-0000.png"),
+          "--separate", str(tmp_path / "s")], "named for two outputs"),
+        (["anomalies", str(trained), str(data), "--out", str(data)], "is one of the inputs"),
+        (["reconstruct", str(trained), "--out", str(trained / "model.safetensors")], "is one of the inputs"),
+    ]
+    for argv, message in cases:
+        capsys.readouterr()
+        assert main([*argv, "--force"]) == 1, argv
+        assert message in _err_line(capsys), argv
+    assert (trained / "model.safetensors").read_bytes() == weights
+    assert data.read_bytes() == mnist_npz.read_bytes() and not (tmp_path / "e.npy").exists()

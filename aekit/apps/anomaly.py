@@ -100,7 +100,7 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     if top < 1:
         raise AekitError("-k/--top must be at least 1")
     out = Path(out) if out else None
-    refuse_existing([out], force)
+    refuse_existing([out], force, inputs=[data, *ckpt.run_files(run)])
     model, cfg = ckpt.load_model(run)
     norm = run_normalizer(cfg)
     shape = tuple(model.config.input_shape)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import checkpoint as ckpt
 from ..errors import AekitError
 from ..fileio import atomic_write, refuse_existing
 from ..runs import open_run
@@ -97,7 +98,7 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
     if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
         raise AekitError(f"--out must end in .npy or .npz, got {out.name}")
     planned = [out, out.with_suffix(".labels.npy")] + ([Path(figure)] if figure else [])
-    refuse_existing(planned, force)
+    refuse_existing(planned, force, inputs=[data, *ckpt.run_files(run)])
     model, cfg, ds, norm = open_run(run, data)
     x_raw, labels = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
     x = torch.from_numpy(norm.transform(x_raw))

@@ -97,7 +97,7 @@ def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sa
     if separate and Path(separate).exists() and not Path(separate).is_dir():
         raise AekitError(f"--separate {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
-    refuse_existing(files, force)
+    refuse_existing(files, force, inputs=ckpt.run_files(run))
     images, mark = sample_images(run, n, sampler, seed)
     _check_images(images)
     written = [save_png(out, grid(images), {**mark, "count": n})]
@@ -132,7 +132,7 @@ def interpolate_run(run: str | Path, a: str, b: str, steps: int = 10, out: str |
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
     run = Path(run)
     out = Path(out) if out else run / "interpolation.png"
-    refuse_existing([out], force)
+    refuse_existing([out], force, inputs=[a, b, *ckpt.run_files(run)])
     if not 2 <= steps <= 100:
         raise AekitError("--steps must be between 2 and 100")
     model, cfg = ckpt.load_model(run)
