@@ -73,7 +73,7 @@ def read_mark(path: str | Path) -> dict | None:
     if not path.is_file():
         raise not_a_file(path)
     if sidecar(path).is_file():
-        text = sidecar(path).read_text()[:MAX_MARK]
+        text = sidecar(path).read_text(errors="replace")[:MAX_MARK]  # not UTF-8: not a mark (refused below)
     else:
         try:
             with Image.open(path) as im:

@@ -335,7 +335,10 @@ def run_info(run: str | Path) -> dict:
         except AekitError as e:
             info["weights"] = f"unusable: {e}"
     if (run / EVAL).exists():
-        info["eval"] = json.loads((run / EVAL).read_text())
+        try:
+            info["eval"] = json.loads((run / EVAL).read_text())
+        except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
+            info["eval"] = f"unreadable: {e.__class__.__name__}"
     return info
 
 

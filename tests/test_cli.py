@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -348,3 +349,16 @@ def test_no_output_replaces_another_output_an_input_or_the_run_itself(trained, m
         assert message in _err_line(capsys), argv
     assert (trained / "model.safetensors").read_bytes() == weights
     assert data.read_bytes() == mnist_npz.read_bytes() and not (tmp_path / "e.npy").exists()
+
+
+def test_damaged_side_files_are_reported_not_crashed_on(trained, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "eval.json").write_text("[")
+    assert main(["info", str(run)]) == 0  # the run itself is fine; its stored evaluation is not
+    assert "unreadable" in capsys.readouterr().out
+    codes = tmp_path / "c.npy"
+    np.save(codes, np.zeros((2, 2), np.float32))
+    (tmp_path / "c.npy.provenance.json").write_bytes(b"\xff\xfe\x00")
+    assert main(["inspect", str(codes)]) == 1
+    assert "corrupt" in _err_line(capsys)

@@ -516,3 +516,10 @@ def test_16_bit_grey_images_are_scaled_not_clipped(tmp_path):
     assert np.array_equal(read_image(path, 3), np.repeat(want[..., None], 3, axis=2))
     x, _, _ = read_image_folder(tmp_path, None)
     assert np.array_equal(x[0], want)
+
+
+def test_a_csv_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"1,2\n3,\xff\n")
+    with pytest.raises(AekitError, match="not UTF-8 text"):
+        load_dataset(str(path))

@@ -541,3 +541,9 @@ def test_critic_samples_adds_decoded_batch_gaussian_codes(name):
     drawn = torch.cat([batch_gaussian_codes(z[i:i + 100]) for i in range(0, 500, 100)])
     assert torch.allclose(drawn.mean(0), z.mean(0), atol=0.5)
     assert torch.allclose(drawn.std(0), z.std(0), rtol=0.3)
+
+
+def test_a_config_cannot_ask_for_samples_too_large_to_hold():
+    with pytest.raises(ValueError, match="values per sample"):
+        build_model("conv", {"input_shape": (1, 100_000, 100_000)})
+    build_model("conv", {"input_shape": (1, 64, 64)})  # an ordinary size still builds

@@ -23,6 +23,7 @@ from ..data.dataset import IMAGE, Dataset, split
 from ..errors import AekitError
 from ..evaluate import auroc, reconstruct
 from ..fid import FeatureNet, train_feature_net
+from ..models.base import check_input_shape
 from ..runs import run_data
 from .inputs import expand_inputs, read_model_image
 
@@ -124,8 +125,9 @@ def load_detector(path: str | Path) -> tuple[FeatureNet, dict]:
         raise AekitError(f"{path} is not an aekit detector (train one with aekit detect-train)")
     try:
         shape = tuple(int(v) for v in cfg["input_shape"])
-        if len(shape) != 3 or min(shape) < 1 or int(cfg["n_classes"]) != 2:
+        if len(shape) != 3 or int(cfg["n_classes"]) != 2:
             raise ValueError("bad shape or classes")
+        check_input_shape(shape)
         net = FeatureNet(shape, 2, {"detector": str(path)}, stem_stride=int(cfg.get("stem_stride", 2)))
     except (KeyError, TypeError, ValueError) as e:
         raise AekitError(f"{path / ckpt.CONFIG}: bad detector config ({e})") from None

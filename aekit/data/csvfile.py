@@ -30,25 +30,28 @@ def read_csv(path: Path) -> np.ndarray:
         raise AekitError(f"{path} is too large to load as a CSV table")
     rows: list[list[float]] = []
     width = 0
-    with open(path, newline="", encoding="utf-8-sig") as fp:
-        for lineno, row in enumerate(csv.reader(fp), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if not rows and width == 0 and not any(_is_number(c) for c in row):
-                width = len(row)
-                log.info("treating the first row of %s as a header", path)
-                continue
-            width = width or len(row)
-            if len(row) != width:
-                raise AekitError(f"{path}: row {lineno} has {len(row)} columns, expected {width}")
-            values: list[float] = []
-            for col, cell in enumerate(row, start=1):
-                try:
-                    values.append(float(cell))
-                except ValueError:
-                    bad = cell.strip()[:40]
-                    raise AekitError(f"{path}: non-numeric value {bad!r} at row {lineno}, column {col}") from None
-            rows.append(values)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fp:
+            for lineno, row in enumerate(csv.reader(fp), start=1):
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if not rows and width == 0 and not any(_is_number(c) for c in row):
+                    width = len(row)
+                    log.info("treating the first row of %s as a header", path)
+                    continue
+                width = width or len(row)
+                if len(row) != width:
+                    raise AekitError(f"{path}: row {lineno} has {len(row)} columns, expected {width}")
+                values: list[float] = []
+                for col, cell in enumerate(row, start=1):
+                    try:
+                        values.append(float(cell))
+                    except ValueError:
+                        bad = cell.strip()[:40]
+                        raise AekitError(f"{path}: non-numeric value {bad!r} at row {lineno}, column {col}") from None
+                rows.append(values)
+    except UnicodeDecodeError as e:
+        raise AekitError(f"{path} is not UTF-8 text (byte {e.start}): not a CSV file aekit can read") from None
     if not rows:
         raise AekitError(f"{path} holds no data rows")
     x = np.asarray(rows, dtype=np.float64)

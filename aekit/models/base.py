@@ -171,11 +171,20 @@ def code_penalty(z: torch.Tensor, cfg) -> dict[str, torch.Tensor]:
     return {"sparsity": cfg.sparsity_weight * kl, "code_activation": act.detach()}
 
 
-def check_config(cfg) -> None:
-    """Validate the fields every model config shares; raises ValueError with one line."""
-    shape = tuple(cfg.input_shape)
+MAX_INPUT_VALUES = 1 << 24  # one sample: 16.8M values (4096x4096 grey, 2364x2364 RGB); bounds a hostile config
+
+
+def check_input_shape(shape: tuple) -> None:
+    """A sample shape of positive sizes, at most MAX_INPUT_VALUES values in all; raises ValueError with one line."""
     if not shape or any(int(s) <= 0 for s in shape):
         raise ValueError(f"input_shape must be positive sizes, got {shape}")
+    if math.prod(int(s) for s in shape) > MAX_INPUT_VALUES:
+        raise ValueError(f"input_shape {shape} holds more than {MAX_INPUT_VALUES} values per sample")
+
+
+def check_config(cfg) -> None:
+    """Validate the fields every model config shares; raises ValueError with one line."""
+    check_input_shape(tuple(cfg.input_shape))
     if int(cfg.code_size) <= 0:
         raise ValueError(f"code_size must be positive, got {cfg.code_size}")
     if cfg.output_activation not in OUTPUT_ACTIVATIONS:
