@@ -63,12 +63,25 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def make_folder(path: str | Path, target: str | Path | None = None) -> Path:
+    """``mkdir -p``, with one clear line (naming ``target``, the file to go there, if given) when a file stands
+    where one of the folders should be."""
+    from .errors import AekitError
+
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                raise AekitError(f"{p} is not a folder, so {target or path} cannot be written there")
+            break
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def ensure_parent(path: str | Path) -> Path:
     """Create the folder an output file goes into (the user named the file; its folders follow, as with embed)."""
     path = Path(path)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise NotADirectoryError(f"{path.parent} is not a folder, so {path} cannot be written there")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent, target=path)
     return path
 
 

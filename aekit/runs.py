@@ -122,21 +122,26 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad training option: {e}") from None
     size = image_size or file.get("image_size")
-    per_image = patches_per_image or file.get("patches_per_image")
+    per_image = patches_per_image if patches_per_image is not None else file.get("patches_per_image")
     if per_image is not None and (not isinstance(per_image, int) or per_image < 1):
         raise AekitError(f"patches per image must be a positive whole number, got {per_image!r}")
     patch_size = _parse_size(patches or file.get("patches"), "patch size")
     if per_image is not None and patch_size is None:
         raise AekitError("patches per image needs a patch size (--patches HxW)")
+    fraction = file.get("test_fraction", test_fraction)
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise AekitError(f"test fraction must be between 0 and 1 (exclusive), got {fraction!r}")
     return {"source": source, "image_size": _parse_size(size), "model": given_model or s["model"],
-            "config": config, "train": tr, "test_fraction": float(file.get("test_fraction", test_fraction)),
+            "config": config, "train": tr, "test_fraction": float(fraction),
             "patches": patch_size, "patches_per_image": per_image, "preset": preset}
 
 
 def _widths(text: str, option: str) -> list[int]:
     """"256,128" -> [256, 128], or one clear error naming the option."""
+    if not text.strip():
+        return []  # no hidden layers
     try:
-        return [int(v) for v in text.split(",") if v.strip()]
+        return [int(v) for v in text.split(",")]  # an empty item (",," or "64,,32") is a typo, not a width
     except ValueError:
         raise AekitError(f"{option} should be widths like 256,128, got {text!r}") from None
 

@@ -17,7 +17,7 @@ from PIL import Image
 from .. import checkpoint as ckpt
 from ..codec import MAX_SIDE, Codec, CodecError
 from ..errors import AekitError
-from ..fileio import atomic_write, claim_outputs, not_a_file
+from ..fileio import atomic_write, claim_outputs, make_folder, not_a_file
 from ..models.compress import CompressiveAutoencoder
 from ..provenance import make_mark, save_png
 from .inputs import expand_inputs, read_image
@@ -108,7 +108,7 @@ def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: i
     images = [read_image(p, codec.shape[0]) for p in paths]  # read and check everything before writing
     for p, img in zip(paths, images):
         _check_side(img, p)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for dst, data in zip(targets, compress_images(codec, images, level, refine=refine)):
         atomic_write(dst, data)
     return targets
@@ -136,7 +136,7 @@ def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force:
             decoded.append(decompress_bytes(codec, p.read_bytes()))
         except CodecError as e:
             raise AekitError(f"{p}: {e}") from None
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for src, dst, img in zip(paths, targets, decoded):
         save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name))
     return targets

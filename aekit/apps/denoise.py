@@ -27,7 +27,7 @@ from ..data.normalize import Normalizer
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct
-from ..fileio import claim_outputs, not_a_file
+from ..fileio import claim_outputs, make_folder, not_a_file
 from ..provenance import companions, make_mark, save_array, save_png
 from ..runs import run_normalizer
 from ..tiles import apply_tiled, check_overlap
@@ -173,7 +173,7 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
                 log.info("%s is %dx%d pixels (WxH): denoising it in %dx%d tiles", p, img.shape[1], img.shape[0],
                          shape[2], shape[1])
             loaded.append((img, True, False))
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     written = []
     for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
         y = denoise_array(models, norm, x) if dst.suffix == ".npy" else denoise_image(models, norm, x, overlap)[None]

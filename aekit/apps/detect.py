@@ -23,6 +23,7 @@ from ..data.dataset import IMAGE, Dataset, split
 from ..errors import AekitError
 from ..evaluate import auroc, reconstruct
 from ..fid import FeatureNet, train_feature_net
+from ..fileio import make_folder
 from ..models.base import check_input_shape
 from ..runs import run_data
 from .inputs import expand_inputs, read_model_image
@@ -84,7 +85,7 @@ def _prepare(out: Path, force: bool) -> None:
     if clash and not force:
         raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another --out "
                          "or pass --force")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
 
 
 def train_detector(run: str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,

@@ -15,7 +15,7 @@ import torch
 
 from .. import checkpoint as ckpt
 from ..errors import AekitError
-from ..fileio import atomic_write, refuse_existing
+from ..fileio import atomic_write, make_folder, refuse_existing
 from ..runs import open_run
 
 SPLITS = ("train", "test")
@@ -107,7 +107,7 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
                          f"{tuple(model.config.input_shape)}")
     codes = encode_array(model, x)
     files = _outputs(out, labels is not None)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent, target=out)
     if out.suffix == ".npz":
         arrays = {"codes": codes} if labels is None else {"codes": codes, "labels": np.asarray(labels)}
         atomic_write(out, _npz_bytes(**arrays))
@@ -116,7 +116,7 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
         if labels is not None:
             atomic_write(files[1], _npy_bytes(np.asarray(labels)))
     if figure:
-        Path(figure).parent.mkdir(parents=True, exist_ok=True)
+        make_folder(Path(figure).parent, target=figure)
         title = f"{Path(run).name}: {cfg['model']}, code size {codes.shape[1]}, {ds.name} {split}"
         files.append(map_figure(codes, labels, figure, title))
     return files, codes

@@ -11,7 +11,7 @@ from PIL import Image
 
 from .. import checkpoint as ckpt
 from ..errors import AekitError
-from ..fileio import refuse_existing
+from ..fileio import make_folder, refuse_existing
 from ..provenance import make_mark, save_png
 from ..runs import run_data, run_normalizer
 from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
@@ -102,7 +102,7 @@ def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sa
     _check_images(images)
     written = [save_png(out, grid(images), {**mark, "count": n})]
     if separate:
-        Path(separate).mkdir(parents=True, exist_ok=True)
+        make_folder(separate)
         written += [save_png(p, im, {**mark, "index": i}) for i, (p, im) in enumerate(zip(files[1:], images))]
     return written
 

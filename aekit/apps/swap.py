@@ -18,7 +18,7 @@ from ..data import Normalizer, load_dataset, sample_shape
 from ..data.dataset import IMAGE, Dataset
 from ..data.npyfile import read_npy
 from ..errors import AekitError
-from ..fileio import claim_outputs, refuse_existing
+from ..fileio import claim_outputs, make_folder, refuse_existing
 from ..models import build_model
 from ..models.swap import check_domain_name
 from ..provenance import companions, make_mark, save_array, save_png
@@ -215,7 +215,7 @@ def swap_files(run: str | Path, to: str, inputs: list[str], out_dir: str | Path,
     arrays = {f: read_npy(f) if f.suffix.lower() == ".npy" else read_model_image(f, shape)[None] for f in files}
     for f, a in arrays.items():
         _check_images(a, shape, str(f))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     written = []
     for f, dest in zip(files, outs):
         images = _render(model, cfg, arrays[f], to)
