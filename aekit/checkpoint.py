@@ -106,11 +106,6 @@ def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dic
     }
 
 
-def run_files(run: str | Path) -> list[Path]:
-    """The files a run folder is made of (a command's output must never replace one)."""
-    return [Path(run) / name for name in (CONFIG, WEIGHTS, STATE, METRICS)]
-
-
 CLI_ADVICE = "choose another --out, --resume it, or pass --force"
 
 

@@ -30,6 +30,16 @@ def refuse_existing(paths, force: bool, inputs=()) -> None:
         raise AekitError(f"{existing[0]} exists; pass --force to replace it")
 
 
+def png_output(path: str | Path | None) -> Path | None:
+    """An output that will hold PNG bytes (figures, marked images) must be named .png, so that no viewer is told
+    it holds JPEG or PDF; one clear line otherwise."""
+    from .errors import AekitError
+
+    if path is not None and Path(path).suffix.lower() != ".png":
+        raise AekitError(f"{path}: this output is a PNG image; name it .png")
+    return None if path is None else Path(path)
+
+
 def not_a_file(path: str | Path):
     """The one-line error for an input that should be a file and is not: a folder, or nothing at all."""
     from .errors import AekitError

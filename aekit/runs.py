@@ -15,7 +15,7 @@ from .data import Dataset, Normalizer, load_dataset, sample_shape
 from .devices import pick_device
 from .errors import AekitError
 from .evaluate import active_dims, pca_mse, reconstruct, reconstruction_metrics
-from .fileio import refuse_existing
+from .fileio import png_output, refuse_existing
 from .models import build_model
 from .presets import get_preset
 from .provenance import make_mark
@@ -277,8 +277,8 @@ def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = No
     from .figures import reconstruction_figure
 
     run = Path(run)
-    out = Path(out) if out else run / FIGURE
-    refuse_existing([out], force, inputs=[data, *ckpt.run_files(run)])
+    out = png_output(out) if out else run / FIGURE
+    refuse_existing([out], force, inputs=[data])
     if not 1 <= n <= 100:
         raise AekitError("-n must be between 1 and 100")
     model, cfg, ds, norm = opened or open_run(run, data)

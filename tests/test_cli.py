@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from aekit import checkpoint as ckpt
 from aekit.cli import main
@@ -338,13 +339,18 @@ def test_no_output_replaces_another_output_an_input_or_the_run_itself(trained, m
     weights = (trained / "model.safetensors").read_bytes()
     data = tmp_path / "data.npz"
     data.write_bytes(mnist_npz.read_bytes())
+    digit = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(digit)
+    digit_bytes = digit.read_bytes()
     cases = [  # (argv, what the one error line says); --force cannot override any of these
         (["embed", str(trained), "--out", str(tmp_path / "e.npy"), "--figure", str(tmp_path / "e.npy")],
-         "named for two outputs"),
+         "name it .png"),
+        (["reconstruct", str(trained), "--out", str(tmp_path / "fig.jpg")], "name it .png"),
         (["generate", str(trained), "-n", "2", "--out", str(tmp_path / "s" / "sample-0000.png"),
           "--separate", str(tmp_path / "s")], "named for two outputs"),
-        (["anomalies", str(trained), str(data), "--out", str(data)], "is one of the inputs"),
-        (["reconstruct", str(trained), "--out", str(trained / "model.safetensors")], "is one of the inputs"),
+        (["anomalies", str(trained), str(data), "--out", str(data)], "name it .png"),
+        (["interpolate", str(trained), str(digit), "0", "--out", str(digit)], "is one of the inputs"),
+        (["reconstruct", str(trained), "--out", str(trained / "model.safetensors")], "name it .png"),
     ]
     for argv, message in cases:
         capsys.readouterr()
@@ -352,6 +358,7 @@ def test_no_output_replaces_another_output_an_input_or_the_run_itself(trained, m
         assert message in _err_line(capsys), argv
     assert (trained / "model.safetensors").read_bytes() == weights
     assert data.read_bytes() == mnist_npz.read_bytes() and not (tmp_path / "e.npy").exists()
+    assert digit.read_bytes() == digit_bytes and not (tmp_path / "fig.jpg").exists()
 
 
 def test_damaged_side_files_are_reported_not_crashed_on(trained, tmp_path, capsys):

@@ -21,7 +21,7 @@ from ..data.csvfile import read_csv
 from ..data.npyfile import read_npy
 from ..errors import AekitError
 from ..evaluate import reconstruct, ssim_per_sample
-from ..fileio import refuse_existing
+from ..fileio import png_output, refuse_existing
 from ..provenance import make_mark
 from ..runs import run_normalizer
 from .inputs import image_files, read_model_image
@@ -99,8 +99,8 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     run = Path(run)
     if top < 1:
         raise AekitError("-k/--top must be at least 1")
-    out = Path(out) if out else None
-    refuse_existing([out], force, inputs=[data, *ckpt.run_files(run)])
+    out = png_output(out)
+    refuse_existing([out], force, inputs=[data])
     model, cfg = ckpt.load_model(run)
     norm = run_normalizer(cfg)
     shape = tuple(model.config.input_shape)

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint as ckpt
 from ..errors import AekitError
-from ..fileio import atomic_write, make_folder, refuse_existing
+from ..fileio import atomic_write, make_folder, png_output, refuse_existing
 from ..runs import open_run
 
 SPLITS = ("train", "test")
@@ -97,8 +96,8 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
         raise AekitError(f"--out must end in .npy or .npz, got {out.name}")
-    planned = [out, out.with_suffix(".labels.npy")] + ([Path(figure)] if figure else [])
-    refuse_existing(planned, force, inputs=[data, *ckpt.run_files(run)])
+    planned = [out, out.with_suffix(".labels.npy")] + ([png_output(figure)] if figure else [])
+    refuse_existing(planned, force, inputs=[data])
     model, cfg, ds, norm = open_run(run, data)
     x_raw, labels = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
     x = torch.from_numpy(norm.transform(x_raw))

@@ -11,7 +11,7 @@ from PIL import Image
 
 from .. import checkpoint as ckpt
 from ..errors import AekitError
-from ..fileio import make_folder, refuse_existing
+from ..fileio import make_folder, png_output, refuse_existing
 from ..provenance import make_mark, save_png
 from ..runs import run_data, run_normalizer
 from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
@@ -93,11 +93,11 @@ def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sa
                  separate: str | Path | None = None, force: bool = False) -> list[Path]:
     """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
     run = Path(run)
-    out = Path(out) if out else run / "samples.png"
+    out = png_output(out) if out else run / "samples.png"
     if separate and Path(separate).exists() and not Path(separate).is_dir():
         raise AekitError(f"--separate {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
-    refuse_existing(files, force, inputs=ckpt.run_files(run))
+    refuse_existing(files, force)
     images, mark = sample_images(run, n, sampler, seed)
     _check_images(images)
     written = [save_png(out, grid(images), {**mark, "count": n})]
@@ -131,8 +131,8 @@ def interpolate_run(run: str | Path, a: str, b: str, steps: int = 10, out: str |
                     force: bool = False) -> Path:
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
     run = Path(run)
-    out = Path(out) if out else run / "interpolation.png"
-    refuse_existing([out], force, inputs=[a, b, *ckpt.run_files(run)])
+    out = png_output(out) if out else run / "interpolation.png"
+    refuse_existing([out], force, inputs=[a, b])
     if not 2 <= steps <= 100:
         raise AekitError("--steps must be between 2 and 100")
     model, cfg = ckpt.load_model(run)
