@@ -50,8 +50,8 @@ def read_csv(path: Path) -> np.ndarray:
                         bad = cell.strip()[:40]
                         raise AekitError(f"{path}: non-numeric value {bad!r} at row {lineno}, column {col}") from None
                 rows.append(values)
-    except UnicodeDecodeError as e:
-        raise AekitError(f"{path} is not UTF-8 text (byte {e.start}): not a CSV file aekit can read") from None
+    except UnicodeDecodeError:  # (its offset counts within the reader's chunk, not the file: not shown)
+        raise AekitError(f"{path} is not UTF-8 text: not a CSV file aekit can read") from None
     if not rows:
         raise AekitError(f"{path} holds no data rows")
     x = np.asarray(rows, dtype=np.float64)
