@@ -17,11 +17,12 @@ def refuse_existing(paths, force: bool, inputs=()) -> None:
     read = {Path(p).resolve() for p in inputs if p is not None}
     seen: set[Path] = set()
     for p in paths:
-        if p.resolve() in seen:
+        where = p.resolve()
+        if where in seen:
             raise AekitError(f"{p} is named for two outputs; give each its own name")
-        if p.resolve() in read:
-            raise AekitError(f"{p} is one of the inputs; write the results to another file")
-        seen.add(p.resolve())
+        if where in read:  # no --force: the result would replace what it was made from
+            raise AekitError(f"{p} is one of the inputs; write the results elsewhere")
+        seen.add(where)
     existing = [p for p in paths if p.exists()]
     folder = next((p for p in existing if p.is_dir()), None)
     if folder is not None:  # no --force can write a file over a folder
@@ -54,14 +55,11 @@ def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -
     from .errors import AekitError
 
     seen: dict[Path, Path] = {}
-    inputs = {Path(src).resolve() for src in sources}
     for src, dst in zip(sources, targets):
-        if Path(dst).resolve() in inputs:  # no --force: the result would replace what it was made from
-            raise AekitError(f"{dst} is one of the inputs; write the results to another folder")
-        if dst in seen:
+        if dst in seen:  # named here by its inputs, before refuse_existing's plainer "named for two outputs"
             raise AekitError(f"{src} and {seen[dst]} would both be written to {dst}; rename one")
         seen[dst] = src
-        refuse_existing([dst, *companions(dst)], force)
+    refuse_existing([p for dst in targets for p in (dst, *companions(dst))], force, inputs=sources)
 
 
 def _read_umask() -> int:

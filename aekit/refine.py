@@ -59,7 +59,8 @@ def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float | None = Non
     root-mean-square value: codes differ in scale by orders of magnitude between models (a conv code's RMS can be
     100, a sigmoid code's 0.3), and one absolute step size is too timid for the first and overshoots the second.
     The relative step depends only on the sample itself (but for an all-zero code: ``code_scale``)."""
-    _check(steps, RELATIVE_STEP if lr is None else lr)
+    step = RELATIVE_STEP if lr is None else lr
+    _check(steps, step)
     loss = loss or getattr(getattr(model, "config", None), "loss", "bce")
     if loss not in LOSSES:
         raise AekitError(f"refinement loss must be one of {LOSSES}, got {loss!r}")
@@ -80,7 +81,7 @@ def refine_codes(model, x: torch.Tensor, steps: int = 50, lr: float | None = Non
             scale = code_scale(start_z) if lr is None else torch.ones((), device=device)
         # Adam on a step u in units of each code's scale, z = start + scale * u (Adam's steps are ~lr in u)
         u = torch.zeros_like(start_z, requires_grad=True)
-        opt = torch.optim.Adam([u], lr=RELATIVE_STEP if lr is None else lr)
+        opt = torch.optim.Adam([u], lr=step)
         with torch.enable_grad():
             for _ in range(steps):
                 (u.grad,) = torch.autograd.grad(_pixel_loss(model, start_z + scale * u, xb, loss).sum(), [u])

@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey (PNG, TIFF): 0..65535
+MAX_PIXELS = 64_000_000
+MAX_TOTAL_BYTES = 8 * 1024**3
 
 
 def to_8bit(im: Image.Image, grey: bool) -> Image.Image:
@@ -24,8 +26,6 @@ def to_8bit(im: Image.Image, grey: bool) -> Image.Image:
         wide = np.asarray(im, dtype=np.float64)
         im = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
     return im.convert("L" if grey else "RGB")
-MAX_PIXELS = 64_000_000
-MAX_TOTAL_BYTES = 8 * 1024**3
 
 
 def _image_files(folder: Path) -> list[Path]:
