@@ -11,6 +11,7 @@ demo: $(VENV)/.installed
 	$(BIN)/aekit train --preset seed --out $(RUN)
 
 test: $(VENV)/.installed
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed

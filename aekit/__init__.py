@@ -5,26 +5,36 @@
     ae.fit(x_train, epochs=3)
     x_hat = ae.reconstruct(x_test)
     ae.save("runs/mine"); ae = aekit.load("runs/mine")
+
+    run = aekit.Run.open("runs/mine")        # a run folder: its model, data scaling, dataset and fingerprint
+
+Names are imported on first use, so that ``import aekit`` (and ``aekit --help``) does not load PyTorch.
 """
 
-__version__ = "0.1.0"
+from importlib import import_module
 
-from .api import Model, build, load  # noqa: E402
-from .data import Dataset, Normalizer, load_dataset  # noqa: E402
-from .errors import AekitError  # noqa: E402
-from .models import MODELS, build_model  # noqa: E402
-from .train import TrainConfig, train  # noqa: E402
+from aekit._version import __version__
 
-__all__ = ["Model", "build", "load", "load_dataset", "Dataset", "Normalizer", "AekitError", "MODELS", "build_model",
-           "TrainConfig", "train", "AutoencoderTransformer", "AutoencoderOutlierDetector", "__version__"]
+_EXPORTS = {  # public name -> the module that defines it
+    "Model": "aekit.api", "build": "aekit.api", "load": "aekit.api",
+    "Dataset": "aekit.data", "Normalizer": "aekit.data", "load_dataset": "aekit.data",
+    "AekitError": "aekit.errors",
+    "MODELS": "aekit.models", "build_model": "aekit.models",
+    "Run": "aekit.runs", "RunConfig": "aekit.runs",
+    "train": "aekit.runs.writer", "TrainConfig": "aekit.training.recipe",
+    "AutoencoderTransformer": "aekit.estimators", "AutoencoderOutlierDetector": "aekit.estimators",
+}
 
-_ESTIMATORS = ("AutoencoderTransformer", "AutoencoderOutlierDetector")
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str):
-    """The scikit-learn estimators, imported on first use (``aekit.AutoencoderTransformer``)."""
-    if name in _ESTIMATORS:
-        from . import estimators
-
-        return getattr(estimators, name)
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'aekit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

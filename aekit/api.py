@@ -17,14 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import checkpoint as ckpt
-from .data import Normalizer
-from .devices import pick_device
-from .errors import AekitError
-from .evaluate import reconstruction_metrics
-from .models import MODELS, Autoencoder, build_model, model_name
-from .refine import refine_codes
-from .train import TrainConfig, TrainResult, train
+from aekit.apps.refine import refine_codes
+from aekit.data import Normalizer
+from aekit.errors import AekitError
+from aekit.metrics.reconstruction import reconstruction_metrics
+from aekit.models import MODELS, Autoencoder, build_model, model_name
+from aekit.runs import files as ckpt
+from aekit.runs.writer import train
+from aekit.training.devices import pick_device
+from aekit.training.loop import TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class Model:
 
     def encode(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:
         """Codes for raw inputs: an array (N, code_size) (or the model's code shape). ``refine``: steps of
-        encoder-side refinement towards a better reconstruction (``aekit.refine``: slower, closer codes)."""
+        encoder-side refinement towards a better reconstruction (``aekit.apps.refine``: slower, closer codes)."""
         self._require_built()
         _check_refine(refine)
         xt = self._to_model_space(x)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ def refuse_existing(paths, force: bool, inputs=()) -> None:
     """Nothing the user had is overwritten: raise one line naming the first of ``paths`` that exists, unless
     ``force``; and, even with ``force``, when two outputs are one file or an output is one of ``inputs`` (files the
     command reads: the result would replace what it was made from). Call it for every output before writing any."""
-    from .errors import AekitError
+    from aekit.errors import AekitError
 
     paths = [Path(p) for p in paths if p is not None]
     read = {Path(p).resolve() for p in inputs if p is not None}
@@ -34,7 +35,7 @@ def refuse_existing(paths, force: bool, inputs=()) -> None:
 def png_output(path: str | Path | None) -> Path | None:
     """An output that will hold PNG bytes (figures, marked images) must be named .png, so that no viewer is told
     it holds JPEG or PDF; one clear line otherwise."""
-    from .errors import AekitError
+    from aekit.errors import AekitError
 
     if path is not None and Path(path).suffix.lower() != ".png":
         raise AekitError(f"{path}: this output is a PNG image; name it .png")
@@ -43,7 +44,7 @@ def png_output(path: str | Path | None) -> Path | None:
 
 def not_a_file(path: str | Path):
     """The one-line error for an input that should be a file and is not: a folder, or nothing at all."""
-    from .errors import AekitError
+    from aekit.errors import AekitError
 
     path = Path(path)
     return AekitError(f"{path} is a folder, not a file" if path.is_dir() else f"{path} not found")
@@ -52,7 +53,7 @@ def not_a_file(path: str | Path):
 def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -> None:
     """Check, before anything is written, that no two inputs map to one output and that no output (or a companion
     file such as a side-car) already exists, unless ``force``."""
-    from .errors import AekitError
+    from aekit.errors import AekitError
 
     seen: dict[Path, Path] = {}
     for src, dst in zip(sources, targets):
@@ -62,19 +63,25 @@ def claim_outputs(sources, targets, force: bool, companions=lambda target: ()) -
     refuse_existing([p for dst in targets for p in (dst, *companions(dst))], force, inputs=sources)
 
 
-def _read_umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it; done once, at import
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read once on first write (Linux reports it; elsewhere it is set and put back)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-_UMASK = _read_umask()
 
 
 def make_folder(path: str | Path, target: str | Path | None = None) -> Path:
     """``mkdir -p``, with one clear line (naming ``target``, the file to go there, if given) when a file stands
     where one of the folders should be."""
-    from .errors import AekitError
+    from aekit.errors import AekitError
 
     path = Path(path)
     for p in (path, *path.parents):
@@ -103,7 +110,7 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o666 & ~_UMASK)
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -38,7 +38,7 @@ seconds = time.perf_counter() - t0
 # --- end of the article's code ---
 
 x_hat = autoencoder.predict(x_test, batch_size=1024, verbose=0).astype(np.float64)
-p = np.clip(x_hat, 1e-7, 1 - 1e-7)  # the same formulas as aekit.evaluate.bce / mse
+p = np.clip(x_hat, 1e-7, 1 - 1e-7)  # the same formulas as aekit.metrics.reconstruction.bce / mse
 x = x_test.astype(np.float64)
 print(json.dumps({"seconds": seconds, "test_bce": float(-(x * np.log(p) + (1 - x) * np.log(1 - p)).mean()),
                   "test_mse": float(((x - x_hat) ** 2).mean()), "keras": keras.__version__,

@@ -34,7 +34,7 @@ from _report import argv_text, machine, update_section, write_result  # noqa: E4
 
 import aekit  # noqa: E402
 from aekit.estimators import AutoencoderOutlierDetector  # noqa: E402
-from aekit.evaluate import ssim_per_sample  # noqa: E402
+from aekit.metrics.reconstruction import ssim_per_sample  # noqa: E402
 
 
 def pca_scores(train: np.ndarray, test: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

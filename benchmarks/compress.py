@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
-from aekit import checkpoint as ckpt  # noqa: E402
 from aekit.apps.compress import compress_images, open_codec  # noqa: E402
-from aekit.runs import parse_sets, resolve_settings, train_run  # noqa: E402
+from aekit.runs import files as ckpt  # noqa: E402
+from aekit.runs.lifecycle import parse_sets, resolve_settings, train_run  # noqa: E402
 
 LOSSLESS_PSNR = 99.0
 SETTINGS = {

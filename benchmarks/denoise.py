@@ -35,14 +35,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
+from aekit import TrainConfig, train  # noqa: E402
 from aekit.apps.denoise import load_ensemble  # noqa: E402
-from aekit.checkpoint import WEIGHTS, fingerprint, read_metrics  # noqa: E402
 from aekit.data.normalize import Normalizer  # noqa: E402
-from aekit.evaluate import psnr, reconstruct, ssim  # noqa: E402
+from aekit.metrics.reconstruction import psnr, reconstruct, ssim  # noqa: E402
 from aekit.models import build_model  # noqa: E402
-from aekit.noise import corrupt  # noqa: E402
-from aekit.presets import get_preset  # noqa: E402
-from aekit.train import TrainConfig, train  # noqa: E402
+from aekit.runs.files import WEIGHTS, fingerprint, read_metrics  # noqa: E402
+from aekit.runs.presets import get_preset  # noqa: E402
+from aekit.training.noise import corrupt  # noqa: E402
 
 SETTINGS = {"gaussian": 0.5, "salt_pepper": 0.2}
 # The denoiser and its recipe are the `denoise` preset's (aekit/presets.py, with the probes that chose them): no narrow

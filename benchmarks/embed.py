@@ -36,7 +36,7 @@ from aekit.estimators import AutoencoderTransformer  # noqa: E402
 # hidden 512-256, landmark 0.5: 0.9523 after 10 (0.9466 in benchmark run 1, another seed: so 16 epochs);
 # without the neighbour term 0.9446; neither term: ~0.8. Validation probes (fit on the first 50k training images,
 # kNN-5 fitted on their codes, scored on the last 10k), 10 epochs: graph of the pixels 0.9476, of deskewed images
-# (aekit.knn.deskew) 0.9524, so the graph is built on deskewed images.
+# (aekit.training.neighbors.deskew) 0.9524, so the graph is built on deskewed images.
 # Wider codes need no extra term: the plain autoencoder's codes are the better kNN features there. Validation probes
 # at code 32 (raw pixels 0.9718, PCA-32 0.9760): dense plain, 5 epochs 0.9766, 15 epochs 0.9795, 30 epochs 0.9788
 # (hidden 1024-512, 10 epochs: 0.9797); the conv model (32/64 channels, batch norm, SiLU), 5 epochs: 0.9811. Every

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 from aekit.apps.generate import sample_images  # noqa: E402
+from aekit.apps.samplers import grid  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
-from aekit.fid import feature_net, fid_against_test, fid_floor  # noqa: E402
-from aekit.provenance import save_png  # noqa: E402
-from aekit.runs import resolve_settings, train_run  # noqa: E402
-from aekit.samplers import grid  # noqa: E402
+from aekit.metrics.fid import feature_net, fid_against_test, fid_floor  # noqa: E402
+from aekit.runs.lifecycle import resolve_settings, train_run  # noqa: E402
+from aekit.runs.provenance import save_png  # noqa: E402
 
 # name -> (model, config, sampler, adversarial weight). Where the model generates from codes it draws (the VAE's prior,
 # the conv model's mixture), its critic also judges decoded drawn codes (VAE-GAN; `critic_samples`), not only

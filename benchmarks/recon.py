@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
-from aekit.evaluate import mse, pca_mse, reconstruct  # noqa: E402
+from aekit import TrainConfig, train  # noqa: E402
+from aekit.apps.refine import refine_codes  # noqa: E402
+from aekit.metrics.reconstruction import mse, pca_mse, reconstruct  # noqa: E402
 from aekit.models import build_model  # noqa: E402
-from aekit.presets import get_preset  # noqa: E402
-from aekit.refine import refine_codes  # noqa: E402
-from aekit.train import TrainConfig, train  # noqa: E402
+from aekit.runs.presets import get_preset  # noqa: E402
 
 # Model configs (code_size is filled in per run) and the shared training recipe.
 MODELS = {
@@ -58,7 +58,7 @@ def run_one(spec: dict, size: int, epochs: float, x_train, x_test, seed: int = 0
             curve: bool = False, refine_steps: int = 0, refine_lr: float = 0.1) -> dict:
     """Train one model at one code size: {"test_mse", "seconds" (the training loop's), "curve": per epoch
     {"epoch", "seconds", "test_mse"} when ``curve``, "refined": the test MSE of codes refined for MSE by
-    ``refine_steps`` Adam steps (aekit.refine; the decoder is the trained one) when ``refine_steps``}."""
+    ``refine_steps`` Adam steps (aekit.apps.refine; the decoder is the trained one) when ``refine_steps``}."""
     torch.manual_seed(seed)
     model = build_model(spec["model"], {**spec["config"], "code_size": size, "input_shape": (1, 28, 28)})
     cfg = TrainConfig(**{**recipe(epochs, device=device), **spec.get("train", {})}, seed=seed)
@@ -138,7 +138,7 @@ def headline_markdown(h: dict) -> list[str]:
         f"(other jobs share the machine). Target <= {h['target_mse']} in <= {h['target_seconds']:.0f} s: "
         f"{'met' if met else 'not met'}.",
         "",
-        *([f"With encoder-side refinement (`aekit.refine.refine_codes`: {h['refined']['steps']} Adam steps at lr "
+        *([f"With encoder-side refinement (`aekit.apps.refine.refine_codes`: {h['refined']['steps']} Adam steps at lr "
            f"{h['refined']['lr']} on each test digit's code towards lower MSE, decoder frozen; "
            f"{h['refined']['seconds']:.0f} s for the 10,000 test digits, after training): test MSE "
            f"**{h['refined']['test_mse']:.5f}** (target {h['target_mse']}: "
@@ -196,7 +196,7 @@ def main(argv=None) -> dict:
                     help="train conv at code 32 for this many seconds, its schedule following the clock (0: off)")
     ap.add_argument("--refine-steps", type=int, default=0,
                     help="headline only: also report the test MSE of codes refined by this many Adam steps each "
-                         "(encoder-side refinement, aekit.refine; the trained decoder unchanged)")
+                         "(encoder-side refinement, aekit.apps.refine; the trained decoder unchanged)")
     # 50 steps on 500 test digits of a 150-s conv model (MSE 0.00269): lr 0.1 0.00178, 0.2 0.00169, 0.3 0.00165,
     # 0.5 0.00163 (100 steps at 0.2: 0.00163); a cosine decay of the step did not help (0.00167 at 0.5).
     ap.add_argument("--refine-lr", type=float, default=0.5, help="learning rate of that refinement")

@@ -1,6 +1,6 @@
 """Encoder-side code refinement: test MSE before and after 50 steps, for several step-size rules, on several models.
 
-Why the default step of ``aekit.refine.refine_codes`` is relative to each code's RMS: codes differ in scale by orders
+Why the default step of ``aekit.apps.refine.refine_codes`` is relative to each code's RMS: codes differ in scale by orders
 of magnitude between models, and one absolute Adam learning rate suits some and overshoots others. Each model here is
 trained in this run (dense seed, dense + L1 sparsity, dense + KL sparsity with sigmoid codes, VAE: 3 epochs; conv:
 1 epoch), plus any kept runs named with ``--runs``; MSE on the first ``--n`` MNIST test digits.
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import argv_text, machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
-from aekit import checkpoint as ckpt  # noqa: E402
-from aekit.refine import RELATIVE_STEP, refine_codes  # noqa: E402
+from aekit.apps.refine import RELATIVE_STEP, refine_codes  # noqa: E402
+from aekit.runs import files as ckpt  # noqa: E402
 
 MODELS = {  # name: (model, config, epochs)
     "dense": ("dense", {"code_size": 32}, 3),

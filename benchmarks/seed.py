@@ -23,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, update_section, write_result  # noqa: E402
 
 import aekit  # noqa: E402
-from aekit.evaluate import bce, mse, reconstruct  # noqa: E402
+from aekit import train  # noqa: E402
+from aekit.metrics.reconstruction import bce, mse, reconstruct  # noqa: E402
 from aekit.models import build_model  # noqa: E402
-from aekit.presets import get_preset  # noqa: E402
-from aekit.train import train, train_config_from_dict  # noqa: E402
+from aekit.runs.presets import get_preset  # noqa: E402
+from aekit.training.recipe import train_config_from_dict  # noqa: E402
 
 
 def run_keras(npz: Path) -> dict:

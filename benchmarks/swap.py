@@ -42,9 +42,9 @@ from aekit.apps.detect import load_detector, score_images, train_detector  # noq
 from aekit.apps.swap import decode_all, train_swap  # noqa: E402
 from aekit.data import Normalizer, load_dataset  # noqa: E402
 from aekit.data.dataset import IMAGE, Dataset  # noqa: E402
-from aekit.evaluate import auroc  # noqa: E402
-from aekit.fid import feature_net, train_feature_net  # noqa: E402
-from aekit.provenance import make_mark, read_mark, save_png  # noqa: E402
+from aekit.metrics.fid import feature_net, train_feature_net  # noqa: E402
+from aekit.metrics.reconstruction import auroc  # noqa: E402
+from aekit.runs.provenance import make_mark, read_mark, save_png  # noqa: E402
 
 # The swap model and its recipe (the adversarial weight is the only difference between the two runs).
 MODEL = {"channels": [32, 64, 128], "blocks_per_stage": 1, "spatial_code": True, "code_size": 16, "warp": 0.0,
@@ -121,7 +121,7 @@ def swaps(model, images: np.ndarray, to: int) -> np.ndarray:
 
 def score_run(run: Path, held: dict, clf: dict) -> tuple[dict, dict]:
     """Content and realism of held-out swaps in both directions; also returns the swaps themselves."""
-    from aekit.checkpoint import load_model
+    from aekit.runs.files import load_model
 
     model, _ = load_model(run)
     out, made = {}, {}
@@ -180,7 +180,7 @@ def stripped_pixels(images: np.ndarray, folder: Path, fingerprint: str) -> np.nd
 
 def detector_auroc(run: Path, work: Path, held: dict, made: dict) -> dict:
     """Train the detector on the run's training images; AUROC on held-out real images vs held-out swaps."""
-    from aekit.checkpoint import fingerprint
+    from aekit.runs.files import fingerprint
 
     t0 = time.perf_counter()
     cfg = train_detector(run, work / "detector", max_per_domain=2000)

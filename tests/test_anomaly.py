@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 from aekit.cli import main
 from aekit.estimators import AutoencoderOutlierDetector
-from aekit.provenance import read_mark
+from aekit.runs.provenance import read_mark
 
 FAST = ["--preset", "fast", "--epochs", "10", "--no-progress", "--no-eval"]  # about 2 s on 1,024 digits
 

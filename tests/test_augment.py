@@ -8,9 +8,9 @@ import pytest
 import torch
 from test_train import _assert_same_weights, _kill_and_resume, _model
 
-from aekit.augment import _smooth, augment, check_augment, warp
+from aekit import TrainConfig, train
 from aekit.errors import AekitError
-from aekit.train import TrainConfig, train
+from aekit.training.augment import _smooth, augment, check_augment, warp
 
 
 def _one(a=0.0, z=1.0, s=(0.0, 0.0)):

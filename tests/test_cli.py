@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from aekit import checkpoint as ckpt
 from aekit.cli import main
 from aekit.fileio import atomic_write
-from aekit.provenance import read_mark
+from aekit.runs import files as ckpt
+from aekit.runs.provenance import read_mark
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
 
@@ -293,7 +293,7 @@ def test_adversarial_sparse_and_set_options(mnist_npz, tmp_path, capsys):
 
 
 def test_a_collapsed_vae_is_reported_with_its_active_dimensions(mnist_npz, tmp_path, caplog):
-    from aekit.evaluate import active_dims
+    from aekit.metrics.reconstruction import active_dims
     from aekit.models import build_model
 
     vae = build_model("vae", {"code_size": 4})

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from tiny import TINY_COMPRESS, compress_train_args, fit_batch
 
-from aekit import checkpoint as ckpt
+from aekit.apps.codec import MAGIC, Codec, CodecError
 from aekit.cli import main
-from aekit.codec import MAGIC, Codec, CodecError
 from aekit.errors import AekitError
 from aekit.models import build_model
+from aekit.runs import files as ckpt
 
 TINY = TINY_COMPRESS
 
@@ -87,7 +87,7 @@ def test_other_model_and_damage_are_refused(codec, files):
 
 
 def _refit_checksum(body: bytes) -> bytes:
-    from aekit.codec import _crc
+    from aekit.apps.codec import _crc
 
     return body + _crc(body)
 

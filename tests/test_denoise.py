@@ -9,16 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
-from aekit import checkpoint as ckpt
+from aekit import TrainConfig, train
 from aekit.apps.denoise import denoise_array, denoise_image
 from aekit.cli import main
 from aekit.errors import AekitError
-from aekit.evaluate import psnr
+from aekit.metrics.reconstruction import psnr
 from aekit.models import build_model
-from aekit.noise import corrupt
-from aekit.provenance import read_mark
-from aekit.runs import run_normalizer
-from aekit.train import TrainConfig, train
+from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import run_normalizer
+from aekit.runs.provenance import read_mark
+from aekit.training.noise import corrupt
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress", "--no-eval"]
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from aekit.cli import main
-from aekit.evaluate import auroc
+from aekit.metrics.reconstruction import auroc
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import pytest
 import torch
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from aekit import checkpoint as ckpt
+from aekit import TrainConfig, train
 from aekit.cli import main
-from aekit.knn import NeighborSampler, deskew, knn_graph, layout, membership, neighbor_sampler
 from aekit.models import build_model
 from aekit.models.neighbors import umap_ab, umap_cross_entropy
-from aekit.train import TrainConfig, train
+from aekit.runs import files as ckpt
+from aekit.training.neighbors import NeighborSampler, deskew, knn_graph, layout, membership, neighbor_sampler
 
 
 def test_umap_ab_matches_umap_learn():

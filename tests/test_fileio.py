@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from aekit.fileio import _UMASK, atomic_write
+from aekit.fileio import _umask, atomic_write
 
 
 def test_atomic_write_uses_normal_permissions(tmp_path):
     target = tmp_path / "out.bin"
     atomic_write(target, b"abc")
     assert target.read_bytes() == b"abc"
-    assert os.stat(target).st_mode & 0o777 == 0o666 & ~_UMASK
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~_umask()
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 

@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 
 from aekit.apps.generate import sample_images
+from aekit.apps.samplers import GaussianMixtureSampler, grid
 from aekit.cli import main
 from aekit.errors import AekitError
-from aekit.provenance import read_mark, save_array
-from aekit.samplers import GaussianMixtureSampler, grid
+from aekit.runs.provenance import read_mark, save_array
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress", "--no-eval"]
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from tiny import assert_reloads_same, fit_batch
 
-from aekit import checkpoint as ckpt
 from aekit.models import MODELS, build_model, model_name
+from aekit.runs import files as ckpt
 
 SHAPES = [(1, 28, 28), (3, 9, 7), (20,), (3, 4, 5)]
 IMAGE_ONLY = {"conv", "vq", "swap", "compress"}  # conv backbones need (C, H, W) inputs of at least 4x4; the rest take any shape

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aekit.noise import check_noise, corrupt
+from aekit.training.noise import check_noise, corrupt
 
 
 def test_noise_models_have_the_stated_statistics():

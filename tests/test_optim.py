@@ -8,10 +8,10 @@ import pytest
 import torch
 from test_train import Stop, _assert_same_weights, _die_after_checkpoint
 
-from aekit import checkpoint as ckpt
+from aekit import TrainConfig, train
 from aekit.models import build_model
-from aekit.optim import NS_COEFFICIENTS, RMS_MATCH, MuonAdam, orthogonalize
-from aekit.train import TrainConfig, train
+from aekit.runs import files as ckpt
+from aekit.training.optim import NS_COEFFICIENTS, RMS_MATCH, MuonAdam, orthogonalize
 
 
 def _newton_schulz(g: torch.Tensor, steps: int = 5) -> torch.Tensor:

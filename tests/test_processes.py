@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from aekit import checkpoint as ckpt
 from aekit.cli import main
+from aekit.runs import files as ckpt
 
 # A wider model than the article's so an epoch lasts long enough to be killed inside it.
 ARGS = ["train", "--hidden", "512", "--epochs", "2", "--batch-size", "8", "--checkpoint-every", "20",

@@ -9,11 +9,11 @@ import pytest
 import torch
 from tiny import TINY_COMPRESS, compress_train_args, fit_batch
 
+from aekit.apps.codec import Codec
+from aekit.apps.refine import code_scale, rd_objective, refine_codes, refine_symbols
 from aekit.cli import main
-from aekit.codec import Codec
 from aekit.errors import AekitError
 from aekit.models import build_model
-from aekit.refine import code_scale, rd_objective, refine_codes, refine_symbols
 
 
 def _fit(model, x, steps=40):

@@ -9,12 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from aekit import checkpoint as ckpt
+from aekit import TrainConfig, storage, train
 from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.models import build_model
-from aekit.provenance import read_mark
-from aekit.train import TrainConfig, train
+from aekit.runs import files as ckpt
+from aekit.runs.provenance import read_mark
 
 TINY = {"channels": (8, 16), "blocks_per_stage": 1, "code_size": 8}
 CLI_TINY = ["--set", "channels=[8,16]", "--set", "blocks_per_stage=1", "--code-size", "8", "--no-progress"]
@@ -138,7 +138,7 @@ def test_save_load_gives_identical_swaps(tmp_path):
 
 
 def test_per_domain_critic_is_conditioned_and_sees_the_swaps(small_x):
-    from aekit.adversarial import Adversary
+    from aekit.training.adversarial import Adversary
 
     model = _model()
     x, ids = small_x[:8], torch.tensor([0, 1] * 4)
@@ -251,14 +251,14 @@ def test_a_killed_swap_run_resumes_to_the_same_weights(domain_files, tmp_path, m
     args = ["--domain", f"a={a}", "--domain", f"b={b}", "--epochs", "2", "--checkpoint-every", "2",
             "--adversarial", "0.05", "--warp", "0.2", "--no-figure", "--batch-size", "64", *CLI_TINY]
     assert main(["swap-train", *args, "--out", str(tmp_path / "full")]) == 0
-    save = ckpt.save_tensors
+    save = storage.save_tensors
 
     def save_then_die(path, tensors, meta=None):
         save(path, tensors, meta)
         if meta is not None and meta["epoch"] == 1 and meta["step"] >= 2:
             raise Stop
 
-    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    monkeypatch.setattr(storage, "save_tensors", save_then_die)
     monkeypatch.setenv("AEKIT_DEBUG", "1")  # let the stand-in kill through the CLI's catch-all
     with pytest.raises(Stop):
         main(["swap-train", *args, "--out", str(tmp_path / "killed")])

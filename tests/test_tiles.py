@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from aekit.apps.tiles import apply_tiled, edge_weights, tile_starts
 from aekit.errors import AekitError
-from aekit.tiles import apply_tiled, edge_weights, tile_starts
 
 
 def test_tiles_cover_the_image_with_the_last_one_flush():

@@ -8,10 +8,11 @@ import math
 import pytest
 import torch
 
-from aekit import checkpoint as ckpt
+from aekit import TrainConfig, storage, train
 from aekit.errors import AekitError
 from aekit.models import build_model
-from aekit.train import TrainConfig, TrainingDiverged, learning_rate, train
+from aekit.runs import files as ckpt
+from aekit.training.loop import TrainingDiverged, learning_rate
 
 
 def _model(seed=0, shape=(1, 28, 28)):
@@ -72,7 +73,7 @@ def test_validation_and_early_stopping_keep_the_best_weights(small_x, tmp_path):
     best = min(range(len(vals)), key=vals.__getitem__)
     assert len(vals) - 1 - best == 2  # stopped `patience` epochs after the best one
     saved, _ = ckpt.load_model(tmp_path)
-    from aekit.train import evaluate_loss, split_validation
+    from aekit.training.loop import evaluate_loss, split_validation
 
     _, x_val = split_validation(small_x, 0.25, 0)
     assert evaluate_loss(saved, x_val, torch.device("cpu"))["loss"] == pytest.approx(vals[best], rel=1e-5)
@@ -99,14 +100,14 @@ class Stop(Exception):
 
 def _die_after_checkpoint(monkeypatch, epoch: int, after_step: int) -> None:
     """Make the next run raise Stop right after its first mid-epoch checkpoint past ``after_step`` in ``epoch``."""
-    save = ckpt.save_tensors
+    save = storage.save_tensors
 
     def save_then_die(path, tensors, meta=None):
         save(path, tensors, meta)
         if meta is not None and meta["epoch"] == epoch and meta["step"] > after_step:
             raise Stop
 
-    monkeypatch.setattr(ckpt, "save_tensors", save_then_die)
+    monkeypatch.setattr(storage, "save_tensors", save_then_die)
 
 
 def _kill_and_resume(monkeypatch, x, cfg: TrainConfig, run, after_step: int, seed: int):
@@ -207,8 +208,8 @@ def test_on_epoch_adds_to_each_record_and_is_not_counted_as_training_time(small_
 def test_denoising_trains_towards_the_clean_target(small_x):
     torch.manual_seed(0)
     model = _model()
-    from aekit.noise import corrupt
-    from aekit.train import evaluate_loss
+    from aekit.training.loop import evaluate_loss
+    from aekit.training.noise import corrupt
 
     noisy_val = corrupt(small_x[:128], "gaussian", 0.5, torch.Generator().manual_seed(5))
     before = ((model(noisy_val)["x_hat"] - small_x[:128]) ** 2).mean().item()
@@ -240,7 +241,7 @@ def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_p
 
 
 def test_epoch_order_balances_groups_of_any_size():
-    from aekit.train import epoch_order
+    from aekit.training.loop import epoch_order
 
     groups = torch.tensor([0] * 90 + [1] * 10)
     order = epoch_order(100, 0, 0, groups)
@@ -278,7 +279,7 @@ def test_side_tensors_reach_forward_and_loss(small_x):
 
 
 def test_weight_average_is_the_exponential_moving_average_of_the_steps():
-    from aekit.ema import WeightAverage
+    from aekit.training.ema import WeightAverage
 
     net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     avg = WeightAverage(net, decay=0.5)
@@ -317,7 +318,7 @@ def test_ema_becomes_the_trained_model_without_changing_the_training_path(small_
         assert torch.equal(saved[k], v), k  # model.safetensors holds the average
         assert torch.equal(tensors["ema.module." + k], v), k
     # validation ran on the average: its loss is that of the returned weights
-    from aekit.train import evaluate_loss, split_validation
+    from aekit.training.loop import evaluate_loss, split_validation
 
     _, x_val = split_validation(small_x, 0.25, 0)
     assert evaluate_loss(averaged, x_val, torch.device("cpu"))["loss"] == pytest.approx(res.history[-1]["val_loss"])
@@ -370,7 +371,7 @@ def test_compile_trains_like_eager_and_a_compile_failure_is_one_clear_error(smal
 def test_a_model_too_big_for_the_machine_is_refused_before_training(monkeypatch):
     import sys
 
-    train_module = sys.modules["aekit.train"]  # the module (aekit.train the attribute is the function)
+    train_module = sys.modules["aekit.training.loop"]
     model = build_model("dense", input_shape=(6,), hidden=(64,), code_size=2)
     pages = {"SC_PHYS_PAGES": 2, "SC_PAGE_SIZE": 4096}  # a machine of 8 KiB: 1,160 weights x 4 bytes x 4 copies
     monkeypatch.setattr(train_module.os, "sysconf", lambda name: pages[name])

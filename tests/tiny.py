@@ -35,7 +35,7 @@ def assert_reloads_same(model, x, folder) -> None:
     """Save ``model`` as a run in ``folder``, load it back: same config, exactly the same outputs on ``x``."""
     import torch
 
-    from aekit import checkpoint as ckpt
+    from aekit.runs import files as ckpt
 
     ckpt.save_model(folder, model, ckpt.run_config(model, {"normalizer": None}))
     loaded, _ = ckpt.load_model(folder)

@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint as ckpt
-from ..data import load_dataset
-from ..data.arrays import as_samples
-from ..data.csvfile import read_csv
-from ..data.npyfile import read_npy
-from ..errors import AekitError
-from ..evaluate import reconstruct, ssim_per_sample
-from ..fileio import png_output, refuse_existing
-from ..provenance import make_mark
-from ..runs import run_normalizer
-from .inputs import image_files, read_model_image
+from aekit.apps.inputs import image_files, read_model_image
+from aekit.data import load_dataset
+from aekit.data.arrays import as_samples
+from aekit.data.csvfile import read_csv
+from aekit.data.npyfile import read_npy
+from aekit.errors import AekitError
+from aekit.fileio import png_output, refuse_existing
+from aekit.metrics.reconstruction import reconstruct, ssim_per_sample
+from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import run_normalizer
+from aekit.runs.provenance import make_mark
 
 METRICS = ("auto", "ssim", "mse")
 MAX_FIGURE = 20  # inputs drawn in the figure at most
@@ -80,7 +80,7 @@ def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarr
             mark: dict) -> None:
     """The most anomalous inputs over their reconstructions, each labelled with its name and score (a
     provenance-marked PNG: the lower row is model output)."""
-    from ..figures import plt, save_figure, show_sample
+    from aekit.apps.figures import plt, save_figure, show_sample
 
     n = len(x)
     fig, axes = plt.subplots(2, n, figsize=(max(n, 2) * 1.1, 2.6), squeeze=False)

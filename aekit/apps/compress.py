@@ -14,13 +14,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import checkpoint as ckpt
-from ..codec import MAX_SIDE, Codec, CodecError
-from ..errors import AekitError
-from ..fileio import atomic_write, claim_outputs, make_folder, not_a_file
-from ..models.compress import CompressiveAutoencoder
-from ..provenance import make_mark, save_png
-from .inputs import expand_inputs, read_image
+from aekit.apps.codec import MAX_SIDE, Codec, CodecError
+from aekit.apps.inputs import expand_inputs, read_image
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write, claim_outputs, make_folder, not_a_file
+from aekit.models.compress import CompressiveAutoencoder
+from aekit.runs import files as ckpt
+from aekit.runs.provenance import make_mark, save_png
 
 SUFFIX = ".aek"
 

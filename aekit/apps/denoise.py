@@ -6,7 +6,7 @@ run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float im
 table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
 An image file of another size than the model's goes through it in overlapping tiles of the model's size, blended
-(``aekit.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
+(``aekit.apps.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
 patches (``aekit train --patches HxW``, ``aekit.data.patches``) cleans whole images. Arrays must hold samples of the model's size.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
@@ -22,16 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint as ckpt
-from ..data.normalize import Normalizer
-from ..data.npyfile import read_npy
-from ..errors import AekitError
-from ..evaluate import reconstruct
-from ..fileio import claim_outputs, make_folder, not_a_file
-from ..provenance import companions, make_mark, save_array, save_png
-from ..runs import run_normalizer
-from ..tiles import apply_tiled, check_overlap
-from .inputs import is_image_file, read_image
+from aekit.apps.inputs import is_image_file, read_image
+from aekit.apps.tiles import apply_tiled, check_overlap
+from aekit.data.normalize import Normalizer
+from aekit.data.npyfile import read_npy
+from aekit.errors import AekitError
+from aekit.fileio import claim_outputs, make_folder, not_a_file
+from aekit.metrics.reconstruction import reconstruct
+from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import run_normalizer
+from aekit.runs.provenance import companions, make_mark, save_array, save_png
 
 log = logging.getLogger(__name__)
 

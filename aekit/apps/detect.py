@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import __version__
-from .. import checkpoint as ckpt
-from ..data.dataset import IMAGE, Dataset, split
-from ..errors import AekitError
-from ..evaluate import auroc, reconstruct
-from ..fid import FeatureNet, train_feature_net
-from ..fileio import make_folder
-from ..models.base import check_input_shape
-from ..runs import run_data
-from .inputs import expand_inputs, read_model_image
+from aekit._version import __version__
+from aekit.apps.inputs import expand_inputs, read_model_image
+from aekit.data.dataset import IMAGE, Dataset, split
+from aekit.errors import AekitError
+from aekit.fileio import make_folder
+from aekit.metrics.fid import FeatureNet, train_feature_net
+from aekit.metrics.reconstruction import auroc, reconstruct
+from aekit.models.base import check_input_shape
+from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import run_data
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
 def synthesise(model, norm, images: np.ndarray, domain: int | None = None) -> list[tuple[str, np.ndarray]]:
     """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)], reconstructions first, then
     (swap models) the swaps into every other domain."""
-    from .swap import decode_all
+    from aekit.apps.swap import decode_all
 
     x = torch.from_numpy(norm.transform(images))
     if getattr(model, "critic_classes", 0) and domain is not None:  # a swap model
@@ -55,7 +55,7 @@ def synthesise(model, norm, images: np.ndarray, domain: int | None = None) -> li
 
 def detector_data(run: str | Path, max_per_domain: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Real training images of a run and its synthetic versions of them (uint8), and counts by kind."""
-    from .swap import run_domains
+    from aekit.apps.swap import run_domains
 
     run = Path(run)
     model, cfg = ckpt.load_model(run)

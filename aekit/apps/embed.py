@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import AekitError
-from ..fileio import atomic_write, make_folder, png_output, refuse_existing
-from ..runs import open_run
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write, make_folder, png_output, refuse_existing
+from aekit.runs.lifecycle import open_run
 
 SPLITS = ("train", "test")
 MAX_POINTS = 20_000  # drawn in the figure (a seeded subset beyond that)
@@ -62,7 +62,7 @@ def map_points(codes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 def map_figure(codes: np.ndarray, labels: np.ndarray | None, path: str | Path, title: str, seed: int = 0) -> Path:
     """A scatter of the codes (or of their 2-D PCA) coloured by label, as a PNG."""
-    from ..figures import plt, save_figure
+    from aekit.apps.figures import plt, save_figure
 
     pts, what = map_points(codes, seed)
     if len(pts) > MAX_POINTS:

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import checkpoint as ckpt
-from ..errors import AekitError
-from ..fileio import make_folder, png_output, refuse_existing
-from ..provenance import make_mark, save_png
-from ..runs import run_data, run_normalizer
-from ..samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+from aekit.apps.samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+from aekit.errors import AekitError
+from aekit.fileio import make_folder, png_output, refuse_existing
+from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import run_data, run_normalizer
+from aekit.runs.provenance import make_mark, save_png
 
 GMM_FILE = "gmm.safetensors"
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def sample_images(run: str | Path, n: int = 64, sampler: str = "auto", seed: int
         z_shape = model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]
         x = model.decode(z.view(n, *z_shape))
     else:
-        from ..priors import code_prior  # only VQ-VAEs need it
+        from aekit.apps.priors import code_prior  # only VQ-VAEs need it
 
         if not hasattr(model, "decode_indices"):
             raise AekitError(f"a {cfg['model']} model has no codebook; use --sampler gmm")

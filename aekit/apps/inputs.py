@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data.images import IMAGE_SUFFIXES, MAX_PIXELS, to_8bit
-from ..errors import AekitError
+from aekit.data.images import IMAGE_SUFFIXES, MAX_PIXELS, to_8bit
+from aekit.errors import AekitError
 
 log = logging.getLogger(__name__)
 

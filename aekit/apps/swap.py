@@ -13,17 +13,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint as ckpt
-from ..data import Normalizer, load_dataset, sample_shape
-from ..data.dataset import IMAGE, Dataset
-from ..data.npyfile import read_npy
-from ..errors import AekitError
-from ..fileio import claim_outputs, make_folder, refuse_existing
-from ..models import build_model
-from ..models.swap import check_domain_name
-from ..provenance import companions, make_mark, save_array, save_png
-from ..train import train, train_config_from_dict
-from .inputs import expand_inputs, read_model_image
+from aekit.apps.inputs import expand_inputs, read_model_image
+from aekit.data import Normalizer, load_dataset, sample_shape
+from aekit.data.dataset import IMAGE, Dataset
+from aekit.data.npyfile import read_npy
+from aekit.errors import AekitError
+from aekit.fileio import claim_outputs, make_folder, refuse_existing
+from aekit.models import build_model
+from aekit.models.swap import check_domain_name
+from aekit.runs import files as ckpt
+from aekit.runs.provenance import companions, make_mark, save_array, save_png
+from aekit.runs.writer import train
+from aekit.training.recipe import train_config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def swap_figure(run: str | Path, out: str | Path | None = None, n: int = 8, forc
                 opened: tuple | None = None) -> Path:
     """The run's figure: for each domain, n test images, their own-domain reconstructions and their swaps into every
     other domain, side by side (marked: it shows synthetic images)."""
-    from ..figures import swap_figure as draw
+    from aekit.apps.figures import swap_figure as draw
 
     run = Path(run)
     out = Path(out) if out else run / FIGURE

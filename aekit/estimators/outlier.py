@@ -21,10 +21,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..apps.anomaly import anomaly_scores
-from ..errors import AekitError
-from ..models import build_model
-from ..train import TrainConfig, train
+from aekit.apps.anomaly import anomaly_scores
+from aekit.errors import AekitError
+from aekit.models import build_model
+from aekit.training.loop import TrainConfig, train
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data

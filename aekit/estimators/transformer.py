@@ -22,9 +22,9 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ..api import Model, build
-from ..data import Normalizer
-from ..errors import AekitError
+from aekit.api import Model, build
+from aekit.data import Normalizer
+from aekit.errors import AekitError
 
 SCALINGS = ("auto", "column", "global", "none")
 FLOATS = [np.float64, np.float32]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from .base import Autoencoder, config_from_dict, config_to_dict
-from .compress import CompressConfig, CompressiveAutoencoder
-from .conv import ConvAutoencoder, ConvConfig
-from .dense import DenseAutoencoder, DenseConfig
-from .swap import SwapAutoencoder, SwapConfig
-from .vae import VAE, VAEConfig
-from .vq import VQVAE, VQConfig
+from aekit.models.base import Autoencoder, config_from_dict, config_to_dict
+from aekit.models.compress import CompressConfig, CompressiveAutoencoder
+from aekit.models.conv import ConvAutoencoder, ConvConfig
+from aekit.models.dense import DenseAutoencoder, DenseConfig
+from aekit.models.swap import SwapAutoencoder, SwapConfig
+from aekit.models.vae import VAE, VAEConfig
+from aekit.models.vq import VQVAE, VQConfig
 
 MAX_PARAMETERS = 1 << 31  # 8 GB of float32 weights: a config beyond this (say, a hostile config.json) is refused
 

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .neighbors import landmark_penalty, neighbor_penalty
+from aekit.models.neighbors import landmark_penalty, neighbor_penalty
 
 ACTIVATIONS = {
     "relu": nn.ReLU,

@@ -12,7 +12,7 @@ import math
 
 from torch import nn
 
-from .base import activation
+from aekit.models.base import activation
 
 NORMS = ("none", "batch", "group")
 

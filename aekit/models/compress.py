@@ -6,7 +6,7 @@ and by a learned inverse gain before the decoder ("asymmetric gained" variable-r
 run offers every level. The prior is autoregressive over the code's dimensions (a MADE, Germain et al. 2015): for
 dimension i it predicts a Gaussian mean and scale from dimensions < i and the level, the integer symbol's
 probability is the Gaussian's mass on [k - 1/2, k + 1/2] (Ballé et al. 2018; Minnen et al. 2018), and that is what
-``aekit.codec`` hands to ``constriction``'s range coder.
+``aekit.apps.codec`` hands to ``constriction``'s range coder.
 
 Training follows the standard recipe: the rate sees the code plus uniform noise (a differentiable proxy for
 rounding), the decoder sees the rounded code with a straight-through gradient ("mixed" quantisation), and every
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Autoencoder, check_config
-from .conv import ConvAutoencoder, ConvConfig
+from aekit.models.base import Autoencoder, check_config
+from aekit.models.conv import ConvAutoencoder, ConvConfig
 
 SCALE_MIN = 0.11  # lower bound of the prior's scales, in symbol units (CompressAI's default)
 LIKELIHOOD_MIN = 1e-9

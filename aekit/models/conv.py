@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .base import Autoencoder, activation, check_config, check_sparsity, numel
-from .blocks import (
+from aekit.models.base import Autoencoder, activation, check_config, check_sparsity, numel
+from aekit.models.blocks import (
     MAX_LAYERS,
     UPSAMPLES,
     check_conv,
@@ -28,7 +28,7 @@ from .blocks import (
     mlp_hidden,
     stage_sizes,
 )
-from .neighbors import check_neighbors
+from aekit.models.neighbors import check_neighbors
 
 
 @dataclass(frozen=True)

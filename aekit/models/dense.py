@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import Autoencoder, check_config, check_sparsity, glorot_init_, numel
-from .blocks import mlp
-from .neighbors import check_neighbors
+from aekit.models.base import Autoencoder, check_config, check_sparsity, glorot_init_, numel
+from aekit.models.blocks import mlp
+from aekit.models.neighbors import check_neighbors
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,19 @@ points whose similarity ``q(d) = 1 / (1 + a d^(2b))`` matches a k-nearest-neighb
 entropy: edges of the graph are pulled together (``-log q``) and random pairs pushed apart (``-log(1 - q)``).
 
 Here each training sample comes with one neighbour drawn from its k nearest neighbours in input space (the trainer
-draws them afresh every epoch, see ``aekit.knn``); ``forward(x, neighbor=...)`` encodes both, and ``neighbor_penalty``
+draws them afresh every epoch, see ``aekit.training.neighbors``); ``forward(x, neighbor=...)`` encodes both, and ``neighbor_penalty``
 returns ``weight * (attraction + negatives * repulsion)``: attraction averaged over the (sample, neighbour) edges,
 repulsion averaged over every other (sample, neighbour-of-another-sample) pair in the batch, standing in for UMAP's
 ``negatives`` random negative samples per edge.
 
 The parametric loss alone needs many epochs to unfold the graph (parametric UMAP trains for ~100k steps). The
 landmark term is the shortcut: ``landmark_penalty`` pulls each code towards its sample's point in a non-parametric
-UMAP layout of the same graph (``aekit.knn.layout``, computed in seconds), ``landmark_weight`` times the mean squared
+UMAP layout of the same graph (``aekit.training.neighbors.layout``, computed in seconds), ``landmark_weight`` times the mean squared
 distance, as umap-learn's ParametricUMAP can with its landmark loss; the neighbour term keeps shaping the codes.
 
 Configs that offer the terms have the fields ``neighbor_weight`` (0: off), ``neighbors`` (k of the graph),
 ``neighbor_min_dist`` (UMAP's min_dist, which sets a and b), ``neighbor_negatives``, ``landmark_weight`` (0: off) and
-``neighbor_space`` ("pixels", or "deskewed": the graph of deskewed images, see ``aekit.knn.deskew``).
+``neighbor_space`` ("pixels", or "deskewed": the graph of deskewed images, see ``aekit.training.neighbors.deskew``).
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
-from .base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
-from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+from aekit.models.align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
+from aekit.models.base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
+from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
 DOMAIN_NAME = re.compile(r"[^\W_][\w.+-]{0,63}")  # it names output files (<image>-to-<domain>.png): no paths
 

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Autoencoder, activation, check_config, numel, output
-from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, mlp
+from aekit.models.base import Autoencoder, activation, check_config, numel, output
+from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, mlp
 
 BACKBONES = ("dense", "conv")
 LOGVAR_RANGE = (-30.0, 20.0)  # clamp of the encoder's log-variance: keeps exp() finite (as diffusers does)

@@ -14,8 +14,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Autoencoder, activation, check_config, output, reconstruction_loss
-from .blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
+from aekit.models.base import Autoencoder, activation, check_config, output, reconstruction_loss
+from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def perplexity(indices: torch.Tensor, codebook_size: int) -> torch.Tensor:
 class VQVAE(Autoencoder):
     """x (B, C, H, W) -> z_e (B, D, h, w) -> quantised z (B, D, h, w) and indices (B, h, w) -> logits (B, C, H, W)."""
 
-    discrete_code = True  # codes are codebook entries: nothing continuous to refine (aekit.refine)
+    discrete_code = True  # codes are codebook entries: nothing continuous to refine (aekit.apps.refine)
 
     def __init__(self, config: VQConfig):
         super().__init__()

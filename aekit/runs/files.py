@@ -16,74 +16,29 @@ import shutil
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save as st_save
 
-from . import __version__
-from .devices import pick_device
-from .errors import AekitError
-from .fileio import atomic_write
-from .models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
-from .models.base import config_to_dict
+from aekit._version import __version__
+from aekit.training.devices import pick_device
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write
+from aekit.storage import (  # noqa: F401 (run files are these kinds of file)
+    load_state_dict_checked, load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_json, save_tensors,
+    write_json)
+from aekit.models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
+from aekit.models.base import config_to_dict
 
 log = logging.getLogger(__name__)
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 STATE = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
-MAX_CONFIG_BYTES = 1 << 24  # a config.json larger than 16 MiB is not one of ours
+EVAL = "eval.json"  # test-set metrics, written after training
+FIGURE = "reconstructions.png"
 # What training writes into a run folder, or derives from its weights (figures, evaluation, fitted priors): the files
 # a --force retrain replaces. Anything else in the folder is the user's and stays.
-RUN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, "eval.json", "reconstructions.png", "swaps.png", "gmm.safetensors",
+RUN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVAL, FIGURE, "swaps.png", "gmm.safetensors",
              "prior.safetensors")
 REPLACED = ".replaced-run"  # a --force retrain keeps the old run's files here until the new one has trained
-
-
-def write_json(path: str | Path, obj) -> None:
-    """Atomically write ``obj`` as indented JSON."""
-    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
-
-
-def read_json(path: str | Path) -> dict:
-    """Read a JSON object from an untrusted file, with a size limit and one-line errors."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise AekitError(f"{path} not found") from None
-    if size > MAX_CONFIG_BYTES:
-        raise AekitError(f"{path} is {size} bytes, too large for a config file")
-    try:
-        obj = json.loads(path.read_text())
-    except ValueError as e:  # bad UTF-8, bad JSON, or an integer of more digits than Python will parse
-        raise AekitError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(obj, dict):
-        raise AekitError(f"{path} should hold a JSON object")
-    return obj
-
-
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
-    """Atomically write tensors (made contiguous, on CPU) and optional JSON metadata to a safetensors file."""
-    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    metadata = {"aekit": json.dumps(meta)} if meta is not None else None
-    atomic_write(path, st_save(flat, metadata=metadata))
-
-
-def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
-    """Read a safetensors file (no pickle): its tensors and the JSON metadata aekit stored in it."""
-    path = Path(path)
-    if not path.is_file():
-        raise AekitError(f"{path} not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = (f.metadata() or {}).get("aekit")
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise AekitError(f"{path} is not a readable safetensors file ({e})") from None
-    try:
-        return tensors, json.loads(meta) if meta is not None else None
-    except ValueError:
-        raise AekitError(f"{path} has corrupt aekit metadata") from None
 
 
 def fingerprint(path: str | Path) -> str:
@@ -223,19 +178,6 @@ def build_from_config(cfg: dict, where: str | Path = "config", weights: Path | N
         raise AekitError(f"{where}: bad model config ({e})") from None
 
 
-def load_state_dict_checked(model: Autoencoder, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
-    """Load tensors into a model, refusing missing, unexpected or mis-shaped entries with one line."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise AekitError(f"{where} does not match the model (missing {missing[:3]}, unexpected {extra[:3]})")
-    for k, v in expected.items():
-        if tensors[k].shape != v.shape:
-            raise AekitError(f"{where}: {k} has shape {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}")
-    model.load_state_dict(tensors)
-
-
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
     """The ready model (eval mode) of a run folder, and its config; never unpickles."""
     run_dir = Path(run_dir)
@@ -287,34 +229,3 @@ def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
     atomic_write(Path(run_dir) / METRICS, "".join(json.dumps(r) + "\n" for r in rows).encode())
 
 
-def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> tuple[dict, dict]:
-    """An optimiser's state as flat tensors plus JSON (param groups, scalar state), without pickle."""
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for pid, state in sd["state"].items():
-        for key, val in state.items():
-            if isinstance(val, torch.Tensor):
-                tensors[f"{prefix}{pid}.{key}"] = val
-            else:
-                scalars[f"{pid}.{key}"] = val
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict, meta: dict, prefix: str = "optim.") -> None:
-    """Restore what ``optimizer_to_tensors`` saved into an optimiser built for the same parameters."""
-    state: dict[int, dict] = {}
-    for name, val in tensors.items():
-        if name.startswith(prefix):
-            pid, key = name[len(prefix):].split(".", 1)
-            state.setdefault(int(pid), {})[key] = val
-    for name, val in meta.get("scalars", {}).items():
-        pid, key = name.split(".", 1)
-        state.setdefault(int(pid), {})[key] = val
-    groups = meta["param_groups"]
-    for g in groups:
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-    try:
-        opt.load_state_dict({"state": state, "param_groups": groups})
-    except (ValueError, KeyError) as e:
-        raise AekitError(f"checkpoint optimiser state does not fit this model ({e})") from None

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from .devices import all_sum
-from .errors import AekitError
+from aekit import storage
+from aekit.errors import AekitError
+from aekit.training.devices import all_sum
 
 
 @dataclass
@@ -88,7 +88,7 @@ def save_checkpoint(path: Path, state: LoopState, sums: RunningSums, model: torc
                     opt: torch.optim.Optimizer, device: torch.device, adversary=None, average=None) -> None:
     """Atomically write the loop's state, the model, its optimiser, the RNG and the optional critic and average."""
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    otensors, ometa = ckpt.optimizer_to_tensors(opt)
+    otensors, ometa = storage.optimizer_to_tensors(opt)
     tensors.update(otensors)
     tensors.update(_rng_tensors(device))
     tensors["sums"] = sums.flush()
@@ -99,18 +99,18 @@ def save_checkpoint(path: Path, state: LoopState, sums: RunningSums, model: torc
         tensors.update(atensors)
     if average is not None:
         tensors.update(average.to_tensors())
-    ckpt.save_tensors(path, tensors, meta)
+    storage.save_tensors(path, tensors, meta)
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, device: torch.device,
                     adversary=None, average=None) -> tuple[LoopState, RunningSums]:
     """Restore what ``save_checkpoint`` wrote into ``model``, ``opt``, the RNG and the optional critic and average;
     returns the loop's state and its running sums."""
-    tensors, meta = ckpt.load_tensors(path)
+    tensors, meta = storage.load_tensors(path)
     if meta is None or "epoch" not in meta:
         raise AekitError(f"{path} is not an aekit training checkpoint")
-    ckpt.load_state_dict_checked(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
-    ckpt.optimizer_from_tensors(opt, tensors, meta["optim"])
+    storage.load_state_dict_checked(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    storage.optimizer_from_tensors(opt, tensors, meta["optim"])
     if adversary is not None:
         if "optim_d" not in meta:
             raise AekitError(f"{path} has no critic: resume with the run's own adversarial setting")

@@ -21,12 +21,12 @@ import torch
 from scipy import linalg
 from torch import nn
 
-from . import __version__
-from .checkpoint import load_state_dict_checked, load_tensors, save_tensors
-from .data import Dataset, load_dataset
-from .data.cache import cache_root
-from .data.named import named_datasets
-from .errors import AekitError
+from aekit._version import __version__
+from aekit.data import Dataset, load_dataset
+from aekit.data.cache import cache_root
+from aekit.data.named import named_datasets
+from aekit.errors import AekitError
+from aekit.storage import load_state_dict_checked, load_tensors, save_tensors
 
 log = logging.getLogger(__name__)
 

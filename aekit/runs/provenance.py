@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from . import __version__
-from .errors import AekitError
-from .fileio import atomic_write, ensure_parent, not_a_file
+from aekit._version import __version__
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write, ensure_parent, not_a_file
 
 KEY = "aekit:provenance"
 MAX_MARK = 1 << 16  # a mark longer than 64 KiB is not one of ours

@@ -1,10 +1,10 @@
-"""The ``aekit`` command line's grammar: subcommands, options, help texts. ``aekit.cli`` runs the commands."""
+"""The ``aekit`` command line's grammar: subcommands, options, help texts. ``aekit.cli.main`` runs the commands."""
 
 from __future__ import annotations
 
 import argparse
 
-from . import __version__
+from aekit._version import __version__
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -37,9 +37,9 @@ def _output(parser: argparse.ArgumentParser, replaces: str, **out) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``aekit`` command line: every subcommand and option, with help (the handlers live in ``aekit.cli``)."""
-    from .apps.swap import SWAP_TRAIN
-    from .presets import PRESETS
+    """The ``aekit`` command line: every subcommand and option, with help (the handlers live in ``aekit.cli.main``)."""
+    from aekit.apps.swap import SWAP_TRAIN
+    from aekit.runs.presets import PRESETS
 
     p = argparse.ArgumentParser(prog="aekit", description="Autoencoders as practical tools.", formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"aekit {__version__}")
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _output(r, "replace an existing figure", metavar="PNG", help="figure path (default: RUN/reconstructions.png)")
     r.add_argument("--data", metavar="PATH", help="data to use instead of the run's own test split")
     r.add_argument("--refine", type=int, default=0, metavar="STEPS",
-                   help="add a row decoded from codes refined by STEPS optimiser steps (aekit.refine)")
+                   help="add a row decoded from codes refined by STEPS optimiser steps (aekit.apps.refine)")
 
     e = sub.add_parser("eval", help="test-set metrics with the PCA baseline", formatter_class=_Formatter)
     e.add_argument("run", metavar="RUN")

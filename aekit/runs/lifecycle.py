@@ -10,21 +10,19 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint as ckpt
-from .data import Dataset, Normalizer, load_dataset, sample_shape
-from .devices import pick_device
-from .errors import AekitError
-from .evaluate import active_dims, pca_mse, reconstruct, reconstruction_metrics
-from .fileio import png_output, refuse_existing
-from .models import build_model
-from .presets import get_preset
-from .provenance import make_mark
-from .refine import refine_codes
-from .train import train, train_config_from_dict
+from aekit.runs import files as ckpt
+from aekit.data import Dataset, Normalizer, load_dataset, sample_shape
+from aekit.training.devices import pick_device
+from aekit.errors import AekitError
+from aekit.metrics.reconstruction import active_dims, pca_mse, reconstruct, reconstruction_metrics
+from aekit.fileio import png_output, refuse_existing
+from aekit.models import build_model
+from aekit.runs.presets import get_preset
+from aekit.runs.provenance import make_mark
+from aekit.runs.writer import train
+from aekit.training.recipe import train_config_from_dict
 
 log = logging.getLogger(__name__)
-EVAL = "eval.json"
-FIGURE = "reconstructions.png"
 
 
 def _read_toml(path: str) -> dict:
@@ -71,7 +69,7 @@ def parse_sets(items: list[str]) -> dict:
 
 def parse_augment(spec: str | None) -> dict:
     """``--augment rotate=8,scale=0.08,elastic=0.7,p=0.5`` as TrainConfig options ({} when not given)."""
-    from .augment import FIELDS
+    from aekit.training.augment import FIELDS
 
     out: dict[str, float] = {}
     for item in spec.split(",") if spec else []:
@@ -251,75 +249,6 @@ def open_run(run: str | Path, data: str | None = None, device: str = "cpu") -> t
     return (model, cfg, *run_data(run, cfg, data))
 
 
-def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto", opened: tuple | None = None) -> dict:
-    """Test-set BCE/MSE/PSNR/SSIM of a run, with PCA of the same code size fitted on the same training data."""
-    model, cfg, ds, norm = opened or open_run(run, data, device)
-    dev = next(model.parameters()).device
-    x_test = torch.from_numpy(norm.transform(ds.x_test))
-    if tuple(x_test.shape[1:]) != tuple(model.config.input_shape):
-        raise AekitError(f"data samples have shape {tuple(x_test.shape[1:])}, the model expects "
-                         f"{tuple(model.config.input_shape)}")
-    x_hat = reconstruct(model, x_test, device=dev)
-    m = reconstruction_metrics(x_test, x_hat, with_bce=model.config.output_activation == "sigmoid")
-    out = {f"test_{k}": v for k, v in m.items()}
-    out["pca_mse"] = pca_mse(norm.transform(ds.x_train), x_test.numpy(), model.config.code_size)
-    out.update({"code_size": model.config.code_size, "n_train": len(ds.x_train), "n_test": len(ds.x_test),
-                "data": ds.name})
-    if hasattr(model, "posterior"):  # a VAE: how many code dimensions carry information
-        out["active_dims"] = active_dims(model, x_test, device=dev)
-    return out
-
-
-def reconstruction_png(run: str | Path, n: int = 10, out: str | Path | None = None, data: str | None = None,
-                       force: bool = False, opened: tuple | None = None, refine: int = 0) -> Path:
-    """The article's figure for a run: ``n`` test inputs over their reconstructions (and, with ``refine`` steps,
-    the reconstructions of refined codes: the encoder's amortisation gap made visible)."""
-    from .figures import reconstruction_figure
-
-    run = Path(run)
-    out = png_output(out) if out else run / FIGURE
-    refuse_existing([out], force, inputs=[data])
-    if not 1 <= n <= 100:
-        raise AekitError("-n must be between 1 and 100")
-    model, cfg, ds, norm = opened or open_run(run, data)
-    x = ds.x_test[:n]
-    xt = torch.from_numpy(norm.transform(x))
-    if tuple(xt.shape[1:]) != tuple(model.config.input_shape):
-        raise AekitError(f"data samples have shape {tuple(xt.shape[1:])}, the model expects "
-                         f"{tuple(model.config.input_shape)}")
-    recon = norm.inverse(reconstruct(model, xt).numpy())
-    extra = ()
-    if refine:
-        with torch.no_grad():
-            refined = model.decode(refine_codes(model, xt, steps=refine)).cpu().numpy()
-        extra = ((f"refined code ({refine} steps)", norm.inverse(refined)),)
-    mark = make_mark("reconstruct", ckpt.fingerprint(run / ckpt.WEIGHTS), rows=["input", "reconstruction"]
-                     + [label for label, _ in extra])
-    reconstruction_figure(x, recon, out, mark, title=f"{run.name}: {cfg['model']}, code size "
-                          f"{model.config.code_size}", extra=extra)
-    return out
-
-
-def finish_run(run: Path) -> str:
-    """After training: evaluate on the test split, write eval.json and the figure, return a short summary."""
-    opened = open_run(run)
-    metrics = evaluate_run(run, opened=opened)
-    ckpt.write_json(run / EVAL, metrics)
-    fig = reconstruction_png(run, force=True, opened=opened)
-    hist = ckpt.read_metrics(run)
-    parts = [f"run {run}: {ckpt.trained_for(hist)}"]
-    if "test_bce" in metrics:
-        parts.append(f"test BCE {metrics['test_bce']:.4f}")
-    parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")
-    parts.append(f"PSNR {metrics['test_psnr']:.2f} dB")
-    active = metrics.get("active_dims")
-    if active is not None and active < max(1, metrics["code_size"] // 4):
-        log.warning("warning: only %d of %d code dimensions are active: the decoder ignores most of the code "
-                    "(posterior collapse, or training too short); try more epochs, --set kl_warmup=0.2, "
-                    "--set free_bits=0.25 or a lower --lr", active, metrics["code_size"])
-    return ", ".join(parts) + f"\nfigure: {fig}"
-
-
 def run_info(run: str | Path) -> dict:
     """What a run folder holds: model, sizes, data, training, progress, fingerprint."""
     run = Path(run)
@@ -339,13 +268,12 @@ def run_info(run: str | Path) -> dict:
             info["weights"] = "ok"
         except AekitError as e:
             info["weights"] = f"unusable: {e}"
-    if (run / EVAL).exists():
+    if (run / ckpt.EVAL).exists():
         try:
-            info["eval"] = json.loads((run / EVAL).read_text())
+            info["eval"] = json.loads((run / ckpt.EVAL).read_text())
         except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
             info["eval"] = f"unreadable: {e.__class__.__name__}"
     return info
 
 
-__all__ = ["resolve_settings", "train_run", "resume_run", "evaluate_run", "reconstruction_png", "finish_run",
-           "run_info", "run_data", "run_normalizer", "open_run"]
+__all__ = ["resolve_settings", "train_run", "resume_run", "run_info", "run_data", "run_normalizer", "open_run"]

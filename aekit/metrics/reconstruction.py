@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
-from .errors import AekitError
+from aekit.errors import AekitError
 
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] for BCE, as Keras does
 SSIM_WIN, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # Wang et al. 2004

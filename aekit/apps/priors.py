@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checkpoint as ckpt
-from .errors import AekitError
+from aekit.errors import AekitError
+from aekit.runs import files as ckpt
 
 log = logging.getLogger(__name__)
 PRIOR_FILE = "prior.safetensors"
@@ -95,7 +95,7 @@ def fit_prior(maps: torch.Tensor, codebook_size: int, epochs: int = 3, batch_siz
 @torch.no_grad()
 def code_prior(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000):
     """The run's prior over code maps, with a ``sample(n, generator)`` that returns (n, h, w): loaded or trained."""
-    from .runs import run_data
+    from aekit.runs.lifecycle import run_data
 
     fp = ckpt.fingerprint(run / ckpt.WEIGHTS)
     path = run / PRIOR_FILE

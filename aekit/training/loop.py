@@ -5,17 +5,17 @@ The loop reads top to bottom: build the optimiser, then for each epoch draw a se
 unchanged under ``torchrun --nproc_per_node=N``: each process takes its slice of every global batch and
 DistributedDataParallel averages the gradients; only rank 0 writes.
 
-Resumable: ``checkpoint.safetensors`` (``aekit.loop_state``: weights, optimiser, RNG, position, running sums) is written
+Resumable: ``checkpoint.safetensors`` (``aekit.training.state``: weights, optimiser, RNG, position, running sums) is written
 atomically at every epoch end and every ``checkpoint_every`` steps, so a killed run resumed from it finishes with
 the same weights as one that was never interrupted (on the same machine and device).
 
-Augmentation (``TrainConfig.augment_*``, image data only): each batch is distorted (``aekit.augment``) before any
+Augmentation (``TrainConfig.augment_*``, image data only): each batch is distorted (``aekit.training.augment``) before any
 denoising noise, so the distorted clean image is both what the model sees under the noise and its target.
 
 Side data: ``side={"name": tensor}`` (one row per sample) is sliced with every batch and passed as keyword arguments
 to ``model(x, **side)`` and ``model.loss(...)``. A model whose config asks for the neighbour-preserving term
 (``neighbor_weight`` > 0) gets the side tensor ``neighbor`` without asking: the k-nearest-neighbour graph of ``x`` is
-built once per call (``aekit.knn``) and one neighbour per sample is drawn afresh at every epoch start (seeded by the
+built once per call (``aekit.training.neighbors``) and one neighbour per sample is drawn afresh at every epoch start (seeded by the
 epoch, so a resumed run draws the same). Neighbours are found among all rows of ``x``, validation rows included. With
 ``landmark_weight`` > 0 it also gets ``landmark``: a UMAP layout of that graph, one target code per sample.
 """
@@ -31,22 +31,23 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from . import checkpoint as ckpt
-from .adversarial import Adversary
-from .augment import augment
-from .devices import check_replicas_agree, setup
-from .ema import WeightAverage
-from .errors import AekitError
-from .knn import neighbor_sampler
-from .loop_state import LoopState, RunningSums, load_checkpoint, save_checkpoint
-from .models import Autoencoder
-from .noise import corrupt
-from .recipe import TrainConfig, learning_rate, make_optimizer, train_config_from_dict  # noqa: F401 (re-exported)
+from aekit.errors import AekitError
+from aekit.models import Autoencoder
+from aekit.storage import load_tensors
+from aekit.training.adversarial import Adversary
+from aekit.training.augment import augment
+from aekit.training.devices import check_replicas_agree, setup
+from aekit.training.ema import WeightAverage
+from aekit.training.neighbors import neighbor_sampler
+from aekit.training.noise import corrupt
+from aekit.training.recipe import TrainConfig, learning_rate, make_optimizer, train_config_from_dict  # noqa: F401 (re-exported)
+from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,19 @@ class TrainResult:
     steps: int = 0  # optimiser steps taken in total
     stopped_early: bool = False
     out_of_time: bool = False  # ended by TrainConfig.time_limit
+
+
+class RunWriter(Protocol):
+    """Where training keeps its files (``aekit.runs.writer.FolderWriter``: a run folder); only rank 0 writes."""
+
+    checkpoint: Path  # the resumable state (``aekit.training.state``)
+    weights: Path  # the trained weights, rewritten at every epoch end
+
+    def begin(self, model: Autoencoder, train: dict) -> None: ...  # a new run: its model and recipe
+
+    def resumed(self, history: list[dict]) -> None: ...  # a run continues from its checkpoint with this history
+
+    def epoch_end(self, weights: dict[str, torch.Tensor], history: list[dict]) -> None: ...
 
 
 class TrainingDiverged(AekitError):
@@ -159,13 +173,13 @@ def interactive() -> bool:
     return sys.stderr is not None and sys.stderr.isatty()
 
 
-def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | Path | None = None, **kwargs):
-    """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``run_dir``, save as it goes.
+def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWriter | None = None, **kwargs):
+    """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``writer``, save as it goes.
 
-    Writes ``config.json``, ``model.safetensors`` (the last epoch's weights, or the best by validation loss when
-    early stopping), ``checkpoint.safetensors`` and ``metrics.jsonl``. Keyword options: ``data_info`` (stored in
-    config.json), ``resume`` (continue from the checkpoint in ``run_dir``), ``progress`` (a tqdm bar: True, False, or None
-    for one only where someone watches, ``interactive()``),
+    The writer (``aekit.runs.writer.FolderWriter`` for a run folder) is told the run's start, every epoch's
+    weights (the last epoch's, or the best by validation loss when early stopping) and history, and keeps the
+    resumable checkpoint. Keyword options: ``resume`` (continue from the writer's checkpoint), ``progress`` (a tqdm
+    bar: True, False, or None for one only where someone watches, ``interactive()``),
     ``on_epoch`` (called with the model at each epoch end; the dict it returns is added to that epoch's record; its
     time is left out of ``seconds``; it must leave the model's weights and mode as it found them). Raises
     ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
@@ -173,7 +187,7 @@ def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, run_dir: str | 
     owns_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     try:
         with _flush_denormals():
-            return _train(model, x, cfg, run_dir, **kwargs)
+            return _train(model, x, cfg, writer, **kwargs)
     finally:
         if owns_group and dist.is_initialized():  # a process that exits with gloo threads alive aborts
             dist.destroy_process_group()
@@ -183,9 +197,8 @@ def _train(
     model: Autoencoder,
     x: torch.Tensor,
     cfg: TrainConfig,
-    run_dir: str | Path | None = None,
+    writer: RunWriter | None = None,
     *,
-    data_info: dict | None = None,
     resume: bool = False,
     progress: bool | None = True,
     side: dict[str, torch.Tensor] | None = None,
@@ -194,8 +207,7 @@ def _train(
     """The loop behind ``train``."""
     d, device = setup(cfg.device)
     progress = interactive() if progress is None else progress
-    run_dir = Path(run_dir) if run_dir is not None else None
-    writes = run_dir is not None and d.main
+    writes = writer is not None and d.main
     torch.manual_seed(cfg.seed)
     side = check_side(side, len(x), cfg.balance)
     resample = None if {"neighbor", "landmark"} & set(side) else neighbor_sampler(model, x, cfg.seed)
@@ -235,19 +247,16 @@ def _train(
     n_epochs = math.ceil(total / per_epoch)
     st, sums, best_state = LoopState(), RunningSums(), None
     if resume:
-        if run_dir is None:
+        if writer is None:
             raise AekitError("resume needs a run folder")
-        st, sums = load_checkpoint(run_dir / ckpt.STATE, model, opt, device, adversary, average)
-        if cfg.patience and (run_dir / ckpt.WEIGHTS).exists():
-            best_state, _ = ckpt.load_tensors(run_dir / ckpt.WEIGHTS)
+        st, sums = load_checkpoint(writer.checkpoint, model, opt, device, adversary, average)
+        if cfg.patience and writer.weights.exists():
+            best_state, _ = load_tensors(writer.weights)
         if writes:
-            ckpt.write_metrics(run_dir, st.history)
-            for stale in run_dir.glob(".*.tmp"):  # left by a kill in the middle of a write
-                stale.unlink(missing_ok=True)
+            writer.resumed(st.history)
         log.info("resuming at epoch %d, step %d", st.epoch + 1, st.step)
     elif writes:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt.write_json(run_dir / ckpt.CONFIG, ckpt.run_config(model, data_info or {}, dataclasses.asdict(cfg)))
+        writer.begin(model, dataclasses.asdict(cfg))
 
     t0 = time.perf_counter()
 
@@ -258,12 +267,12 @@ def _train(
         sums.flush()
         if writes:
             at = dataclasses.replace(st, epoch=epoch, step=step, elapsed=elapsed())
-            save_checkpoint(run_dir / ckpt.STATE, at, sums, model, opt, device, adversary, average)
+            save_checkpoint(writer.checkpoint, at, sums, model, opt, device, adversary, average)
 
     def check_finite(where: str) -> float:
         mean = sums.mean_loss(d)
         if not math.isfinite(mean):
-            kept = f"; the last good checkpoint in {run_dir} is kept" if run_dir else ""
+            kept = f"; the last good checkpoint {writer.checkpoint} is kept" if writer else ""
             raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower --lr or --grad-clip)")
         return mean
 
@@ -338,8 +347,7 @@ def _train(
             sums.reset()
             if writes:
                 weights = best_state if (cfg.patience and best_state is not None) else model.state_dict()
-                ckpt.save_tensors(run_dir / ckpt.WEIGHTS, weights)
-                ckpt.write_metrics(run_dir, st.history)
+                writer.epoch_end(weights, st.history)
         save(n_epochs if stopped_early or out_of_time else st.epoch, 0)
 
     if cfg.patience and best_state is not None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import AekitError
+from aekit.errors import AekitError
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:

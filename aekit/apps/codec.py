@@ -32,8 +32,8 @@ import copy
 import numpy as np
 import torch
 
-from .errors import AekitError
-from .refine import refine_symbols
+from aekit.apps.refine import refine_symbols
+from aekit.errors import AekitError
 
 MAGIC = b"\xaeK"
 VERSION = 1
@@ -116,7 +116,7 @@ class Codec:
     def encode(self, x: torch.Tensor, level: int, sizes: list[tuple[int, int]] | None = None,
                refine: int = 0) -> list[bytes]:
         """Files for a batch x (N, C, H, W) in model space, at one level; ``sizes``: original (height, width)s;
-        ``refine``: steps of encoder-side refinement of the symbols (``aekit.refine.refine_symbols``; 0: none)."""
+        ``refine``: steps of encoder-side refinement of the symbols (``aekit.apps.refine.refine_symbols``; 0: none)."""
         if not 0 <= level < self.model.levels:
             raise CodecError(f"quality level must lie in 0..{self.model.levels - 1}, got {level}")
         if tuple(x.shape[1:]) != self.shape:

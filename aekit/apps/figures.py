@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .fileio import atomic_write, ensure_parent  # noqa: E402
+from aekit.fileio import atomic_write, ensure_parent  # noqa: E402
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None) -> None:
@@ -25,7 +25,7 @@ def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None)
         return
     from PIL import Image
 
-    from .provenance import save_png
+    from aekit.runs.provenance import save_png
 
     buf.seek(0)
     with Image.open(buf) as im:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import AekitError
+from aekit.errors import AekitError
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -67,7 +67,7 @@ PRESETS: dict[str, dict] = {
         "model": "conv",
         "config": {"channels": [48, 96], "blocks_per_stage": 3, "kernel_size": 3, "code_size": 32, "norm": "batch",
                    "activation": "silu", "head": "subpixel"},
-        # Session 16: Muon for the weights (aekit.optim), same lr: 590 s side by side on 1 thread each, 0.00207 against
+        # Session 16: Muon for the weights (aekit.training.optim), same lr: 590 s side by side on 1 thread each, 0.00207 against
         # Adam's 0.00239 (3 vs 4 epochs: Muon's steps cost ~20% more here).
         "train": {"epochs": 12, "batch_size": 32, "optimizer": "muon", "lr": 8e-3, "eps": 1e-8, "schedule": "cosine",
                   "warmup": 0.02, "precision": "bf16", "channels_last": True},

@@ -170,7 +170,7 @@ class NeighborSampler:
             self.weights = membership(dist)
         self.landmarks = None
         if landmark_dims:
-            from .models.neighbors import umap_ab
+            from aekit.models.neighbors import umap_ab
 
             self.landmarks = layout(space, self.indices, self.weights, landmark_dims, *umap_ab(min_dist), seed=seed)
 

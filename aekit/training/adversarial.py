@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from . import checkpoint as ckpt
-from .models.discriminator import Discriminator, DiscriminatorConfig, discriminator_loss, generator_loss
+from aekit import storage
+from aekit.models.discriminator import Discriminator, DiscriminatorConfig, discriminator_loss, generator_loss
 
 
 class Adversary:
@@ -47,12 +47,12 @@ class Adversary:
     def state(self) -> tuple[dict, dict]:
         """Critic weights and optimiser state as tensors plus JSON, for the run's checkpoint."""
         tensors = {f"disc.{k}": v for k, v in self.disc.state_dict().items()}
-        otensors, ometa = ckpt.optimizer_to_tensors(self.opt, prefix="optim_d.")
+        otensors, ometa = storage.optimizer_to_tensors(self.opt, prefix="optim_d.")
         tensors.update(otensors)
         return tensors, ometa
 
     def load(self, tensors: dict, meta: dict, where) -> None:
         """Restore what ``state`` saved."""
-        ckpt.load_state_dict_checked(self.disc, {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")},
+        storage.load_state_dict_checked(self.disc, {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")},
                                      where)
-        ckpt.optimizer_from_tensors(self.opt, tensors, meta, prefix="optim_d.")
+        storage.optimizer_from_tensors(self.opt, tensors, meta, prefix="optim_d.")

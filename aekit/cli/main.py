@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 
-from .cli_parser import build_parser
-from .errors import AekitError
+from aekit.cli.parser import build_parser
+from aekit.errors import AekitError
 
 log = logging.getLogger("aekit")
 
@@ -17,7 +17,7 @@ _RESUME_KEEPS = {"command", "resume", "progress", "no_eval", "verbose", "func"}
 
 
 def _cmd_train(a) -> int:
-    from . import runs
+    from aekit.runs import lifecycle as runs
 
     if a.resume:
         defaults = vars(build_parser().parse_args(["train"]))
@@ -46,7 +46,9 @@ def _cmd_train(a) -> int:
     if run is None:  # a non-zero rank under torchrun: rank 0 reports
         return 0
     if not a.no_eval:
-        summary = runs.finish_run(run)
+        from aekit.apps.evaluate import finish_run
+
+        summary = finish_run(run)
         print(summary)
     else:
         print(f"trained {run}")
@@ -54,17 +56,17 @@ def _cmd_train(a) -> int:
 
 
 def _cmd_reconstruct(a) -> int:
-    from . import runs
+    from aekit.apps.reconstruct import reconstruction_png
 
-    path = runs.reconstruction_png(a.run, n=a.n, out=a.out, data=a.data, force=a.force, refine=a.refine)
+    path = reconstruction_png(a.run, n=a.n, out=a.out, data=a.data, force=a.force, refine=a.refine)
     print(path)
     return 0
 
 
 def _cmd_eval(a) -> int:
-    from . import runs
+    from aekit.apps.evaluate import evaluate_run
 
-    metrics = runs.evaluate_run(a.run, data=a.data, device=a.device)
+    metrics = evaluate_run(a.run, data=a.data, device=a.device)
     if a.json:
         print(json.dumps(metrics))
     else:
@@ -74,7 +76,7 @@ def _cmd_eval(a) -> int:
 
 
 def _cmd_info(a) -> int:
-    from . import runs
+    from aekit.runs import lifecycle as runs
 
     info = runs.run_info(a.run)
     if a.json:
@@ -86,7 +88,7 @@ def _cmd_info(a) -> int:
 
 
 def _cmd_generate(a) -> int:
-    from .apps.generate import generate_run
+    from aekit.apps.generate import generate_run
 
     files = generate_run(a.run, n=a.n, out=a.out, sampler=a.sampler, seed=a.seed, separate=a.separate, force=a.force)
     print(files[0] if len(files) == 1 else f"{files[0]} and {len(files) - 1} separate images in {files[1].parent}")
@@ -94,14 +96,14 @@ def _cmd_generate(a) -> int:
 
 
 def _cmd_interpolate(a) -> int:
-    from .apps.generate import interpolate_run
+    from aekit.apps.generate import interpolate_run
 
     print(interpolate_run(a.run, a.a, a.b, steps=a.steps, out=a.out, force=a.force))
     return 0
 
 
 def _cmd_denoise(a) -> int:
-    from .apps.denoise import denoise_files
+    from aekit.apps.denoise import denoise_files
 
     files = denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble,
                          overlap=a.overlap)
@@ -111,7 +113,7 @@ def _cmd_denoise(a) -> int:
 
 
 def _cmd_compress(a) -> int:
-    from .apps.compress import compress_files
+    from aekit.apps.compress import compress_files
 
     files = compress_files(a.run, a.inputs, a.out, level=a.level, force=a.force, device=a.device,
                            refine=a.refine)
@@ -121,7 +123,7 @@ def _cmd_compress(a) -> int:
 
 
 def _cmd_decompress(a) -> int:
-    from .apps.compress import decompress_files
+    from aekit.apps.compress import decompress_files
 
     for f in decompress_files(a.run, a.inputs, a.out, force=a.force, device=a.device):
         print(f)
@@ -129,7 +131,7 @@ def _cmd_decompress(a) -> int:
 
 
 def _cmd_anomalies(a) -> int:
-    from .apps.anomaly import anomalies_run
+    from aekit.apps.anomaly import anomalies_run
 
     report = anomalies_run(a.run, a.data, top=a.top, out=a.out, force=a.force)
     if a.json:
@@ -144,7 +146,7 @@ def _cmd_anomalies(a) -> int:
 
 
 def _cmd_embed(a) -> int:
-    from .apps.embed import embed_run
+    from aekit.apps.embed import embed_run
 
     files, codes = embed_run(a.run, a.out, data=a.data, split=a.split, figure=a.figure, force=a.force)
     print(f"{codes.shape[0]} codes of size {codes.shape[1]}: " + ", ".join(str(f) for f in files))
@@ -152,7 +154,7 @@ def _cmd_embed(a) -> int:
 
 
 def _cmd_inspect(a) -> int:
-    from .provenance import read_mark
+    from aekit.runs.provenance import read_mark
 
     unmarked = 0
     for f in a.files:
@@ -163,8 +165,8 @@ def _cmd_inspect(a) -> int:
 
 
 def _cmd_swap_train(a) -> int:
-    from .apps import swap
-    from .runs import _parse_size, parse_sets
+    from aekit.apps import swap
+    from aekit.runs.lifecycle import _parse_size, parse_sets
 
     if a.resume:
         run = swap.resume_swap(a.resume, progress=a.progress)
@@ -183,7 +185,7 @@ def _cmd_swap_train(a) -> int:
 
 
 def _cmd_swap(a) -> int:
-    from .apps.swap import swap_files
+    from aekit.apps.swap import swap_files
 
     files = swap_files(a.run, a.to, a.inputs, a.out, force=a.force)
     print(files[0] if len(files) == 1 else f"{len(files)} files in {a.out}")
@@ -191,14 +193,14 @@ def _cmd_swap(a) -> int:
 
 
 def _cmd_swap_figure(a) -> int:
-    from .apps.swap import swap_figure
+    from aekit.apps.swap import swap_figure
 
     print(swap_figure(a.run, out=a.out, n=a.n, force=a.force))
     return 0
 
 
 def _cmd_detect_train(a) -> int:
-    from .apps.detect import train_detector
+    from aekit.apps.detect import train_detector
 
     cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs,
                          force=a.force)
@@ -208,7 +210,7 @@ def _cmd_detect_train(a) -> int:
 
 
 def _cmd_detect(a) -> int:
-    from .apps.detect import detect_files
+    from aekit.apps.detect import detect_files
 
     scores = detect_files(a.detector, a.inputs)
     if a.json:

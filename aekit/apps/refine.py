@@ -19,8 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .errors import AekitError
-from .models.compress import CompressiveAutoencoder, gaussian_likelihood
+from aekit.errors import AekitError
+from aekit.models.compress import CompressiveAutoencoder, gaussian_likelihood
 
 LOSSES = ("mse", "bce")
 

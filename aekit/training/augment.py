@@ -25,7 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .evaluate import gaussian_window
+from aekit.metrics.reconstruction import gaussian_window
 
 FIELDS = ("rotate", "scale", "shift", "elastic", "p")
 

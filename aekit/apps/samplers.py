@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from sklearn.mixture import GaussianMixture
 
-from .errors import AekitError
+from aekit.errors import AekitError
 
 SAMPLERS = ("auto", "prior", "gmm", "vq-prior")
 

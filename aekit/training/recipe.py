@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .augment import active, check_augment
-from .models.discriminator import GAN_LOSSES
-from .noise import check_noise
+from aekit.models.discriminator import GAN_LOSSES
+from aekit.training.augment import active, check_augment
+from aekit.training.noise import check_noise
 
 OPTIMIZERS = ("adam", "adamw", "muon")
 PRECISIONS = ("fp32", "bf16")
@@ -57,7 +57,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: epoch ends only)
     noise: str = "none"  # denoising: corrupt inputs with "gaussian", "salt_pepper" or "mask"; targets stay clean
     noise_strength: float = 0.5  # Gaussian sigma, or the corrupted fraction for salt_pepper and mask
-    augment_rotate: float = 0.0  # image models: random distortions of each training image (aekit.augment), before any
+    augment_rotate: float = 0.0  # image models: random distortions of each training image (aekit.training.augment), before any
     augment_scale: float = 0.0  # noise: rotation (degrees), zoom (fraction), shift (fraction of the side), elastic
     augment_shift: float = 0.0  # displacement (pixels RMS) and the share of images distorted; all 0: off
     augment_elastic: float = 0.0
@@ -112,7 +112,7 @@ class TrainConfig:
             raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
 
     def augmentation(self) -> tuple[float, float, float, float, float]:
-        """(rotate, scale, shift, elastic, p): the arguments of ``aekit.augment.augment``."""
+        """(rotate, scale, shift, elastic, p): the arguments of ``aekit.training.augment.augment``."""
         return self.augment_rotate, self.augment_scale, self.augment_shift, self.augment_elastic, self.augment_p
 
     def augments(self) -> bool:
@@ -144,9 +144,9 @@ def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adam, AdamW, or Muon with Adam (``aekit.optim.MuonAdam``) over the model's parameters."""
+    """Adam, AdamW, or Muon with Adam (``aekit.training.optim.MuonAdam``) over the model's parameters."""
     if cfg.optimizer == "muon":
-        from .optim import MuonAdam
+        from aekit.training.optim import MuonAdam
 
         return MuonAdam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
                         weight_decay=cfg.weight_decay)

@@ -1,0 +1,113 @@
+"""Files aekit writes and reads back: JSON documents and safetensors tensors.
+
+Every write is atomic (``aekit.fileio.atomic_write``), so a kill leaves either the old file or the new one. Every
+read treats the file as untrusted: JSON has a size limit and one-line errors; tensors come from safetensors, never
+from pickle (an optimiser's state travels as flat tensors plus JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as st_save
+
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write
+
+MAX_JSON_BYTES = 1 << 24  # a JSON document larger than 16 MiB is not one of ours
+
+
+def write_json(path: str | Path, obj) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(path: str | Path) -> dict:
+    """Read a JSON object from an untrusted file, with a size limit and one-line errors."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AekitError(f"{path} not found") from None
+    if size > MAX_JSON_BYTES:
+        raise AekitError(f"{path} is {size} bytes, too large for aekit's JSON files")
+    try:
+        obj = json.loads(path.read_text())
+    except ValueError as e:  # bad UTF-8, bad JSON, or an integer of more digits than Python will parse
+        raise AekitError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(obj, dict):
+        raise AekitError(f"{path} should hold a JSON object")
+    return obj
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> None:
+    """Atomically write tensors (made contiguous, on CPU) and optional JSON metadata to a safetensors file."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    metadata = {"aekit": json.dumps(meta)} if meta is not None else None
+    atomic_write(path, st_save(flat, metadata=metadata))
+
+
+def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """Read a safetensors file (no pickle): its tensors and the JSON metadata aekit stored in it."""
+    path = Path(path)
+    if not path.is_file():
+        raise AekitError(f"{path} not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = (f.metadata() or {}).get("aekit")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise AekitError(f"{path} is not a readable safetensors file ({e})") from None
+    try:
+        return tensors, json.loads(meta) if meta is not None else None
+    except ValueError:
+        raise AekitError(f"{path} has corrupt aekit metadata") from None
+
+
+def load_state_dict_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Load tensors into a model, refusing missing, unexpected or mis-shaped entries with one line."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise AekitError(f"{where} does not match the model (missing {missing[:3]}, unexpected {extra[:3]})")
+    for k, v in expected.items():
+        if tensors[k].shape != v.shape:
+            raise AekitError(f"{where}: {k} has shape {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}")
+    model.load_state_dict(tensors)
+
+
+def optimizer_to_tensors(opt: torch.optim.Optimizer, prefix: str = "optim.") -> tuple[dict, dict]:
+    """An optimiser's state as flat tensors plus JSON (param groups, scalar state), without pickle."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for pid, state in sd["state"].items():
+        for key, val in state.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"{prefix}{pid}.{key}"] = val
+            else:
+                scalars[f"{pid}.{key}"] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(opt: torch.optim.Optimizer, tensors: dict, meta: dict, prefix: str = "optim.") -> None:
+    """Restore what ``optimizer_to_tensors`` saved into an optimiser built for the same parameters."""
+    state: dict[int, dict] = {}
+    for name, val in tensors.items():
+        if name.startswith(prefix):
+            pid, key = name[len(prefix):].split(".", 1)
+            state.setdefault(int(pid), {})[key] = val
+    for name, val in meta.get("scalars", {}).items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = val
+    groups = meta["param_groups"]
+    for g in groups:
+        if "betas" in g:
+            g["betas"] = tuple(g["betas"])
+    try:
+        opt.load_state_dict({"state": state, "param_groups": groups})
+    except (ValueError, KeyError) as e:
+        raise AekitError(f"checkpoint optimiser state does not fit this model ({e})") from None

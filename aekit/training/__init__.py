@@ -1,0 +1,1 @@
+"""Training: the one loop, its recipe (TrainConfig), optimisers, averages, critic, augmentation, resumable state."""
