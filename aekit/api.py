@@ -23,6 +23,7 @@ from aekit.errors import AekitError
 from aekit.metrics.reconstruction import reconstruction_metrics
 from aekit.models import MODELS, Autoencoder, build_model, model_name
 from aekit.runs import files as ckpt
+from aekit.runs.run import Run
 from aekit.runs.writer import train
 from aekit.training.devices import pick_device
 from aekit.training.loop import TrainConfig, TrainResult
@@ -235,10 +236,8 @@ def build(name: str = "dense", **config) -> Model:
 
 def load(run: str | Path, device: str = "cpu") -> Model:
     """The ready model of a run folder (never unpickles)."""
-    dev = pick_device(device)
-    net, cfg = ckpt.load_model(run, dev)
-    data = cfg.get("data") or {}
-    norm = Normalizer.from_dict(data["normalizer"]) if data.get("normalizer") else None
-    m = Model(cfg["model"], net, norm, data, dev)
-    m.history = ckpt.read_metrics(run)
+    r = Run.open(run, device)
+    norm = r.normalizer if r.config.data.normalizer else None
+    m = Model(r.name, r.model, norm, r.config.data.to_dict(), r.device)
+    m.history = r.history()
     return m

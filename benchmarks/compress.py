@@ -37,7 +37,8 @@ from _report import RESULTS, argv_text, machine, update_section, write_result  #
 import aekit  # noqa: E402
 from aekit.apps.compress import compress_images, open_codec  # noqa: E402
 from aekit.runs import files as ckpt  # noqa: E402
-from aekit.runs.lifecycle import parse_sets, resolve_settings, train_run  # noqa: E402
+from aekit.runs.lifecycle import parse_sets, resolve_settings  # noqa: E402
+from aekit.runs.train import create_run  # noqa: E402
 
 LOSSLESS_PSNR = 99.0
 SETTINGS = {
@@ -204,7 +205,7 @@ def main(argv=None) -> dict:
                                                    "batch_size": args.batch_size, "lr": args.lr,
                                                    "time_limit": args.time_limit})
         t0 = time.perf_counter()
-        run = train_run(settings, args.out_run, force=args.force, progress=False)
+        run = create_run(settings, args.out_run, force=args.force, progress=False).path
         train_seconds = time.perf_counter() - t0
     tcfg = ckpt.read_run_config(run).get("train") or {}
     done = len(ckpt.read_metrics(run))  # one row per finished epoch (fewer than asked when the time limit hit)

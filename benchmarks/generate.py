@@ -26,8 +26,9 @@ from aekit.apps.generate import sample_images  # noqa: E402
 from aekit.apps.samplers import grid  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
 from aekit.metrics.fid import feature_net, fid_against_test, fid_floor  # noqa: E402
-from aekit.runs.lifecycle import resolve_settings, train_run  # noqa: E402
+from aekit.runs.lifecycle import resolve_settings  # noqa: E402
 from aekit.runs.provenance import save_png  # noqa: E402
+from aekit.runs.train import create_run  # noqa: E402
 
 # name -> (model, config, sampler, adversarial weight). Where the model generates from codes it draws (the VAE's prior,
 # the conv model's mixture), its critic also judges decoded drawn codes (VAE-GAN; `critic_samples`), not only
@@ -60,7 +61,7 @@ def train_and_sample(name: str, adversarial: float, epochs: float, n: int, root:
                                                "adversarial": adversarial, "seed": seed})
     run = root / (name + ("+adv" if adversarial else ""))
     t0 = time.perf_counter()
-    train_run(settings, run, progress=False)
+    create_run(settings, run, progress=False)
     seconds = time.perf_counter() - t0
     images, mark = sample_images(run, n, sampler, seed)
     return images, mark, seconds

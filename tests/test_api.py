@@ -126,7 +126,7 @@ def test_a_hostile_config_json_is_one_error_before_any_allocation(tmp_path):
     import json
     import time
 
-    from aekit.runs.lifecycle import run_info
+    from aekit.runs.info import run_info
 
     ae = aekit.build("dense", input_shape=(6,), code_size=2, hidden=(8,))
     ae.fit(np.random.default_rng(0).random((32, 6)), epochs=1, verbose=False)

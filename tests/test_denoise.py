@@ -16,8 +16,8 @@ from aekit.errors import AekitError
 from aekit.metrics.reconstruction import psnr
 from aekit.models import build_model
 from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import run_normalizer
 from aekit.runs.provenance import read_mark
+from aekit.runs.run import Run
 from aekit.training.noise import corrupt
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress", "--no-eval"]
@@ -82,10 +82,10 @@ def test_cli_denoises_images_and_arrays_into_marked_files(noisy_run, mnist, tmp_
     assert one.shape == (28, 28) and one.dtype == np.float32 and 0 <= one.min() and one.max() <= 1
     # The same model on the same input gives the same result through every path.
     assert np.array_equal(png, batch[0]) and np.abs(one * 255 - batch[1]).max() <= 1
-    model, cfg = ckpt.load_model(noisy_run)
-    assert np.array_equal(batch, denoise_array(model, run_normalizer(cfg), noisy))
+    model, _ = ckpt.load_model(noisy_run)
+    assert np.array_equal(batch, denoise_array(model, Run.open(noisy_run).normalizer, noisy))
     with pytest.raises(AekitError, match="integer pixels 0..255"):  # [0, 1] floats would read as a black image
-        denoise_array(model, run_normalizer(cfg), noisy / 255.0)
+        denoise_array(model, Run.open(noisy_run).normalizer, noisy / 255.0)
     from aekit.apps.anomaly import anomaly_scores
 
     xt = torch.from_numpy(noisy[:2, None] / 255.0)  # float64 in model space: scored as float32
@@ -154,8 +154,8 @@ def test_an_ensemble_averages_its_runs_and_marks_every_model(noisy_run, mnist_np
     out = tmp_path / "out"
     assert main(["denoise", str(noisy_run), str(tmp_path / "noisy.npy"), "--ensemble", str(second),
                  "--out", str(out)]) == 0
-    (m1, cfg), (m2, _) = ckpt.load_model(noisy_run), ckpt.load_model(second)
-    norm = run_normalizer(cfg)
+    (m1, _), (m2, _) = ckpt.load_model(noisy_run), ckpt.load_model(second)
+    norm = Run.open(noisy_run).normalizer
     got = np.load(out / "noisy.npy").astype(int)
     one, two = denoise_array(m1, norm, noisy).astype(int), denoise_array(m2, norm, noisy).astype(int)
     assert np.abs(one - two).max() > 10  # two different models ...
@@ -174,8 +174,8 @@ def test_an_ensemble_averages_its_runs_and_marks_every_model(noisy_run, mnist_np
 
 
 def test_images_of_another_size_are_denoised_in_blended_tiles(noisy_run, mnist, tmp_path, capsys):
-    model, cfg = ckpt.load_model(noisy_run)
-    norm = run_normalizer(cfg)
+    model, _ = ckpt.load_model(noisy_run)
+    norm = Run.open(noisy_run).normalizer
     clean = mnist.x_test[:4]
     noisy = _noisy(clean, seed=3)
     canvas = np.block([[noisy[0], noisy[1]], [noisy[2], noisy[3]]])  # 56x56: four noisy digits

@@ -97,8 +97,8 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(det)]) == 1  # a detector is not a model run, and the error says what it is
     assert "is a swap detector" in capsys.readouterr().err
-    assert main(["train", "--resume", str(run)]) == 1
-    assert "swap-train --resume" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run)]) == 0  # one run lifecycle: train --resume continues a swap run too
+    assert "test MSE of own-domain reconstructions" in capsys.readouterr().out
 
 
 def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_path, caplog):

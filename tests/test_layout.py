@@ -49,3 +49,56 @@ def test_the_layers_contract_holds_and_catches_an_upward_import(tmp_path):
 def test_the_function_length_check_finds_long_functions(tmp_path):
     (tmp_path / "m.py").write_text("def short():\n    return 1\n\n\ndef long():\n" + "    x = 1\n" * 70)
     assert long_functions(tmp_path) == [f"{tmp_path / 'm.py'}:5: long is 71 lines"]
+
+
+# Reading a run's config.json, hashing its weights and telling models apart by name belong to the runs and models
+# packages: everything else asks a Run (``run.config``, ``run.fingerprint``, ``run.domains``) or the model itself.
+RUN_INTERNALS = {
+    "reads config.json": re.compile(r"config\.json\"|\bCONFIG\b|read_run_config|load_model\(|read_detector_files"),
+    "hashes a weights file": re.compile(r"\bfingerprint\(|hashlib"),
+    "branches on a model's name": re.compile(
+        r"""(==|!=)\s*["'](dense|conv|vae|vq|compress|swap)["']|\[["']model["']\]"""),
+}
+OWNERS = ("runs", "models")
+DATASET_CHECKSUMS = ("data",)  # the data package checks downloaded datasets against SHA-256 digests
+
+
+def _offences(root: Path) -> list[str]:
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        package = path.relative_to(root).parts[0]
+        if package in OWNERS:
+            continue
+        for what, pattern in RUN_INTERNALS.items():
+            if what == "hashes a weights file" and package in DATASET_CHECKSUMS:
+                continue
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                code = line.split("#", 1)[0]
+                if pattern.search(code):
+                    found.append(f"{path.relative_to(root)}:{n} {what}: {line.strip()}")
+    return found
+
+
+def test_only_runs_and_models_read_run_files_hash_weights_or_branch_on_model_names(tmp_path):
+    assert _offences(REPO / "aekit") == []
+    (tmp_path / "apps").mkdir()
+    (tmp_path / "apps" / "bad.py").write_text('cfg = read("config.json")\nif cfg["model"] == "swap":\n    pass\n')
+    assert [line.split(" ", 1)[1].split(":")[0] for line in _offences(tmp_path)] == [
+        "reads config.json", "branches on a model's name"]
+
+
+def test_every_app_entry_point_takes_a_run():
+    import importlib
+    import inspect
+
+    checked = 0
+    for path in sorted((REPO / "aekit" / "apps").glob("*.py")):
+        module = importlib.import_module(f"aekit.apps.{path.stem}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            params = list(inspect.signature(fn).parameters.values())
+            if params and params[0].name == "run":
+                assert "Run" in str(params[0].annotation), f"{module.__name__}.{name} takes run as {params[0].annotation}"
+                checked += 1
+    assert checked >= 15

@@ -22,9 +22,8 @@ from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import png_output, refuse_existing
 from aekit.metrics.reconstruction import reconstruct, ssim_per_sample
-from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import run_normalizer
 from aekit.runs.provenance import make_mark
+from aekit.runs.run import Run, as_run
 
 METRICS = ("auto", "ssim", "mse")
 MAX_FIGURE = 20  # inputs drawn in the figure at most
@@ -93,18 +92,17 @@ def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarr
     save_figure(fig, path, mark=mark)
 
 
-def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | None = None, metric: str = "auto",
+def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Path | None = None, metric: str = "auto",
                   force: bool = False) -> dict:
     """Score ``data`` with a run's model; a report with the ``top`` most anomalous inputs (and a figure at ``out``)."""
-    run = Path(run)
     if top < 1:
-        raise AekitError("-k/--top must be at least 1")
+        raise AekitError("top must be at least 1")
     out = png_output(out)
     refuse_existing([out], force, inputs=[data])
-    model, cfg = ckpt.load_model(run)
-    norm = run_normalizer(cfg)
+    run = as_run(run)
+    model, norm = run.model, run.normalizer
     shape = tuple(model.config.input_shape)
-    resize = bool((cfg.get("data") or {}).get("image_size"))  # as the run's own data was
+    resize = bool(run.config.data.image_size)  # as the run's own data was
     x, names, source = load_inputs(data, shape if norm.kind == "image" else None, resize)
     if len(x) == 0:
         raise AekitError(f"{data} holds no inputs")
@@ -117,14 +115,14 @@ def anomalies_run(run: str | Path, data: str, top: int = 10, out: str | Path | N
     order = np.argsort(-scores, kind="stable")
     rows = [{"rank": r + 1, "input": names[i], "index": int(i), "score": float(scores[i])}
             for r, i in enumerate(order[:top])]
-    report = {"run": str(run), "data": source, "score": metric, "n_scored": len(x), "top": rows,
+    report = {"run": str(run.path), "data": source, "score": metric, "n_scored": len(x), "top": rows,
               "score_quantiles": {q: float(np.quantile(scores, float(q))) for q in ("0.5", "0.9", "0.99")}}
     if out is not None:
         pick = order[: min(top, MAX_FIGURE)]
-        recon = norm.inverse(reconstruct(model, xt[pick]).clamp(0, 1).numpy())
+        recon = norm.inverse(run.reconstruct(xt[pick]).clamp(0, 1).numpy())
         _figure(x[pick], recon, [names[i] for i in pick], scores[pick], out,
-                f"{run.name}: the {len(pick)} most anomalous of {len(x)} ({metric} score)",
-                make_mark("anomalies", ckpt.fingerprint(run / ckpt.WEIGHTS), rows=["input", "reconstruction"]))
+                f"{run.path.name}: the {len(pick)} most anomalous of {len(x)} ({metric} score)",
+                make_mark("anomalies", run.fingerprint, rows=["input", "reconstruction"]))
         report["figure"] = str(out)
     return report
 

@@ -19,19 +19,18 @@ from aekit.apps.inputs import expand_inputs, read_image
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, claim_outputs, make_folder, not_a_file
 from aekit.models.compress import CompressiveAutoencoder
-from aekit.runs import files as ckpt
 from aekit.runs.provenance import make_mark, save_png
+from aekit.runs.run import Run, as_run
 
 SUFFIX = ".aek"
 
 
-def open_codec(run: str | Path, device: str = "cpu") -> Codec:
+def open_codec(run: Run | str | Path, device: str = "cpu") -> Codec:
     """The codec of a compressive autoencoder run; any other run is refused with one line."""
-    run = Path(run)
-    model, _ = ckpt.load_model(run, device)
-    if not isinstance(model, CompressiveAutoencoder):
-        raise AekitError(f"{run} is not a compression run (train one with `aekit train --model compress`)")
-    return Codec(model, ckpt.fingerprint(run / ckpt.WEIGHTS))
+    run = as_run(run, device)
+    if not isinstance(run.model, CompressiveAutoencoder):
+        raise AekitError(f"{run.path} is not a compression run (train one with `aekit train --model compress`)")
+    return Codec(run.model, run.fingerprint)
 
 
 def _to_model(img: np.ndarray, shape: tuple[int, int, int]) -> torch.Tensor:
@@ -88,7 +87,7 @@ def _targets(inputs: list[Path], out: Path, suffix: str, force: bool) -> list[Pa
     return targets
 
 
-def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: int | None = None,
+def compress_files(run: Run | str | Path, inputs: list[str], out: str | Path, level: int | None = None,
                    force: bool = False, device: str = "cpu", refine: int = 0) -> list[Path]:
     """Compress image files (folders expand to their images) into ``out/<stem>.aek``; returns the files written.
     ``refine``: steps of encoder-side refinement per image (0: the encoder's code as is)."""
@@ -114,7 +113,7 @@ def compress_files(run: str | Path, inputs: list[str], out: str | Path, level: i
     return targets
 
 
-def decompress_files(run: str | Path, inputs: list[str], out: str | Path, force: bool = False,
+def decompress_files(run: Run | str | Path, inputs: list[str], out: str | Path, force: bool = False,
                      device: str = "cpu") -> list[Path]:
     """Decode ``.aek`` files into marked PNGs ``out/<stem>.png``; returns the files written."""
     out = Path(out)

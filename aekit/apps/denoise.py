@@ -29,9 +29,8 @@ from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import claim_outputs, make_folder, not_a_file
 from aekit.metrics.reconstruction import reconstruct
-from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import run_normalizer
 from aekit.runs.provenance import companions, make_mark, save_array, save_png
+from aekit.runs.run import Run, as_run
 
 log = logging.getLogger(__name__)
 
@@ -123,25 +122,25 @@ def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
     return targets
 
 
-def load_ensemble(runs: list[str | Path], device: str = "cpu") -> tuple[list, dict]:
-    """The models of ``runs`` (the first run's config.json with them), refused with one line unless every run takes
-    the same inputs the same way (input shape and data normalisation)."""
-    models, cfgs = zip(*(ckpt.load_model(Path(r), device) for r in runs))
-    for r, m, c in zip(runs[1:], models[1:], cfgs[1:]):
-        if tuple(m.config.input_shape) != tuple(models[0].config.input_shape) or \
-                run_normalizer(c).to_dict() != run_normalizer(cfgs[0]).to_dict():
-            raise AekitError(f"{r} was trained on other data than {runs[0]} (input shape or normalisation differ); "
-                             "an ensemble needs runs for the same data")
-    return list(models), cfgs[0]
+def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[list, Run]:
+    """The models of ``runs`` (and the first Run), refused with one line unless every run takes the same inputs the
+    same way (input shape and data normalisation)."""
+    opened = [as_run(r, device) for r in runs]
+    first = opened[0]
+    for r in opened[1:]:
+        if tuple(r.model.config.input_shape) != tuple(first.model.config.input_shape) or \
+                r.normalizer.to_dict() != first.normalizer.to_dict():
+            raise AekitError(f"{r.path} was trained on other data than {first.path} (input shape or normalisation "
+                             "differ); an ensemble needs runs for the same data")
+    return [r.model for r in opened], first
 
 
-def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
+def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
                   device: str = "cpu", ensemble: list[str | Path] = (), overlap: int | None = None) -> list[Path]:
     """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written. With
     ``ensemble`` (more runs for the same data) each result is the mean of every run's output. Image files of another
     size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile)."""
-    run, out = Path(run), Path(out)
-    runs = [run, *map(Path, ensemble)]
+    out = Path(out)
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise AekitError("no inputs to denoise")
@@ -153,15 +152,14 @@ def denoise_files(run: str | Path, inputs: list[str | Path], out: str | Path, fo
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
     targets = _outputs(paths, out, force)
-    models, cfg = load_ensemble(runs, device)
-    norm = run_normalizer(cfg)
+    models, run = load_ensemble([run, *ensemble], device)
+    norm = run.normalizer
     shape = tuple(models[0].config.input_shape)
     _overlap(overlap, shape[1:])  # a bad overlap is refused before anything is read or written
     if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
-        raise AekitError(f"{run} was trained on table data; pass .npy arrays of rows, not images")
-    also = {"ensemble": [ckpt.fingerprint(r / ckpt.WEIGHTS) for r in runs[1:]]} if ensemble else {}
-    mark = make_mark("denoise", ckpt.fingerprint(run / ckpt.WEIGHTS), model=cfg["model"],
-                     noise=(cfg.get("train") or {}).get("noise", "none"), **also)
+        raise AekitError(f"{run.path} was trained on table data; pass .npy arrays of rows, not images")
+    also = {"ensemble": [as_run(r).fingerprint for r in ensemble]} if ensemble else {}
+    mark = make_mark("denoise", run.fingerprint, model=run.name, noise=run.config.train.get("noise", "none"), **also)
     loaded = []  # read and check every input before writing anything
     for p in paths:
         if p.suffix.lower() == ".npy":

@@ -17,20 +17,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit._version import __version__
 from aekit.apps.inputs import expand_inputs, read_model_image
 from aekit.data.dataset import IMAGE, Dataset, split
 from aekit.errors import AekitError
-from aekit.fileio import make_folder
 from aekit.metrics.fid import FeatureNet, train_feature_net
 from aekit.metrics.reconstruction import auroc, reconstruct
 from aekit.models.base import check_input_shape
-from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import run_data
+from aekit.runs.detector import prepare_detector_dir, read_detector, write_detector
+from aekit.runs.run import Run, as_run
+from aekit.storage import load_state_dict_checked
 
 log = logging.getLogger(__name__)
 
-KIND = "aekit-detector"
 EPOCHS = 10  # measured: 10 epochs with a full-resolution first layer beat 20 with the FID net's stride-2 stem
 STEM_STRIDE = 1
 
@@ -53,20 +51,17 @@ def synthesise(model, norm, images: np.ndarray, domain: int | None = None) -> li
     return [("reconstruction", norm.inverse(reconstruct(model, x).clamp(0, 1).numpy()))]
 
 
-def detector_data(run: str | Path, max_per_domain: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+def detector_data(run: Run | str | Path, max_per_domain: int = 2000,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
     """Real training images of a run and its synthetic versions of them (uint8), and counts by kind."""
-    from aekit.apps.swap import run_domains
-
-    run = Path(run)
-    model, cfg = ckpt.load_model(run)
+    run = as_run(run)
+    model, norm = run.model, run.normalizer
     if len(model.config.input_shape) != 3:
-        raise AekitError(f"{run} was trained on table data; the detector works on images")
-    if cfg["model"] == "swap":
-        datasets, norm = run_domains(cfg, run)
-        sets = [(name, ds.x_train, i) for i, (name, ds) in enumerate(datasets.items())]
+        raise AekitError(f"{run.path} was trained on table data; the detector works on images")
+    if run.domains:
+        sets = [(name, ds.x_train, i) for i, (name, ds) in enumerate(run.domain_datasets().items())]
     else:
-        ds, norm = run_data(run, cfg, None)
-        sets = [("data", ds.x_train, None)]
+        sets = [("data", run.dataset().x_train, None)]
     real, fake, counts = [], [], {}
     for name, x, domain in sets:
         x = _subset(x, max_per_domain, seed)
@@ -78,52 +73,36 @@ def detector_data(run: str | Path, max_per_domain: int = 2000, seed: int = 0) ->
     return np.concatenate(real), np.concatenate(fake), counts
 
 
-def _prepare(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise AekitError(f"{out} exists and is not a folder")
-    clash = [name for name in (ckpt.CONFIG, ckpt.WEIGHTS) if (out / name).exists()]
-    if clash and not force:
-        raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another --out "
-                         "or pass --force")
-    make_folder(out)
-
-
-def train_detector(run: str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
+def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
                    epochs: int = EPOCHS, force: bool = False) -> dict:
     """Train a real-vs-synthetic classifier for a run's outputs into folder ``out``; returns its config."""
-    run, out = Path(run), Path(out)
+    run, out = as_run(run), Path(out)
     if max_per_domain < 10:
         raise AekitError("--max-per-domain must be at least 10")
     if not 1 <= epochs <= 1000:
         raise AekitError("--epochs must be between 1 and 1000")
-    _prepare(out, force)
+    prepare_detector_dir(out, force)
     real, fake, counts = detector_data(run, max_per_domain, seed)
     x = np.concatenate([real, fake])
     y = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(fake), np.int64)])
     x_tr, y_tr, x_val, y_val = split(x, y, 0.1, seed)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
-    net = train_feature_net(Dataset(f"the outputs of {run.name}", x_tr, y_tr, x_val, y_val, IMAGE,
-                                    f"detector for {run}"), seed, purpose=f"{what} detector", epochs=epochs,
+    net = train_feature_net(Dataset(f"the outputs of {run.path.name}", x_tr, y_tr, x_val, y_val, IMAGE,
+                                    f"detector for {run.path}"), seed, purpose=f"{what} detector", epochs=epochs,
                             stem_stride=STEM_STRIDE)
     val = score_images(net, x_val)
-    config = {"kind": KIND, "aekit": __version__, "input_shape": list(net.input_shape), "n_classes": 2,
+    config = {"input_shape": list(net.input_shape), "n_classes": 2,
               "stem_stride": net.stem_stride, "epochs": epochs,
-              "run": str(run), "run_fingerprint": ckpt.fingerprint(run / ckpt.WEIGHTS), "seed": seed,
+              "run": str(run.path), "run_fingerprint": run.fingerprint, "seed": seed,
               "trained_on": counts, "val_images": len(x_val), "val_accuracy": float(((val > 0.5) == y_val).mean()),
               "val_auroc": auroc(y_val, val), "train_seconds": net.meta.get("train_seconds")}
-    ckpt.save_tensors(out / ckpt.WEIGHTS, net.state_dict())
-    ckpt.write_json(out / ckpt.CONFIG, config)
+    write_detector(out, net.state_dict(), config)
     return config
 
 
 def load_detector(path: str | Path) -> tuple[FeatureNet, dict]:
     """A detector folder's network (eval mode) and config; AekitError for anything else."""
-    path = Path(path)
-    if not (path / ckpt.CONFIG).is_file():
-        raise AekitError(f"{path} is not a detector folder (train one with aekit detect-train)")
-    cfg = ckpt.read_json(path / ckpt.CONFIG)
-    if cfg.get("kind") != KIND:
-        raise AekitError(f"{path} is not an aekit detector (train one with aekit detect-train)")
+    cfg, tensors, weights = read_detector(path)
     try:
         shape = tuple(int(v) for v in cfg["input_shape"])
         if len(shape) != 3 or int(cfg["n_classes"]) != 2:
@@ -131,9 +110,8 @@ def load_detector(path: str | Path) -> tuple[FeatureNet, dict]:
         check_input_shape(shape)
         net = FeatureNet(shape, 2, {"detector": str(path)}, stem_stride=int(cfg.get("stem_stride", 2)))
     except (KeyError, TypeError, ValueError) as e:
-        raise AekitError(f"{path / ckpt.CONFIG}: bad detector config ({e})") from None
-    tensors, _ = ckpt.load_tensors(path / ckpt.WEIGHTS)
-    ckpt.load_state_dict_checked(net, tensors, path / ckpt.WEIGHTS)
+        raise AekitError(f"{path}: bad detector config ({e})") from None
+    load_state_dict_checked(net, tensors, weights)
     return net.eval(), cfg
 
 

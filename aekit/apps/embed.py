@@ -15,19 +15,10 @@ import torch
 
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, make_folder, png_output, refuse_existing
-from aekit.runs.lifecycle import open_run
+from aekit.runs.run import Run, as_run
 
 SPLITS = ("train", "test")
 MAX_POINTS = 20_000  # drawn in the figure (a seeded subset beyond that)
-
-
-@torch.no_grad()
-def encode_array(model, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-    """Codes (N, code_dim) float32 of model-space inputs x, flattened when the code is a map."""
-    model.eval()
-    dev = next(model.parameters()).device
-    out = [model.encode(x[i : i + batch_size].to(dev)).flatten(1).cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 
 def _outputs(out: Path, has_labels: bool) -> list[Path]:
@@ -87,24 +78,25 @@ def map_figure(codes: np.ndarray, labels: np.ndarray | None, path: str | Path, t
     return Path(path)
 
 
-def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: str = "test",
+def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, split: str = "test",
               figure: str | Path | None = None, force: bool = False) -> tuple[list[Path], np.ndarray]:
     """Encode a split of the run's dataset (or of ``data``); write the codes (and labels) and optionally the map.
     Returns the files written and the codes."""
     if split not in SPLITS:
-        raise AekitError(f"--split must be one of {SPLITS}, got {split!r}")
+        raise AekitError(f"split must be one of {SPLITS}, got {split!r}")
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
-        raise AekitError(f"--out must end in .npy or .npz, got {out.name}")
+        raise AekitError(f"the codes file must end in .npy or .npz, got {out.name}")
     planned = [out, out.with_suffix(".labels.npy")] + ([png_output(figure)] if figure else [])
     refuse_existing(planned, force, inputs=[data])
-    model, cfg, ds, norm = open_run(run, data)
+    run = as_run(run)
+    model, norm, ds = run.model, run.normalizer, run.dataset(data)
     x_raw, labels = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
     x = torch.from_numpy(norm.transform(x_raw))
     if tuple(x.shape[1:]) != tuple(model.config.input_shape):
         raise AekitError(f"data samples have shape {tuple(x.shape[1:])}, the model expects "
                          f"{tuple(model.config.input_shape)}")
-    codes = encode_array(model, x)
+    codes = run.encode(x).flatten(1).numpy()
     files = _outputs(out, labels is not None)
     make_folder(out.parent, target=out)
     if out.suffix == ".npz":
@@ -116,6 +108,6 @@ def embed_run(run: str | Path, out: str | Path, data: str | None = None, split: 
             atomic_write(files[1], _npy_bytes(np.asarray(labels)))
     if figure:
         make_folder(Path(figure).parent, target=figure)
-        title = f"{Path(run).name}: {cfg['model']}, code size {codes.shape[1]}, {ds.name} {split}"
+        title = f"{run.path.name}: {run.name}, code size {codes.shape[1]}, {ds.name} {split}"
         files.append(map_figure(codes, labels, figure, title))
     return files, codes

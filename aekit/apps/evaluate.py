@@ -8,18 +8,22 @@ from pathlib import Path
 import torch
 
 from aekit.apps.reconstruct import reconstruction_png
+from aekit.data import Dataset
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import active_dims, pca_mse, reconstruct, reconstruction_metrics
 from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import open_run
+from aekit.runs.run import Run, as_run
 
 log = logging.getLogger(__name__)
 
 
-def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto", opened: tuple | None = None) -> dict:
-    """Test-set BCE/MSE/PSNR/SSIM of a run, with PCA of the same code size fitted on the same training data."""
-    model, cfg, ds, norm = opened or open_run(run, data, device)
-    dev = next(model.parameters()).device
+def evaluate_run(run: Run | str | Path, data: str | None = None, device: str = "auto",
+                 dataset: Dataset | None = None) -> dict:
+    """Test-set BCE/MSE/PSNR/SSIM of a run, with PCA of the same code size fitted on the same training data (the
+    run's own dataset, or ``data``, or a ``dataset`` already loaded)."""
+    run = as_run(run, device)
+    model, norm, ds = run.model, run.normalizer, dataset or run.dataset(data)
+    dev = run.device
     x_test = torch.from_numpy(norm.transform(ds.x_test))
     if tuple(x_test.shape[1:]) != tuple(model.config.input_shape):
         raise AekitError(f"data samples have shape {tuple(x_test.shape[1:])}, the model expects "
@@ -35,14 +39,14 @@ def evaluate_run(run: str | Path, data: str | None = None, device: str = "auto",
     return out
 
 
-def finish_run(run: Path) -> str:
+def finish_run(run: Run | str | Path) -> str:
     """After training: evaluate on the test split, write eval.json and the figure, return a short summary."""
-    opened = open_run(run)
-    metrics = evaluate_run(run, opened=opened)
-    ckpt.write_json(run / ckpt.EVAL, metrics)
-    fig = reconstruction_png(run, force=True, opened=opened)
-    hist = ckpt.read_metrics(run)
-    parts = [f"run {run}: {ckpt.trained_for(hist)}"]
+    run = as_run(run)
+    ds = run.dataset()
+    metrics = evaluate_run(run, dataset=ds)
+    ckpt.write_json(run.path / ckpt.EVAL, metrics)
+    fig = reconstruction_png(run, force=True, dataset=ds)
+    parts = [f"run {run.path}: {ckpt.trained_for(run.history())}"]
     if "test_bce" in metrics:
         parts.append(f"test BCE {metrics['test_bce']:.4f}")
     parts.append(f"test MSE {metrics['test_mse']:.5f} (PCA-{metrics['code_size']}: {metrics['pca_mse']:.5f})")
@@ -50,6 +54,6 @@ def finish_run(run: Path) -> str:
     active = metrics.get("active_dims")
     if active is not None and active < max(1, metrics["code_size"] // 4):
         log.warning("warning: only %d of %d code dimensions are active: the decoder ignores most of the code "
-                    "(posterior collapse, or training too short); try more epochs, --set kl_warmup=0.2, "
-                    "--set free_bits=0.25 or a lower --lr", active, metrics["code_size"])
+                    "(posterior collapse, or training too short); try more epochs, kl_warmup=0.2, free_bits=0.25 "
+                    "or a lower lr", active, metrics["code_size"])
     return ", ".join(parts) + f"\nfigure: {fig}"

@@ -13,8 +13,8 @@ from aekit.apps.samplers import SAMPLERS, GaussianMixtureSampler, default_sample
 from aekit.errors import AekitError
 from aekit.fileio import make_folder, png_output, refuse_existing
 from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import run_data, run_normalizer
 from aekit.runs.provenance import make_mark, save_png
+from aekit.runs.run import Run, as_run
 
 GMM_FILE = "gmm.safetensors"
 log = logging.getLogger(__name__)
@@ -25,63 +25,56 @@ MAX_SAMPLES = 10_000
 MAX_MIXTURE_DIM = 1024
 
 
-@torch.no_grad()
-def _codes(model, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
-    model.eval()
-    return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]).numpy()
-
-
-def code_mixture(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000) -> GaussianMixtureSampler:
+def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixtureSampler:
     """The run's Gaussian mixture over training codes: loaded from the run folder, or fitted and saved there."""
+    model = run.model
     dim = int(np.prod(model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]))
     if dim > MAX_MIXTURE_DIM:
-        raise AekitError(f"{run.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
+        raise AekitError(f"{run.path.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
                          f"{MAX_MIXTURE_DIM} (a VAE, or a dense or conv model with a vector code such as the conv "
                          "preset's 32)")
-    path = run / GMM_FILE
+    path = run.path / GMM_FILE
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
-        if meta and meta.get("fingerprint") == ckpt.fingerprint(run / ckpt.WEIGHTS):
+        if meta and meta.get("fingerprint") == run.fingerprint:
             return GaussianMixtureSampler.from_tensors(tensors, dim)
-    ds, norm = run_data(run, cfg, None)
-    x = torch.from_numpy(norm.transform(ds.x_train[:max_fit]))
+    x = torch.from_numpy(run.normalizer.transform(run.dataset().x_train[:max_fit]))
     log.warning("fitting a Gaussian mixture over %d training codes of %s (once: it is kept in %s for later calls)",
-                len(x), run.name, path.name)
-    gm = GaussianMixtureSampler.fit(_codes(model, x), seed=seed)
-    ckpt.save_tensors(path, gm.tensors(), {"fingerprint": ckpt.fingerprint(run / ckpt.WEIGHTS), "fitted_on": len(x)})
+                len(x), run.path.name, path.name)
+    gm = GaussianMixtureSampler.fit(run.encode(x).numpy(), seed=seed)
+    ckpt.save_tensors(path, gm.tensors(), {"fingerprint": run.fingerprint, "fitted_on": len(x)})
     return gm
 
 
 @torch.no_grad()
-def sample_images(run: str | Path, n: int = 64, sampler: str = "auto", seed: int = 0) -> tuple[np.ndarray, dict]:
+def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", seed: int = 0) -> tuple[np.ndarray, dict]:
     """n generated images in the data's own units (uint8 for images) and the provenance mark they should carry."""
-    run = Path(run)
     if not 1 <= n <= MAX_SAMPLES:
-        raise AekitError(f"-n must be between 1 and {MAX_SAMPLES}")
+        raise AekitError(f"n must be between 1 and {MAX_SAMPLES}")
     if sampler not in SAMPLERS:
         raise AekitError(f"unknown sampler {sampler!r}; choose from {SAMPLERS}")
     if not 0 <= seed < 2**32:
         raise AekitError(f"seed must be an integer from 0 to {2**32 - 1}, got {seed}")
-    model, cfg = ckpt.load_model(run)
+    run = as_run(run)
+    model = run.model
     name = default_sampler(model) if sampler == "auto" else sampler
     gen = torch.Generator().manual_seed(seed)
     if name == "prior":
         if not hasattr(model, "sample"):
-            raise AekitError(f"a {cfg['model']} model has no prior to sample; use --sampler gmm")
+            raise AekitError(f"a {run.name} model has no prior to sample; use the gmm sampler")
         x = model.sample(n, generator=gen)
     elif name == "gmm":
-        z = code_mixture(run, model, cfg, seed).sample(n, gen)
+        z = code_mixture(run, seed).sample(n, gen)
         z_shape = model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]
         x = model.decode(z.view(n, *z_shape))
     else:
         from aekit.apps.priors import code_prior  # only VQ-VAEs need it
 
         if not hasattr(model, "decode_indices"):
-            raise AekitError(f"a {cfg['model']} model has no codebook; use --sampler gmm")
-        x = model.decode_indices(code_prior(run, model, cfg, seed).sample(n, gen))
-    norm = run_normalizer(cfg)
-    mark = make_mark("generate", ckpt.fingerprint(run / ckpt.WEIGHTS), sampler=name, seed=seed, model=cfg["model"])
-    return norm.inverse(x.clamp(0, 1).numpy()), mark
+            raise AekitError(f"a {run.name} model has no codebook; use the gmm sampler")
+        x = model.decode_indices(code_prior(run, seed).sample(n, gen))
+    mark = make_mark("generate", run.fingerprint, sampler=name, seed=seed, model=run.name)
+    return run.normalizer.inverse(x.clamp(0, 1).numpy()), mark
 
 
 def _check_images(images: np.ndarray) -> None:
@@ -89,13 +82,13 @@ def _check_images(images: np.ndarray) -> None:
         raise AekitError("generation writes images; this run was trained on table data")
 
 
-def generate_run(run: str | Path, n: int = 64, out: str | Path | None = None, sampler: str = "auto", seed: int = 0,
+def generate_run(run: Run | str | Path, n: int = 64, out: str | Path | None = None, sampler: str = "auto", seed: int = 0,
                  separate: str | Path | None = None, force: bool = False) -> list[Path]:
     """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
-    run = Path(run)
-    out = png_output(out) if out else run / "samples.png"
+    run = as_run(run)
+    out = png_output(out) if out else run.path / "samples.png"
     if separate and Path(separate).exists() and not Path(separate).is_dir():
-        raise AekitError(f"--separate {separate} is a file; it should name a folder for the single images")
+        raise AekitError(f"{separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
     refuse_existing(files, force)
     images, mark = sample_images(run, n, sampler, seed)
@@ -127,19 +120,19 @@ def _load_input(spec: str, ds, norm, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.from_numpy(norm.transform(arr))
 
 
-def interpolate_run(run: str | Path, a: str, b: str, steps: int = 10, out: str | Path | None = None,
+def interpolate_run(run: Run | str | Path, a: str, b: str, steps: int = 10, out: str | Path | None = None,
                     force: bool = False) -> Path:
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
-    run = Path(run)
-    out = png_output(out) if out else run / "interpolation.png"
+    run = as_run(run)
+    out = png_output(out) if out else run.path / "interpolation.png"
     refuse_existing([out], force, inputs=[a, b])
     if not 2 <= steps <= 100:
-        raise AekitError("--steps must be between 2 and 100")
-    model, cfg = ckpt.load_model(run)
+        raise AekitError("steps must be between 2 and 100")
+    model = run.model
     if len(model.config.input_shape) != 3:
         raise AekitError("interpolation draws images; this run was trained on table data")
-    ds, norm = run_data(run, cfg, None)
+    ds, norm = run.dataset(), run.normalizer
     xa, xb = (_load_input(s, ds, norm, tuple(model.config.input_shape)) for s in (a, b))
     images = norm.inverse(interpolate_codes(model, xa, xb, steps).clamp(0, 1).numpy())
-    mark = make_mark("interpolate", ckpt.fingerprint(run / ckpt.WEIGHTS), a=a, b=b, steps=steps, model=cfg["model"])
+    mark = make_mark("interpolate", run.fingerprint, a=a, b=b, steps=steps, model=run.name)
     return save_png(out, grid(images, cols=steps), mark)

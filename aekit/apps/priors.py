@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +17,7 @@ from torch import nn
 
 from aekit.errors import AekitError
 from aekit.runs import files as ckpt
+from aekit.runs.run import Run
 
 log = logging.getLogger(__name__)
 PRIOR_FILE = "prior.safetensors"
@@ -93,12 +93,10 @@ def fit_prior(maps: torch.Tensor, codebook_size: int, epochs: int = 3, batch_siz
 
 
 @torch.no_grad()
-def code_prior(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000):
+def code_prior(run: Run, seed: int = 0, max_fit: int = 20_000):
     """The run's prior over code maps, with a ``sample(n, generator)`` that returns (n, h, w): loaded or trained."""
-    from aekit.runs.lifecycle import run_data
-
-    fp = ckpt.fingerprint(run / ckpt.WEIGHTS)
-    path = run / PRIOR_FILE
+    model, fp = run.model, run.fingerprint
+    path = run.path / PRIOR_FILE
     prior = None
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
@@ -110,13 +108,12 @@ def code_prior(run: Path, model, cfg: dict, seed: int = 0, max_fit: int = 20_000
             ckpt.load_state_dict_checked(prior, tensors, path)
             shape = tuple(meta["shape"])
     if prior is None:
-        ds, norm = run_data(run, cfg, None)
-        x = torch.from_numpy(norm.transform(ds.x_train[:max_fit]))
+        x = torch.from_numpy(run.normalizer.transform(run.dataset().x_train[:max_fit]))
         model.eval()
         maps = torch.cat([model.encode_indices(x[i : i + 1024]) for i in range(0, len(x), 1024)])
         shape = tuple(maps.shape[1:])
         log.warning("training a prior over %d code maps of %s (once: it is kept in %s for later calls)", len(maps),
-                    run.name, path.name)
+                    run.path.name, path.name)
         with torch.enable_grad():
             prior = fit_prior(maps, model.config.codebook_size, seed=seed)
         ckpt.save_tensors(path, prior.state_dict(), {"fingerprint": fp, "config": asdict(prior.cfg),

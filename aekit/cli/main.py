@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from aekit.cli.parser import build_parser
 from aekit.errors import AekitError
@@ -18,6 +19,7 @@ _RESUME_KEEPS = {"command", "resume", "progress", "no_eval", "verbose", "func"}
 
 def _cmd_train(a) -> int:
     from aekit.runs import lifecycle as runs
+    from aekit.runs.train import create_run, resume_run
 
     if a.resume:
         defaults = vars(build_parser().parse_args(["train"]))
@@ -25,7 +27,7 @@ def _cmd_train(a) -> int:
         if given:
             names = ", ".join("--" + k.replace("_", "-").replace("model-set", "set") for k in given)
             raise AekitError(f"--resume continues a run with its own settings; drop {names}")
-        run = runs.resume_run(a.resume, progress=a.progress)
+        run = resume_run(a.resume, progress=a.progress)
     else:
         settings = runs.resolve_settings(
             preset=a.preset, config_file=a.config, dataset=a.dataset, data=a.data, image_size=a.image_size,
@@ -42,16 +44,18 @@ def _cmd_train(a) -> int:
                                                     ("code_size", "hidden", "activation", "loss", "sparsity"))):
             raise AekitError("--init takes the model from its run: drop --model, --set and the other model options")
         out = a.out or f"runs/{settings['preset']}"
-        run = runs.train_run(settings, out, force=a.force, progress=a.progress, init=a.init)
+        if a.init and Path(a.init).resolve() == Path(out).resolve():
+            raise AekitError(f"--init {a.init} is the run being written; use --resume to continue it")
+        run = create_run(settings, out, force=a.force, progress=a.progress, init=a.init)
     if run is None:  # a non-zero rank under torchrun: rank 0 reports
         return 0
     if not a.no_eval:
         from aekit.apps.evaluate import finish_run
+        from aekit.apps.swap import finish_swap
 
-        summary = finish_run(run)
-        print(summary)
+        print(finish_swap(run) if run.domains else finish_run(run))
     else:
-        print(f"trained {run}")
+        print(f"trained {run.path}")
     return 0
 
 
@@ -76,9 +80,9 @@ def _cmd_eval(a) -> int:
 
 
 def _cmd_info(a) -> int:
-    from aekit.runs import lifecycle as runs
+    from aekit.runs.info import run_info
 
-    info = runs.run_info(a.run)
+    info = run_info(a.run)
     if a.json:
         print(json.dumps(info))
     else:
@@ -167,9 +171,13 @@ def _cmd_inspect(a) -> int:
 def _cmd_swap_train(a) -> int:
     from aekit.apps import swap
     from aekit.runs.lifecycle import _parse_size, parse_sets
+    from aekit.runs.run import read_config
+    from aekit.runs.train import resume_run
 
     if a.resume:
-        run = swap.resume_swap(a.resume, progress=a.progress)
+        if not read_config(a.resume).domains:
+            raise AekitError(f"{a.resume} is not a swap run; continue it with aekit train --resume {a.resume}")
+        run = resume_run(a.resume, progress=a.progress)
     else:
         if not a.out:
             raise AekitError("swap-train needs --out RUN (or --resume RUN)")
@@ -180,7 +188,7 @@ def _cmd_swap_train(a) -> int:
         run = swap.train_swap(swap.parse_domains(a.domain), a.out, model_options=model, train_options=train,
                               image_size=_parse_size(a.image_size), test_fraction=a.test_fraction, force=a.force,
                               progress=a.progress)
-    print(f"trained {run}" if a.no_figure else swap.finish_swap(run))
+    print(f"trained {run.path}" if a.no_figure else swap.finish_swap(run))
     return 0
 
 

@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from aekit.apps.anomaly import anomaly_scores
 from aekit.errors import AekitError
-from aekit.models import build_model
+from aekit.models import build_model, config_fields
 from aekit.training.loop import TrainConfig, train
 
 try:  # scikit-learn >= 1.6
@@ -127,8 +127,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         X = self._check(X, reset=True)
         self.input_shape_ = self._sample_shape(X)
         images = len(self.input_shape_) == 3
-        if self.model == "conv" and not images:
-            raise ValueError("model 'conv' needs images: pass (n, H, W[, C]) arrays or image_shape")
+        fields = config_fields(self.model)
+        if "channels" in fields and not images:  # a convolutional model
+            raise ValueError(f"model {self.model!r} needs images: pass (n, H, W[, C]) arrays or image_shape")
         flat = X.reshape(len(X), -1)
         if images:  # one scale for every pixel: [0, 1] data as it is, else 0..255 or the data's own range
             lo, hi = float(min(flat.min(), 0.0)), float(flat.max())
@@ -142,7 +143,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             raise ValueError("metric 'ssim' needs images: pass (n, H, W[, C]) arrays or image_shape")
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         config = {"input_shape": self.input_shape_, "code_size": int(self.code_size)}
-        if self.model == "dense":
+        if "hidden" in fields:  # a fully connected model
             config["hidden"] = tuple(int(h) for h in self.hidden)
         else:
             config.update(channels=(32, 64), blocks_per_stage=2, norm="batch", activation="silu")

@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from aekit.api import Model, build
 from aekit.data import Normalizer
 from aekit.errors import AekitError
+from aekit.models import config_fields
 
 SCALINGS = ("auto", "column", "global", "none")
 FLOATS = [np.float64, np.float32]
@@ -95,17 +96,18 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         shape = tuple(int(s) for s in self.input_shape) if self.input_shape is not None else (n_features,)
         if math.prod(shape) != n_features:
             raise ValueError(f"input_shape {shape} holds {math.prod(shape)} values, X has {n_features} features")
-        if name == "conv" and len(shape) != 3:
-            raise ValueError("model='conv' needs input_shape=(channels, height, width)")
+        fields = config_fields(name)
+        if "channels" in fields and len(shape) != 3:  # a convolutional model
+            raise ValueError(f"model={name!r} needs input_shape=(channels, height, width)")
         config = {"input_shape": shape, "code_size": int(self.n_components), "code_activation": "identity",
                   "neighbor_weight": float(self.neighbor_weight), "neighbors": int(self.neighbors)}
-        if name == "dense":
+        if "hidden" in fields:  # a fully connected model
             config["hidden"] = tuple(int(h) for h in self.hidden)
         else:  # batch norm + SiLU converged fastest for conv autoencoders (benchmarks/recon.py)
             config.update(norm="batch", activation="silu")
         options = dict(self.model_options or {})
         taken = {"input_shape": "input_shape", "code_size": "n_components", "neighbor_weight": "neighbor_weight",
-                 "neighbors": "neighbors", **({"hidden": "hidden"} if name == "dense" else {})}
+                 "neighbors": "neighbors", **({"hidden": "hidden"} if "hidden" in fields else {})}
         for key in sorted(set(options) & set(taken)):
             raise ValueError(f"model_options sets {key!r}; set the estimator's {taken[key]} instead")
         if options.get("spatial_code"):

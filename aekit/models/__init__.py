@@ -55,3 +55,10 @@ def build_model(name: str, config: dict | object | None = None, limit: int = MAX
 __all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder", "ConvConfig",
            "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE",
            "SwapConfig", "SwapAutoencoder", "CompressConfig", "CompressiveAutoencoder"]
+
+
+def config_fields(name: str) -> set[str]:
+    """The config field names of model ``name``: what it can be told (e.g. ``hidden`` widths, conv ``channels``)."""
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(MODELS[name][0])}

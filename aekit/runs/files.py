@@ -18,14 +18,20 @@ from pathlib import Path
 import torch
 
 from aekit._version import __version__
-from aekit.training.devices import pick_device
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write
-from aekit.storage import (  # noqa: F401 (run files are these kinds of file)
-    load_state_dict_checked, load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_json, save_tensors,
-    write_json)
 from aekit.models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
 from aekit.models.base import config_to_dict
+from aekit.storage import (  # noqa: F401 (run files are these kinds of file)
+    load_state_dict_checked,
+    load_tensors,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    read_json,
+    save_tensors,
+    write_json,
+)
+from aekit.training.devices import pick_device
 
 log = logging.getLogger(__name__)
 CONFIG = "config.json"

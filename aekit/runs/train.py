@@ -1,0 +1,129 @@
+"""A run's life: ``create_run`` trains a new run folder from settings, ``resume_run`` continues one from its
+checkpoint. Every run goes through these two, swap runs included (their data is one dataset per identity)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import torch
+
+from aekit.data import Dataset, Normalizer, load_dataset, sample_shape
+from aekit.data.dataset import IMAGE
+from aekit.errors import AekitError
+from aekit.models import Autoencoder, build_model
+from aekit.runs import files
+from aekit.runs.config import DataInfo, Domain, RunConfig
+from aekit.runs.datasets import domain_arrays, load_domains
+from aekit.runs.run import Run, read_config
+from aekit.runs.writer import train
+from aekit.training.recipe import TrainConfig, train_config_from_dict
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _recipe(options: dict, where: str = "training option") -> TrainConfig:
+    try:
+        return train_config_from_dict(options)
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"bad {where}: {e}") from None
+
+
+def _datasets(info: DataInfo) -> dict[str, Dataset]:
+    """The data a run trains on: {identity: dataset} for a swap run, else {"": the dataset}."""
+    if info.domains:
+        return load_domains({d.name: d.source for d in info.domains}, info.image_size, info.test_fraction)
+    return {"": load_dataset(info.source, **info.loader_options())}
+
+
+def _model_space(datasets: dict[str, Dataset], norm: Normalizer, info: DataInfo) -> tuple[torch.Tensor, dict]:
+    """Training inputs in model space and their side data (each image's identity, for swap runs)."""
+    if info.domains:
+        x, ids = domain_arrays(datasets, norm)
+        return x, {"domain": ids}
+    return torch.from_numpy(norm.transform(datasets[""].x_train)), {}
+
+
+def _described(info: DataInfo, datasets: dict[str, Dataset], norm: Normalizer, init: dict | None) -> DataInfo:
+    """``info`` completed with what loading found: kind, origin, scaling, and each identity's image counts."""
+    first = next(iter(datasets.values()))
+    domains = tuple(Domain(d.name, d.source, datasets[d.name].source, len(datasets[d.name].x_train),
+                           len(datasets[d.name].x_test)) for d in info.domains)
+    return DataInfo(info.source, info.image_size, info.test_fraction, info.patches, info.patches_per_image,
+                    IMAGE if info.domains else first.kind, first.source, norm.to_dict(), init, domains)
+
+
+def _trained_start(init: Run, ds: Dataset) -> tuple[Autoencoder, Normalizer, dict]:
+    """For fine-tuning on ``ds``: run ``init``'s model, its data scaling, and the record of where training started."""
+    if init.domains:  # one decoder per domain: plain training would tune only the first
+        raise AekitError(f"init {init.path}: a swap run trains with its domains (aekit swap-train), not here")
+    model, norm, shape = init.model, init.normalizer, tuple(sample_shape(ds))
+    if shape != tuple(model.config.input_shape) or ds.kind != norm.kind:
+        raise AekitError(f"init {init.path}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
+                         f"this data has {ds.kind}s of shape {shape}")
+    return model.train(), norm, {"run": str(init.path.resolve()), "fingerprint": init.fingerprint}
+
+
+def _settings_data(settings: dict) -> DataInfo:
+    domains = tuple(Domain(name, source) for name, source in (settings.get("domains") or {}).items())
+    return DataInfo(settings["source"], settings.get("image_size"), settings.get("test_fraction", 0.1),
+                    settings.get("patches"), settings.get("patches_per_image"), domains=domains)
+
+
+def create_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None,
+               init: str | Path | None = None) -> Run | None:
+    """Train the model ``settings`` describe (``aekit.runs.lifecycle.resolve_settings``; with ``domains`` =
+    {name: source}, a swap run) into run folder ``out``; returns the Run (None on ranks other than 0).
+
+    With ``init`` (a run folder) the model is that run's trained model instead, fine-tuned on this data with
+    ``settings``' training options: its config and data scaling are kept, and the new run's config.json names the
+    run and the fingerprint of the weights it started from."""
+    if init is not None and Path(init).resolve() == Path(out).resolve():
+        raise AekitError(f"init {init} is the run being written; resume it to continue it")
+    main = _is_main_process()
+    cfg = _recipe(settings["train"])
+    if main:
+        files.check_run_dir(out, force=force)
+    info = _settings_data(settings)
+    datasets = _datasets(info)
+    first = next(iter(datasets.values()))
+    torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
+    if init is not None:
+        model, norm, started = _trained_start(Run.open(init), first)
+    else:
+        model, norm, started = _new_model(settings, info, first), Normalizer.fit(first), None
+    x, side = _model_space(datasets, norm, info)
+    data = _described(info, datasets, norm, started)
+    # the folder only now, so that bad data or options leave none behind; a failed forced retrain restores the old run
+    with files.new_run_dir(out, force=force) if main else contextlib.nullcontext():
+        train(model, x, cfg, out, data_info=data.to_dict(), progress=progress, side=side)
+    return Run.open(out) if main else None
+
+
+def _new_model(settings: dict, info: DataInfo, first: Dataset) -> Autoencoder:
+    config = {**settings["config"], "input_shape": sample_shape(first)}
+    if info.domains:
+        config["domains"] = tuple(d.name for d in info.domains)
+    try:
+        return build_model(settings["model"], config)
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"bad model option: {e}") from None
+
+
+def resume_run(run: str | Path, progress: bool | None = None) -> Run | None:
+    """Continue a run from its ``checkpoint.safetensors`` with the settings in its ``config.json``."""
+    run = Path(run)
+    config: RunConfig = read_config(run)
+    if not (run / files.STATE).exists():
+        raise AekitError(f"{run} has no checkpoint to resume from")
+    if not config.data.domains and (not config.data.source or config.data.source == "array"):
+        raise AekitError(f"{run} was trained from an in-memory array; resume it from Python")
+    cfg = _recipe(config.train, f"training config in {run / files.CONFIG}")
+    datasets = _datasets(config.data)
+    x, side = _model_space(datasets, config.normalizer(), config.data)
+    model = files.build_from_config(files.read_run_config(run), run / files.CONFIG, weights=run / files.STATE)
+    train(model, x, cfg, run, data_info=config.data.to_dict(), resume=True, progress=progress, side=side)
+    return Run.open(run) if _is_main_process() else None
