@@ -289,7 +289,7 @@ class Trainer:
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             if self.d.world > 1:
                 idx = idx[self.d.rank :: self.d.world]  # this process's slice of the global batch
-            self.step(idx, epoch)
+            self.take_step(idx, epoch)
             bar.update(1)
             if (step + 1) % 50 == 0:
                 bar.set_postfix(loss=f"{self.check_finite(f'epoch {epoch + 1}, step {step + 1}'):.4f}", refresh=False)
@@ -301,7 +301,7 @@ class Trainer:
                 break
         bar.close()
 
-    def step(self, idx: torch.Tensor, epoch: int) -> None:
+    def take_step(self, idx: torch.Tensor, epoch: int) -> None:
         """One optimiser step on the samples ``idx``: their batch (augmented), the learning rate, ``_step``, the
         weight average, the running sums."""
         cfg, st = self.cfg, self.st
