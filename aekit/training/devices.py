@@ -1,4 +1,5 @@
-"""Where training runs: one device (cuda, mps or cpu), or several processes under ``torchrun``."""
+"""Where training runs: one device (cuda, mps or cpu), or several processes under ``torchrun``; and whether a model
+fits in its memory."""
 
 from __future__ import annotations
 
@@ -76,3 +77,19 @@ def check_replicas_agree(model: torch.nn.Module, d: Dist) -> None:
         dist.all_gather(gathered, mine.to(dev))
     if any(not torch.equal(g.cpu(), gathered[0].cpu()) for g in gathered):
         raise AekitError("distributed replicas diverged: processes hold different weights")
+
+
+def check_memory(model: torch.nn.Module, device: torch.device) -> None:
+    """Refuse a model whose weights, gradients and two optimiser moments (4 copies) would not fit in the device's
+    memory, with one line, instead of being killed part way (the model itself is already allocated)."""
+    need = 4 * sum(p.numel() * p.element_size() for p in model.parameters())
+    if device.type == "cuda":
+        have = torch.cuda.mem_get_info(device)[1]
+    elif device.type == "cpu" and hasattr(os, "sysconf") and "SC_PHYS_PAGES" in os.sysconf_names:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    else:
+        return
+    if need > have:
+        raise AekitError(f"training this model ({sum(p.numel() for p in model.parameters()):,} weights) needs about "
+                         f"{need / 2**30:.1f} GiB for weights, gradients and optimiser state; the {device.type} "
+                         f"has {have / 2**30:.1f} GiB")
