@@ -20,38 +20,16 @@ from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import claim_outputs, make_folder, refuse_existing
 from aekit.models import build_model
-from aekit.models.swap import check_domain_name
 from aekit.runs import files as ckpt
+from aekit.runs.presets import SWAP_TRAIN
 from aekit.runs.provenance import companions, make_mark, save_array, save_png
 from aekit.runs.writer import train
-from aekit.training.recipe import train_config_from_dict
+from aekit.training.config import train_config_from_dict
 
 log = logging.getLogger(__name__)
 
 FIGURE = "swaps.png"
 EVAL = "eval.json"
-# The training recipe a swap run starts from (every key can be overridden); batches always balance the domains.
-SWAP_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "eps": 1e-8, "schedule": "cosine", "warmup": 0.02}
-
-
-def parse_domains(items: list[str]) -> dict[str, str]:
-    """``NAME=SOURCE`` strings as an ordered {name: source}; at least two distinct names."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, source = item.partition("=")
-        name, source = name.strip(), source.strip()
-        if not sep or not name or not source:
-            raise AekitError(f"--domain expects NAME=SOURCE, got {item!r}")
-        if name in out:
-            raise AekitError(f"domain {name!r} given twice")
-        try:
-            check_domain_name(name)
-        except ValueError as e:
-            raise AekitError(f"--domain {item}: {e}") from None
-        out[name] = source
-    if len(out) < 2:
-        raise AekitError("a swap run needs at least two domains (--domain a=SOURCE --domain b=SOURCE)")
-    return out
 
 
 def _source(text: str) -> str:

@@ -100,6 +100,9 @@ PRESETS: dict[str, dict] = {
     },
 }
 
+# The training recipe a swap run starts from (every key can be overridden); batches always balance the domains.
+SWAP_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "eps": 1e-8, "schedule": "cosine", "warmup": 0.02}
+
 
 def get_preset(name: str) -> dict:
     """A preset by name (a fresh copy the caller may change)."""

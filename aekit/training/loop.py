@@ -42,11 +42,12 @@ from aekit.models import Autoencoder
 from aekit.storage import load_tensors
 from aekit.training.adversarial import Adversary
 from aekit.training.augment import augment
+from aekit.training.config import TrainConfig
 from aekit.training.devices import check_replicas_agree, setup
 from aekit.training.ema import WeightAverage
 from aekit.training.neighbors import neighbor_sampler
 from aekit.training.noise import corrupt
-from aekit.training.recipe import TrainConfig, learning_rate, make_optimizer, train_config_from_dict  # noqa: F401 (re-exported)
+from aekit.training.recipe import learning_rate, make_optimizer
 from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
