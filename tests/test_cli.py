@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -14,9 +15,10 @@ import torch
 from PIL import Image
 
 from aekit.cli import main
+from aekit.cli.app import as_options
 from aekit.cli.text import parse_augment, parse_domains, parse_sets
 from aekit.errors import AekitError
-from aekit.fileio import atomic_write
+from aekit.fileio import atomic_write, refuse_existing
 from aekit.runs import files as ckpt
 from aekit.runs.lifecycle import resolve_settings
 from aekit.runs.options import size_value, widths_value
@@ -289,6 +291,15 @@ def test_text_options_are_parsed_by_the_cli_and_toml_sizes_by_the_library():
     assert widths_value([64], "hidden") == [64]
     with pytest.raises(AekitError, match="^--hidden should be widths"):
         widths_value("64,,32", "--hidden")
+
+
+def test_library_messages_name_parameters_and_the_cli_shows_its_options(tmp_path, capsys):
+    args = argparse.Namespace(force=False, out=None, grad_clip=0.0)
+    assert as_options("x exists; pass `force` to replace it", args) == "x exists; pass --force to replace it"
+    assert as_options("try a lower `lr` or `grad_clip`", args) == "try a lower `lr` or --grad-clip"  # no --lr here
+    (tmp_path / "f.png").write_bytes(b"mine")
+    with pytest.raises(AekitError, match="f.png exists; pass `force` to replace it$"):  # Python: no flags
+        refuse_existing([tmp_path / "f.png"], force=False)
 
 
 def test_toml_sizes_and_widths_may_be_text_or_typed(tmp_path):

@@ -114,10 +114,10 @@ def _trained_start(init: str | Path, ds: Dataset) -> tuple:
     """For fine-tuning on ``ds``: run ``init``'s model, its data scaling, and the record of where training started."""
     model, cfg = ckpt.load_model(init)
     if cfg["model"] == "swap":  # one decoder per domain: plain training would tune only the first
-        raise AekitError(f"--init {init}: a swap run trains with its domains (aekit swap-train), not here")
+        raise AekitError(f"`init` {init}: a swap run trains with its domains (aekit swap-train), not here")
     norm, shape = run_normalizer(cfg), tuple(sample_shape(ds))
     if shape != tuple(model.config.input_shape) or ds.kind != norm.kind:
-        raise AekitError(f"--init {init}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
+        raise AekitError(f"`init` {init}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
                          f"this data has {ds.kind}s of shape {shape}")
     return model, norm, {"init": {"run": str(Path(init).resolve()),
                                   "fingerprint": ckpt.fingerprint(Path(init) / ckpt.WEIGHTS)}}
@@ -131,7 +131,7 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     ``settings``' training options: its config and data scaling are kept (``settings``' model is ignored), and the
     new run's config.json names the run and the fingerprint of the weights it started from."""
     if init is not None and Path(init).resolve() == Path(out).resolve():
-        raise AekitError(f"--init {init} is the run being written; use --resume to continue it")
+        raise AekitError(f"`init` {init} is the run being written; use `resume` to continue it")
     main = _is_main_process()
     if main:
         ckpt.check_run_dir(out, force=force)
@@ -147,7 +147,7 @@ def train_run(settings: dict, out: str | Path, force: bool = False, progress: bo
     x = torch.from_numpy(norm.transform(ds.x_train))
     data_info = {"source": settings["source"], **{k: settings.get(k) for k in DATA_KEYS}, "kind": ds.kind,
                  "origin": ds.source, "normalizer": norm.to_dict(), **started_from}
-    # the folder only now, so that bad data or options leave none behind; a failed --force retrain restores the old run
+    # the folder only now, so that bad data or options leave none behind; a failed forced retrain restores the old run
     with ckpt.new_run_dir(out, force=force) if main else contextlib.nullcontext():
         train(model, x, cfg, out, data_info=data_info, progress=progress)
     return Path(out) if main else None
@@ -190,7 +190,7 @@ def run_data(run: Path, cfg: dict, data: str | None) -> tuple[Dataset, Normalize
     norm = run_normalizer(cfg)
     source = data or info.get("source")
     if not source or source == "array":
-        raise AekitError(f"{run} was trained from an in-memory array; pass --data PATH")
+        raise AekitError(f"{run} was trained from an in-memory array; pass `data`, the path of its data")
     return _load(source, info), norm
 
 

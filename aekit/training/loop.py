@@ -274,7 +274,7 @@ def _train(
         mean = sums.mean_loss(d)
         if not math.isfinite(mean):
             kept = f"; the last good checkpoint {writer.checkpoint} is kept" if writer else ""
-            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower --lr or --grad-clip)")
+            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower `lr` or `grad_clip`)")
         return mean
 
     stopped_early = out_of_time = False
