@@ -14,7 +14,7 @@ from aekit.cli.common import Formatter, add_output, flag, seed_type
 from aekit.cli.text import AUGMENT, parse_augment, parse_sets
 from aekit.errors import AekitError
 from aekit.runs.options import size_value, widths_value
-from aekit.training.config import TrainConfig, active
+from aekit.training.config import TrainConfig
 
 _TYPES = {"float": float, "int": int, "str": str}
 _MODEL_OPTIONS = ("code_size", "hidden", "activation", "loss", "sparsity")
@@ -60,7 +60,7 @@ def _add_training_options(group, seed: dict) -> None:
     augment = [f.name for f in dataclasses.fields(TrainConfig) if f.name.startswith(AUGMENT)]
     for f in dataclasses.fields(TrainConfig):
         if f.name == augment[0]:
-            shown = "on" if active(*(seed[name] for name in augment)) else "off"
+            shown = "on" if TrainConfig(**{name: seed[name] for name in augment}).augments() else "off"
             group.add_argument("--augment", metavar="KEY=V,...", help=f"{_AUGMENT_HELP} (seed: {shown})")
         if "help" in f.metadata:
             group.add_argument(flag(f.name), **_field_option(f, seed))
