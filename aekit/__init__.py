@@ -21,7 +21,7 @@ _EXPORTS = {  # public name -> the module that defines it
     "AekitError": "aekit.errors",
     "MODELS": "aekit.models", "build_model": "aekit.models",
     "Run": "aekit.runs", "RunConfig": "aekit.runs",
-    "train": "aekit.runs.writer", "TrainConfig": "aekit.training.recipe",
+    "train": "aekit.runs.writer", "TrainConfig": "aekit.training.config",
     "AutoencoderTransformer": "aekit.estimators", "AutoencoderOutlierDetector": "aekit.estimators",
 }
 

@@ -25,8 +25,9 @@ from aekit.models import MODELS, Autoencoder, build_model, model_name
 from aekit.runs import files as ckpt
 from aekit.runs.run import Run
 from aekit.runs.writer import train
+from aekit.training.config import TrainConfig
 from aekit.training.devices import pick_device
-from aekit.training.loop import TrainConfig, TrainResult
+from aekit.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
 

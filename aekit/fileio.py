@@ -21,15 +21,15 @@ def refuse_existing(paths, force: bool, inputs=()) -> None:
         where = p.resolve()
         if where in seen:
             raise AekitError(f"{p} is named for two outputs; give each its own name")
-        if where in read:  # no --force: the result would replace what it was made from
+        if where in read:  # whatever force says: the result would replace what it was made from
             raise AekitError(f"{p} is one of the inputs; write the results elsewhere")
         seen.add(where)
     existing = [p for p in paths if p.exists()]
     folder = next((p for p in existing if p.is_dir()), None)
-    if folder is not None:  # no --force can write a file over a folder
+    if folder is not None:  # force never writes a file over a folder
         raise AekitError(f"{folder} is a folder; name a file to write")
     if existing and not force:
-        raise AekitError(f"{existing[0]} exists; pass --force to replace it")
+        raise AekitError(f"{existing[0]} exists; pass `force` to replace it")
 
 
 def png_output(path: str | Path | None) -> Path | None:

@@ -27,7 +27,7 @@ from aekit import train  # noqa: E402
 from aekit.metrics.reconstruction import bce, mse, reconstruct  # noqa: E402
 from aekit.models import build_model  # noqa: E402
 from aekit.runs.presets import get_preset  # noqa: E402
-from aekit.training.recipe import train_config_from_dict  # noqa: E402
+from aekit.training.config import train_config_from_dict  # noqa: E402
 
 
 def run_keras(npz: Path) -> dict:

@@ -10,7 +10,8 @@ from test_train import _assert_same_weights, _kill_and_resume, _model
 
 from aekit import TrainConfig, train
 from aekit.errors import AekitError
-from aekit.training.augment import _smooth, augment, check_augment, warp
+from aekit.training.augment import _smooth, augment, warp
+from aekit.training.config import check_augment
 
 
 def _one(a=0.0, z=1.0, s=(0.0, 0.0)):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +15,13 @@ import torch
 from PIL import Image
 
 from aekit.cli import main
-from aekit.fileio import atomic_write
+from aekit.cli.app import as_options
+from aekit.cli.text import parse_augment, parse_domains, parse_sets
+from aekit.errors import AekitError
+from aekit.fileio import atomic_write, refuse_existing
 from aekit.runs import files as ckpt
+from aekit.runs.lifecycle import resolve_settings
+from aekit.runs.options import size_value, widths_value
 from aekit.runs.provenance import read_mark
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
@@ -242,6 +251,66 @@ def test_help_shows_defaults(capsys):
         main(["train", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "default: seed" in out and "default: 0.1" in out and "(seed: 32)" in out
+    assert "--lr LR peak learning rate (seed: 0.001)" in out and "(seed: 0 = epoch ends)" in out
+    compact = "".join(out.split())  # help lines may wrap inside an option's name (at its hyphens)
+    assert "needs--val-fraction(seed:0)" in compact and "--disc-channelsW,W" in compact and "(seed:32,64)" in compact
+    assert "--augment KEY=V,..." in out and "--channels-last, --no-channels-last" in out
+    assert "--betas" not in out and "--final-lr" not in out and "--balance" not in out  # not options
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"]])
+def test_help_loads_neither_torch_nor_scikit_learn(argv):
+    code = ("import contextlib, io, sys\n"
+            "from aekit.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    try:\n"
+            f"        main({argv!r})\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert 'COMMAND' in out.getvalue() or '--epochs' in out.getvalue(), out.getvalue()\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn'))\n"
+            "assert not heavy, heavy\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_text_options_are_parsed_by_the_cli_and_toml_sizes_by_the_library():
+    assert parse_sets(["beta=4", "channels=[32,64]", "name=x"]) == {"beta": 4, "channels": [32, 64], "name": "x"}
+    assert parse_augment("rotate=8, p=0.5") == {"augment_rotate": 8.0, "augment_p": 0.5} and parse_augment(None) == {}
+    assert parse_domains(["a=mnist", "b=./imgs"]) == {"a": "mnist", "b": "./imgs"}
+    with pytest.raises(AekitError, match="^--train-set expects KEY=VALUE"):
+        parse_sets(["nokey"], "--train-set")
+    with pytest.raises(AekitError, match="at least two domains"):
+        parse_domains(["a=mnist"])
+    assert size_value("28x28") == size_value([28, 28]) == (28, 28) and size_value(None) is None
+    for bad in ["28", [28], [28.0, 28], "0x5"]:
+        with pytest.raises(AekitError, match="^image_size "):
+            size_value(bad)
+    assert widths_value("256,128", "hidden") == [256, 128] and widths_value("", "hidden") == []
+    assert widths_value([64], "hidden") == [64]
+    with pytest.raises(AekitError, match="^--hidden should be widths"):
+        widths_value("64,,32", "--hidden")
+
+
+def test_library_messages_name_parameters_and_the_cli_shows_its_options(tmp_path, capsys):
+    args = argparse.Namespace(force=False, out=None, grad_clip=0.0)
+    assert as_options("x exists; pass `force` to replace it", args) == "x exists; pass --force to replace it"
+    assert as_options("try a lower `lr` or `grad_clip`", args) == "try a lower `lr` or --grad-clip"  # no --lr here
+    (tmp_path / "f.png").write_bytes(b"mine")
+    with pytest.raises(AekitError, match="f.png exists; pass `force` to replace it$"):  # Python: no flags
+        refuse_existing([tmp_path / "f.png"], force=False)
+
+
+def test_toml_sizes_and_widths_may_be_text_or_typed(tmp_path):
+    for size, hidden in [('"12x10"', '"64,32"'), ("[12, 10]", "[64, 32]")]:
+        conf = tmp_path / "c.toml"
+        conf.write_text(f'image_size = {size}\npatches = {size}\n[config]\nhidden = {hidden}\n'
+                        '[train]\ndisc_channels = "8,16"\n')
+        s = resolve_settings(config_file=str(conf))
+        assert s["image_size"] == s["patches"] == (12, 10) and s["config"]["hidden"] == [64, 32]
+        assert s["train"]["disc_channels"] == [8, 16]
+    assert resolve_settings(image_size=(12, 10), model_options={"hidden": [8]})["config"]["hidden"] == [8]
 
 
 def test_wrong_shape_weights_are_refused(trained, tmp_path, capsys):

@@ -153,7 +153,7 @@ def test_env_mirrors_override(cache, served, monkeypatch):
 def test_hash_mismatch_from_mirror_then_all_fail(cache, served):
     server, arrays = served
     spec = replace(tiny_spec((server.url + "tiny/",), arrays), array_sha256="0" * 64)
-    with pytest.raises(AekitError, match=r"tried: mirror .*--data DIR") as e:
+    with pytest.raises(AekitError, match=r"tried: mirror .*yourself and pass their folder as `data`$") as e:
         load_named(spec)
     assert "\n" not in str(e.value)
 

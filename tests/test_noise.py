@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aekit.training.noise import check_noise, corrupt
+from aekit.training.config import check_noise
+from aekit.training.noise import corrupt
 
 
 def test_noise_models_have_the_stated_statistics():

@@ -107,7 +107,7 @@ def test_cli_trains_on_patches_and_evaluates_the_same_test_patches(tmp_path, cap
     assert main(["eval", str(run), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n_test"] == 5
     for args, message in ([["--patches-per-image", "3"], "needs a patch size"],
-                          [["--patches", "16"], "patch size should look like 28x28"],
+                          [["--patches", "16"], "--patches should look like 28x28"],
                           [["--patches", "99x99"], "no training images in"]):
         assert main(["train", "--data", str(folder), "--epochs", "1", "--out", str(tmp_path / "bad"), *args]) == 1
         err = capsys.readouterr().err.strip().splitlines()

@@ -96,7 +96,7 @@ def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Pa
                   force: bool = False) -> dict:
     """Score ``data`` with a run's model; a report with the ``top`` most anomalous inputs (and a figure at ``out``)."""
     if top < 1:
-        raise AekitError("top must be at least 1")
+        raise AekitError("`top` must be at least 1")
     out = png_output(out)
     refuse_existing([out], force, inputs=[data])
     run = as_run(run)

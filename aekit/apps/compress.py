@@ -101,9 +101,9 @@ def compress_files(run: Run | str | Path, inputs: list[str], out: str | Path, le
     codec = open_codec(run, device)
     level = codec.model.config.default_level if level is None else level
     if not 0 <= level < codec.model.levels:
-        raise AekitError(f"--level must lie in 0..{codec.model.levels - 1} for this run")
+        raise AekitError(f"`level` must lie in 0..{codec.model.levels - 1} for this run")
     if refine < 0:
-        raise AekitError(f"--refine must be 0 or more steps, got {refine}")
+        raise AekitError(f"`refine` must be 0 or more steps, got {refine}")
     images = [read_image(p, codec.shape[0]) for p in paths]  # read and check everything before writing
     for p, img in zip(paths, images):
         _check_side(img, p)

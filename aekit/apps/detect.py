@@ -78,9 +78,9 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     """Train a real-vs-synthetic classifier for a run's outputs into folder ``out``; returns its config."""
     run, out = as_run(run), Path(out)
     if max_per_domain < 10:
-        raise AekitError("--max-per-domain must be at least 10")
+        raise AekitError("`max_per_domain` must be at least 10")
     if not 1 <= epochs <= 1000:
-        raise AekitError("--epochs must be between 1 and 1000")
+        raise AekitError("`epochs` must be between 1 and 1000")
     prepare_detector_dir(out, force)
     real, fake, counts = detector_data(run, max_per_domain, seed)
     x = np.concatenate([real, fake])

@@ -83,10 +83,10 @@ def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, s
     """Encode a split of the run's dataset (or of ``data``); write the codes (and labels) and optionally the map.
     Returns the files written and the codes."""
     if split not in SPLITS:
-        raise AekitError(f"split must be one of {SPLITS}, got {split!r}")
+        raise AekitError(f"`split` must be one of {SPLITS}, got {split!r}")
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
-        raise AekitError(f"the codes file must end in .npy or .npz, got {out.name}")
+        raise AekitError(f"`out` must end in .npy or .npz, got {out.name}")
     planned = [out, out.with_suffix(".labels.npy")] + ([png_output(figure)] if figure else [])
     refuse_existing(planned, force, inputs=[data])
     run = as_run(run)

@@ -50,7 +50,7 @@ def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixt
 def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", seed: int = 0) -> tuple[np.ndarray, dict]:
     """n generated images in the data's own units (uint8 for images) and the provenance mark they should carry."""
     if not 1 <= n <= MAX_SAMPLES:
-        raise AekitError(f"n must be between 1 and {MAX_SAMPLES}")
+        raise AekitError(f"`n` must be between 1 and {MAX_SAMPLES}")
     if sampler not in SAMPLERS:
         raise AekitError(f"unknown sampler {sampler!r}; choose from {SAMPLERS}")
     if not 0 <= seed < 2**32:
@@ -61,7 +61,7 @@ def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", see
     gen = torch.Generator().manual_seed(seed)
     if name == "prior":
         if not hasattr(model, "sample"):
-            raise AekitError(f"a {run.name} model has no prior to sample; use the gmm sampler")
+            raise AekitError(f"a {run.name} model has no prior to sample; use `sampler` gmm")
         x = model.sample(n, generator=gen)
     elif name == "gmm":
         z = code_mixture(run, seed).sample(n, gen)
@@ -71,7 +71,7 @@ def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", see
         from aekit.apps.priors import code_prior  # only VQ-VAEs need it
 
         if not hasattr(model, "decode_indices"):
-            raise AekitError(f"a {run.name} model has no codebook; use the gmm sampler")
+            raise AekitError(f"a {run.name} model has no codebook; use `sampler` gmm")
         x = model.decode_indices(code_prior(run, seed).sample(n, gen))
     mark = make_mark("generate", run.fingerprint, sampler=name, seed=seed, model=run.name)
     return run.normalizer.inverse(x.clamp(0, 1).numpy()), mark
@@ -88,7 +88,7 @@ def generate_run(run: Run | str | Path, n: int = 64, out: str | Path | None = No
     run = as_run(run)
     out = png_output(out) if out else run.path / "samples.png"
     if separate and Path(separate).exists() and not Path(separate).is_dir():
-        raise AekitError(f"{separate} is a file; it should name a folder for the single images")
+        raise AekitError(f"`separate` {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
     refuse_existing(files, force)
     images, mark = sample_images(run, n, sampler, seed)
@@ -127,7 +127,7 @@ def interpolate_run(run: Run | str | Path, a: str, b: str, steps: int = 10, out:
     out = png_output(out) if out else run.path / "interpolation.png"
     refuse_existing([out], force, inputs=[a, b])
     if not 2 <= steps <= 100:
-        raise AekitError("steps must be between 2 and 100")
+        raise AekitError("`steps` must be between 2 and 100")
     model = run.model
     if len(model.config.input_shape) != 3:
         raise AekitError("interpolation draws images; this run was trained on table data")

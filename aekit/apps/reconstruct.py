@@ -25,7 +25,7 @@ def reconstruction_png(run: Run | str | Path, n: int = 10, out: str | Path | Non
     out = png_output(out) if out else run.path / ckpt.FIGURE
     refuse_existing([out], force, inputs=[data])
     if not 1 <= n <= 100:
-        raise AekitError("n must be between 1 and 100")
+        raise AekitError("`n` must be between 1 and 100")
     model, norm, ds = run.model, run.normalizer, dataset or run.dataset(data)
     x = ds.x_test[:n]
     xt = torch.from_numpy(norm.transform(x))

@@ -66,7 +66,7 @@ class GaussianMixtureSampler:
 def interpolate_codes(model, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     """Decode ``steps`` codes evenly spaced on the line between the codes of inputs a and b (each (1, *shape))."""
     if steps < 2:
-        raise AekitError("--steps must be at least 2")
+        raise AekitError("`steps` must be at least 2")
     model.eval()
     za, zb = model.encode(a), model.encode(b)
     t = torch.linspace(0, 1, steps, device=za.device).view(-1, *([1] * (za.dim() - 1)))

@@ -18,9 +18,9 @@ from aekit.data import Dataset
 from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import claim_outputs, make_folder, refuse_existing
-from aekit.models.swap import check_domain_name
 from aekit.runs import files as ckpt
 from aekit.runs.datasets import load_domains  # noqa: F401 (part of the swap API)
+from aekit.runs.presets import SWAP_TRAIN
 from aekit.runs.provenance import companions, make_mark, save_array, save_png
 from aekit.runs.run import Run, as_run
 from aekit.runs.train import create_run
@@ -28,28 +28,6 @@ from aekit.runs.train import create_run
 log = logging.getLogger(__name__)
 
 FIGURE = "swaps.png"
-# The training recipe a swap run starts from (every key can be overridden); batches always balance the domains.
-SWAP_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "eps": 1e-8, "schedule": "cosine", "warmup": 0.02}
-
-
-def parse_domains(items: list[str]) -> dict[str, str]:
-    """``NAME=SOURCE`` strings as an ordered {name: source}; at least two distinct names."""
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, source = item.partition("=")
-        name, source = name.strip(), source.strip()
-        if not sep or not name or not source:
-            raise AekitError(f"--domain expects NAME=SOURCE, got {item!r}")
-        if name in out:
-            raise AekitError(f"domain {name!r} given twice")
-        try:
-            check_domain_name(name)
-        except ValueError as e:
-            raise AekitError(f"--domain {item}: {e}") from None
-        out[name] = source
-    if len(out) < 2:
-        raise AekitError("a swap run needs at least two domains (--domain a=SOURCE --domain b=SOURCE)")
-    return out
 
 
 def _source(text: str) -> str:
@@ -150,7 +128,7 @@ def swap_figure(run: Run | str | Path, out: str | Path | None = None, n: int = 8
     out = Path(out) if out else run.path / FIGURE
     refuse_existing([out], force)
     if not 1 <= n <= 32:
-        raise AekitError("n must be between 1 and 32")
+        raise AekitError("`n` must be between 1 and 32")
     model, norm, datasets = run.model, run.normalizer, datasets or run.domain_datasets()
     blocks = []
     for i, (name, ds) in enumerate(datasets.items()):

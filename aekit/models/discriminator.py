@@ -63,9 +63,6 @@ class Discriminator(nn.Module):
         return self.net(x)
 
 
-GAN_LOSSES = ("nonsaturating", "hinge")
-
-
 def discriminator_loss(kind: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """The critic's loss on real and fake logits (Goodfellow et al. 2014; hinge: Lim & Ye 2017)."""
     if kind == "hinge":

@@ -32,7 +32,7 @@ def load_domains(domains: dict[str, str], image_size=None, test_fraction: float 
     shapes = {name: sample_shape(ds) for name, ds in out.items()}
     if len(set(shapes.values())) > 1:
         listed = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in shapes.items())
-        raise AekitError(f"the domains' images differ in size ({listed}); resize them to one image_size")
+        raise AekitError(f"the domains' images differ in size ({listed}); pass `image_size`")
     return out
 
 

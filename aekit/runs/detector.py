@@ -24,8 +24,8 @@ def prepare_detector_dir(out: Path, force: bool) -> None:
         raise AekitError(f"{out} exists and is not a folder")
     clash = [name for name in (files.CONFIG, files.WEIGHTS) if (out / name).exists()]
     if clash and not force:
-        raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another folder "
-                         "or replace it (force)")
+        raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another `out` "
+                         "or pass `force` to replace it")
     make_folder(out)
 
 

@@ -41,10 +41,10 @@ METRICS = "metrics.jsonl"
 EVAL = "eval.json"  # test-set metrics, written after training
 FIGURE = "reconstructions.png"
 # What training writes into a run folder, or derives from its weights (figures, evaluation, fitted priors): the files
-# a --force retrain replaces. Anything else in the folder is the user's and stays.
+# a forced retrain (``force``) replaces. Anything else in the folder is the user's and stays.
 RUN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVAL, FIGURE, "swaps.png", "gmm.safetensors",
              "prior.safetensors")
-REPLACED = ".replaced-run"  # a --force retrain keeps the old run's files here until the new one has trained
+REPLACED = ".replaced-run"  # a forced retrain keeps the old run's files here until the new one has trained
 
 
 def fingerprint(path: str | Path) -> str:
@@ -67,10 +67,10 @@ def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dic
     }
 
 
-CLI_ADVICE = "choose another --out, --resume it, or pass --force"
+ADVICE = "choose another `out`, resume it (`resume`), or pass `force` to replace it"
 
 
-def check_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE) -> Path:
+def check_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE) -> Path:
     """Refuse a run folder that is a file, or that already holds a run unless ``force``; creates nothing (call it
     before slow or fallible set-up, so a failure leaves no empty folder behind)."""
     path = Path(path)
@@ -93,7 +93,7 @@ def refuse_run_files(path: Path, advice: str) -> None:
         raise AekitError(f"{path} already holds {', '.join(clash)}, which a run would overwrite; {advice}")
 
 
-def prepare_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE) -> Path:
+def prepare_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE) -> Path:
     """Create a run folder, refusing to reuse one that already holds a run unless ``force``. With ``force`` the old
     run's files move into ``REPLACED`` inside it (``new_run_dir`` deletes them once the new run has trained, or puts
     them back if it fails)."""
@@ -113,12 +113,12 @@ def prepare_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADV
 
 
 @contextlib.contextmanager
-def new_run_dir(path: str | Path, force: bool = False, advice: str = CLI_ADVICE):
+def new_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE):
     """``prepare_run_dir``, then train inside the ``with``. If that fails with an error before the first checkpoint,
-    this attempt's files go (and the folder, if it made it) and a replaced run comes back, so a failed ``--force``
+    this attempt's files go (and the folder, if it made it) and a replaced run comes back, so a failed forced
     retrain loses nothing and a failed first try does not block the next. Once a checkpoint exists the attempt is
-    kept for ``--resume`` (a divergence, a kill), the replaced run's files staying in ``REPLACED``, which the next
-    ``--force`` keeps as they are. On success the replaced run's files are deleted."""
+    kept for resuming (a divergence, a kill), the replaced run's files staying in ``REPLACED``, which the next
+    forced retrain keeps as they are. On success the replaced run's files are deleted."""
     path = Path(path)
     existed = path.exists()
     prepare_run_dir(path, force, advice)

@@ -51,7 +51,7 @@ PRESETS: dict[str, dict] = {
         # lr 4e-3 0.00557, 8e-3 0.00500; batch 64 at 4e-3 0.00438, at 8e-3 0.00396, at 1.6e-2 0.00376; batch 32 at
         # 4e-3 0.00373, at 8e-3 0.00343 (about the same seconds per epoch as batch 64 on one thread). MSE loss, residual
         # blocks, nearest-upsampling, a third stage, wider (32, 96) or an MLP bottleneck did not beat that per second.
-        # 150-s runs (full schedule via --time-limit, 1 thread, two at a time): this recipe 0.00274; lr 1.2e-2 0.00273;
+        # 150-s runs (full schedule via time_limit, 1 thread, two at a time): this recipe 0.00274; lr 1.2e-2 0.00273;
         # MSE loss 0.00280; 3 blocks per stage 0.00280; (48, 96) channels 0.00304; a full-resolution stem 0.00293;
         # on 2 threads this recipe 0.00255 vs batch 64 at lr 1.6e-2 0.00262.
         # Session 8: a subpixel head (no hidden layer at 28x28; it held 42% of the elementwise work) takes 28.5 ms per
@@ -99,6 +99,9 @@ PRESETS: dict[str, dict] = {
                   "noise_strength": 0.5},
     },
 }
+
+# The training recipe a swap run starts from (every key can be overridden); batches always balance the domains.
+SWAP_TRAIN = {"epochs": 5, "batch_size": 64, "lr": 2e-3, "eps": 1e-8, "schedule": "cosine", "warmup": 0.02}
 
 
 def get_preset(name: str) -> dict:

@@ -94,7 +94,7 @@ class Run:
         """The run's dataset, read as training read it (size, split, patches), or ``data`` read the same way."""
         source = data or self.config.data.source
         if not source or source == "array":
-            raise AekitError(f"{self.path} was trained from an in-memory array; give the data to use")
+            raise AekitError(f"{self.path} was trained from an in-memory array; pass `data`")
         return load_dataset(source, **self.config.data.loader_options())
 
     def domain_datasets(self) -> dict[str, Dataset]:

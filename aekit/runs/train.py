@@ -18,7 +18,7 @@ from aekit.runs.config import DataInfo, Domain, RunConfig
 from aekit.runs.datasets import domain_arrays, load_domains
 from aekit.runs.run import Run, read_config
 from aekit.runs.writer import train
-from aekit.training.recipe import TrainConfig, train_config_from_dict
+from aekit.training.config import TrainConfig, train_config_from_dict
 
 
 def _is_main_process() -> bool:
@@ -59,10 +59,10 @@ def _described(info: DataInfo, datasets: dict[str, Dataset], norm: Normalizer, i
 def _trained_start(init: Run, ds: Dataset) -> tuple[Autoencoder, Normalizer, dict]:
     """For fine-tuning on ``ds``: run ``init``'s model, its data scaling, and the record of where training started."""
     if init.domains:  # one decoder per domain: plain training would tune only the first
-        raise AekitError(f"init {init.path}: a swap run trains with its domains (aekit swap-train), not here")
+        raise AekitError(f"`init` {init.path}: a swap run trains with its domains (aekit swap-train), not here")
     model, norm, shape = init.model, init.normalizer, tuple(sample_shape(ds))
     if shape != tuple(model.config.input_shape) or ds.kind != norm.kind:
-        raise AekitError(f"init {init.path}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
+        raise AekitError(f"`init` {init.path}: its model takes {norm.kind}s of shape {tuple(model.config.input_shape)}, "
                          f"this data has {ds.kind}s of shape {shape}")
     return model.train(), norm, {"run": str(init.path.resolve()), "fingerprint": init.fingerprint}
 
@@ -82,7 +82,7 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     ``settings``' training options: its config and data scaling are kept, and the new run's config.json names the
     run and the fingerprint of the weights it started from."""
     if init is not None and Path(init).resolve() == Path(out).resolve():
-        raise AekitError(f"init {init} is the run being written; resume it to continue it")
+        raise AekitError(f"`init` {init} is the run being written; use `resume` to continue it")
     main = _is_main_process()
     cfg = _recipe(settings["train"])
     if main:

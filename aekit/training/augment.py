@@ -26,21 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from aekit.metrics.reconstruction import gaussian_window
-
-FIELDS = ("rotate", "scale", "shift", "elastic", "p")
-
-
-def check_augment(rotate: float, scale: float, shift: float, elastic: float, p: float) -> None:
-    """Validate augmentation strengths (ValueError with one line)."""
-    if not (0 <= rotate <= 180 and 0 <= scale < 1 and 0 <= shift < 1 and elastic >= 0 and 0 <= p <= 1):
-        raise ValueError("augmentation needs rotate in [0, 180] degrees, scale and shift in [0, 1), elastic >= 0 "
-                         f"pixels and p in [0, 1]; got rotate={rotate}, scale={scale}, shift={shift}, "
-                         f"elastic={elastic}, p={p}")
-
-
-def active(rotate: float, scale: float, shift: float, elastic: float, p: float) -> bool:
-    """Whether these settings distort anything."""
-    return bool((rotate or scale or shift or elastic) and p)
+from aekit.training.config import active
 
 
 def _smooth(field: torch.Tensor, sigma: float) -> torch.Tensor:

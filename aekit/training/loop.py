@@ -47,10 +47,11 @@ from aekit.models import Autoencoder
 from aekit.storage import load_tensors
 from aekit.training.adversarial import Adversary
 from aekit.training.augment import augment
+from aekit.training.config import TrainConfig, train_config_from_dict  # noqa: F401 (re-exported)
 from aekit.training.devices import Dist, check_memory, check_replicas_agree, setup
 from aekit.training.ema import WeightAverage
 from aekit.training.noise import corrupt
-from aekit.training.recipe import TrainConfig, learning_rate, make_optimizer, train_config_from_dict  # noqa: F401 (re-exported)
+from aekit.training.recipe import learning_rate, make_optimizer  # noqa: F401 (re-exported)
 from aekit.training.samples import Rows, check_side, epoch_order, evaluate_loss, split_rows, split_validation  # noqa: F401 (re-exported)
 from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 
@@ -274,7 +275,7 @@ class Trainer:
         mean = self.sums.mean_loss(self.d)
         if not math.isfinite(mean):
             kept = f"; the last good checkpoint {self.writer.checkpoint} is kept" if self.writer else ""
-            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower lr or a grad_clip)")
+            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower `lr` or `grad_clip`)")
         return mean
 
     def run_epoch(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-NOISES = ("none", "gaussian", "salt_pepper", "mask")
+from aekit.training.config import NOISES
 
 
 def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -31,10 +31,3 @@ def corrupt(x: torch.Tensor, kind: str, strength: float, generator: torch.Genera
         return x * (_uniform(x, generator) >= strength).to(x.dtype)
     raise ValueError(f"unknown noise {kind!r}; choose from {NOISES}")
 
-
-def check_noise(kind: str, strength: float) -> None:
-    """Validate a noise setting (ValueError with one line)."""
-    if kind not in NOISES:
-        raise ValueError(f"noise must be one of {NOISES}, got {kind!r}")
-    if strength < 0 or (kind in ("salt_pepper", "mask") and strength > 1):
-        raise ValueError(f"noise strength for {kind} must be in [0, 1], got {strength}")

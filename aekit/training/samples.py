@@ -15,9 +15,9 @@ import torch
 
 from aekit.errors import AekitError
 from aekit.models import Autoencoder
+from aekit.training.config import TrainConfig
 from aekit.training.neighbors import NeighborSampler, neighbor_sampler
 from aekit.training.noise import corrupt
-from aekit.training.recipe import TrainConfig
 
 
 def split_validation(x: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor | None]:

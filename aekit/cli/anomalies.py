@@ -1,0 +1,35 @@
+"""``aekit anomalies``: rank inputs by how anomalous a run's model finds them."""
+
+from __future__ import annotations
+
+import json
+
+from aekit.cli.common import Formatter, add_output
+
+
+def add_arguments(sub) -> None:
+    an = sub.add_parser("anomalies", help="rank inputs by how anomalous the run's model finds them",
+                        formatter_class=Formatter)
+    an.add_argument("run", metavar="RUN")
+    an.add_argument("data", metavar="DATA", help="a dataset name or path aekit can load (its test split is scored), "
+                    "a .npy array, or a folder of images")
+    an.add_argument("-k", "--top", type=int, default=10, help="how many of the most anomalous inputs to list")
+    add_output(an, "replace an existing figure", metavar="PNG",
+               help="also draw the most anomalous inputs into this figure")
+    an.add_argument("--json", action="store_true", help="print one JSON object")
+    an.set_defaults(handler=run)
+
+
+def run(a) -> int:
+    from aekit.apps.anomaly import anomalies_run
+
+    report = anomalies_run(a.run, a.data, top=a.top, out=a.out, force=a.force)
+    if a.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['n_scored']} inputs from {report['data']}; most anomalous first (score: {report['score']}):")
+    for row in report["top"]:
+        print(f"{row['rank']:>4}  {row['input']:<40}  {row['score']:.6g}")
+    if report.get("figure"):
+        print(f"figure: {report['figure']}")
+    return 0

@@ -1,0 +1,59 @@
+"""The ``aekit`` command: a thin layer over the library; every error is one line and a non-zero exit.
+
+Each subcommand lives in its own module (``add_arguments`` defines it and sets its handler); this module builds
+the parser from them, in the order ``aekit --help`` lists them, and runs the handler the command line names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+
+from aekit._version import __version__
+from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, runs, swap, train
+from aekit.cli.common import Formatter, flag
+from aekit.errors import AekitError
+
+COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, info)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``aekit`` command line: every subcommand and option, with help."""
+    p = argparse.ArgumentParser(prog="aekit", description="Autoencoders as practical tools.", formatter_class=Formatter)
+    p.add_argument("--version", action="version", version=f"aekit {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_arguments(sub)
+    return p
+
+
+def as_options(message: str, args: argparse.Namespace) -> str:
+    """A library message names the parameters it is about in backticks (`force`); where this command has an
+    option for one, the message names the option instead (--force)."""
+    return re.sub(r"`([a-z]\w*)`", lambda m: flag(m[1]) if hasattr(args, m[1]) else m[0], message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (tests call this directly)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="aekit: %(message)s")
+    try:
+        return args.handler(args)
+    except AekitError as e:
+        print(f"aekit: error: {as_options(str(e), args)}", file=sys.stderr)
+        return 1
+    except OSError as e:  # unreadable or unwritable paths, full disks
+        print(f"aekit: error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("aekit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not a user error: still one line, traceback on request
+        if os.environ.get("AEKIT_DEBUG"):
+            raise
+        print(f"aekit: internal error: {type(e).__name__}: {e} (set AEKIT_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
