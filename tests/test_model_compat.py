@@ -82,3 +82,50 @@ def test_default_config_json_unchanged(fixture, name):
     """config.json's "config" entry: the same keys in the same order, with the same default values."""
     got = json.loads(json.dumps(list(config_to_dict(MODELS[name][0]()).items())))
     assert got == fixture["default_configs"][name]
+
+
+# ---- configs without torch ------------------------------------------------------------------------------------------
+
+def test_configs_load_without_torch():
+    """A config can be read, checked and written without importing PyTorch (the CLI reads configs before it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from aekit.models.configs import CONFIGS; from aekit.models.config_parts import "
+            "config_from_dict, config_to_dict; cfg = config_from_dict(CONFIGS['swap'], {'domains': ['x', 'y']}); "
+            "assert config_to_dict(cfg)['domains'] == ('x', 'y'); assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_config_activation_names_are_the_modules():
+    from aekit.models.base import ACTIVATIONS
+    from aekit.models.config_parts import ACTIVATION_NAMES
+
+    assert tuple(ACTIVATIONS) == ACTIVATION_NAMES
+
+
+def test_a_config_lists_every_field_once():
+    from aekit.models.config_parts import AutoencoderConfig, flat_config
+
+    class Forgot(AutoencoderConfig):
+        FIELDS = ("input_shape", "code_size")
+        extra: int = 1
+
+    with pytest.raises(TypeError, match="unlisted \\['extra'\\]"):
+        flat_config(Forgot)
+
+    class Unknown(AutoencoderConfig):
+        FIELDS = ("input_shape", "nope")
+
+    with pytest.raises(TypeError, match="unknown \\['nope'\\]"):
+        flat_config(Unknown)
+
+
+def test_unlisted_group_fields_are_fixed_settings():
+    """A group field a config does not list is readable (one builder serves every model) but not settable."""
+    from aekit.models.configs import VQConfig
+
+    cfg = VQConfig()
+    assert (cfg.norm, cfg.stem, cfg.spatial_code, cfg.code_activation) == ("none", 0, True, "identity")
+    with pytest.raises(TypeError):
+        VQConfig(norm="batch")
