@@ -50,7 +50,7 @@ def parse_augment(spec: str | None) -> dict:
 
 def parse_domains(items: list[str]) -> dict[str, str]:
     """``--domain NAME=SOURCE`` strings as an ordered {name: source}; at least two distinct names."""
-    from aekit.models.swap import check_domain_name
+    from aekit.models.configs import check_domain_name
 
     out: dict[str, str] = {}
     for item in items:

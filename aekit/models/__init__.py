@@ -1,64 +1,32 @@
-"""The one table that maps model names to (config class, module class)."""
+"""aekit's models: a config dataclass and an ``nn.Module`` per model name (``MODELS``), built by ``build_model``.
 
-from __future__ import annotations
+The configs (``aekit.models.configs``) import no torch; the names below load their module, and PyTorch, on first
+use, so that reading or validating a config does not.
+"""
 
-import torch
+from importlib import import_module
 
-from aekit.models.base import Autoencoder, config_from_dict, config_to_dict
-from aekit.models.compress import CompressConfig, CompressiveAutoencoder
-from aekit.models.conv import ConvAutoencoder, ConvConfig
-from aekit.models.dense import DenseAutoencoder, DenseConfig
-from aekit.models.swap import SwapAutoencoder, SwapConfig
-from aekit.models.vae import VAE, VAEConfig
-from aekit.models.vq import VQVAE, VQConfig
-
-MAX_PARAMETERS = 1 << 31  # 8 GB of float32 weights: a config beyond this (say, a hostile config.json) is refused
-
-MODELS: dict[str, tuple[type, type[Autoencoder]]] = {
-    "dense": (DenseConfig, DenseAutoencoder),
-    "conv": (ConvConfig, ConvAutoencoder),
-    "vae": (VAEConfig, VAE),
-    "vq": (VQConfig, VQVAE),
-    "swap": (SwapConfig, SwapAutoencoder),
-    "compress": (CompressConfig, CompressiveAutoencoder),
+_EXPORTS = {  # public name -> the module that defines it
+    "MODELS": "aekit.models.registry", "MAX_PARAMETERS": "aekit.models.registry",
+    "build_model": "aekit.models.registry", "model_name": "aekit.models.registry",
+    "config_fields": "aekit.models.registry",
+    "Autoencoder": "aekit.models.base",
+    "DenseConfig": "aekit.models.configs", "ConvConfig": "aekit.models.configs", "VAEConfig": "aekit.models.configs",
+    "VQConfig": "aekit.models.configs", "SwapConfig": "aekit.models.configs", "CompressConfig": "aekit.models.configs",
+    "DenseAutoencoder": "aekit.models.dense", "ConvAutoencoder": "aekit.models.conv", "VAE": "aekit.models.vae",
+    "VQVAE": "aekit.models.vq", "SwapAutoencoder": "aekit.models.swap", "CompressiveAutoencoder": "aekit.models.compress",
 }
 
-
-def model_name(model: Autoencoder) -> str:
-    """The table name of a model instance."""
-    for name, (_, cls) in MODELS.items():
-        if type(model) is cls:
-            return name
-    raise KeyError(f"{type(model).__name__} is not in aekit.models.MODELS")
+__all__ = list(_EXPORTS)
 
 
-def build_model(name: str, config: dict | object | None = None, limit: int = MAX_PARAMETERS,
-                **overrides) -> Autoencoder:
-    """Build a model by table name from a config dataclass, a dict, or keyword overrides; one of more than
-    ``limit`` weights is refused before anything is allocated."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    cfg_cls, model_cls = MODELS[name]
-    if config is None or isinstance(config, dict):
-        data = {**(config or {}), **overrides}
-        cfg = config_from_dict(cfg_cls, data)
-    else:
-        cfg = config_from_dict(cfg_cls, {**config_to_dict(config), **overrides}) if overrides else config
-    with torch.device("meta"):  # shapes only, no memory: the size is known before anything is allocated
-        shapes = model_cls(cfg)
-    size = sum(t.numel() for t in (*shapes.parameters(), *shapes.buffers()))
-    if size > limit:
-        raise ValueError(f"this {name} config makes a model of {size:,} weights (limit {limit:,})")
-    return model_cls(cfg)
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name]), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module 'aekit.models' has no attribute {name!r}")
 
 
-__all__ = ["MODELS", "Autoencoder", "build_model", "model_name", "DenseConfig", "DenseAutoencoder", "ConvConfig",
-           "ConvAutoencoder", "VAEConfig", "VAE", "VQConfig", "VQVAE",
-           "SwapConfig", "SwapAutoencoder", "CompressConfig", "CompressiveAutoencoder"]
-
-
-def config_fields(name: str) -> set[str]:
-    """The config field names of model ``name``: what it can be told (e.g. ``hidden`` widths, conv ``channels``)."""
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(MODELS[name][0])}
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -18,8 +18,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ALIGNMENTS = ("adversarial", "mmd")
-
 
 def domain_classifier(code_numel: int, domains: int, width: int = 128) -> nn.Sequential:
     """Flattened code (B, code_numel) -> domain logits (B, domains)."""

@@ -28,16 +28,22 @@ The module never mutates its config; ``config`` is stored on the module so a run
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aekit.models.config_parts import (  # noqa: F401 (check_input_shape and config_*_dict: re-exported)
+    LOSSES,
+    check_activation,
+    check_input_shape,
+    config_from_dict,
+    config_to_dict,
+)
 from aekit.models.neighbors import landmark_penalty, neighbor_penalty
 
-ACTIVATIONS = {
+ACTIVATIONS = {  # by config_parts.ACTIVATION_NAMES, the names a config is checked against without torch
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
     "gelu": nn.GELU,
@@ -46,14 +52,11 @@ ACTIVATIONS = {
     "sigmoid": nn.Sigmoid,
     "identity": nn.Identity,
 }
-OUTPUT_ACTIVATIONS = ("sigmoid", "identity")
-LOSSES = ("bce", "mse")
 
 
 def activation(name: str) -> nn.Module:
     """An activation module by name."""
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}")
+    check_activation(name)
     return ACTIVATIONS[name]()
 
 
@@ -140,19 +143,6 @@ def batch_gaussian_codes(z: torch.Tensor) -> torch.Tensor:
     return (mean + weights @ (flat - mean)).view_as(z)
 
 
-SPARSITY = ("none", "l1", "kl")
-
-
-def check_sparsity(cfg) -> None:
-    """Validate the sparsity fields of a config that has them."""
-    if cfg.sparsity not in SPARSITY:
-        raise ValueError(f"sparsity must be one of {SPARSITY}, got {cfg.sparsity!r}")
-    if cfg.sparsity_weight < 0 or not 0 < cfg.sparsity_target < 1:
-        raise ValueError("sparsity_weight must be >= 0 and sparsity_target in (0, 1)")
-    if cfg.sparsity == "kl" and cfg.code_activation != "sigmoid":
-        raise ValueError("KL sparsity needs code_activation 'sigmoid' (activations read as firing rates)")
-
-
 def code_penalty(z: torch.Tensor, cfg) -> dict[str, torch.Tensor]:
     """The sparsity term on the code and the mean code activation; empty when the config asks for none.
 
@@ -169,68 +159,6 @@ def code_penalty(z: torch.Tensor, cfg) -> dict[str, torch.Tensor]:
     rho_hat = z.flatten(1).mean(0).clamp(1e-6, 1 - 1e-6)
     kl = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
     return {"sparsity": cfg.sparsity_weight * kl, "code_activation": act.detach()}
-
-
-MAX_INPUT_VALUES = 1 << 24  # one sample: 16.8M values (4096x4096 grey, 2364x2364 RGB); bounds a hostile config
-
-
-def check_input_shape(shape: tuple) -> None:
-    """A sample shape of positive sizes, at most MAX_INPUT_VALUES values in all; raises ValueError with one line."""
-    if not shape or any(int(s) <= 0 for s in shape):
-        raise ValueError(f"input_shape must be positive sizes, got {shape}")
-    if math.prod(int(s) for s in shape) > MAX_INPUT_VALUES:
-        raise ValueError(f"input_shape {shape} holds more than {MAX_INPUT_VALUES} values per sample")
-
-
-def check_config(cfg) -> None:
-    """Validate the fields every model config shares; raises ValueError with one line."""
-    check_input_shape(tuple(cfg.input_shape))
-    if int(cfg.code_size) <= 0:
-        raise ValueError(f"code_size must be positive, got {cfg.code_size}")
-    if cfg.output_activation not in OUTPUT_ACTIVATIONS:
-        raise ValueError(f"output_activation must be one of {OUTPUT_ACTIVATIONS}, got {cfg.output_activation!r}")
-    if cfg.loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {cfg.loss!r}")
-    if cfg.loss == "bce" and cfg.output_activation != "sigmoid":
-        raise ValueError("loss 'bce' needs output_activation 'sigmoid'")
-
-
-def config_to_dict(cfg) -> dict:
-    """A config dataclass as JSON-ready data (tuples become lists)."""
-    return dataclasses.asdict(cfg)
-
-
-def config_from_dict(cls, data: dict):
-    """Rebuild a config dataclass, refusing unknown keys and restoring tuple fields."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
-    kwargs = {k: _typed(k, names[k].default, tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
-    return cls(**kwargs)
-
-
-def _typed(name: str, default, value):
-    """``value`` as the type of the field's default (an int where a float is due becomes a float); ValueError with
-    one line for a value of another kind, e.g. the string "nan" from a command line's beta=nan, or a non-finite number."""
-    kind = type(default)
-    if default is dataclasses.MISSING or default is None:
-        return value
-    if kind is bool or isinstance(value, bool):
-        ok = kind is bool and isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, (int, float)) and math.isfinite(value)
-        value = float(value) if ok else value
-    elif kind is int:
-        ok = isinstance(value, int) or isinstance(value, float) and value.is_integer()
-        value = int(value) if ok else value
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        want = {float: "a finite number", int: "a whole number", bool: "true or false", str: "a string",
-                tuple: "a list"}.get(kind, kind.__name__)
-        raise ValueError(f"{name} must be {want}, got {value!r}")
-    return value
 
 
 def glorot_init_(module: nn.Module) -> None:

@@ -13,8 +13,7 @@ import math
 from torch import nn
 
 from aekit.models.base import activation
-
-NORMS = ("none", "batch", "group")
+from aekit.models.config_parts import HEADS, NORMS
 
 
 def mlp(sizes: list[int], act: str, last_act: str | None) -> nn.Sequential:
@@ -69,31 +68,6 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
 
 
-MAX_LAYERS = 64  # stages, or convs per stage: a bound that keeps a hostile config from building forever
-
-
-def check_conv(input_shape, channels, blocks_per_stage: int, kernel_size: int, norm: str = "none",
-               head: str = "full") -> None:
-    """Validate the conv-backbone fields of a config; raises ValueError with one line."""
-    if len(tuple(input_shape)) != 3:
-        raise ValueError(f"a conv model needs input_shape (C, H, W), got {tuple(input_shape)}")
-    if not channels or any(int(c) <= 0 for c in channels):
-        raise ValueError(f"channels must be one or more positive widths, got {tuple(channels)}")
-    if len(channels) > MAX_LAYERS:
-        raise ValueError(f"at most {MAX_LAYERS} stages (channels), got {len(channels)}")
-    if not 1 <= blocks_per_stage <= MAX_LAYERS:
-        raise ValueError(f"blocks_per_stage must be 1 to {MAX_LAYERS}, got {blocks_per_stage}")
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
-    if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    _, h, w = input_shape
-    if h < 4 or w < 4:
-        raise ValueError(f"conv models need images of at least 4x4, got {h}x{w}")
-
-
 def down_size(n: int, kernel_size: int) -> int:
     """Spatial size after one stride-2 conv with padding kernel_size // 2 (= ceil(n / 2) for odd kernels)."""
     return (n + 2 * (kernel_size // 2) - kernel_size) // 2 + 1
@@ -139,10 +113,6 @@ class Residual(nn.Module):
 def same_block(c: int, kernel_size: int, act: str, norm: str, residual: bool) -> nn.Module:
     """A stride-1 conv at one stage's resolution, plain or with an identity shortcut."""
     return Residual(c, kernel_size, act, norm) if residual else conv_block(c, c, kernel_size, act, norm)
-
-
-UPSAMPLES = ("transpose", "nearest")
-HEADS = ("full", "subpixel")
 
 
 def up_block(cin: int, cout: int, kernel_size: int, act: str, norm: str, out_hw, in_hw,

@@ -17,53 +17,17 @@ rounded and the level is ``default_level`` unless given.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.models.base import Autoencoder, check_config
-from aekit.models.conv import ConvAutoencoder, ConvConfig
+from aekit.models.base import Autoencoder
+from aekit.models.configs import CompressConfig
+from aekit.models.conv import ConvAutoencoder
 
 SCALE_MIN = 0.11  # lower bound of the prior's scales, in symbol units (CompressAI's default)
 LIKELIHOOD_MIN = 1e-9
-
-
-@dataclass(frozen=True)
-class CompressConfig:
-    input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W); C = 1 or 3
-    channels: tuple[int, ...] = (64, 128)  # widths of the conv stages (see ConvConfig)
-    blocks_per_stage: int = 2
-    stem: int = 0  # stride-1 convs at full resolution before the first stage and after the last (see ConvConfig)
-    kernel_size: int = 3
-    bottleneck: tuple[int, ...] = (512,)  # MLP between the conv features and the code
-    code_size: int = 64  # dimensions of the quantised code
-    activation: str = "silu"
-    norm: str = "batch"
-    lambdas: tuple[float, ...] = (4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0)  # one quality level each
-    default_level: int = 4  # the level used when none is given (0-based)
-    prior_hidden: int = 256  # width of the autoregressive prior's two hidden layers
-    output_activation: str = "sigmoid"
-    loss: str = "mse"  # the distortion term: mean squared error in [0, 1] units
-
-    def __post_init__(self):
-        check_config(self)
-        if self.loss != "mse":
-            raise ValueError("a compressive autoencoder's distortion is MSE (loss 'mse')")
-        if not 1 <= len(self.lambdas) <= 32 or any(float(v) <= 0 for v in self.lambdas):
-            raise ValueError("lambdas: 1 to 32 positive rate-distortion weights, one per quality level")
-        if not 0 <= self.default_level < len(self.lambdas):
-            raise ValueError(f"default_level must lie in 0..{len(self.lambdas) - 1}")
-        if self.prior_hidden < 2:
-            raise ValueError("prior_hidden must be at least 2")
-        self.conv_config()  # the conv part validates its own fields
-
-    def conv_config(self) -> ConvConfig:
-        return ConvConfig(input_shape=self.input_shape, channels=self.channels, blocks_per_stage=self.blocks_per_stage,
-                          stem=self.stem, kernel_size=self.kernel_size, code_size=self.code_size,
-                          bottleneck=self.bottleneck, activation=self.activation, norm=self.norm,
-                          output_activation=self.output_activation, loss="mse")
 
 
 class MaskedLinear(nn.Linear):

@@ -18,7 +18,8 @@ distance, as umap-learn's ParametricUMAP can with its landmark loss; the neighbo
 
 Configs that offer the terms have the fields ``neighbor_weight`` (0: off), ``neighbors`` (k of the graph),
 ``neighbor_min_dist`` (UMAP's min_dist, which sets a and b), ``neighbor_negatives``, ``landmark_weight`` (0: off) and
-``neighbor_space`` ("pixels", or "deskewed": the graph of deskewed images, see ``aekit.training.neighbors.deskew``).
+``neighbor_space`` ("pixels", or "deskewed": the graph of deskewed images, see ``aekit.training.neighbors.deskew``):
+the ``CodeTerms`` group of ``aekit.models.config_parts``, which also validates them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import functools
 import numpy as np
 import torch
 
-NEIGHBOR_SPACES = ("pixels", "deskewed")  # what the input-space kNN graph is computed on
 EPS = 1e-4  # probabilities are clipped to [EPS, 1 - EPS] inside the logs, as parametric UMAP does
 
 
@@ -83,17 +83,3 @@ def landmark_penalty(z: torch.Tensor, landmark: torch.Tensor | None, cfg) -> dic
         return {}
     dist = ((z.flatten(1) - landmark.flatten(1)) ** 2).sum(1).mean()
     return {"landmark": weight * dist, "landmark_dist": dist.detach()}
-
-
-def check_neighbors(cfg) -> None:
-    """Validate the neighbour and landmark fields of a config that has them."""
-    if min(cfg.neighbor_weight, cfg.landmark_weight, cfg.neighbor_negatives) < 0 or cfg.neighbors < 1:
-        raise ValueError("neighbor_weight, landmark_weight and neighbor_negatives must be >= 0, neighbors >= 1")
-    if cfg.landmark_weight and getattr(cfg, "spatial_code", False):
-        raise ValueError("landmark_weight needs a code vector (spatial_code=False)")
-    if not 0 <= cfg.neighbor_min_dist < 3:
-        raise ValueError(f"neighbor_min_dist must lie in [0, 3), got {cfg.neighbor_min_dist}")
-    if cfg.neighbor_space not in NEIGHBOR_SPACES:
-        raise ValueError(f"neighbor_space must be one of {NEIGHBOR_SPACES}, got {cfg.neighbor_space!r}")
-    if cfg.neighbor_space == "deskewed" and len(tuple(cfg.input_shape)) != 3:
-        raise ValueError(f"neighbor_space='deskewed' needs image inputs (C, H, W), got {tuple(cfg.input_shape)}")

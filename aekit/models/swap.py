@@ -18,64 +18,15 @@ of its first domain.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.models.align import ALIGNMENTS, adversarial_alignment, domain_classifier, mmd_alignment
-from aekit.models.base import Autoencoder, activation, check_config, numel, output, reconstruction_loss
-from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
-
-DOMAIN_NAME = re.compile(r"[^\W_][\w.+-]{0,63}")  # it names output files (<image>-to-<domain>.png): no paths
-
-
-def check_domain_name(name) -> None:
-    """A domain name is a word of up to 64 letters, digits and ``_.+-``, starting with a letter or digit."""
-    if not isinstance(name, str) or not DOMAIN_NAME.fullmatch(name):
-        raise ValueError(f"a domain name is up to 64 letters, digits and _.+- starting with a letter or digit, "
-                         f"got {name!r}")
-
-
-@dataclass(frozen=True)
-class SwapConfig:
-    input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W), the same for every domain
-    domains: tuple[str, ...] = ("a", "b")  # names of the domains, one decoder each; the first is the default
-    channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; every decoder mirrors them
-    blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
-    kernel_size: int = 3  # odd; "same" padding everywhere
-    code_size: int = 32  # width of the shared code vector, or channels of the code map when spatial_code
-    spatial_code: bool = False  # False: (B, code_size); True: a code map (B, code_size, h, w)
-    activation: str = "relu"  # hidden-layer activation
-    code_activation: str = "identity"  # activation on the code
-    output_activation: str = "sigmoid"  # "sigmoid" or "identity"
-    loss: str = "bce"  # "bce" or "mse"
-    norm: str = "none"  # "none", "batch" or "group" after every hidden conv
-    head: str = "full"  # decoder output: "full" (a last hidden layer at full size) or "subpixel" (from half size)
-    warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
-    cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
-    code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
-    align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
-    align_kind: str = "adversarial"  # "adversarial" (domain classifier, confusion) or "mmd" (kernel distance)
-
-    def __post_init__(self):
-        check_config(self)
-        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, self.norm, self.head)
-        activation(self.activation), activation(self.code_activation)  # unknown names raise ValueError here
-        names = tuple(self.domains)
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise ValueError(f"domains must be two or more distinct names, got {names}")
-        for name in names:
-            check_domain_name(name)
-        if not 0 <= self.warp <= 1:
-            raise ValueError(f"warp must lie in [0, 1], got {self.warp}")
-        if self.cycle < 0 or self.code_cycle < 0:
-            raise ValueError(f"cycle and code_cycle must be >= 0, got {self.cycle}, {self.code_cycle}")
-        if self.align < 0 or self.align_kind not in ALIGNMENTS:
-            raise ValueError(f"align must be >= 0 and align_kind one of {ALIGNMENTS}, got {self.align}, "
-                             f"{self.align_kind!r}")
+from aekit.models import backbone
+from aekit.models.align import adversarial_alignment, domain_classifier, mmd_alignment
+from aekit.models.base import Autoencoder, output, reconstruction_loss
+from aekit.models.blocks import kaiming_init_
+from aekit.models.configs import SwapConfig, check_domain_name  # noqa: F401 (check_domain_name re-exported)
 
 
 def random_warp(x: torch.Tensor, strength: float) -> torch.Tensor:
@@ -100,30 +51,17 @@ class SwapAutoencoder(Autoencoder):
         super().__init__()
         self.config = config
         cfg = config
-        c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
-        self.feature_shape = (c, h, w)
-        self.encoder = conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size,
-                                    cfg.activation, cfg.norm)
-        if cfg.spatial_code:
-            self.to_code = nn.Sequential(nn.Conv2d(c, cfg.code_size, 1), activation(cfg.code_activation))
-        else:
-            self.to_code = nn.Sequential(nn.Flatten(), nn.Linear(numel(self.feature_shape), cfg.code_size),
-                                         activation(cfg.code_activation))
-        self.decoders = nn.ModuleList(self._decoder() for _ in cfg.domains)  # decoders[i] renders domain i
+        self.feature_shape = backbone.feature_shape(cfg)
+        self.encoder = backbone.encoder(cfg)
+        self.to_code = backbone.to_code(cfg, self.feature_shape)
+        # decoders[i] renders domain i: the code layers and the conv decoder in one Sequential
+        self.decoders = nn.ModuleList(nn.Sequential(*backbone.from_code(cfg, self.feature_shape),
+                                                    *backbone.decoder(cfg)) for _ in cfg.domains)
         if cfg.align > 0 and cfg.align_kind == "adversarial":  # tells the domains apart from the code
+            _, h, w = self.feature_shape
             code_numel = cfg.code_size * (h * w if cfg.spatial_code else 1)
             self.domain_classifier = domain_classifier(code_numel, len(cfg.domains))
         kaiming_init_(self)
-
-    def _decoder(self) -> nn.Sequential:
-        cfg, shape = self.config, self.feature_shape
-        if cfg.spatial_code:
-            head = [nn.Conv2d(cfg.code_size, shape[0], 1), activation(cfg.activation)]
-        else:
-            head = [nn.Linear(cfg.code_size, numel(shape)), activation(cfg.activation), nn.Unflatten(1, shape)]
-        body = conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                            cfg.kernel_size, cfg.activation, cfg.norm, head=cfg.head)
-        return nn.Sequential(*head, *body)
 
     @property
     def domains(self) -> tuple[str, ...]:

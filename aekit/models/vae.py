@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.models.base import Autoencoder, activation, check_config, numel, output
-from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, mlp
+from aekit.models import backbone
+from aekit.models.base import Autoencoder, activation, numel, output
+from aekit.models.blocks import mlp
+from aekit.models.configs import VAEConfig
 
-BACKBONES = ("dense", "conv")
 LOGVAR_RANGE = (-30.0, 20.0)  # clamp of the encoder's log-variance: keeps exp() finite (as diffusers does)
-
-
-@dataclass(frozen=True)
-class VAEConfig:
-    input_shape: tuple[int, ...] = (1, 28, 28)  # one sample: (C, H, W), or (D,) with the dense backbone
-    backbone: str = "dense"  # "dense" (MLP through `hidden`) or "conv" (strided conv stages through `channels`)
-    hidden: tuple[int, ...] = (512, 256)  # dense backbone: encoder widths; the decoder mirrors them
-    channels: tuple[int, ...] = (32, 64)  # conv backbone: widths of the stride-2 stages
-    blocks_per_stage: int = 1  # conv backbone: one stride-2 conv plus (n - 1) stride-1 convs per stage
-    kernel_size: int = 3  # conv backbone: odd kernel size
-    head: str = "full"  # conv backbone: decoder output "full" (a hidden layer at full size) or "subpixel"
-    code_size: int = 16  # latent dimensions
-    activation: str = "relu"  # hidden-layer activation
-    output_activation: str = "sigmoid"  # "sigmoid" (Bernoulli likelihood) or "identity" (Gaussian, unit variance)
-    loss: str = "bce"  # "bce" or "mse"; both summed per sample (the ELBO scale)
-    beta: float = 1.0  # weight of the KL term once warmed up (beta-VAE: beta > 1)
-    kl_warmup: float = 0.0  # fraction of training over which the KL weight ramps linearly from 0 to beta (0: off)
-    free_bits: float = 0.0  # minimum KL per latent dimension in nats, on the batch mean (Kingma et al. 2016; 0: off)
-    critic_reconstructions: bool = True  # the adversarial critic judges reconstructions as well as decoded prior
-    #                                      samples (VAE-GAN); False: prior samples only, which is what generation uses
-
-    def __post_init__(self):
-        check_config(self)
-        activation(self.activation)
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"backbone must be one of {BACKBONES}, got {self.backbone!r}")
-        if self.backbone == "conv":
-            check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, head=self.head)
-        elif self.head != "full":
-            raise ValueError(f"head={self.head!r} needs the conv backbone")
-        if any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden widths must be positive, got {tuple(self.hidden)}")
-        if self.beta < 0 or self.free_bits < 0 or not 0 <= self.kl_warmup <= 1:
-            raise ValueError("beta and free_bits must be >= 0 and kl_warmup in [0, 1]")
 
 
 def kl_weight(cfg: VAEConfig, progress: float) -> float:
@@ -79,14 +44,12 @@ class VAE(Autoencoder):
             self.decoder = nn.Sequential(mlp([d, *widths[::-1]], cfg.activation, None),
                                          nn.Unflatten(1, tuple(cfg.input_shape)))
         else:
-            feat = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)  # (c, h, w)
-            self.encoder = nn.Sequential(conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage,
-                                                      cfg.kernel_size, cfg.activation), nn.Flatten())
+            feat = backbone.feature_shape(cfg)  # (c, h, w)
+            self.encoder = nn.Sequential(backbone.encoder(cfg), nn.Flatten())
             self.head = nn.Linear(numel(feat), 2 * d)
             self.decoder = nn.Sequential(
                 nn.Linear(d, numel(feat)), activation(cfg.activation), nn.Unflatten(1, feat),  # (B, c, h, w)
-                conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                             cfg.kernel_size, cfg.activation, head=cfg.head),
+                backbone.decoder(cfg),
             )
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

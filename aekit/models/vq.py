@@ -7,46 +7,15 @@ x (B, C, H, W) -> conv stages -> 1x1 conv -> z_e (B, D, h, w) -> nearest codeboo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from aekit.models.base import Autoencoder, activation, check_config, output, reconstruction_loss
-from aekit.models.blocks import check_conv, conv_decoder, conv_encoder, encoder_output_size, kaiming_init_
-
-
-@dataclass(frozen=True)
-class VQConfig:
-    input_shape: tuple[int, ...] = (1, 28, 28)  # one image (C, H, W)
-    channels: tuple[int, ...] = (32, 64)  # widths of the stride-2 stages; the code map is H/2^n x W/2^n
-    blocks_per_stage: int = 2  # convs per stage: one stride-2 conv plus (n - 1) stride-1 convs
-    kernel_size: int = 3  # odd kernel size
-    code_size: int = 16  # code_dim: width D of each code vector (channels of the code map and of codebook entries)
-    codebook_size: int = 256  # K entries in the codebook
-    commitment: float = 0.25  # weight of the commitment loss ||z_e - sg(z)||^2 (the paper's beta)
-    ema_decay: float = 0.99  # decay of the codebook's exponential moving averages
-    dead_code_threshold: float = 1.0  # restart entries whose EMA usage count falls below this (0: never)
-    activation: str = "relu"  # hidden-layer activation
-    output_activation: str = "sigmoid"  # "sigmoid" or "identity"
-    loss: str = "bce"  # "bce" or "mse"; mean per element
-    head: str = "full"  # decoder output: "full" (a last hidden layer at full size) or "subpixel" (from half size)
-
-    def __post_init__(self):
-        check_config(self)
-        check_conv(self.input_shape, self.channels, self.blocks_per_stage, self.kernel_size, head=self.head)
-        activation(self.activation)
-        if self.codebook_size < 2:
-            raise ValueError(f"codebook_size must be >= 2, got {self.codebook_size}")
-        if self.commitment < 0 or not 0 < self.ema_decay < 1 or self.dead_code_threshold < 0:
-            raise ValueError("commitment and dead_code_threshold must be >= 0 and ema_decay in (0, 1)")
-
-    @property
-    def code_dim(self) -> int:
-        """The width of each code vector (another name for ``code_size``)."""
-        return self.code_size
+from aekit.models import backbone
+from aekit.models.base import Autoencoder, activation, output, reconstruction_loss
+from aekit.models.blocks import kaiming_init_
+from aekit.models.configs import VQConfig
 
 
 def _all_reduce(t: torch.Tensor) -> torch.Tensor:
@@ -135,17 +104,13 @@ class VQVAE(Autoencoder):
         super().__init__()
         self.config = config
         cfg = config
-        c, h, w = encoder_output_size(cfg.input_shape, cfg.channels, cfg.kernel_size)
+        c, h, w = backbone.feature_shape(cfg)
         self.latent_shape = (h, w)  # the index grid of one image
-        self.encoder = nn.Sequential(
-            conv_encoder(cfg.input_shape[0], cfg.channels, cfg.blocks_per_stage, cfg.kernel_size, cfg.activation),
-            nn.Conv2d(c, cfg.code_size, 1),  # (B, D, h, w) z_e
-        )
+        self.encoder = nn.Sequential(backbone.encoder(cfg), nn.Conv2d(c, cfg.code_size, 1))  # (B, D, h, w) z_e
         self.quantizer = VectorQuantizer(cfg.codebook_size, cfg.code_size, cfg.ema_decay, cfg.dead_code_threshold)
         self.decoder = nn.Sequential(
             nn.Conv2d(cfg.code_size, c, 1), activation(cfg.activation),  # (B, c, h, w)
-            conv_decoder(cfg.input_shape[0], cfg.channels, tuple(cfg.input_shape[1:]), cfg.blocks_per_stage,
-                         cfg.kernel_size, cfg.activation, head=cfg.head),
+            backbone.decoder(cfg),
         )
         kaiming_init_(self)  # the codebook is a buffer: untouched
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aekit.data import Normalizer
 from aekit.errors import AekitError
-from aekit.models.swap import check_domain_name
+from aekit.models.configs import check_domain_name
 
 DATA_KEYS = ("source", "image_size", "test_fraction", "patches", "patches_per_image", "kind", "origin", "normalizer")
 
