@@ -12,6 +12,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/long_functions.py
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed

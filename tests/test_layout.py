@@ -46,6 +46,10 @@ def test_the_layers_contract_holds_and_catches_an_upward_import(tmp_path):
     assert "aekitcopy.models is not allowed to import aekitcopy.cli" in broken.stdout
 
 
+def test_no_function_in_aekit_is_over_60_lines():
+    assert long_functions(REPO / "aekit") == []
+
+
 def test_the_function_length_check_finds_long_functions(tmp_path):
     (tmp_path / "m.py").write_text("def short():\n    return 1\n\n\ndef long():\n" + "    x = 1\n" * 70)
     assert long_functions(tmp_path) == [f"{tmp_path / 'm.py'}:5: long is 71 lines"]
