@@ -1,5 +1,5 @@
-"""Where training runs: one device (cuda, mps or cpu), or several processes under ``torchrun``; and whether a model
-fits in its memory."""
+"""Where training runs: one device (cuda, mps or cpu), or several processes under ``torchrun``; whether a model
+fits in its memory; and the one place a model is wrapped for training (DistributedDataParallel, torch.compile)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 
 from aekit.errors import AekitError
+from aekit.training.config import TrainConfig
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -93,3 +94,36 @@ def check_memory(model: torch.nn.Module, device: torch.device) -> None:
         raise AekitError(f"training this model ({sum(p.numel() for p in model.parameters()):,} weights) needs about "
                          f"{need / 2**30:.1f} GiB for weights, gradients and optimiser state; the {device.type} "
                          f"has {have / 2**30:.1f} GiB")
+
+
+def wrap(model: torch.nn.Module, cfg: TrainConfig, d: Dist,
+         device: torch.device) -> tuple[torch.nn.Module, CompileErrors]:
+    """What the steps call: ``model`` under DistributedDataParallel when several processes train (it averages their
+    gradients), compiled with ``cfg.compile``; and the context each step runs in, which turns a failed compilation
+    into one line. Only the forward pass is compiled: the loss takes the training progress, a float that changes
+    every step."""
+    net = model
+    if d.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if not cfg.compile:
+        return net, CompileErrors(())
+    from torch._dynamo.exc import TorchDynamoException
+    from torch._inductor.exc import InductorError
+
+    return torch.compile(net), CompileErrors((TorchDynamoException, InductorError))
+
+
+class CompileErrors:
+    """A context for each step: an error of torch.compile (e.g. no C++ compiler for Inductor's CPU kernels, found at
+    the first forward or backward pass) leaves it as one ``AekitError`` line."""
+
+    def __init__(self, kinds: tuple[type[BaseException], ...]):
+        self.kinds = kinds  # empty when nothing is compiled
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, _traceback) -> None:
+        if kind is not None and issubclass(kind, self.kinds):
+            first = str(error).strip().splitlines()[0] if str(error).strip() else kind.__name__
+            raise AekitError(f"torch.compile failed: {first} (train without compile)") from error

@@ -48,7 +48,7 @@ from aekit.storage import load_tensors
 from aekit.training.adversarial import Adversary
 from aekit.training.augment import augment
 from aekit.training.config import TrainConfig, train_config_from_dict  # noqa: F401 (re-exported)
-from aekit.training.devices import Dist, check_memory, check_replicas_agree, setup
+from aekit.training.devices import CompileErrors, Dist, check_memory, check_replicas_agree, setup, wrap  # noqa: F401
 from aekit.training.ema import WeightAverage
 from aekit.training.noise import corrupt
 from aekit.training.recipe import learning_rate, make_optimizer  # noqa: F401 (re-exported)
@@ -160,38 +160,6 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
     trainer = Trainer(model, net, compiled, opt, average, adversary, cfg, d, device, rows, fmt, writer, progress)
     trainer.start(resume)
     return trainer
-
-
-def wrap(model: Autoencoder, cfg: TrainConfig, d: Dist, device: torch.device) -> tuple[torch.nn.Module, CompileErrors]:
-    """What the steps call: ``model`` under DistributedDataParallel when several processes train (it averages their
-    gradients), compiled with ``cfg.compile``; and the context each step runs in, which turns a failed compilation
-    into one line. Only the forward pass is compiled: the loss takes the training progress, a float that changes
-    every step."""
-    net = model
-    if d.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
-    if not cfg.compile:
-        return net, CompileErrors(())
-    from torch._dynamo.exc import TorchDynamoException
-    from torch._inductor.exc import InductorError
-
-    return torch.compile(net), CompileErrors((TorchDynamoException, InductorError))
-
-
-class CompileErrors:
-    """A context for each step: an error of torch.compile (e.g. no C++ compiler for Inductor's CPU kernels, found at
-    the first forward or backward pass) leaves it as one ``AekitError`` line."""
-
-    def __init__(self, kinds: tuple[type[BaseException], ...]):
-        self.kinds = kinds  # empty when nothing is compiled
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, _traceback) -> None:
-        if kind is not None and issubclass(kind, self.kinds):
-            first = str(error).strip().splitlines()[0] if str(error).strip() else kind.__name__
-            raise AekitError(f"torch.compile failed: {first} (train without compile)") from error
 
 
 def current_lr(cfg: TrainConfig, step: int, total: int, seconds: float) -> float:
