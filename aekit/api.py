@@ -22,6 +22,7 @@ from aekit.data import Normalizer
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import reconstruction_metrics
 from aekit.models import MODELS, Autoencoder, build_model, model_name
+from aekit.models.inference import in_batches
 from aekit.runs import files as ckpt
 from aekit.runs.run import Run
 from aekit.runs.writer import train
@@ -45,8 +46,7 @@ def normalizer_for_array(x: np.ndarray) -> Normalizer:
     flat = x.reshape(len(x), -1).astype(np.float64)
     if flat.min() >= 0 and flat.max() <= 1:
         return Normalizer(kind="table", low=np.zeros(flat.shape[1]), high=np.ones(flat.shape[1]))
-    low, high = flat.min(0), flat.max(0)
-    return Normalizer(kind="table", low=low, high=np.where(high > low, high, low + 1))
+    return Normalizer.columns(flat)
 
 
 def _check_refine(refine) -> None:
@@ -115,9 +115,7 @@ class Model:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise AekitError(f"batch_size must be a whole number of at least 1, got {batch_size!r}")
         self.net.eval()
-        with torch.no_grad():
-            outs = [fn(xt[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(xt), batch_size)]
-        return torch.cat(outs)
+        return in_batches(fn, xt, batch_size, self.device)
 
     def _require_built(self) -> None:
         if self.net is None:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.errors import AekitError
+from aekit.models.inference import in_batches
 from aekit.runs import files as ckpt
 from aekit.runs.run import Run
 
@@ -110,7 +111,7 @@ def code_prior(run: Run, seed: int = 0, max_fit: int = 20_000):
     if prior is None:
         x = torch.from_numpy(run.normalizer.transform(run.dataset().x_train[:max_fit]))
         model.eval()
-        maps = torch.cat([model.encode_indices(x[i : i + 1024]) for i in range(0, len(x), 1024)])
+        maps = in_batches(model.encode_indices, x, 1024)
         shape = tuple(maps.shape[1:])
         log.warning("training a prior over %d code maps of %s (once: it is kept in %s for later calls)", len(maps),
                     run.path.name, path.name)

@@ -39,10 +39,14 @@ class Normalizer:
         """Fixed 0..255 for images; per-column training min/max for tables."""
         if ds.kind == IMAGE:
             return cls(IMAGE, 0.0, 255.0)
-        low = ds.x_train.min(axis=0).astype(np.float64)
-        high = ds.x_train.max(axis=0).astype(np.float64)
-        high = np.where(high > low, high, low + 1.0)
-        return cls(TABLE, low, high)
+        return cls.columns(ds.x_train)
+
+    @classmethod
+    def columns(cls, rows: np.ndarray) -> Normalizer:
+        """Per-column min-max of table rows (N, D) into [0, 1]; a constant column gets a span of 1."""
+        low = rows.min(axis=0).astype(np.float64)
+        high = rows.max(axis=0).astype(np.float64)
+        return cls(TABLE, low, np.where(high > low, high, low + 1.0))
 
     def to_dict(self) -> dict:
         """JSON-serialisable form (arrays become lists)."""

@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from aekit.apps.anomaly import anomaly_scores
+from aekit.data import Normalizer
 from aekit.errors import AekitError
 from aekit.models import build_model, config_fields
 from aekit.training.config import TrainConfig
@@ -137,8 +138,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             hi = 1.0 if hi <= 1 and lo >= 0 else (255.0 if hi <= 255 and lo >= 0 else hi)
             self.low_, self.high_ = np.full(flat.shape[1], lo), np.full(flat.shape[1], max(hi, lo + 1e-12))
         else:  # per-column min-max, as aekit's Normalizer does for tables
-            self.low_, self.high_ = flat.min(0), flat.max(0)
-            self.high_ = np.where(self.high_ > self.low_, self.high_, self.low_ + 1.0)
+            columns = Normalizer.columns(flat)
+            self.low_, self.high_ = columns.low, columns.high
         self.metric_ = "ssim" if (self.metric == "auto" and images) else ("mse" if self.metric == "auto" else self.metric)
         if self.metric_ == "ssim" and not images:
             raise ValueError("metric 'ssim' needs images: pass (n, H, W[, C]) arrays or image_shape")

@@ -42,8 +42,7 @@ def _scaling(x: np.ndarray, kind: str) -> Normalizer:
         lo, hi = float(x.min()), float(x.max())
         low, high = np.full(d, lo), np.full(d, hi if hi > lo else lo + 1.0)
     else:
-        low, high = x.min(0).astype(np.float64), x.max(0).astype(np.float64)
-        high = np.where(high > low, high, low + 1.0)
+        return Normalizer.columns(x)
     return Normalizer(kind="table", low=low, high=high)
 
 

@@ -7,6 +7,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from aekit.errors import AekitError
+from aekit.models.inference import in_batches
 
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] for BCE, as Keras does
 SSIM_WIN, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03  # Wang et al. 2004
@@ -17,8 +18,7 @@ SSIM_BATCH = 512  # samples per batch in ssim(), to bound memory
 def reconstruct(model, x: torch.Tensor, batch_size: int = 1024, device: torch.device | str = "cpu") -> torch.Tensor:
     """Model-space reconstructions of ``x`` (float32, (N, *input_shape)), computed in batches, on the CPU."""
     model.eval()
-    outs = [model(x[i : i + batch_size].to(device))["x_hat"].float().cpu() for i in range(0, len(x), batch_size)]
-    return torch.cat(outs) if outs else torch.empty_like(x)
+    return in_batches(lambda b: model(b)["x_hat"].float(), x, batch_size, device)
 
 
 @torch.no_grad()
@@ -27,8 +27,7 @@ def active_dims(model, x: torch.Tensor, batch_size: int = 1024, device: torch.de
     """A VAE's active code dimensions (Burda et al. 2016): those whose posterior mean varies across the inputs ``x``
     with variance above ``threshold``. Zero means posterior collapse: the decoder ignores the code."""
     model.eval()
-    mu = torch.cat([model.posterior(x[i : i + batch_size].to(device))[0].float().cpu()
-                    for i in range(0, len(x), batch_size)])
+    mu = in_batches(lambda b: model.posterior(b)[0].float(), x, batch_size, device)
     return int((mu.var(0) > threshold).sum()) if len(mu) > 1 else 0
 
 

@@ -19,6 +19,7 @@ import torch
 from aekit.data import Dataset, Normalizer, load_dataset
 from aekit.errors import AekitError
 from aekit.models import Autoencoder
+from aekit.models.inference import in_batches
 from aekit.runs import files
 from aekit.runs.config import RunConfig
 from aekit.runs.datasets import load_domains
@@ -116,11 +117,9 @@ class Run:
         """``decode(encode(x))`` in batches."""
         return self._batched(lambda b: self.model(b)["x_hat"], x, batch_size)
 
-    @torch.no_grad()
     def _batched(self, fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:
         self.model.eval()
-        outs = [fn(x[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(x), batch_size)]
-        return torch.cat(outs) if outs else x[:0]
+        return in_batches(fn, x, batch_size, self.device)
 
 
 def read_config(path: str | Path) -> RunConfig:
