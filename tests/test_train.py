@@ -379,3 +379,20 @@ def test_a_model_too_big_for_the_machine_is_refused_before_training(monkeypatch)
         train(model, torch.rand(32, 6), TrainConfig(epochs=1), progress=False)
     pages["SC_PHYS_PAGES"] = 1 << 20  # 4 GiB: trains
     assert train(model, torch.rand(32, 6), TrainConfig(epochs=1), progress=False).history
+
+
+def test_train_config_is_grouped_but_stays_flat_for_json_toml_and_flags():
+    import dataclasses
+
+    from aekit.training.config import GROUPS, Adversarial, Augment, Noise, Optimiser, Schedule, TrainConfig
+
+    cfg = TrainConfig(lr=0.01, noise="gaussian", adversarial=0.1)
+    names = [f.name for f in dataclasses.fields(cfg)]
+    grouped = [name for group in GROUPS for name in group.__annotations__]
+    assert len(grouped) == len(set(grouped)) and set(grouped) < set(names)  # each field in at most one group
+    assert cfg.group(Optimiser)["lr"] == 0.01 and cfg.group(Noise) == {"noise": "gaussian", "noise_strength": 0.5}
+    assert cfg.group(Adversarial)["adversarial"] == 0.1 and "epochs" in cfg.group(Schedule)
+    assert not TrainConfig().augments() and TrainConfig(augment_rotate=5.0).group(Augment)["augment_rotate"] == 5.0
+    assert names[:4] == ["epochs", "batch_size", "optimizer", "lr"] and names[-1] == "time_limit"  # config.json order
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="sgd")

@@ -9,9 +9,12 @@ option is named as its field name in backticks, e.g. `val_fraction`), and, where
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from aekit.models.config_parts import flat_config
 
 OPTIMIZERS = ("adam", "adamw", "muon")
 PRECISIONS = ("fp32", "bf16")
@@ -64,38 +67,123 @@ def _has_type(value, annotation: str) -> bool:
     return isinstance(value, (tuple, list)) and all(_has_type(v, kind.__name__) for v in value)
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: float = _option(3, "passes over the data")  # a fraction trains part of the last pass
-    batch_size: int = _option(32, "global batch size")  # split across processes under torchrun
+class Optimiser:
+    """How each step moves the weights."""
+
     optimizer: str = _option("adam", "optimiser; muon: Muon for weight matrices and conv kernels, Adam for biases "
                              "and norms, one lr", choices=OPTIMIZERS)
     lr: float = _option(1e-3, "peak learning rate")
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-7  # Keras's Adam default (PyTorch's is 1e-8)
     weight_decay: float = _option(0.0, "weight decay")
+    grad_clip: float = _option(0.0, "clip gradient norm", zero="off")
+
+    def _check_optimiser(self) -> None:
+        if self.lr <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {tuple(self.betas)}")
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+
+
+class Schedule:
+    """How long training lasts and how the learning rate moves over it."""
+
+    epochs: float = _option(3, "passes over the data")  # a fraction trains part of the last pass
     schedule: str = _option("constant", "learning-rate decay", choices=SCHEDULES)  # the decay after warm-up
     warmup: float = _option(0.0, "fraction of steps for linear warm-up")  # from zero up to lr
     final_lr: float = 0.0  # learning rate at the end of a cosine or linear schedule, as a fraction of lr
-    val_fraction: float = _option(0.0, "held-out share for validation")  # of the training data
-    patience: int = _option(0, "early-stopping patience in epochs, needs `val_fraction`")  # 0: off
-    grad_clip: float = _option(0.0, "clip gradient norm", zero="off")
-    seed: int = _option(0, "random seed")  # seeds data order, initialisation and any sampling
-    device: str = _option("auto", "auto, cpu, cuda, cuda:N or mps")
-    checkpoint_every: int = _option(0, "also checkpoint every N steps", zero="epoch ends")
+    # time_limit: warm-up and decay follow the elapsed share of the time instead of the step count
+    time_limit: float = _option(0.0, "stop after this many seconds of training, the schedule following the clock; "
+                                "`epochs` is then a cap", zero="off")
+
+    def _check_schedule(self) -> None:
+        if self.epochs <= 0:
+            raise ValueError("epochs, batch_size and lr must be positive")
+        if self.final_lr < 0:
+            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError("val_fraction and warmup must lie in [0, 1)")
+        if self.time_limit < 0:
+            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
+
+
+class Noise:
+    """Denoising: what corrupts the inputs (the clean images stay the targets)."""
+
     noise: str = _option("none", "denoising: corrupt inputs, reconstruct the clean ones", choices=NOISES)
     noise_strength: float = _option(0.5, "Gaussian sigma or corrupted fraction")  # for salt_pepper and mask
-    augment_rotate: float = 0.0  # image models: random distortions of each training image (aekit.training.augment), before any
-    augment_scale: float = 0.0  # noise: rotation (degrees), zoom (fraction), shift (fraction of the side), elastic
-    augment_shift: float = 0.0  # displacement (pixels RMS) and the share of images distorted; all 0: off
+
+    def _check_noise(self) -> None:
+        check_noise(self.noise, self.noise_strength)
+
+
+class Augment:
+    """Image models: random distortions of each training image (``aekit.training.augment``), before any noise:
+    rotation (degrees), zoom (fraction), shift (fraction of the side), elastic displacement (pixels RMS) and the
+    share of images distorted; all 0: off."""
+
+    augment_rotate: float = 0.0
+    augment_scale: float = 0.0
+    augment_shift: float = 0.0
     augment_elastic: float = 0.0
     augment_p: float = 1.0
+
+    def _check_augment(self) -> None:
+        check_augment(*self.augmentation())
+
+    def augmentation(self) -> tuple[float, float, float, float, float]:
+        """(rotate, scale, shift, elastic, p): the arguments of ``aekit.training.augment.augment``."""
+        return self.augment_rotate, self.augment_scale, self.augment_shift, self.augment_elastic, self.augment_p
+
+    def augments(self) -> bool:
+        """Whether training distorts its images at all."""
+        return active(*self.augmentation())
+
+
+class Adversarial:
+    """The adversarial decoder: a critic with its own optimiser, and the weight of its GAN term."""
+
     adversarial: float = _option(0.0, "weight of the adversarial decoder's GAN term", zero="off")
     adv_loss: str = _option("nonsaturating", "GAN loss", choices=GAN_LOSSES)
     adv_start: int = _option(0, "first epoch (0-based) with the critic on")  # and with the GAN term
     disc_lr: float = 2e-4  # the critic's learning rate (Adam, betas 0.5/0.999)
     disc_channels: tuple[int, ...] = _option((32, 64), "the critic's widths, one stride-2 conv each; three stages "
                                              "see a whole 28x28 image", metavar="W,W")
+
+    def _check_adversarial(self) -> None:
+        if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
+            raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
+
+
+GROUPS = (Optimiser, Schedule, Noise, Augment, Adversarial)
+
+
+@flat_config
+class TrainConfig(Optimiser, Schedule, Noise, Augment, Adversarial):
+    """Every option of the one training loop: its own (batch, validation, seed, device, checkpoints, precision,
+    averaging, compilation) and those of its groups (``Optimiser``, ``Schedule``, ``Noise``, ``Augment``,
+    ``Adversarial``), each group declared and checked once. The fields stay flat, in ``FIELDS``' order: the keys
+    of a run's config.json "train" object, of a TOML file's [train] table and the order of ``aekit train``'s
+    options."""
+
+    FIELDS = ("epochs", "batch_size", "optimizer", "lr", "betas", "eps", "weight_decay", "schedule", "warmup",
+              "final_lr", "val_fraction", "patience", "grad_clip", "seed", "device", "checkpoint_every", "noise",
+              "noise_strength", "augment_rotate", "augment_scale", "augment_shift", "augment_elastic", "augment_p",
+              "adversarial", "adv_loss", "adv_start", "disc_lr", "disc_channels", "balance", "precision",
+              "channels_last", "ema", "compile", "time_limit")
+
+    batch_size: int = _option(32, "global batch size")  # split across processes under torchrun
+    val_fraction: float = _option(0.0, "held-out share for validation")  # of the training data
+    patience: int = _option(0, "early-stopping patience in epochs, needs `val_fraction`")  # 0: off
+    seed: int = _option(0, "random seed")  # seeds data order, initialisation and any sampling
+    device: str = _option("auto", "auto, cpu, cuda, cuda:N or mps")
+    checkpoint_every: int = _option(0, "also checkpoint every N steps", zero="epoch ends")
     balance: str = ""  # name of an integer side tensor (e.g. "domain"): every batch draws equally from its values
     # bf16: forward passes under bfloat16 autocast; weights, optimiser and loss stay fp32
     precision: str = _option("fp32", "bf16: bfloat16 autocast forward", choices=PRECISIONS)
@@ -106,9 +194,6 @@ class TrainConfig:
     # compile: PyTorch's Inductor (on the CPU it needs a C++ compiler); its compile time counts as training time
     compile: bool = _option(False, "torch.compile the forward pass: faster steps after a compile of tens of "
                             "seconds")
-    # time_limit: warm-up and decay follow the elapsed share of the time instead of the step count
-    time_limit: float = _option(0.0, "stop after this many seconds of training, the schedule following the clock; "
-                                "`epochs` is then a cap", zero="off")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # values from TOML/JSON: a wrong type gets a clear message, not a crash later
@@ -119,41 +204,25 @@ class TrainConfig:
         numbers.update({f"betas[{i}]": b for i, b in enumerate(self.betas)})
         if bad := [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]:
             raise ValueError(f"{', '.join(bad)} must be finite")
-        self._check_optimisation()
-        check_noise(self.noise, self.noise_strength)
-        check_augment(*self.augmentation())
-        if not 0 <= self.ema < 1:
-            raise ValueError(f"ema must lie in [0, 1), got {self.ema}")
-        if self.time_limit < 0:
-            raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.adversarial < 0 or self.adv_loss not in GAN_LOSSES or self.adv_start < 0 or self.disc_lr <= 0:
-            raise ValueError(f"adversarial weight >= 0, adv_loss in {GAN_LOSSES}, adv_start >= 0 and disc_lr > 0")
-
-    def _check_optimisation(self) -> None:
-        if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
+        if self.batch_size <= 0:
             raise ValueError("epochs, batch_size and lr must be positive")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {tuple(self.betas)}")
-        if self.weight_decay < 0 or self.grad_clip < 0 or self.final_lr < 0:
-            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not 0 <= self.val_fraction < 1 or not 0 <= self.warmup < 1:
+        self._check_schedule()
+        self._check_optimiser()
+        if not 0 <= self.val_fraction < 1:
             raise ValueError("val_fraction and warmup must lie in [0, 1)")
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
+        self._check_noise()
+        self._check_augment()
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must lie in [0, 1), got {self.ema}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        self._check_adversarial()
 
-    def augmentation(self) -> tuple[float, float, float, float, float]:
-        """(rotate, scale, shift, elastic, p): the arguments of ``aekit.training.augment.augment``."""
-        return self.augment_rotate, self.augment_scale, self.augment_shift, self.augment_elastic, self.augment_p
-
-    def augments(self) -> bool:
-        """Whether training distorts its images at all."""
-        return active(*self.augmentation())
+    def group(self, kind: type) -> dict:
+        """The values of one group's fields, e.g. ``cfg.group(Optimiser)`` -> {"optimizer": ..., "lr": ...}."""
+        return {name: getattr(self, name) for name in inspect.get_annotations(kind)}
 
 
 def train_config_from_dict(data: dict) -> TrainConfig:
