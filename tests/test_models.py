@@ -527,7 +527,7 @@ def test_vae_critic_sees_reconstructions_and_prior_samples():
 
 @pytest.mark.parametrize("name", ["dense", "conv"])
 def test_critic_samples_adds_decoded_batch_gaussian_codes(name):
-    from aekit.models.base import batch_gaussian_codes
+    from aekit.models.code_terms import batch_gaussian_codes
 
     model = build_model(name, input_shape=(1, 12, 12), code_size=4, critic_samples=True)
     x = torch.rand(6, 1, 12, 12)

@@ -90,7 +90,7 @@ class AutoencoderConfig:
 
 
 class CodeTerms:
-    """Terms a deterministic autoencoder's loss can add on its code (``base.code_penalty``, ``neighbors.py``), and
+    """Terms a deterministic autoencoder's loss can add on its code (``aekit.models.code_terms``), and
     the critic's extra samples (``base.Autoencoder.critic_pairs``): a sparse or neighbour-preserving autoencoder is a
     setting, not a class."""
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import torch
 
 from aekit.models import backbone
-from aekit.models.base import Autoencoder, numel
+from aekit.models.base import numel
 from aekit.models.blocks import kaiming_init_, stage_sizes
+from aekit.models.code_terms import CodeTermsAutoencoder
 from aekit.models.configs import ConvConfig
 
 
-class ConvAutoencoder(Autoencoder):
+class ConvAutoencoder(CodeTermsAutoencoder):
     """x (B, C, H, W) -> conv stages -> (B, c, h, w) -> code -> (B, c, h, w) -> transposed conv stages -> logits."""
 
     def __init__(self, config: ConvConfig):

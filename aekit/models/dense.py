@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from aekit.models.base import Autoencoder, glorot_init_, numel
+from aekit.models.base import glorot_init_, numel
 from aekit.models.blocks import mlp
+from aekit.models.code_terms import CodeTermsAutoencoder
 from aekit.models.configs import DenseConfig
 
 
-class DenseAutoencoder(Autoencoder):
+class DenseAutoencoder(CodeTermsAutoencoder):
     """x (B, *input_shape) -> flatten -> hidden... -> code (B, code_size) -> ...hidden -> logits (B, *input_shape)."""
 
     def __init__(self, config: DenseConfig):
