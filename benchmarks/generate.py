@@ -22,10 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, machine, update_section, write_result  # noqa: E402
 
+from aekit.apps.features import feature_net, fid_against_test, fid_floor  # noqa: E402
 from aekit.apps.generate import sample_images  # noqa: E402
 from aekit.apps.samplers import grid  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
-from aekit.metrics.fid import feature_net, fid_against_test, fid_floor  # noqa: E402
 from aekit.runs.lifecycle import resolve_settings  # noqa: E402
 from aekit.runs.provenance import save_png  # noqa: E402
 from aekit.runs.train import create_run  # noqa: E402

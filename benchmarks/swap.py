@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, machine, update_section, write_result  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
+from aekit.apps.features import feature_net, train_feature_net  # noqa: E402
 from aekit.apps.swap import decode_all, train_swap  # noqa: E402
 from aekit.data import Normalizer, load_dataset  # noqa: E402
 from aekit.data.dataset import IMAGE, Dataset  # noqa: E402
-from aekit.metrics.fid import feature_net, train_feature_net  # noqa: E402
 from aekit.metrics.reconstruction import auroc  # noqa: E402
 from aekit.runs.provenance import make_mark, read_mark, save_png  # noqa: E402
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from aekit.apps import features as fidmod
 from aekit.data import load_dataset
 from aekit.errors import AekitError
-from aekit.metrics import fid as fidmod
 from aekit.metrics.reconstruction import reconstruction_metrics, ssim, ssim_window_size
 
 # ---------------------------------------------------------------- SSIM
@@ -185,7 +185,7 @@ def test_fid_real_below_noise_and_floor(cache, digits):
 def test_corrupt_cache_is_retrained(cache, digits, caplog):
     path = fidmod.cache_path("digits", 0)
     path.write_bytes(b"not a safetensors file")
-    with caplog.at_level(logging.WARNING, logger="aekit.metrics.fid"):
+    with caplog.at_level(logging.WARNING, logger="aekit.apps.features"):
         net = fidmod.feature_net("digits")
     assert "deleting it and training again" in caplog.text
     assert net.features(digits.x_test[:2]).shape == (2, 128)

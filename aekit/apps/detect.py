@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aekit.apps.features import FeatureNet, train_feature_net
 from aekit.apps.inputs import expand_inputs, read_model_image
 from aekit.data.dataset import IMAGE, Dataset, split
 from aekit.errors import AekitError
-from aekit.metrics.fid import FeatureNet, train_feature_net
 from aekit.metrics.reconstruction import auroc, reconstruct
 from aekit.models.base import check_input_shape
 from aekit.runs.detector import prepare_detector_dir, read_detector, write_detector
