@@ -11,8 +11,7 @@
 Names are imported on first use, so that ``import aekit`` (and ``aekit --help``) does not load PyTorch.
 """
 
-from importlib import import_module
-
+from aekit._lazy import lazy_exports
 from aekit._version import __version__
 
 _EXPORTS = {  # public name -> the module that defines it
@@ -27,14 +26,4 @@ _EXPORTS = {  # public name -> the module that defines it
 
 __all__ = [*_EXPORTS, "__version__"]
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'aekit' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -4,7 +4,7 @@ The configs (``aekit.models.configs``) import no torch; the names below load the
 use, so that reading or validating a config does not.
 """
 
-from importlib import import_module
+from aekit._lazy import lazy_exports
 
 _EXPORTS = {  # public name -> the module that defines it
     "MODELS": "aekit.models.registry", "MAX_PARAMETERS": "aekit.models.registry",
@@ -19,14 +19,4 @@ _EXPORTS = {  # public name -> the module that defines it
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name]), name)
-        globals()[name] = value  # later lookups skip this function
-        return value
-    raise AttributeError(f"module 'aekit.models' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

@@ -4,12 +4,8 @@
 light for the command line's help.
 """
 
-from importlib import import_module
+from aekit._lazy import lazy_exports
 
 _EXPORTS = {"Run": "aekit.runs.run", "RunConfig": "aekit.runs.config"}
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'aekit.runs' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
