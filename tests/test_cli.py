@@ -296,7 +296,7 @@ def test_text_options_are_parsed_by_the_cli_and_toml_sizes_by_the_library():
 def test_library_messages_name_parameters_and_the_cli_shows_its_options(tmp_path, capsys):
     args = argparse.Namespace(force=False, out=None, grad_clip=0.0)
     assert as_options("x exists; pass `force` to replace it", args) == "x exists; pass --force to replace it"
-    assert as_options("try a lower `lr` or `grad_clip`", args) == "try a lower `lr` or --grad-clip"  # no --lr here
+    assert as_options("try a lower `lr` or `grad_clip`", args) == "try a lower lr or --grad-clip"  # no --lr here
     (tmp_path / "f.png").write_bytes(b"mine")
     with pytest.raises(AekitError, match="f.png exists; pass `force` to replace it$"):  # Python: no flags
         refuse_existing([tmp_path / "f.png"], force=False)

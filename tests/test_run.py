@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import aekit
 from aekit.apps.evaluate import evaluate_run
 from aekit.cli import main
 from aekit.errors import AekitError
@@ -74,3 +75,15 @@ def test_opening_something_that_is_not_a_run_is_one_clear_error(tmp_path):
     (tmp_path / "config.json").write_text('{"model": "nope", "config": {}}')
     with pytest.raises(AekitError, match="unknown model 'nope'"):
         Run.open(tmp_path)
+
+
+def test_a_damaged_data_entry_is_one_error_line_for_every_command(old_run, capsys):
+    cfg = json.loads((old_run / "config.json").read_text())
+    cfg["data"]["image_size"] = 5  # hand-edited: not a pair
+    (old_run / "config.json").write_text(json.dumps(cfg))
+    for argv in (["eval", str(old_run)], ["generate", str(old_run), "-n", "2"], ["reconstruct", str(old_run)]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("aekit: error:") and "data image_size 5" in err and err.count("\n") == 1, err
+    with pytest.raises(AekitError, match="data image_size 5"):
+        aekit.load(old_run)

@@ -12,7 +12,8 @@ from aekit import TrainConfig, storage, train
 from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.runs import files as ckpt
-from aekit.training.loop import TrainingDiverged, learning_rate
+from aekit.training.loop import TrainingDiverged
+from aekit.training.recipe import learning_rate
 
 
 def _model(seed=0, shape=(1, 28, 28)):
@@ -73,7 +74,7 @@ def test_validation_and_early_stopping_keep_the_best_weights(small_x, tmp_path):
     best = min(range(len(vals)), key=vals.__getitem__)
     assert len(vals) - 1 - best == 2  # stopped `patience` epochs after the best one
     saved, _ = ckpt.load_model(tmp_path)
-    from aekit.training.loop import evaluate_loss, split_validation
+    from aekit.training.samples import evaluate_loss, split_validation
 
     _, x_val = split_validation(small_x, 0.25, 0)
     assert evaluate_loss(saved, x_val, torch.device("cpu"))["loss"] == pytest.approx(vals[best], rel=1e-5)
@@ -208,8 +209,8 @@ def test_on_epoch_adds_to_each_record_and_is_not_counted_as_training_time(small_
 def test_denoising_trains_towards_the_clean_target(small_x):
     torch.manual_seed(0)
     model = _model()
-    from aekit.training.loop import evaluate_loss
     from aekit.training.noise import corrupt
+    from aekit.training.samples import evaluate_loss
 
     noisy_val = corrupt(small_x[:128], "gaussian", 0.5, torch.Generator().manual_seed(5))
     before = ((model(noisy_val)["x_hat"] - small_x[:128]) ** 2).mean().item()
@@ -241,7 +242,7 @@ def test_adversarial_decoder_trains_saves_and_resumes_identically(small_x, tmp_p
 
 
 def test_epoch_order_balances_groups_of_any_size():
-    from aekit.training.loop import epoch_order
+    from aekit.training.samples import epoch_order
 
     groups = torch.tensor([0] * 90 + [1] * 10)
     order = epoch_order(100, 0, 0, groups)
@@ -318,7 +319,7 @@ def test_ema_becomes_the_trained_model_without_changing_the_training_path(small_
         assert torch.equal(saved[k], v), k  # model.safetensors holds the average
         assert torch.equal(tensors["ema.module." + k], v), k
     # validation ran on the average: its loss is that of the returned weights
-    from aekit.training.loop import evaluate_loss, split_validation
+    from aekit.training.samples import evaluate_loss, split_validation
 
     _, x_val = split_validation(small_x, 0.25, 0)
     assert evaluate_loss(averaged, x_val, torch.device("cpu"))["loss"] == pytest.approx(res.history[-1]["val_loss"])

@@ -122,8 +122,8 @@ def _outputs(inputs: list[Path], out: Path, force: bool) -> list[Path]:
     return targets
 
 
-def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[list, Run]:
-    """The models of ``runs`` (and the first Run), refused with one line unless every run takes the same inputs the
+def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[list, list[Run]]:
+    """The models of ``runs`` and the opened runs, refused with one line unless every run takes the same inputs the
     same way (input shape and data normalisation)."""
     opened = [as_run(r, device) for r in runs]
     first = opened[0]
@@ -132,7 +132,7 @@ def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[li
                 r.normalizer.to_dict() != first.normalizer.to_dict():
             raise AekitError(f"{r.path} was trained on other data than {first.path} (input shape or normalisation "
                              "differ); an ensemble needs runs for the same data")
-    return [r.model for r in opened], first
+    return [r.model for r in opened], opened
 
 
 def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
@@ -152,13 +152,14 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
     targets = _outputs(paths, out, force)
-    models, run = load_ensemble([run, *ensemble], device)
+    models, opened = load_ensemble([run, *ensemble], device)
+    run = opened[0]
     norm = run.normalizer
     shape = tuple(models[0].config.input_shape)
     _overlap(overlap, shape[1:])  # a bad overlap is refused before anything is read or written
     if any(p.suffix.lower() != ".npy" for p in paths) and norm.kind != "image":
         raise AekitError(f"{run.path} was trained on table data; pass .npy arrays of rows, not images")
-    also = {"ensemble": [as_run(r).fingerprint for r in ensemble]} if ensemble else {}
+    also = {"ensemble": [r.fingerprint for r in opened[1:]]} if ensemble else {}
     mark = make_mark("denoise", run.fingerprint, model=run.name, noise=run.config.train.get("noise", "none"), **also)
     loaded = []  # read and check every input before writing anything
     for p in paths:

@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def as_options(message: str, args: argparse.Namespace) -> str:
     """A library message names the parameters it is about in backticks (`force`); where this command has an
-    option for one, the message names the option instead (--force)."""
-    return re.sub(r"`([a-z]\w*)`", lambda m: flag(m[1]) if hasattr(args, m[1]) else m[0], message)
+    option for one, the message names the option instead (--force); otherwise the bare name."""
+    return re.sub(r"`([a-z]\w*)`", lambda m: flag(m[1]) if hasattr(args, m[1]) else m[1], message)
 
 
 def main(argv: list[str] | None = None) -> int:

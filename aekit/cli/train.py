@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
-from pathlib import Path
 
 from aekit.cli.common import Formatter, add_output, flag, seed_type
 from aekit.cli.text import AUGMENT, parse_augment, parse_sets
@@ -167,8 +166,6 @@ def run(a) -> int:
     else:
         settings = _settings(a)
         out = a.out or f"runs/{settings['preset']}"
-        if a.init and Path(a.init).resolve() == Path(out).resolve():
-            raise AekitError(f"--init {a.init} is the run being written; use --resume to continue it")
         trained = create_run(settings, out, force=a.force, progress=a.progress, init=a.init)
     if trained is None:  # a non-zero rank under torchrun: rank 0 reports
         return 0

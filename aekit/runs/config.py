@@ -57,10 +57,14 @@ class DataInfo:
 
     @classmethod
     def from_dict(cls, d: dict, where: str | Path) -> DataInfo:
+        """From a config.json "data" object; a value of the wrong kind is one ``AekitError`` naming it."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        values = {k: v for k, v in d.items() if k in known}
+        values = {k: v for k, v in d.items() if k in known and v is not None}
+        for key, ok in _DATA_CHECKS.items():
+            if key in values and not ok(values[key]):
+                raise AekitError(f"{where}: data {key} {values[key]!r} is not what aekit writes there")
         for key in ("image_size", "patches"):
-            if values.get(key) is not None:
+            if key in values:
                 values[key] = tuple(values[key])
         values["domains"] = _domains(d.get("domains"), where) if "domains" in d else ()
         return cls(**values, extra={k: v for k, v in d.items() if k not in known})
@@ -78,6 +82,19 @@ class DataInfo:
         """``aekit.data.load_dataset``'s keyword arguments that read the data as the run did."""
         return {"image_size": self.image_size, "test_fraction": self.test_fraction, "patches": self.patches,
                 "patches_per_image": self.patches_per_image}
+
+
+def _size(value) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(type(v) is int and v > 0 for v in value)
+
+
+_DATA_CHECKS = {  # how each typed "data" value must look (None is always allowed: "not set")
+    "source": lambda v: isinstance(v, str), "origin": lambda v: isinstance(v, str),
+    "kind": lambda v: v in ("image", "table"), "image_size": _size, "patches": _size,
+    "test_fraction": lambda v: type(v) in (int, float) and 0 < v < 1,
+    "patches_per_image": lambda v: type(v) is int and v > 0,
+    "normalizer": lambda v: isinstance(v, dict), "init": lambda v: isinstance(v, dict),
+}
 
 
 def _domains(listed, where) -> tuple[Domain, ...]:

@@ -36,6 +36,14 @@ def load_domains(domains: dict[str, str], image_size=None, test_fraction: float 
     return out
 
 
+def run_datasets(info) -> dict[str, Dataset]:
+    """The data a run trains on, read as its ``DataInfo`` says: {identity: dataset} for a swap run, else
+    {"": the dataset}."""
+    if info.domains:
+        return load_domains({d.name: d.source for d in info.domains}, info.image_size, info.test_fraction)
+    return {"": load_dataset(info.source, **info.loader_options())}
+
+
 def domain_arrays(datasets: dict[str, Dataset], norm: Normalizer, split: str = "train",
                   limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Every domain's images of one split in model space, stacked, and each image's domain index (N,)."""

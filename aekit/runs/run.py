@@ -22,7 +22,7 @@ from aekit.models import Autoencoder
 from aekit.models.inference import in_batches
 from aekit.runs import files
 from aekit.runs.config import RunConfig
-from aekit.runs.datasets import load_domains
+from aekit.runs.datasets import run_datasets
 from aekit.training.devices import pick_device
 
 
@@ -102,8 +102,7 @@ class Run:
         """A swap run's datasets, one per identity, as it was trained on them."""
         if not self.domains:
             raise AekitError(f"{self.path} is not a swap run (train one with aekit swap-train)")
-        info = self.config.data
-        return load_domains({d.name: d.source for d in info.domains}, info.image_size, info.test_fraction)
+        return run_datasets(self.config.data)
 
     def encode(self, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """Codes of model-space inputs ``x`` (N, *input_shape), in batches, on the CPU."""

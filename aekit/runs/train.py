@@ -9,13 +9,13 @@ from pathlib import Path
 
 import torch
 
-from aekit.data import Dataset, Normalizer, load_dataset, sample_shape
+from aekit.data import Dataset, Normalizer, sample_shape
 from aekit.data.dataset import IMAGE
 from aekit.errors import AekitError
 from aekit.models import Autoencoder, build_model
 from aekit.runs import files
 from aekit.runs.config import DataInfo, Domain, RunConfig
-from aekit.runs.datasets import domain_arrays, load_domains
+from aekit.runs.datasets import domain_arrays, run_datasets
 from aekit.runs.run import Run, read_config
 from aekit.runs.writer import train
 from aekit.training.config import TrainConfig, train_config_from_dict
@@ -30,13 +30,6 @@ def _recipe(options: dict, where: str = "training option") -> TrainConfig:
         return train_config_from_dict(options)
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad {where}: {e}") from None
-
-
-def _datasets(info: DataInfo) -> dict[str, Dataset]:
-    """The data a run trains on: {identity: dataset} for a swap run, else {"": the dataset}."""
-    if info.domains:
-        return load_domains({d.name: d.source for d in info.domains}, info.image_size, info.test_fraction)
-    return {"": load_dataset(info.source, **info.loader_options())}
 
 
 def _model_space(datasets: dict[str, Dataset], norm: Normalizer, info: DataInfo) -> tuple[torch.Tensor, dict]:
@@ -88,7 +81,7 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     if main:
         files.check_run_dir(out, force=force)
     info = _settings_data(settings)
-    datasets = _datasets(info)
+    datasets = run_datasets(info)
     first = next(iter(datasets.values()))
     torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
     if init is not None:
@@ -122,8 +115,9 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Run | None:
     if not config.data.domains and (not config.data.source or config.data.source == "array"):
         raise AekitError(f"{run} was trained from an in-memory array; resume it from Python")
     cfg = _recipe(config.train, f"training config in {run / files.CONFIG}")
-    datasets = _datasets(config.data)
+    datasets = run_datasets(config.data)
     x, side = _model_space(datasets, config.normalizer(), config.data)
-    model = files.build_from_config(files.read_run_config(run), run / files.CONFIG, weights=run / files.STATE)
+    model = files.build_from_config({"model": config.model, "config": config.config}, run / files.CONFIG,
+                                    weights=run / files.STATE)  # bounded by the checkpoint before allocating
     train(model, x, cfg, run, data_info=config.data.to_dict(), resume=True, progress=progress, side=side)
     return Run.open(run) if _is_main_process() else None

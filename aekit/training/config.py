@@ -80,11 +80,11 @@ class Optimiser:
 
     def _check_optimiser(self) -> None:
         if self.lr <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
+            raise ValueError(f"lr must be positive, got {self.lr}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {tuple(self.betas)}")
         if self.weight_decay < 0 or self.grad_clip < 0:
-            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
+            raise ValueError("weight_decay and grad_clip must be >= 0")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
 
@@ -102,13 +102,13 @@ class Schedule:
 
     def _check_schedule(self) -> None:
         if self.epochs <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
         if self.final_lr < 0:
-            raise ValueError("weight_decay, grad_clip and final_lr must be >= 0")
+            raise ValueError(f"final_lr must be >= 0, got {self.final_lr}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not 0 <= self.warmup < 1:
-            raise ValueError("val_fraction and warmup must lie in [0, 1)")
+            raise ValueError(f"warmup must lie in [0, 1), got {self.warmup}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
 
@@ -205,11 +205,11 @@ class TrainConfig(Optimiser, Schedule, Noise, Augment, Adversarial):
         if bad := [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]:
             raise ValueError(f"{', '.join(bad)} must be finite")
         if self.batch_size <= 0:
-            raise ValueError("epochs, batch_size and lr must be positive")
+            raise ValueError(f"batch_size must be positive, got {self.batch_size}")
         self._check_schedule()
         self._check_optimiser()
         if not 0 <= self.val_fraction < 1:
-            raise ValueError("val_fraction and warmup must lie in [0, 1)")
+            raise ValueError(f"val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.patience and not self.val_fraction:
             raise ValueError("early stopping (patience) needs a validation split (val_fraction > 0)")
         self._check_noise()

@@ -28,11 +28,11 @@ def pick_device(name: str = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise AekitError(f"device {name!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AekitError("device cuda asked for, but PyTorch sees no CUDA GPU")
+        raise AekitError("`device` cuda asked for, but PyTorch sees no CUDA GPU")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise AekitError(f"device {name}: PyTorch sees only {torch.cuda.device_count()} CUDA GPU(s)")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise AekitError("device mps asked for, but this PyTorch has no MPS support here")
+        raise AekitError("`device` mps asked for, but this PyTorch has no MPS support here")
     return dev
 
 

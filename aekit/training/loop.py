@@ -47,12 +47,12 @@ from aekit.models import Autoencoder
 from aekit.storage import load_tensors
 from aekit.training.adversarial import Adversary
 from aekit.training.augment import augment
-from aekit.training.config import TrainConfig, train_config_from_dict  # noqa: F401 (re-exported)
-from aekit.training.devices import CompileErrors, Dist, check_memory, check_replicas_agree, setup, wrap  # noqa: F401
+from aekit.training.config import TrainConfig
+from aekit.training.devices import CompileErrors, Dist, check_memory, check_replicas_agree, setup, wrap
 from aekit.training.ema import WeightAverage
 from aekit.training.noise import corrupt
-from aekit.training.recipe import learning_rate, make_optimizer  # noqa: F401 (re-exported)
-from aekit.training.samples import Rows, check_side, epoch_order, evaluate_loss, split_rows, split_validation  # noqa: F401 (re-exported)
+from aekit.training.recipe import learning_rate, make_optimizer
+from aekit.training.samples import Rows, evaluate_loss, split_rows
 from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
