@@ -441,3 +441,14 @@ def test_damaged_side_files_are_reported_not_crashed_on(trained, tmp_path, capsy
     (tmp_path / "c.npy.provenance.json").write_bytes(b"\xff\xfe\x00")
     assert main(["inspect", str(codes)]) == 1
     assert "corrupt" in _err_line(capsys)
+
+
+def test_log_warnings_name_the_commands_options_too(caplog):
+    import logging
+
+    from aekit.cli.app import _Options
+
+    record = logging.LogRecord("aekit.apps.evaluate", logging.WARNING, __file__, 1,
+                               "try more `epochs`, kl_warmup=0.2, or a lower `lr` (%d)", (3,), None)
+    assert _Options(argparse.Namespace(epochs=None, lr=None)).filter(record)
+    assert record.getMessage() == "try more --epochs, kl_warmup=0.2, or a lower --lr (3)"

@@ -54,6 +54,6 @@ def finish_run(run: Run | str | Path) -> str:
     active = metrics.get("active_dims")
     if active is not None and active < max(1, metrics["code_size"] // 4):
         log.warning("warning: only %d of %d code dimensions are active: the decoder ignores most of the code "
-                    "(posterior collapse, or training too short); try more epochs, kl_warmup=0.2, free_bits=0.25 "
-                    "or a lower lr", active, metrics["code_size"])
+                    "(posterior collapse, or training too short); try more `epochs`, the model options kl_warmup=0.2 "
+                    "or free_bits=0.25, or a lower `lr`", active, metrics["code_size"])
     return ", ".join(parts) + f"\nfigure: {fig}"

@@ -37,10 +37,25 @@ def as_options(message: str, args: argparse.Namespace) -> str:
     return re.sub(r"`([a-z]\w*)`", lambda m: flag(m[1]) if hasattr(args, m[1]) else m[1], message)
 
 
+class _Options(logging.Filter):
+    """Log records, like errors, name this command's options instead of the library's parameters."""
+
+    def __init__(self, args: argparse.Namespace):
+        super().__init__()
+        self.args = args
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "`" in record.msg:
+            record.msg = as_options(record.msg, self.args)
+        return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call this directly)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="aekit: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.filters = [f for f in handler.filters if not isinstance(f, _Options)] + [_Options(args)]
     try:
         return args.handler(args)
     except AekitError as e:
