@@ -38,7 +38,7 @@ import aekit  # noqa: E402
 from aekit.apps.compress import compress_images, open_codec  # noqa: E402
 from aekit.cli.text import parse_sets  # noqa: E402
 from aekit.runs import files as ckpt  # noqa: E402
-from aekit.runs.lifecycle import resolve_settings  # noqa: E402
+from aekit.runs.settings import resolve_settings  # noqa: E402
 from aekit.runs.train import create_run  # noqa: E402
 
 LOSSLESS_PSNR = 99.0

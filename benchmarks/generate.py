@@ -26,8 +26,8 @@ from aekit.apps.features import feature_net, fid_against_test, fid_floor  # noqa
 from aekit.apps.generate import sample_images  # noqa: E402
 from aekit.apps.samplers import grid  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
-from aekit.runs.lifecycle import resolve_settings  # noqa: E402
 from aekit.runs.provenance import save_png  # noqa: E402
+from aekit.runs.settings import resolve_settings  # noqa: E402
 from aekit.runs.train import create_run  # noqa: E402
 
 # name -> (model, config, sampler, adversarial weight). Where the model generates from codes it draws (the VAE's prior,

@@ -20,9 +20,9 @@ from aekit.cli.text import parse_augment, parse_domains, parse_sets
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, refuse_existing
 from aekit.runs import files as ckpt
-from aekit.runs.lifecycle import resolve_settings
 from aekit.runs.options import size_value, widths_value
 from aekit.runs.provenance import read_mark
+from aekit.runs.settings import resolve_settings
 
 FAST = ["--epochs", "1", "--batch-size", "64", "--no-progress"]
 

@@ -144,10 +144,10 @@ def _train_options(a) -> dict:
 
 def _settings(a) -> dict:
     """The new run's settings: the preset, then --config, then the options given."""
-    from aekit.runs import lifecycle as runs
+    from aekit.runs.settings import resolve_settings
 
     model = {k: getattr(a, k) for k in _MODEL_OPTIONS} | {"hidden": widths_value(a.hidden, "--hidden")}
-    settings = runs.resolve_settings(
+    settings = resolve_settings(
         preset=a.preset, config_file=a.config, dataset=a.dataset, data=a.data,
         image_size=size_value(a.image_size, "--image-size"), test_fraction=a.test_fraction,
         patches=size_value(a.patches, "--patches"), patches_per_image=a.patches_per_image, model=a.model,

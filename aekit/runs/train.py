@@ -68,7 +68,7 @@ def _settings_data(settings: dict) -> DataInfo:
 
 def create_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None,
                init: str | Path | None = None) -> Run | None:
-    """Train the model ``settings`` describe (``aekit.runs.lifecycle.resolve_settings``; with ``domains`` =
+    """Train the model ``settings`` describe (``aekit.runs.settings.resolve_settings``; with ``domains`` =
     {name: source}, a swap run) into run folder ``out``; returns the Run (None on ranks other than 0).
 
     With ``init`` (a run folder) the model is that run's trained model instead, fine-tuned on this data with
