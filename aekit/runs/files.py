@@ -184,11 +184,13 @@ def build_from_config(cfg: dict, where: str | Path = "config", weights: Path | N
         raise AekitError(f"{where}: bad model config ({e})") from None
 
 
-def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[Autoencoder, dict]:
-    """The ready model (eval mode) of a run folder, and its config; never unpickles."""
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu",
+               cfg: dict | None = None) -> tuple[Autoencoder, dict]:
+    """The ready model (eval mode) of a run folder, and its config (``cfg``, if already read and checked, is not
+    read again); never unpickles."""
     run_dir = Path(run_dir)
     device = pick_device(device) if isinstance(device, str) else device  # a bad name: one clear error, first
-    cfg = read_run_config(run_dir)
+    cfg = cfg if cfg is not None else read_run_config(run_dir)
     model = build_from_config(cfg, run_dir / CONFIG, weights=run_dir / WEIGHTS)
     tensors, _ = load_tensors(run_dir / WEIGHTS)
     load_state_dict_checked(model, tensors, run_dir / WEIGHTS)

@@ -67,11 +67,13 @@ class Run:
     @cached_property
     def model(self) -> Autoencoder:
         """The trained model, in eval mode on the run's device."""
-        model, _ = files.load_model(self.path, self.device)
+        config = {"model": self.config.model, "config": self.config.config}  # config.json is read already
+        model, _ = files.load_model(self.path, self.device, cfg=config)
         return model
 
-    @property
+    @cached_property
     def normalizer(self) -> Normalizer:
+        """How raw data maps into the model's space and back."""
         return self.config.normalizer()
 
     @cached_property
