@@ -25,8 +25,11 @@ def machine() -> dict:
 
 
 def argv_text(argv: list[str] | None) -> str:
-    """The benchmark's arguments as a shell would need them typed (JSON arguments quoted)."""
-    return shlex.join(argv if argv is not None else sys.argv[1:])
+    """The benchmark's arguments as a shell would need them typed (JSON arguments quoted); an absolute path is
+    recorded by its name (a run folder ``/somewhere/runs/conv`` as ``conv``): results say which run, not where it
+    lay on the machine that measured it."""
+    args = argv if argv is not None else sys.argv[1:]
+    return shlex.join(Path(a).name if Path(a).is_absolute() else a for a in args)
 
 
 def write_result(name: str, result: dict) -> Path:

@@ -4,8 +4,8 @@ For each digit d: fit on the training images of d only (about 6,000), score the 
 AUROC of "d" against "not d" (higher score_samples = more normal). The baselines take flattened pixels in [0, 1]:
 IsolationForest with its defaults; OneClassSVM (RBF, nu 0.1) at several gammas and PCA reconstruction error at
 several numbers of components, each reported at the setting with the best mean AUROC over the ten digits. That
-choice is made on the test set and so favours the baselines (the issue asks for PCA "given its best number of
-components"); aekit gets no such choice. For reference the script also scores PCA's reconstructions with the SSIM
+choice is made on the test set and so favours the baselines (PCA at its best number of components, as a user
+tuning it would pick); aekit gets no such choice. For reference the script also scores PCA's reconstructions with the SSIM
 error aekit uses ("pca+ssim"), to show how much of the gain comes from the error measure alone.
 
     python benchmarks/anomaly.py [--epochs 20] [--pca 8,16,32,64] [--gammas 2,4,8] [--digits 0,...,9]

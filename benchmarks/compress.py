@@ -210,7 +210,7 @@ def main(argv=None) -> dict:
         train_seconds = time.perf_counter() - t0
     tcfg = ckpt.read_run_config(run).get("train") or {}
     done = len(ckpt.read_metrics(run))  # one row per finished epoch (fewer than asked when the time limit hit)
-    result = {"n_test": len(images), "run": str(run),
+    result = {"n_test": len(images), "run": run.name,
               "train": f"{done} epochs" + (f" (time limit {tcfg['time_limit']:.0f} s)" if tcfg.get("time_limit") else "")
               + (f", {train_seconds:.0f} s on {args.device}" if train_seconds else ", trained earlier")}
     codecs = [] if args.no_baselines else [k for k in SETTINGS if k != "avif" or features.check("avif")]

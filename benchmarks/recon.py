@@ -41,7 +41,7 @@ MODELS = {
 }
 
 
-# Conv at code 32, the headline figure (issue 3: <= 0.0020 test MSE in <= 10 min of training on 2 CPU cores): the
+# Conv at code 32, the headline figure (target: <= 0.0020 test MSE in <= 10 min of training on 2 CPU cores): the
 # `conv` preset's model and recipe (its probes are noted there); --headline-seconds runs it against the clock.
 _PRESET = get_preset("conv")
 HEADLINE = {"model": _PRESET["model"], "config": _PRESET["config"],

@@ -1,5 +1,5 @@
 """The recon headline model trained longer: MNIST test MSE at code 32 against the training budget, to learn what the
-architecture reaches with more compute than 10 CPU minutes (issue 3's target: <= 0.0020).
+architecture reaches with more compute than 10 CPU minutes (the headline's target: <= 0.0020).
 
 Each budget is a full run with its own cosine schedule (the headline model and recipe of ``recon.py``); the test MSE
 is also logged after every epoch. Budgets run in ascending order and are skipped when the time they would take (from

@@ -106,3 +106,27 @@ def test_every_app_entry_point_takes_a_run():
                 assert "Run" in str(params[0].annotation), f"{module.__name__}.{name} takes run as {params[0].annotation}"
                 checked += 1
     assert checked >= 15
+
+
+MACHINE_PATH = re.compile(r"/(tmp|root|home)/")
+
+
+def _machine_paths(files: list[Path]) -> list[str]:
+    found = []
+    for path in files:
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, OSError):
+            continue  # binary files (weights, figures) hold no paths to read
+        found += [f"{path}:{n}" for n, line in enumerate(text.splitlines(), 1) if MACHINE_PATH.search(line)]
+    return found
+
+
+def test_no_committed_file_names_a_machine_path(tmp_path):
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    assert _machine_paths([REPO / f for f in tracked.stdout.splitlines()]) == []
+    planted = tmp_path / "result.json"
+    planted.write_text('{"run": "/' + 'tmp/s4/cmp"}\n')  # split so that this file holds no such path itself
+    assert _machine_paths([planted]) == [f"{planted}:1"]
