@@ -65,6 +65,7 @@ class Model:
         self.data_info = data_info or {}
         self.device = torch.device(device)
         self.history: list[dict] = []
+        self.train_options: dict = {}  # the last fit's TrainConfig, recorded by save
         self._pending_config = config  # used when the input shape is only known at the first fit
 
     @property
@@ -148,6 +149,7 @@ class Model:
             result = train(self.net, xt, cfg, run_dir, data_info=self.data_info,
                            progress=None if auto else bool(verbose))
         self.history.extend(result.history)
+        self.train_options = dataclasses.asdict(cfg)
         self.net.eval()
         return result
 
@@ -208,7 +210,7 @@ class Model:
             ckpt.refuse_run_files(path, "pass force=True to replace it")
         path.mkdir(parents=True, exist_ok=True)
         data = {**self.data_info, "normalizer": self.normalizer.to_dict() if self.normalizer else None}
-        ckpt.save_model(path, self.net, ckpt.run_config(self.net, data))
+        ckpt.save_model(path, self.net, ckpt.run_config(self.net, data, self.train_options))
         return path
 
     def __repr__(self) -> str:

@@ -31,6 +31,8 @@ def test_keras_like_flow_on_flattened_floats(mnist, tmp_path):
     ae.save(tmp_path / "run")
     again = aekit.load(tmp_path / "run")
     assert np.array_equal(again.encode(x_test), codes)
+    recipe = aekit.Run.open(tmp_path / "run").config.train  # the saved run says how it was trained
+    assert recipe["epochs"] == 2 and recipe["batch_size"] == 64 and recipe["lr"] == 1e-3
     with pytest.raises(aekit.AekitError, match="already holds a run"):
         ae.save(tmp_path / "run")
 

@@ -10,8 +10,8 @@ An image file of another size than the model's goes through it in overlapping ti
 patches (``aekit train --patches HxW``, ``aekit.data.patches``) cleans whole images. Arrays must hold samples of the model's size.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
-mean of their outputs, closer to the clean image than either alone as far as their errors differ (issue 4's
-benchmark, BENCHMARKS.md denoise-ensemble: 21.82 and 21.91 dB alone, 21.94 averaged; errors ~96% correlated).
+mean of their outputs, closer to the clean image than either alone as far as their errors differ (on MNIST at
+Gaussian noise 0.5: 21.82 and 21.91 dB alone, 21.94 averaged; the two runs' errors are about 96% correlated).
 """
 
 from __future__ import annotations

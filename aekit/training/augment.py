@@ -2,9 +2,9 @@
 
 Used by the trainer before any denoising noise, so the distorted clean image is the target and the noise is added
 on top of it: a model sees new images instead of the same ones again (Simard et al. 2003 for the distortions).
-Measured, not assumed: for the MNIST Gaussian denoiser these distortions cost 0.12 dB on test digits (BENCHMARKS.md,
-denoise notes, session 14), since MNIST's test digits are as size-normalised and centred as its training digits;
-they are for data whose test images vary in pose more than its training images do.
+For the MNIST Gaussian denoiser these distortions cost 0.12 dB on test digits, since MNIST's test digits are as
+size-normalised and centred as its training digits: they are for data whose test images vary in pose more than its
+training images do.
 
 - rotate: angle drawn uniformly from [-rotate, rotate] degrees;
 - scale: zoom drawn uniformly from [1 - scale, 1 + scale];
