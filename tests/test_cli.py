@@ -258,16 +258,21 @@ def test_help_shows_defaults(capsys):
     assert "--betas" not in out and "--final-lr" not in out and "--balance" not in out  # not options
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["train", "--help"], ["every", "--help"]])
 def test_help_loads_neither_torch_nor_scikit_learn(argv):
     code = ("import contextlib, io, sys\n"
             "from aekit.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try:\n"
-            f"        main({argv!r})\n"
-            "    except SystemExit:\n"
-            "        pass\n"
-            "assert 'COMMAND' in out.getvalue() or '--epochs' in out.getvalue(), out.getvalue()\n"
+            "from aekit.cli.app import build_parser\n"
+            f"argv = {argv!r}\n"
+            "commands = build_parser()._subparsers._group_actions[0].choices if argv[0] == 'every' else [argv[0]]\n"
+            "for command in commands:\n"
+            "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "        try:\n"
+            "            main([command, *argv[1:]] if argv[0] == 'every' else argv)\n"
+            "        except SystemExit:\n"
+            "            pass\n"
+            "    assert 'usage' in out.getvalue() or out.getvalue().startswith('aekit'), out.getvalue()\n"
+            "assert len(commands) >= (15 if argv[0] == 'every' else 1)\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'sklearn'))\n"
             "assert not heavy, heavy\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],

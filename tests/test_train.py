@@ -391,7 +391,8 @@ def test_train_config_is_grouped_but_stays_flat_for_json_toml_and_flags():
     names = [f.name for f in dataclasses.fields(cfg)]
     grouped = [name for group in GROUPS for name in group.__annotations__]
     assert len(grouped) == len(set(grouped)) and set(grouped) < set(names)  # each field in at most one group
-    assert cfg.group(Optimiser)["lr"] == 0.01 and cfg.group(Noise) == {"noise": "gaussian", "noise_strength": 0.5}
+    assert cfg.group(Optimiser)["lr"] == 0.01 and cfg.group(Noise) == {"noise": "gaussian", "noise_strength": 0.5,
+                                                                  "noise_max": 0.0}
     assert cfg.group(Adversarial)["adversarial"] == 0.1 and "epochs" in cfg.group(Schedule)
     assert not TrainConfig().augments() and TrainConfig(augment_rotate=5.0).group(Augment)["augment_rotate"] == 5.0
     assert names[:4] == ["epochs", "batch_size", "optimizer", "lr"] and names[-1] == "time_limit"  # config.json order

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from aekit.apps.inputs import is_image_file, read_image
+from aekit.apps.noise_levels import check_sigma, matched, trained_levels
 from aekit.apps.tiles import apply_tiled, check_overlap
 from aekit.data.normalize import Normalizer
 from aekit.data.npyfile import read_npy
@@ -136,10 +137,14 @@ def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[li
 
 
 def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
-                  device: str = "cpu", ensemble: list[str | Path] = (), overlap: int | None = None) -> list[Path]:
+                  device: str = "cpu", ensemble: list[str | Path] = (), overlap: int | None = None,
+                  sigma: float | None = None) -> list[Path]:
     """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written. With
     ``ensemble`` (more runs for the same data) each result is the mean of every run's output. Image files of another
-    size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile)."""
+    size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile). Each image's
+    noise level is estimated, or is ``sigma`` (in [0, 1] units), and checked against the run's
+    (``aekit.apps.noise_levels``); the output's mark records it."""
+    check_sigma(sigma)
     out = Path(out)
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
@@ -161,7 +166,7 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
         raise AekitError(f"{run.path} was trained on table data; pass .npy arrays of rows, not images")
     also = {"ensemble": [r.fingerprint for r in opened[1:]]} if ensemble else {}
     mark = make_mark("denoise", run.fingerprint, model=run.name, noise=run.config.train.get("noise", "none"), **also)
-    loaded = []  # read and check every input before writing anything
+    loaded, found = [], {}  # read and check every input before writing anything
     for p in paths:
         if p.suffix.lower() == ".npy":
             loaded.append(_as_data_units(read_npy(p), norm, shape, str(p)))
@@ -171,13 +176,14 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
             if img.shape[:2] != shape[1:]:
                 log.info("%s is %dx%d pixels (WxH): denoising it in %dx%d tiles", p, img.shape[1], img.shape[0],
                          shape[2], shape[1])
+            img, found[p] = matched(img, str(p), trained_levels(run), sigma)
             loaded.append((img, True, False))
     make_folder(out)
     written = []
     for src, dst, (x, single, is_float) in zip(paths, targets, loaded):
         y = denoise_array(models, norm, x) if dst.suffix == ".npy" else denoise_image(models, norm, x, overlap)[None]
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
-        m = {**mark, "input": src.name}
+        m = {**mark, "input": src.name, **found.get(src, {})}
         if dst.suffix == ".png":
             written.append(save_png(dst, y[0], m))
         else:

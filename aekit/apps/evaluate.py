@@ -12,6 +12,7 @@ from aekit.data import Dataset
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import active_dims, pca_mse, reconstruct, reconstruction_metrics
 from aekit.runs import files as ckpt
+from aekit.runs.advice import check_result
 from aekit.runs.run import Run, as_run
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def finish_run(run: Run | str | Path) -> str:
     ds = run.dataset()
     metrics = evaluate_run(run, dataset=ds)
     ckpt.write_json(run.path / ckpt.EVAL, metrics)
+    check_result(metrics, run.config.train.get("noise", "none"))
     fig = reconstruction_png(run, force=True, dataset=ds)
     parts = [f"run {run.path}: {ckpt.trained_for(run.history())}"]
     if "test_bce" in metrics:

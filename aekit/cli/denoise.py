@@ -17,6 +17,9 @@ def add_arguments(sub) -> None:
     dn.add_argument("--overlap", type=int, metavar="PIXELS",
                     help="images of another size than the model's go through it in tiles of its size, blended; "
                          "pixels shared by neighbouring tiles (default: half a tile)")
+    dn.add_argument("--sigma", type=float, metavar="S",
+                    help="the images' Gaussian noise level in [0, 1] (25 of 255 is 0.098) instead of estimating it "
+                         "per image; a denoiser of one noise level gets inputs less noisy than that raised to its level")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
     dn.set_defaults(handler=run)
 
@@ -25,6 +28,6 @@ def run(a) -> int:
     from aekit.apps.denoise import denoise_files
 
     for f in denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble,
-                           overlap=a.overlap):
+                           overlap=a.overlap, sigma=a.sigma):
         print(f)
     return 0

@@ -29,6 +29,11 @@ def _read_toml(path: str) -> dict:
         raise AekitError(f"config file {path} is a folder") from None
 
 
+# When a run's length comes from a preset, not from the user, small data trains for at least this many steps:
+# the `seed` preset on MNIST takes 5,625, `fast` 1,407; 43 photos at batch 32 would take 6 in 3 epochs.
+MIN_STEPS = 1000
+
+
 def resolve_settings(preset: str = "seed", config_file: str | None = None, dataset: str | None = None,
                      data: str | None = None, image_size: tuple[int, int] | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,
@@ -53,6 +58,8 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     else:
         path, name = file.get("data"), file.get("dataset") or s["dataset"]
     source = str(Path(path).expanduser().resolve()) if path else name
+    if not source:
+        raise AekitError(f"the {preset} preset is for your own data: pass `data` (a folder of images)")
     given_model = model or file.get("model")
     if given_model and given_model != s["model"]:
         s["config"] = {}  # another model's options would not fit
@@ -62,6 +69,9 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         config["hidden"] = widths_value(config["hidden"], "hidden")
     tr = {**s["train"], **file.get("train", {})}
     tr.update({k: v for k, v in (train_options or {}).items() if v is not None})
+    user = {**file.get("train", {}), **{k: v for k, v in (train_options or {}).items() if v is not None}}
+    if "min_steps" not in user:  # a preset's length was chosen for its own dataset: on small data, a minimum
+        tr["min_steps"] = 0 if "epochs" in user or "time_limit" in user else max(tr.get("min_steps", 0), MIN_STEPS)
     if "disc_channels" in tr:
         tr["disc_channels"] = widths_value(tr["disc_channels"], "disc_channels")
     try:
@@ -72,7 +82,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     per_image = patches_per_image if patches_per_image is not None else file.get("patches_per_image")
     if per_image is not None and (not isinstance(per_image, int) or per_image < 1):
         raise AekitError(f"patches_per_image must be a positive whole number, got {per_image!r}")
-    patch_size = size_value(patches or file.get("patches"), "patches")
+    patch_size = size_value(patches or file.get("patches") or s.get("patches"), "patches")
     if per_image is not None and patch_size is None:
         raise AekitError("`patches_per_image` needs a patch size (`patches`, e.g. 64x64)")
     fraction = file.get("test_fraction", test_fraction)

@@ -14,6 +14,7 @@ from aekit.data.dataset import IMAGE
 from aekit.errors import AekitError
 from aekit.models import Autoencoder, build_model
 from aekit.runs import files
+from aekit.runs.advice import check_fit
 from aekit.runs.config import DataInfo, Domain, RunConfig
 from aekit.runs.datasets import domain_arrays, run_datasets
 from aekit.runs.run import Run, read_config
@@ -89,6 +90,8 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     else:
         model, norm, started = _new_model(settings, info, first), Normalizer.fit(first), None
     x, side = _model_space(datasets, norm, info)
+    if main:
+        check_fit(model, x, cfg.noise)
     data = _described(info, datasets, norm, started)
     # the folder only now, so that bad data or options leave none behind; a failed forced retrain restores the old run
     with files.new_run_dir(out, force=force) if main else contextlib.nullcontext():

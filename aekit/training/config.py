@@ -99,6 +99,8 @@ class Schedule:
     # time_limit: warm-up and decay follow the elapsed share of the time instead of the step count
     time_limit: float = _option(0.0, "stop after this many seconds of training, the schedule following the clock; "
                                 "`epochs` is then a cap", zero="off")
+    # min_steps: small datasets give few steps per epoch; raise epochs until the run takes at least this many
+    min_steps: int = _option(0, "train at least this many optimiser steps: more epochs on small data", zero="off")
 
     def _check_schedule(self) -> None:
         if self.epochs <= 0:
@@ -111,6 +113,14 @@ class Schedule:
             raise ValueError(f"warmup must lie in [0, 1), got {self.warmup}")
         if self.time_limit < 0:
             raise ValueError(f"time_limit must be >= 0 seconds, got {self.time_limit}")
+        if self.min_steps < 0:
+            raise ValueError(f"min_steps must be >= 0, got {self.min_steps}")
+
+    def epochs_for(self, per_epoch: int) -> float:
+        """``epochs``, raised so that ``per_epoch`` steps an epoch make at least ``min_steps`` steps."""
+        if self.min_steps and self.epochs * per_epoch < self.min_steps:
+            return float(math.ceil(self.min_steps / per_epoch))
+        return self.epochs
 
 
 class Noise:
@@ -118,9 +128,22 @@ class Noise:
 
     noise: str = _option("none", "denoising: corrupt inputs, reconstruct the clean ones", choices=NOISES)
     noise_strength: float = _option(0.5, "Gaussian sigma or corrupted fraction")  # for salt_pepper and mask
+    # noise_max: a blind denoiser: each image's strength drawn uniformly from [noise_strength, noise_max]
+    noise_max: float = _option(0.0, "blind denoising: each image's strength drawn between `noise_strength` and this",
+                               zero="one strength")
+
+    def noise_range(self) -> tuple[float, float]:
+        """The strengths the inputs are corrupted with: (low, high), equal for one strength."""
+        return self.noise_strength, max(self.noise_strength, self.noise_max)
 
     def _check_noise(self) -> None:
         check_noise(self.noise, self.noise_strength)
+        if self.noise_max:
+            if self.noise == "none":
+                raise ValueError("noise_max needs a kind of `noise`")
+            check_noise(self.noise, self.noise_max)
+            if self.noise_max < self.noise_strength:
+                raise ValueError(f"noise_max ({self.noise_max}) must be at least noise_strength ({self.noise_strength})")
 
 
 class Augment:
@@ -173,10 +196,10 @@ class TrainConfig(Optimiser, Schedule, Noise, Augment, Adversarial):
     options."""
 
     FIELDS = ("epochs", "batch_size", "optimizer", "lr", "betas", "eps", "weight_decay", "schedule", "warmup",
-              "final_lr", "val_fraction", "patience", "grad_clip", "seed", "device", "checkpoint_every", "noise",
-              "noise_strength", "augment_rotate", "augment_scale", "augment_shift", "augment_elastic", "augment_p",
-              "adversarial", "adv_loss", "adv_start", "disc_lr", "disc_channels", "balance", "precision",
-              "channels_last", "ema", "compile", "time_limit")
+              "final_lr", "min_steps", "val_fraction", "patience", "grad_clip", "seed", "device", "checkpoint_every",
+              "noise", "noise_strength", "noise_max", "augment_rotate", "augment_scale", "augment_shift",
+              "augment_elastic", "augment_p", "adversarial", "adv_loss", "adv_start", "disc_lr", "disc_channels",
+              "balance", "precision", "channels_last", "ema", "compile", "time_limit")
 
     batch_size: int = _option(32, "global batch size")  # split across processes under torchrun
     val_fraction: float = _option(0.0, "held-out share for validation")  # of the training data

@@ -58,6 +58,7 @@ from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_c
 log = logging.getLogger(__name__)
 
 TIME_STEPS = 1_000_000  # with a time limit, the schedule is evaluated at this resolution of elapsed time
+FEW_STEPS = 100  # fewer optimiser steps than this train no useful model: a run says so
 
 
 @dataclass
@@ -142,6 +143,7 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
     progress = interactive() if progress is None else progress
     torch.manual_seed(cfg.seed)
     rows = split_rows(model, x, cfg, side)
+    cfg = _long_enough(cfg, len(rows.x_train))
     check_memory(model, device)
     if cfg.augments() and rows.x_train.dim() != 4:
         raise AekitError(f"augmentation needs image data (N, C, H, W), got samples of shape {tuple(x.shape[1:])}")
@@ -160,6 +162,22 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
     trainer = Trainer(model, net, compiled, opt, average, adversary, cfg, d, device, rows, fmt, writer, progress)
     trainer.start(resume)
     return trainer
+
+
+def _long_enough(cfg: TrainConfig, n: int) -> TrainConfig:
+    """``cfg`` with its epochs raised to ``min_steps`` optimiser steps on ``n`` training rows (a run records and
+    resumes with the raised count); a warning names the change, or how few steps a run without ``min_steps`` takes."""
+    per_epoch = math.ceil(n / cfg.batch_size)
+    epochs = cfg.epochs_for(per_epoch)
+    if epochs != cfg.epochs:
+        log.warning("%d training samples make %d steps an epoch: training %g epochs instead of %g, for at least "
+                    "%d optimiser steps (`min_steps`)", n, per_epoch, epochs, cfg.epochs, cfg.min_steps)
+        return dataclasses.replace(cfg, epochs=epochs)
+    if cfg.epochs * per_epoch < FEW_STEPS and not cfg.time_limit:
+        log.warning("only %d optimiser steps (%d training samples, batch %d, %g epochs): too few to train a model; "
+                    "raise `epochs` or set `min_steps`", math.ceil(cfg.epochs * per_epoch), n, cfg.batch_size,
+                    cfg.epochs)
+    return cfg
 
 
 def current_lr(cfg: TrainConfig, step: int, total: int, seconds: float) -> float:
@@ -321,7 +339,7 @@ class Trainer:
         if self.rows.x_val is None:
             return
         cfg, st = self.cfg, self.st
-        val = evaluate_loss(self.model, self.rows.x_val, self.device, noise=cfg.noise, strength=cfg.noise_strength,
+        val = evaluate_loss(self.model, self.rows.x_val, self.device, noise=cfg.noise, strength=cfg.noise_range(),
                             seed=cfg.seed, side=self.rows.side_val)
         record.update({f"val_{k}": v for k, v in val.items()})
         if val["loss"] < st.best_val:
@@ -353,7 +371,7 @@ def _step(model: Autoencoder, net: torch.nn.Module, opt: torch.optim.Optimizer, 
           side: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """One optimisation step: corrupt (denoising), forward, loss, an optional critic step and GAN term, update."""
     side = side or {}
-    x_in = corrupt(xb, cfg.noise, cfg.noise_strength)
+    x_in = corrupt(xb, cfg.noise, cfg.noise_range())
     with torch.autocast(xb.device.type, torch.bfloat16, enabled=cfg.precision == "bf16"):
         out = net(x_in, **side)
     out = {k: v.float() if v.is_floating_point() else v for k, v in out.items()}  # the loss in fp32

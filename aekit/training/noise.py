@@ -11,16 +11,31 @@ def _uniform(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor
     return torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
-def corrupt(x: torch.Tensor, kind: str, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A corrupted copy of ``x``.
+def _strengths(x: torch.Tensor, strength: float | tuple[float, float],
+               generator: torch.Generator | None) -> float | torch.Tensor:
+    """One strength, or for a range (low, high) one drawn uniformly per sample (shaped to broadcast over ``x``)."""
+    if isinstance(strength, (int, float)):
+        return strength
+    low, high = strength
+    if high <= low:
+        return low
+    u = torch.rand((len(x),) + (1,) * (x.dim() - 1), generator=generator, device=x.device, dtype=x.dtype)
+    return low + (high - low) * u
+
+
+def corrupt(x: torch.Tensor, kind: str, strength: float | tuple[float, float],
+            generator: torch.Generator | None = None) -> torch.Tensor:
+    """A corrupted copy of ``x``; ``strength`` is one value or a range (low, high), drawn per sample (blind
+    denoising: one model for every level in the range).
 
     gaussian: x + strength * N(0, 1), clipped to [0, 1] (the Keras blog's denoising setting is strength 0.5).
     salt_pepper: a ``strength`` fraction of values set to 0 or 1 (half each).
     mask: a ``strength`` fraction of values set to 0 (masking noise, Vincent et al. 2008).
     Draws from ``generator`` or, when None, from torch's global RNG (seeded and checkpointed by the trainer).
     """
-    if kind == "none" or strength == 0:
+    if kind == "none" or strength in (0, (0, 0)):
         return x
+    strength = _strengths(x, strength, generator)
     if kind == "gaussian":
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return (x + strength * noise).clamp(0, 1)

@@ -60,7 +60,7 @@ def epoch_order(n: int, seed: int, epoch: int, groups: torch.Tensor | None = Non
 
 @torch.no_grad()
 def evaluate_loss(model: Autoencoder, x: torch.Tensor, device: torch.device, batch_size: int = 1024,
-                  noise: str = "none", strength: float = 0.0, seed: int = 0,
+                  noise: str = "none", strength: float | tuple[float, float] = 0.0, seed: int = 0,
                   side: dict[str, torch.Tensor] | None = None) -> dict:
     """Mean of each loss term over ``x`` in eval mode (inputs corrupted with a fixed seed for denoising runs)."""
     was_training = model.training

@@ -1,0 +1,53 @@
+"""Warnings when a run's settings do not fit its data, or its result says it learnt little: one line each, with
+what to change. Given before training (the data and the model) and after it (the test metrics beside PCA)."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from aekit.models import Autoencoder
+
+log = logging.getLogger(__name__)
+
+BEHIND_PCA = 1.5  # a test MSE this many times PCA's at the same code size is far behind
+
+
+def code_numel(model: Autoencoder) -> int:
+    """How many numbers one sample's code holds (a code map counts every position)."""
+    was = model.training
+    with torch.no_grad():
+        z = model.eval().encode(torch.zeros(1, *model.config.input_shape))
+    model.train(was)
+    return int(z[0].numel())
+
+
+def check_fit(model: Autoencoder, x: torch.Tensor, noise: str = "none") -> list[str]:
+    """Warnings about ``model`` for training rows ``x`` (model space): a code as wide as a sample (an autoencoder
+    that can copy learns nothing; a denoiser, trained with ``noise``, may), more parameters than the data has values."""
+    said = []
+    per_sample, code = int(x[0].numel()), code_numel(model)
+    if code >= per_sample and noise == "none":
+        said.append(f"the code holds {code:,} numbers for samples of {per_sample:,} values: the model can copy its "
+                    "input without learning its structure; choose a narrower code (`code_size`)")
+    params = sum(p.numel() for p in model.parameters())
+    if params > x.numel():
+        said.append(f"the model has {params:,} parameters for {len(x):,} samples of {per_sample:,} values "
+                    f"({x.numel():,} in all): it can memorise them; watch the test error (or `val_fraction`), or "
+                    "use more data or a smaller model")
+    for line in said:
+        log.warning(line)
+    return said
+
+
+def check_result(metrics: dict, noise: str = "none") -> list[str]:
+    """A warning when a plain autoencoder ends far behind PCA of the same code size on the test split."""
+    mse, pca = metrics.get("test_mse"), metrics.get("pca_mse")
+    if noise != "none" or mse is None or not pca or mse <= BEHIND_PCA * pca:
+        return []
+    line = (f"the test MSE {mse:.5f} is {mse / pca:.1f}x that of PCA with the same code size ({pca:.5f}): the "
+            "model learnt less than a linear projection; train longer (`epochs`, `min_steps`), try the conv model "
+            "for images, or use PCA")
+    log.warning(line)
+    return [line]
