@@ -547,3 +547,18 @@ def test_a_config_cannot_ask_for_samples_too_large_to_hold():
     with pytest.raises(ValueError, match="values per sample"):
         build_model("conv", {"input_shape": (1, 100_000, 100_000)})
     build_model("conv", {"input_shape": (1, 64, 64)})  # an ordinary size still builds
+
+
+def test_input_skip_makes_the_decoder_correct_its_input():
+    from aekit.models import build_model
+
+    m = build_model("conv", {"input_shape": (1, 32, 32), "channels": [16, 32], "skips": True, "input_skip": True,
+                             "spatial_code": True, "code_size": 8, "head": "subpixel", "loss": "mse"}).eval()
+    x = torch.rand(2, 1, 32, 32) * 0.9 + 0.05
+    out = m(x)
+    assert m.code_shape[0] > 32 * 32 and torch.allclose(m.decode(m.encode(x)), out["x_hat"])  # the input is in the code
+    assert (out["x_hat"] - x).abs().max() < 1e-5  # untrained: the correction is zero, the input passes through
+    with pytest.raises(ValueError, match="needs output_activation 'sigmoid'"):
+        build_model("conv", {"input_skip": True, "output_activation": "identity", "loss": "mse"})
+    with pytest.raises(ValueError, match="no sparsity"):
+        build_model("conv", {"input_skip": True, "sparsity": "l1"})

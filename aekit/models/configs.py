@@ -49,8 +49,11 @@ class ConvConfig(CodeTerms, ConvBackbone, AutoencoderConfig):
               "code_size", "spatial_code", "bottleneck", "activation", "code_activation", "output_activation", "loss",
               "norm", "residual", "upsample", "head", "sparsity", "sparsity_weight", "sparsity_target",
               "neighbor_weight", "neighbors", "neighbor_min_dist", "neighbor_negatives", "landmark_weight",
-              "neighbor_space", "critic_samples", "skips")
+              "neighbor_space", "critic_samples", "skips", "input_skip")
     skips: bool = False  # U-Net skips: each decoder stage adds the encoder's same-size features (they join the code)
+    # input_skip: the input joins the code and the decoder predicts a correction to it (residual learning, as
+    # denoisers such as DnCNN do): a clean input passes through; needs a sigmoid output (the correction is in logits)
+    input_skip: bool = False
 
     def __post_init__(self):
         self.check_autoencoder()
@@ -58,8 +61,11 @@ class ConvConfig(CodeTerms, ConvBackbone, AutoencoderConfig):
         self.check_backbone()
         if self.skips and len(self.channels) < 2:
             raise ValueError(f"skips need two or more stages (channels), got {tuple(self.channels)}")
-        if self.skips and (self.sparsity != "none" or self.neighbor_weight or self.landmark_weight):
+        terms = self.sparsity != "none" or self.neighbor_weight or self.landmark_weight
+        if (self.skips or self.input_skip) and terms:
             raise ValueError("skips put the encoder's features into the code: no sparsity, neighbour or landmark term")
+        if self.input_skip and self.output_activation != "sigmoid":
+            raise ValueError("input_skip corrects the input in logits: it needs output_activation 'sigmoid'")
 
 
 def check_domain_name(name) -> None:

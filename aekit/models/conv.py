@@ -18,6 +18,8 @@ from aekit.models.blocks import kaiming_init_, stage_sizes
 from aekit.models.code_terms import CodeTermsAutoencoder
 from aekit.models.configs import ConvConfig
 
+INPUT_EPS = 1e-3  # input_skip: inputs clamped into [eps, 1 - eps] before their logit (at most +-6.9)
+
 
 class ConvAutoencoder(CodeTermsAutoencoder):
     """x (B, C, H, W) -> conv stages -> (B, c, h, w) -> code -> (B, c, h, w) -> transposed conv stages -> logits."""
@@ -40,6 +42,12 @@ class ConvAutoencoder(CodeTermsAutoencoder):
         self.skip_from = [cfg.stem + (i + 1) * per - 1 for i in stages]
         self.skip_to = {(n - 2 - i) * per_up + per_up - 1: i for i in stages}
         self.skip_shapes = [(int(cfg.channels[i]), *sizes[i + 1]) for i in stages]
+        if cfg.input_skip:  # the input itself, added to the decoder's logits at the end
+            self.skip_shapes.append(tuple(cfg.input_shape))
+            last = [m for m in self.decoder.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))][-1]
+            torch.nn.init.zeros_(last.weight)  # the correction starts at zero: an untrained model passes its input
+            if last.bias is not None:
+                torch.nn.init.zeros_(last.bias)
 
     @property
     def deep_code_shape(self) -> tuple[int, ...]:
@@ -56,12 +64,14 @@ class ConvAutoencoder(CodeTermsAutoencoder):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         if not self.skip_shapes:
             return self.to_code(self.encoder(x))  # (B, code_size) or (B, code_size, h, w)
-        skipped = []
+        skipped, h = [], x
         for j, layer in enumerate(self.encoder):
-            x = layer(x)
+            h = layer(h)
             if j in self.skip_from:
-                skipped.append(x)
-        return torch.cat([t.flatten(1) for t in (self.to_code(x), *skipped)], 1)  # (B, code_shape[0])
+                skipped.append(h)
+        if self.config.input_skip:
+            skipped.append(x)
+        return torch.cat([t.flatten(1) for t in (self.to_code(h), *skipped)], 1)  # (B, code_shape[0])
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         if not self.skip_shapes:
@@ -73,4 +83,7 @@ class ConvAutoencoder(CodeTermsAutoencoder):
             y = layer(y)
             if k in self.skip_to:
                 y = y + parts[1 + self.skip_to[k]].reshape(-1, *self.skip_shapes[self.skip_to[k]])
+        if self.config.input_skip:
+            x = parts[-1].reshape(-1, *self.config.input_shape).clamp(INPUT_EPS, 1 - INPUT_EPS)
+            y = y + torch.logit(x)
         return y

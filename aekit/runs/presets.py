@@ -76,7 +76,8 @@ PRESETS: dict[str, dict] = {
     "photo-denoise": {
         # A blind denoiser for the user's own photos and scans: trained on 64x64 crops of their images, each crop
         # corrupted with Gaussian noise of a strength drawn from 0 (clean) to 0.2 (51 of 255), so one model cleans
-        # every level in that range and leaves clean images as they are. MSE: photos are not binary like MNIST.
+        # every level in that range and leaves clean images as they are. The decoder corrects its input (input_skip:
+        # residual learning, as DnCNN), so detail need not pass the narrow code. MSE: photos are not binary like MNIST.
         # `aekit denoise` tiles any photo size. Sized for a laptop CPU: (64, 128) channels cost 3x the time a step.
         "help": "a blind denoiser for your photos and scans (pass --data): 64x64 patches, Gaussian noise 0-0.2, MSE",
         "dataset": None,
@@ -84,7 +85,7 @@ PRESETS: dict[str, dict] = {
         "model": "conv",
         "config": {"channels": [32, 64], "blocks_per_stage": 2, "kernel_size": 3, "norm": "batch",
                    "activation": "silu", "spatial_code": True, "code_size": 64, "head": "subpixel", "skips": True,
-                   "loss": "mse"},
+                   "input_skip": True, "loss": "mse"},
         "train": {"epochs": 3, "min_steps": 1500, "batch_size": 32, "optimizer": "muon", "lr": 4e-3, "eps": 1e-8,
                   "schedule": "cosine", "warmup": 0.02, "precision": "bf16", "channels_last": True,
                   "noise": "gaussian", "noise_strength": 0.0, "noise_max": 0.2},
