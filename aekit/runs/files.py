@@ -8,7 +8,6 @@ safetensors tensors, everything else is JSON.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -23,12 +22,16 @@ from aekit.fileio import atomic_write
 from aekit.models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
 from aekit.models.base import config_to_dict
 from aekit.storage import (  # noqa: F401 (run files are these kinds of file)
+    ChecksumMismatch,
+    checksum_recorded,
     load_state_dict_checked,
     load_tensors,
     optimizer_from_tensors,
     optimizer_to_tensors,
     read_json,
     save_tensors,
+    sha256_stream,
+    verify_checksum,
     write_json,
 )
 from aekit.training.devices import pick_device
@@ -49,11 +52,8 @@ REPLACED = ".replaced-run"  # a forced retrain keeps the old run's files here un
 
 def fingerprint(path: str | Path) -> str:
     """SHA-256 of a weights file: identifies the exact model that made an output."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(f).hexdigest()
 
 
 def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dict:

@@ -1,0 +1,108 @@
+"""Integrity and safety of run folders: checksummed weights, NaN metrics refused, and output folders that hold only
+what aekit writes."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from aekit.cli import main
+from aekit.runs import Run
+from aekit.runs import files as ckpt
+from aekit.runs.train import resume_run
+from aekit.storage import ChecksumMismatch, load_tensors, save_tensors, verify_checksum
+
+FIXTURE = Path(__file__).parent / "fixtures" / "run-0.1.0"
+
+
+@pytest.fixture
+def old_run(tmp_path) -> Path:
+    """A copy of a run folder written by aekit 0.1.0 (no checksums), its data path pointing at the copy's data."""
+    shutil.copytree(FIXTURE, tmp_path / "old")
+    run = tmp_path / "old" / "run"
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["data"]["source"] = str(tmp_path / "old" / "digits.npy")
+    (run / "config.json").write_text(json.dumps(cfg, indent=2))
+    return run
+
+
+@pytest.fixture
+def sealed_run(old_run) -> Path:
+    """The old run with its weights and checkpoint rewritten as this aekit writes them (checksums recorded)."""
+    for name in (ckpt.WEIGHTS, ckpt.STATE):
+        save_tensors(old_run / name, *load_tensors(old_run / name))
+    return old_run
+
+
+def flip_data_bytes(path: Path, count: int, seed: int = 0) -> None:
+    """Invert ``count`` bytes of a safetensors file's tensor data (its header left whole)."""
+    blob = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(blob[:8], "little")
+    for i in random.Random(seed).sample(range(start, len(blob)), min(count, len(blob) - start)):
+        blob[i] ^= 0xFF
+    path.write_bytes(bytes(blob))
+
+
+def error_line(capsys) -> str:
+    """The one line a failed command printed (and it printed nothing else)."""
+    out = capsys.readouterr()
+    err = out.err.strip().splitlines()
+    assert len(err) == 1 and not out.out, out
+    return err[0]
+
+
+def test_a_safetensors_file_records_its_checksum_and_any_damage_is_refused(tmp_path):
+    path = tmp_path / "t.safetensors"
+    save_tensors(path, {"w": torch.arange(1000.0)}, {"lr": 0.001})
+    assert verify_checksum(path) and load_tensors(path)[1] == {"lr": 0.001}
+    good = path.read_bytes()
+    flip_data_bytes(path, 1)
+    with pytest.raises(ChecksumMismatch, match=f"^{path} is damaged"):
+        load_tensors(path)
+    path.write_bytes(good.replace(b'\\"lr\\": 0.001', b'\\"lr\\": 0.002'))  # the metadata is covered too
+    assert path.read_bytes() != good
+    with pytest.raises(ChecksumMismatch):
+        load_tensors(path)
+    save_file({"w": torch.arange(3.0)}, str(path))  # another tool's file, or an older aekit's: read unchecked
+    assert not verify_checksum(path) and torch.equal(load_tensors(path)[0]["w"], torch.arange(3.0))
+
+
+def test_damaged_weights_are_one_error_line_for_every_load_info_and_eval(sealed_run, capsys):
+    weights = sealed_run / ckpt.WEIGHTS
+    assert main(["info", str(sealed_run), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["weights"] == "ok" and info["checksum"] == "verified" and info["checkpoint"] == "checksum verified"
+    flip_data_bytes(weights, 2000)
+    with pytest.raises(ChecksumMismatch, match=f"{weights} is damaged"):
+        _ = Run.open(sealed_run).model
+    with pytest.raises(ChecksumMismatch):
+        ckpt.load_model(sealed_run)
+    assert main(["info", str(sealed_run), "--json"]) == 1
+    info = json.loads(capsys.readouterr().out)
+    assert info["weights"].startswith(f"unusable: {weights} is damaged") and info["checksum"] == "mismatch"
+    assert main(["eval", str(sealed_run)]) == 1
+    assert error_line(capsys).startswith(f"aekit: error: {weights} is damaged")
+
+
+def test_a_damaged_checkpoint_is_refused_by_resume_and_reported_by_info(sealed_run, capsys):
+    flip_data_bytes(sealed_run / ckpt.STATE, 10)
+    with pytest.raises(ChecksumMismatch, match="checkpoint.safetensors is damaged"):
+        resume_run(sealed_run, progress=False)
+    assert main(["info", str(sealed_run), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["checkpoint"].startswith("unusable: ")
+
+
+def test_an_old_run_without_checksums_opens_and_resuming_records_them(old_run, capsys):
+    assert main(["info", str(old_run), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["weights"] == "ok" and info["checksum"] == "not recorded"
+    assert info["checkpoint"] == "checksum not recorded"
+    _ = Run.open(old_run).model  # loads, unchecked
+    resume_run(old_run, progress=False)
+    assert verify_checksum(old_run / ckpt.WEIGHTS) and verify_checksum(old_run / ckpt.STATE)
