@@ -20,7 +20,7 @@ import torch
 from aekit.apps.refine import refine_codes
 from aekit.data import Normalizer
 from aekit.errors import AekitError
-from aekit.metrics.reconstruction import reconstruction_metrics
+from aekit.metrics.reconstruction import check_finite, reconstruction_metrics
 from aekit.models import MODELS, Autoencoder, build_model, model_name
 from aekit.models.inference import in_batches
 from aekit.runs import files as ckpt
@@ -196,7 +196,8 @@ class Model:
         self._require_built()
         xt = self._to_model_space(x)
         y = self._batches(xt, lambda b: self.net(b)["x_hat"], batch_size)
-        return reconstruction_metrics(xt, y, with_bce=self.net.config.output_activation == "sigmoid")
+        metrics = reconstruction_metrics(xt, y, with_bce=self.net.config.output_activation == "sigmoid")
+        return check_finite(metrics, "evaluate")
 
     def save(self, path: str | Path, force: bool = False) -> Path:
         """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""

@@ -12,7 +12,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from aekit.apps.evaluate import evaluate_run
 from aekit.cli import main
+from aekit.errors import AekitError
+from aekit.metrics.reconstruction import check_finite
 from aekit.runs import Run
 from aekit.runs import files as ckpt
 from aekit.runs.train import resume_run
@@ -106,3 +109,19 @@ def test_an_old_run_without_checksums_opens_and_resuming_records_them(old_run, c
     _ = Run.open(old_run).model  # loads, unchecked
     resume_run(old_run, progress=False)
     assert verify_checksum(old_run / ckpt.WEIGHTS) and verify_checksum(old_run / ckpt.STATE)
+
+
+def test_a_nan_metric_is_an_error_not_a_result(old_run, capsys):
+    tensors, _ = load_tensors(old_run / ckpt.WEIGHTS)
+    tensors = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()}
+    save_file(tensors, str(old_run / ckpt.WEIGHTS))  # damaged before checksums were recorded: it loads
+    with pytest.raises(AekitError, match=f"^evaluating {old_run} gave test_bce=nan, test_mse=nan"):
+        evaluate_run(old_run)
+    assert main(["eval", str(old_run)]) == 1
+    assert "there is no result" in error_line(capsys)
+
+
+def test_check_finite_names_nested_entries_and_passes_finite_ones():
+    assert check_finite({"a": 1.0, "n": 3, "d": {"x": 0.5}}, "it") == {"a": 1.0, "n": 3, "d": {"x": 0.5}}
+    with pytest.raises(AekitError, match=r"^it gave d\.x=inf: "):
+        check_finite({"a": 1.0, "d": {"x": float("inf")}}, "it")

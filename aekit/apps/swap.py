@@ -18,6 +18,7 @@ from aekit.data import Dataset
 from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import claim_outputs, make_folder, refuse_existing
+from aekit.metrics.reconstruction import check_finite
 from aekit.runs import files as ckpt
 from aekit.runs.datasets import load_domains  # noqa: F401 (part of the swap API)
 from aekit.runs.presets import SWAP_TRAIN
@@ -152,7 +153,7 @@ def swap_eval(run: Run | str | Path, datasets: dict[str, Dataset] | None = None)
     for i, (name, ds) in enumerate(datasets.items()):
         x = torch.from_numpy(norm.transform(ds.x_test))
         out[name] = {"test_mse": float(((decode_all(model, x, i) - x) ** 2).mean()), "test_images": len(x)}
-    return {"domains": out}
+    return check_finite({"domains": out}, f"evaluating {run.path}")
 
 
 def finish_swap(run: Run | str | Path) -> str:
