@@ -200,16 +200,15 @@ class Model:
         return check_finite(metrics, "evaluate")
 
     def save(self, path: str | Path, force: bool = False) -> Path:
-        """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""
+        """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force`` (which
+        replaces all of the old run's files), and a folder holding other files in any case."""
         self._require_built()
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise AekitError(f"{path} is a file; save writes a run folder")
-        if not force:
-            ckpt.refuse_run_files(path, "pass force=True to replace it")
-        path.mkdir(parents=True, exist_ok=True)
         data = {**self.data_info, "normalizer": self.normalizer.to_dict() if self.normalizer else None}
-        ckpt.save_model(path, self.net, ckpt.run_config(self.net, data))
+        with ckpt.new_run_dir(path, force, advice="pass force=True to replace it"):
+            ckpt.save_model(path, self.net, ckpt.run_config(self.net, data))
         return path
 
     def __repr__(self) -> str:

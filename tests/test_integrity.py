@@ -8,10 +8,12 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
+import aekit
 from aekit.apps.evaluate import evaluate_run
 from aekit.cli import main
 from aekit.errors import AekitError
@@ -125,3 +127,44 @@ def test_check_finite_names_nested_entries_and_passes_finite_ones():
     assert check_finite({"a": 1.0, "n": 3, "d": {"x": 0.5}}, "it") == {"a": 1.0, "n": 3, "d": {"x": 0.5}}
     with pytest.raises(AekitError, match=r"^it gave d\.x=inf: "):
         check_finite({"a": 1.0, "d": {"x": float("inf")}}, "it")
+
+
+def test_no_run_goes_into_the_root_or_home_folder_even_with_force(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for folder, name in [(Path(Path.cwd().anchor), "the root folder"), (home, "your home folder")]:
+        for force in (False, True):
+            with pytest.raises(AekitError, match=f"is {name}; a run goes into a folder of its own"):
+                ckpt.check_run_dir(folder, force=force)
+    assert not any(home.iterdir())
+    ckpt.check_run_dir(home / "runs" / "mine")  # a folder inside it is fine
+
+
+def test_a_folder_of_the_users_files_is_refused_by_every_command_that_writes_a_run(old_run, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg", "notes.txt"):
+        (photos / name).write_text(name)
+    data = old_run.parent / "digits.npy"
+    assert main(["train", "--data", str(data), "--out", str(photos), "--force", "--epochs", "0.1", "--no-progress"]) == 1
+    assert error_line(capsys) == (f"aekit: error: {photos} holds files that are not a run's (a.jpg, b.jpg, c.jpg and 2 "
+                                  "more); a run goes into a new or empty folder, or replaces one (--force): choose "
+                                  "another --out")
+    model = aekit.build("dense", code_size=2, hidden=(8,))
+    model.fit(np.random.default_rng(0).random((32, 4)), epochs=1, verbose=False)
+    with pytest.raises(AekitError, match="not a run's"):
+        model.save(photos, force=True)
+    from aekit.runs.detector import prepare_detector_dir
+
+    with pytest.raises(AekitError, match="holds files that are not a detector's"):
+        prepare_detector_dir(photos, force=True)
+    assert sorted(p.name for p in photos.iterdir()) == ["a.jpg", "b.jpg", "c.jpg", "d.jpg", "notes.txt"]
+
+
+def test_a_forced_replacement_replaces_every_file_of_the_old_run(old_run):
+    (old_run / ckpt.SAMPLES).write_bytes(b"made by the old weights")
+    model = aekit.build("dense", code_size=2, hidden=(8,))
+    model.fit(np.random.default_rng(0).random((32, 4)), epochs=1, verbose=False)
+    model.save(old_run, force=True)  # the old run's checkpoint, metrics and samples go with its weights
+    assert sorted(p.name for p in old_run.iterdir()) == [ckpt.CONFIG, ckpt.WEIGHTS]

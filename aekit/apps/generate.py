@@ -16,7 +16,6 @@ from aekit.runs import files as ckpt
 from aekit.runs.provenance import make_mark, save_png
 from aekit.runs.run import Run, as_run
 
-GMM_FILE = "gmm.safetensors"
 log = logging.getLogger(__name__)
 MAX_SAMPLES = 10_000
 # A full-covariance mixture keeps K * D * D numbers and its EM needs many more codes than D: a flat code of a few
@@ -33,7 +32,7 @@ def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixt
         raise AekitError(f"{run.path.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
                          f"{MAX_MIXTURE_DIM} (a VAE, or a dense or conv model with a vector code such as the conv "
                          "preset's 32)")
-    path = run.path / GMM_FILE
+    path = run.path / ckpt.GMM
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
         if meta and meta.get("fingerprint") == run.fingerprint:
@@ -86,7 +85,7 @@ def generate_run(run: Run | str | Path, n: int = 64, out: str | Path | None = No
                  separate: str | Path | None = None, force: bool = False) -> list[Path]:
     """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
     run = as_run(run)
-    out = png_output(out) if out else run.path / "samples.png"
+    out = png_output(out) if out else run.path / ckpt.SAMPLES
     if separate and Path(separate).exists() and not Path(separate).is_dir():
         raise AekitError(f"`separate` {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
@@ -124,7 +123,7 @@ def interpolate_run(run: Run | str | Path, a: str, b: str, steps: int = 10, out:
                     force: bool = False) -> Path:
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
     run = as_run(run)
-    out = png_output(out) if out else run.path / "interpolation.png"
+    out = png_output(out) if out else run.path / ckpt.INTERPOLATION
     refuse_existing([out], force, inputs=[a, b])
     if not 2 <= steps <= 100:
         raise AekitError("`steps` must be between 2 and 100")

@@ -28,7 +28,6 @@ from aekit.runs.train import create_run
 
 log = logging.getLogger(__name__)
 
-FIGURE = "swaps.png"
 
 
 def _source(text: str) -> str:
@@ -126,7 +125,7 @@ def swap_figure(run: Run | str | Path, out: str | Path | None = None, n: int = 8
     from aekit.apps.figures import swap_figure as draw
 
     run = swap_run(run)
-    out = Path(out) if out else run.path / FIGURE
+    out = Path(out) if out else run.path / ckpt.SWAPS
     refuse_existing([out], force)
     if not 1 <= n <= 32:
         raise AekitError("`n` must be between 1 and 32")
