@@ -168,3 +168,21 @@ def test_a_forced_replacement_replaces_every_file_of_the_old_run(old_run):
     model.fit(np.random.default_rng(0).random((32, 4)), epochs=1, verbose=False)
     model.save(old_run, force=True)  # the old run's checkpoint, metrics and samples go with its weights
     assert sorted(p.name for p in old_run.iterdir()) == [ckpt.CONFIG, ckpt.WEIGHTS]
+
+
+def test_unreadable_images_are_named_in_one_warning(tmp_path, caplog):
+    from PIL import Image
+
+    from aekit.data.images import read_images
+
+    (tmp_path / "cats").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((4, 4), 60 * i, np.uint8)).save(tmp_path / "cats" / f"ok{i}.png")
+    for name in ("b.png", "a.jpg", "c.png", "d.webp", "e.bmp"):
+        (tmp_path / "cats" / name).write_text("not an image")
+    with caplog.at_level("WARNING", logger="aekit"):
+        arrays, _, _ = read_images(tmp_path)
+    assert len(arrays) == 2 and len(caplog.records) == 1
+    assert caplog.records[0].getMessage() == (
+        f"skipped 5 of 7 image files in {tmp_path} that could not be read: cats/a.jpg, cats/b.png, cats/c.png "
+        "and 2 more (with `verbose`, each one's reason is logged)")

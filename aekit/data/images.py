@@ -66,6 +66,15 @@ def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, 
         return np.asarray(im, dtype=np.uint8), size
 
 
+def _skipped(root: Path, skipped: list[Path], total: int, shown: int = 3) -> str:
+    """The one warning for unreadable image files: how many, the first ``shown`` by name (under ``root``), and how to
+    see why."""
+    names = [str(p.relative_to(root)) for p in skipped[:shown]]
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (f"skipped {len(skipped)} of {total} image files in {root} that could not be read: {', '.join(names)}{more}"
+            " (with `verbose`, each one's reason is logged)")
+
+
 def _too_large(root: Path) -> AekitError:
     return AekitError(f"images in {root} are too large to load together (over {MAX_TOTAL_BYTES >> 30} GiB)")
 
@@ -80,15 +89,15 @@ def read_images(root: Path, image_size: tuple[int, int] | None = None,
     target_wh = None if image_size is None else (int(image_size[1]), int(image_size[0]))
     arrays: list[np.ndarray] = []
     kept: list[int] = []
-    skipped = 0
+    skipped: list[Path] = []
     first: tuple[Path, tuple[int, int]] | None = None
     total = 0
     for i, path in enumerate(files):
         try:
             arr, size = _decode(path, target_wh)
         except (OSError, ValueError, Image.DecompressionBombError) as e:
-            skipped += 1
-            log.debug("skipping unreadable image %s: %s", path, e)
+            skipped.append(path)
+            log.info("skipping unreadable image %s: %s", path, e)
             continue
         if first is None:
             first = (path, size)
@@ -105,7 +114,7 @@ def read_images(root: Path, image_size: tuple[int, int] | None = None,
         arrays.append(arr)
         kept.append(i)
     if skipped:
-        log.warning("skipped %d unreadable image file(s) of %d in %s", skipped, len(files), root)
+        log.warning(_skipped(root, skipped, len(files)))  # the message itself, so the CLI names its option
     if not arrays:
         raise AekitError(f"none of the {len(files)} image files in {root} could be read")
     if any(a.ndim == 3 for a in arrays):
