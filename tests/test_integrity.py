@@ -186,3 +186,24 @@ def test_unreadable_images_are_named_in_one_warning(tmp_path, caplog):
     assert caplog.records[0].getMessage() == (
         f"skipped 5 of 7 image files in {tmp_path} that could not be read: cats/a.jpg, cats/b.png, cats/c.png "
         "and 2 more (with `verbose`, each one's reason is logged)")
+
+
+def test_an_image_over_the_pixel_limit_is_one_clean_refusal_without_pillows_warning(old_run, tmp_path, capsys):
+    import warnings
+
+    from PIL import Image
+
+    from aekit.apps.inputs import read_image
+    from aekit.data.images import read_images
+
+    bomb = tmp_path / "in" / "bomb.png"  # 100 megapixels (Pillow warns above 89): a 12 kB file
+    bomb.parent.mkdir()
+    Image.new("1", (10_000, 10_000)).save(bomb)
+    Image.new("L", (4, 4)).save(tmp_path / "in" / "small.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(AekitError, match="bomb.png is too large: over aekit's limit of 64,000,000 pixels"):
+            read_image(bomb, 1)
+        assert len(read_images(tmp_path / "in")[0]) == 1  # skipped, and named in the warning
+        assert main(["denoise", str(old_run), str(bomb), "--out", str(tmp_path / "out")]) == 1
+    assert error_line(capsys) == f"aekit: error: {bomb} is too large: over aekit's limit of 64,000,000 pixels"

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from aekit.apps.samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+from aekit.data.images import ImageTooLarge, open_image
 from aekit.errors import AekitError
 from aekit.fileio import make_folder, png_output, refuse_existing
 from aekit.runs import files as ckpt
@@ -111,10 +112,10 @@ def _load_input(spec: str, ds, norm, shape: tuple[int, ...]) -> torch.Tensor:
         raise AekitError(f"{spec} is neither a test-image index nor an image file")
     c, h, w = shape
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)[None]
-    except (OSError, Image.DecompressionBombError) as e:
+    except (OSError, ImageTooLarge) as e:
         raise AekitError(f"{path} is not a readable image ({e})") from None
     return torch.from_numpy(norm.transform(arr))
 
