@@ -207,3 +207,15 @@ def test_an_image_over_the_pixel_limit_is_one_clean_refusal_without_pillows_warn
         assert len(read_images(tmp_path / "in")[0]) == 1  # skipped, and named in the warning
         assert main(["denoise", str(old_run), str(bomb), "--out", str(tmp_path / "out")]) == 1
     assert error_line(capsys) == f"aekit: error: {bomb} is too large: over aekit's limit of 64,000,000 pixels"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--image-size", "-5x5"], "argument --image-size: expected one argument; a value starting with '-' is "
+                                        "written --image-size=VALUE (see aekit train --help)"),
+    (["train", "--resume", "a", "--init", "b"], "argument --init: not allowed with argument --resume"),
+])
+def test_a_usage_error_is_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and err.startswith("aekit train: error: ") and message in err
