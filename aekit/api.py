@@ -20,7 +20,7 @@ import torch
 from aekit.apps.refine import refine_codes
 from aekit.data import Normalizer
 from aekit.errors import AekitError
-from aekit.metrics.reconstruction import reconstruction_metrics
+from aekit.metrics.reconstruction import check_finite, reconstruction_metrics
 from aekit.models import MODELS, Autoencoder, build_model, model_name
 from aekit.models.inference import in_batches
 from aekit.runs import files as ckpt
@@ -198,19 +198,19 @@ class Model:
         self._require_built()
         xt = self._to_model_space(x)
         y = self._batches(xt, lambda b: self.net(b)["x_hat"], batch_size)
-        return reconstruction_metrics(xt, y, with_bce=self.net.config.output_activation == "sigmoid")
+        metrics = reconstruction_metrics(xt, y, with_bce=self.net.config.output_activation == "sigmoid")
+        return check_finite(metrics, "evaluate")
 
     def save(self, path: str | Path, force: bool = False) -> Path:
-        """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force``."""
+        """Write a run folder (config.json + model.safetensors); refuses to replace a run unless ``force`` (which
+        replaces all of the old run's files), and a folder holding other files in any case."""
         self._require_built()
         path = Path(path)
         if path.exists() and not path.is_dir():
             raise AekitError(f"{path} is a file; save writes a run folder")
-        if not force:
-            ckpt.refuse_run_files(path, "pass force=True to replace it")
-        path.mkdir(parents=True, exist_ok=True)
         data = {**self.data_info, "normalizer": self.normalizer.to_dict() if self.normalizer else None}
-        ckpt.save_model(path, self.net, ckpt.run_config(self.net, data, self.train_options))
+        with ckpt.new_run_dir(path, force, advice="pass force=True to replace it"):
+            ckpt.save_model(path, self.net, ckpt.run_config(self.net, data, self.train_options))
         return path
 
     def __repr__(self) -> str:

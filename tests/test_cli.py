@@ -133,18 +133,19 @@ def test_force_replaces_and_refusal_keeps_the_old_run(trained, mnist_npz, capsys
     assert (trained / "model.safetensors").read_bytes() == before
 
 
-def test_a_folder_holding_the_users_run_named_files_is_refused_and_other_files_stay(mnist_npz, tmp_path, capsys):
+def test_a_folder_holding_the_users_files_is_refused_even_with_force(mnist_npz, tmp_path, capsys):
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "metrics.jsonl").write_text("my own log\n")
-    (mine / "keep.txt").write_text("keep")
     assert main(["train", "--data", str(mnist_npz), "--out", str(mine), *FAST, "--no-eval"]) == 1
     err = _err_line(capsys)
     assert "metrics.jsonl, which a run would overwrite" in err and "already holds a run" not in err
+    (mine / "keep.txt").write_text("keep")
+    for force in ([], ["--force"]):  # files a run does not write: never mixed with a run's, whatever --force says
+        assert main(["train", "--data", str(mnist_npz), "--out", str(mine), *FAST, "--no-eval", *force]) == 1
+        assert "holds files that are not a run's (keep.txt); a run goes into a new or empty folder" in _err_line(capsys)
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.txt", "metrics.jsonl"]
     assert (mine / "metrics.jsonl").read_text() == "my own log\n"
-    (mine / "metrics.jsonl").unlink()  # only unrelated files left: they stay beside the run
-    assert main(["train", "--data", str(mnist_npz), "--out", str(mine), *FAST, "--no-eval"]) == 0
-    assert (mine / "keep.txt").read_text() == "keep" and (mine / "model.safetensors").exists()
 
 
 def test_a_failed_force_retrain_restores_the_run_and_a_good_one_drops_its_stale_results(trained, mnist_npz,
@@ -153,7 +154,6 @@ def test_a_failed_force_retrain_restores_the_run_and_a_good_one_drops_its_stale_
 
     run = tmp_path / "copy"
     shutil.copytree(trained, run)
-    (run / "notes.txt").write_text("mine")
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     capsys.readouterr()
     assert main(["train", "--data", str(mnist_npz), "--out", str(run), "--force", "--device", "bogus", *FAST]) == 1
@@ -165,7 +165,7 @@ def test_a_failed_force_retrain_restores_the_run_and_a_good_one_drops_its_stale_
                  "code_size=8", *FAST]) == 0
     names = {p.name for p in run.iterdir()}
     assert "eval.json" not in names and "reconstructions.png" not in names  # the old run's results are gone
-    assert {"notes.txt", "config.json", "model.safetensors"} <= names and ckpt.REPLACED not in names
+    assert {"config.json", "model.safetensors"} <= names and ckpt.REPLACED not in names
     assert ckpt.read_run_config(run)["config"]["code_size"] == 8
 
 

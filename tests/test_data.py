@@ -400,7 +400,7 @@ def test_image_folder_rgb_jpeg_subfolder_labels_and_unreadable(tmp_path, caplog)
     (root / "ant" / "broken.png").write_bytes(b"\x89PNG garbage")
     with caplog.at_level(logging.WARNING):
         ds = load_dataset(str(root), test_fraction=0.25)
-    assert "skipped 1 unreadable" in caplog.text
+    assert "could not be read: ant/broken.png (" in caplog.text
     assert ds.x_train.shape == (6, 8, 8, 3) and sample_shape(ds) == (3, 8, 8)
     labels = np.concatenate([ds.y_train, ds.y_test])
     assert sorted(labels.tolist()) == [0] * 4 + [1] * 4

@@ -95,6 +95,16 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(sm
     assert good_state != (tmp_path / ckpt.STATE).read_bytes() or meta["step"] == 0
 
 
+def test_a_nan_validation_loss_stops_training_with_the_same_clear_error(small_x, tmp_path):
+    from aekit.training.samples import split_validation
+
+    _, val_rows = split_validation(torch.arange(len(small_x)), 0.25, 0)
+    bad = small_x.clone()
+    bad[val_rows[0]] = float("nan")  # the training rows are all finite: only validation sees the NaN
+    with pytest.raises(TrainingDiverged, match="validation loss became nan at the end of epoch 1"):
+        train(_model(), bad, TrainConfig(epochs=1, batch_size=64, val_fraction=0.25), tmp_path, progress=False)
+
+
 class Stop(Exception):
     """Stands in for a kill right after a checkpoint."""
 

@@ -10,7 +10,7 @@ import torch
 from aekit.apps.reconstruct import reconstruction_png
 from aekit.data import Dataset
 from aekit.errors import AekitError
-from aekit.metrics.reconstruction import active_dims, pca_mse, reconstruct, reconstruction_metrics
+from aekit.metrics.reconstruction import active_dims, check_finite, pca_mse, reconstruct, reconstruction_metrics
 from aekit.runs import files as ckpt
 from aekit.runs.advice import check_result
 from aekit.runs.run import Run, as_run
@@ -37,7 +37,7 @@ def evaluate_run(run: Run | str | Path, data: str | None = None, device: str = "
                 "data": ds.name})
     if hasattr(model, "posterior"):  # a VAE: how many code dimensions carry information
         out["active_dims"] = active_dims(model, x_test, device=dev)
-    return out
+    return check_finite(out, f"evaluating {run.path}")
 
 
 def finish_run(run: Run | str | Path) -> str:

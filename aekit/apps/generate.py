@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 
 from aekit.apps.samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+from aekit.data.images import ImageTooLarge, open_image
 from aekit.errors import AekitError
 from aekit.fileio import make_folder, png_output, refuse_existing
 from aekit.runs import files as ckpt
 from aekit.runs.provenance import make_mark, save_png
 from aekit.runs.run import Run, as_run
 
-GMM_FILE = "gmm.safetensors"
 log = logging.getLogger(__name__)
 MAX_SAMPLES = 10_000
 # A full-covariance mixture keeps K * D * D numbers and its EM needs many more codes than D: a flat code of a few
@@ -33,7 +33,7 @@ def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixt
         raise AekitError(f"{run.path.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
                          f"{MAX_MIXTURE_DIM} (a VAE, or a dense or conv model with a vector code such as the conv "
                          "preset's 32)")
-    path = run.path / GMM_FILE
+    path = run.path / ckpt.GMM
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
         if meta and meta.get("fingerprint") == run.fingerprint:
@@ -86,7 +86,7 @@ def generate_run(run: Run | str | Path, n: int = 64, out: str | Path | None = No
                  separate: str | Path | None = None, force: bool = False) -> list[Path]:
     """Write a grid of n samples (and, with ``separate``, one PNG per sample), each file marked as synthetic."""
     run = as_run(run)
-    out = png_output(out) if out else run.path / "samples.png"
+    out = png_output(out) if out else run.path / ckpt.SAMPLES
     if separate and Path(separate).exists() and not Path(separate).is_dir():
         raise AekitError(f"`separate` {separate} is a file; it should name a folder for the single images")
     files = [out] + ([Path(separate) / f"sample-{i:04d}.png" for i in range(n)] if separate else [])
@@ -112,10 +112,10 @@ def _load_input(spec: str, ds, norm, shape: tuple[int, ...]) -> torch.Tensor:
         raise AekitError(f"{spec} is neither a test-image index nor an image file")
     c, h, w = shape
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.uint8)[None]
-    except (OSError, Image.DecompressionBombError) as e:
+    except (OSError, ImageTooLarge) as e:
         raise AekitError(f"{path} is not a readable image ({e})") from None
     return torch.from_numpy(norm.transform(arr))
 
@@ -124,7 +124,7 @@ def interpolate_run(run: Run | str | Path, a: str, b: str, steps: int = 10, out:
                     force: bool = False) -> Path:
     """A strip of ``steps`` images decoded along the line between the codes of inputs a and b (marked)."""
     run = as_run(run)
-    out = png_output(out) if out else run.path / "interpolation.png"
+    out = png_output(out) if out else run.path / ckpt.INTERPOLATION
     refuse_existing([out], force, inputs=[a, b])
     if not 2 <= steps <= 100:
         raise AekitError("`steps` must be between 2 and 100")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aekit.data.images import IMAGE_SUFFIXES, MAX_PIXELS, to_8bit
+from aekit.data.images import IMAGE_SUFFIXES, ImageTooLarge, open_image, to_8bit
 from aekit.errors import AekitError
 
 log = logging.getLogger(__name__)
@@ -18,11 +18,11 @@ log = logging.getLogger(__name__)
 def _open(path: str | Path, channels: int) -> Image.Image:
     """A decoded image in "L" or "RGB" mode, refusing decompression bombs and unreadable files with one line."""
     try:
-        with Image.open(path) as im:
-            if im.size[0] * im.size[1] > MAX_PIXELS:
-                raise AekitError(f"{path} is too large ({im.size[0]}x{im.size[1]} pixels)")
+        with open_image(path) as im:
             return to_8bit(im, grey=channels == 1)
-    except (OSError, Image.DecompressionBombError) as e:
+    except ImageTooLarge as e:
+        raise AekitError(f"{path} is too large: {e}") from None
+    except OSError as e:
         raise AekitError(f"{path} is not a readable image ({e})") from None
 
 

@@ -21,7 +21,6 @@ from aekit.runs import files as ckpt
 from aekit.runs.run import Run
 
 log = logging.getLogger(__name__)
-PRIOR_FILE = "prior.safetensors"
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def fit_prior(maps: torch.Tensor, codebook_size: int, epochs: int = 3, batch_siz
 def code_prior(run: Run, seed: int = 0, max_fit: int = 20_000):
     """The run's prior over code maps, with a ``sample(n, generator)`` that returns (n, h, w): loaded or trained."""
     model, fp = run.model, run.fingerprint
-    path = run.path / PRIOR_FILE
+    path = run.path / ckpt.PRIOR
     prior = None
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)

@@ -18,6 +18,7 @@ from aekit.data import Dataset
 from aekit.data.npyfile import read_npy
 from aekit.errors import AekitError
 from aekit.fileio import claim_outputs, make_folder, refuse_existing
+from aekit.metrics.reconstruction import check_finite
 from aekit.runs import files as ckpt
 from aekit.runs.datasets import load_domains  # noqa: F401 (part of the swap API)
 from aekit.runs.presets import SWAP_TRAIN
@@ -27,7 +28,6 @@ from aekit.runs.train import create_run
 
 log = logging.getLogger(__name__)
 
-FIGURE = "swaps.png"
 
 
 def _source(text: str) -> str:
@@ -125,7 +125,7 @@ def swap_figure(run: Run | str | Path, out: str | Path | None = None, n: int = 8
     from aekit.apps.figures import swap_figure as draw
 
     run = swap_run(run)
-    out = Path(out) if out else run.path / FIGURE
+    out = Path(out) if out else run.path / ckpt.SWAPS
     refuse_existing([out], force)
     if not 1 <= n <= 32:
         raise AekitError("`n` must be between 1 and 32")
@@ -152,7 +152,7 @@ def swap_eval(run: Run | str | Path, datasets: dict[str, Dataset] | None = None)
     for i, (name, ds) in enumerate(datasets.items()):
         x = torch.from_numpy(norm.transform(ds.x_test))
         out[name] = {"test_mse": float(((decode_all(model, x, i) - x) ** 2).mean()), "test_images": len(x)}
-    return {"domains": out}
+    return check_finite({"domains": out}, f"evaluating {run.path}")
 
 
 def finish_swap(run: Run | str | Path) -> str:

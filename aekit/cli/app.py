@@ -20,9 +20,19 @@ from aekit.errors import AekitError
 COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, info)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors are one line too (not the command's whole usage message), exit status 2."""
+
+    def error(self, message: str):
+        option = re.fullmatch(r"argument (--[\w-]+).*: expected one argument", message)
+        if option:  # "--image-size -5x5": argparse takes a value starting with '-' for an option
+            message += f"; a value starting with '-' is written {option[1]}=VALUE"
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``aekit`` command line: every subcommand and option, with help."""
-    p = argparse.ArgumentParser(prog="aekit", description="Autoencoders as practical tools.", formatter_class=Formatter)
+    p = _Parser(prog="aekit", description="Autoencoders as practical tools.", formatter_class=Formatter)
     p.add_argument("--version", action="version", version=f"aekit {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -23,4 +23,5 @@ def run(a) -> int:
     else:
         for k, v in info.items():
             print(f"{k:>14}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
-    return 1 if info["weights"].startswith("unusable") else 0  # described in full, and a script sees the fault
+    faults = [info["weights"], info.get("checkpoint", "")]
+    return 1 if any(f.startswith("unusable") for f in faults) else 0  # described in full, and a script sees the fault

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey (PNG, TIFF): 0..65535
-MAX_PIXELS = 64_000_000
+MAX_PIXELS = 64_000_000  # larger images are refused from their header, before any pixel is decoded
 MAX_TOTAL_BYTES = 8 * 1024**3
 
 
@@ -26,6 +28,27 @@ def to_8bit(im: Image.Image, grey: bool) -> Image.Image:
         wide = np.asarray(im, dtype=np.float64)
         im = Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8), "L")
     return im.convert("L" if grey else "RGB")
+
+
+class ImageTooLarge(ValueError):
+    """An image file with more than ``MAX_PIXELS`` pixels (a decompression bomb, or a photo too large to use)."""
+
+
+@contextlib.contextmanager
+def open_image(path: str | Path):
+    """``PIL.Image.open`` for untrusted files: an image over ``MAX_PIXELS`` is refused from its header with
+    ``ImageTooLarge`` before it is decoded; Pillow's own decompression-bomb warning (two lines on stderr) and error
+    become that refusal too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+            raise ImageTooLarge(f"over aekit's limit of {MAX_PIXELS:,} pixels") from None
+    with im:
+        if im.size[0] * im.size[1] > MAX_PIXELS:
+            raise ImageTooLarge(f"{_hw(im.size)} pixels (HxW), over aekit's limit of {MAX_PIXELS:,}")
+        yield im
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -56,14 +79,21 @@ def _hw(size_wh: tuple[int, int]) -> str:
 
 def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode one image to a uint8 array (gray or RGB); returns the array and its original (W, H)."""
-    with Image.open(path) as im:
-        if im.size[0] * im.size[1] > MAX_PIXELS:
-            raise ValueError(f"image too large: {_hw(im.size)}")
+    with open_image(path) as im:
         size = im.size
         im = to_8bit(im, grey=im.mode in GRAY_MODES)
         if target_wh is not None and im.size != target_wh:
             im = im.resize(target_wh, Image.BILINEAR)
         return np.asarray(im, dtype=np.uint8), size
+
+
+def _skipped(root: Path, skipped: list[Path], total: int, shown: int = 3) -> str:
+    """The one warning for unreadable image files: how many, the first ``shown`` by name (under ``root``), and how to
+    see why."""
+    names = [str(p.relative_to(root)) for p in skipped[:shown]]
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (f"skipped {len(skipped)} of {total} image files in {root} that could not be read: {', '.join(names)}{more}"
+            " (with `verbose`, each one's reason is logged)")
 
 
 def _too_large(root: Path) -> AekitError:
@@ -80,15 +110,15 @@ def read_images(root: Path, image_size: tuple[int, int] | None = None,
     target_wh = None if image_size is None else (int(image_size[1]), int(image_size[0]))
     arrays: list[np.ndarray] = []
     kept: list[int] = []
-    skipped = 0
+    skipped: list[Path] = []
     first: tuple[Path, tuple[int, int]] | None = None
     total = 0
     for i, path in enumerate(files):
         try:
             arr, size = _decode(path, target_wh)
         except (OSError, ValueError, Image.DecompressionBombError) as e:
-            skipped += 1
-            log.debug("skipping unreadable image %s: %s", path, e)
+            skipped.append(path)
+            log.info("skipping unreadable image %s: %s", path, e)
             continue
         if first is None:
             first = (path, size)
@@ -105,7 +135,7 @@ def read_images(root: Path, image_size: tuple[int, int] | None = None,
         arrays.append(arr)
         kept.append(i)
     if skipped:
-        log.warning("skipped %d unreadable image file(s) of %d in %s", skipped, len(files), root)
+        log.warning(_skipped(root, skipped, len(files)))  # the message itself, so the CLI names its option
     if not arrays:
         raise AekitError(f"none of the {len(files)} image files in {root} could be read")
     if any(a.ndim == 3 for a in arrays):

@@ -133,6 +133,27 @@ def reconstruction_metrics(x, x_hat, with_bce: bool = True) -> dict[str, float]:
     return out
 
 
+def check_finite(metrics: dict, what: str) -> dict:
+    """``metrics`` (nested dicts allowed) as they are, or one clear error naming the entries that are NaN or infinite:
+    such a number is no result, it means the model's outputs (damaged weights, a diverged run) or the data are not
+    finite. ``what`` names the evaluation in the message."""
+    bad = [f"{k}={v}" for k, v in _numbers(metrics) if not np.isfinite(v)]
+    if bad:
+        raise AekitError(f"{what} gave {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''}: the model's "
+                         "reconstructions (or the data) are not finite numbers, so there is no result; the weights may "
+                         "be damaged or the run may have diverged")
+    return metrics
+
+
+def _numbers(metrics: dict, prefix: str = ""):
+    """(name, value) of every float in ``metrics``, nested dicts' names joined by dots."""
+    for k, v in metrics.items():
+        if isinstance(v, dict):
+            yield from _numbers(v, f"{prefix}{k}.")
+        elif isinstance(v, float):
+            yield f"{prefix}{k}", v
+
+
 def pca_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int, seed: int = 0) -> float:
     """Test MSE of PCA with ``n_components`` fitted on the training data: the linear baseline."""
     a = np.asarray(x_train, dtype=np.float32).reshape(len(x_train), -1)

@@ -16,13 +16,16 @@ from aekit.fileio import make_folder
 from aekit.runs import files
 
 KIND = "aekit-detector"
+DETECTOR_FOLDER = (files.CONFIG, files.WEIGHTS)  # all a detector folder holds
 
 
 def prepare_detector_dir(out: Path, force: bool) -> None:
-    """Make folder ``out`` for a detector, refusing one that holds a detector or run unless ``force``."""
+    """Make folder ``out`` for a detector, refusing one that holds a detector or run unless ``force``, and, even with
+    ``force``, the root or home folder or one that holds other files."""
     if out.exists() and not out.is_dir():
         raise AekitError(f"{out} exists and is not a folder")
-    clash = [name for name in (files.CONFIG, files.WEIGHTS) if (out / name).exists()]
+    files.refuse_foreign(out, DETECTOR_FOLDER, "a detector")
+    clash = [name for name in DETECTOR_FOLDER if (out / name).exists()]
     if clash and not force:
         raise AekitError(f"{out} already holds {' and '.join(clash)} (a detector or run?); choose another `out` "
                          "or pass `force` to replace it")

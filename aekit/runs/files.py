@@ -8,7 +8,6 @@ safetensors tensors, everything else is JSON.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -23,12 +22,16 @@ from aekit.fileio import atomic_write
 from aekit.models import MAX_PARAMETERS, MODELS, Autoencoder, build_model, model_name
 from aekit.models.base import config_to_dict
 from aekit.storage import (  # noqa: F401 (run files are these kinds of file)
+    ChecksumMismatch,
+    checksum_recorded,
     load_state_dict_checked,
     load_tensors,
     optimizer_from_tensors,
     optimizer_to_tensors,
     read_json,
     save_tensors,
+    sha256_stream,
+    verify_checksum,
     write_json,
 )
 from aekit.training.devices import pick_device
@@ -38,22 +41,40 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 STATE = "checkpoint.safetensors"
 METRICS = "metrics.jsonl"
-EVAL = "eval.json"  # test-set metrics, written after training
+EVAL = "eval.json"
 FIGURE = "reconstructions.png"
-# What training writes into a run folder, or derives from its weights (figures, evaluation, fitted priors): the files
-# a forced retrain (``force``) replaces. Anything else in the folder is the user's and stays.
-RUN_FILES = (CONFIG, WEIGHTS, STATE, METRICS, EVAL, FIGURE, "swaps.png", "gmm.safetensors",
-             "prior.safetensors")
-REPLACED = ".replaced-run"  # a forced retrain keeps the old run's files here until the new one has trained
+SWAPS = "swaps.png"
+GMM = "gmm.safetensors"
+PRIOR = "prior.safetensors"
+SAMPLES = "samples.png"
+INTERPOLATION = "interpolation.png"
+REPLACED = ".replaced-run"
+# Everything a run folder may hold, and why: what training writes, what applications derive from the weights and keep
+# beside them, and the folder a forced retrain keeps the replaced run in. No run is written into a folder holding
+# anything else (the user's files), even with ``force``; a file a run writes from now on (a log, a model card) joins
+# this table, which every check reads.
+RUN_FOLDER = {
+    CONFIG: "the model, its data handling and its training recipe",
+    WEIGHTS: "the trained weights",
+    STATE: "the resumable training state",
+    METRICS: "one record per epoch",
+    EVAL: "test-set metrics (aekit eval, after training)",
+    FIGURE: "reconstructions (after training; aekit reconstruct)",
+    SWAPS: "a swap run's figure",
+    GMM: "the code mixture generate fits to flat codes",
+    PRIOR: "the code prior generate fits to a VQ-VAE",
+    SAMPLES: "aekit generate's default output",
+    INTERPOLATION: "aekit interpolate's default output",
+    REPLACED: "a folder: the run a forced retrain replaces, until the new one has trained",
+}
+# The files (all but REPLACED): what a forced retrain (``force``) replaces, since each was made by the old weights.
+RUN_FILES = tuple(name for name in RUN_FOLDER if name != REPLACED)
 
 
 def fingerprint(path: str | Path) -> str:
     """SHA-256 of a weights file: identifies the exact model that made an output."""
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return sha256_stream(f).hexdigest()
 
 
 def run_config(model: Autoencoder, data: dict, train: dict | None = None) -> dict:
@@ -71,24 +92,55 @@ ADVICE = "choose another `out`, resume it (`resume`), or pass `force` to replace
 
 
 def check_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE) -> Path:
-    """Refuse a run folder that is a file, or that already holds a run unless ``force``; creates nothing (call it
-    before slow or fallible set-up, so a failure leaves no empty folder behind)."""
+    """Refuse a run folder that is a file, the root or home folder, or a folder holding anything a run does not
+    write (even with ``force``), or one that already holds a run unless ``force``; creates nothing (call it before
+    slow or fallible set-up, so a failure leaves no empty folder behind)."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AekitError(f"{path} exists and is not a folder")
+    refuse_foreign(path, RUN_FOLDER, "a run")
     if not force:
         refuse_run_files(path, advice)
     return path
 
 
+def refuse_foreign(path: Path, table, what: str) -> None:
+    """Refuse folder ``path`` as the home of ``what`` (a folder of the files named in ``table``) when it is the root or
+    home folder, or holds anything else: the user's files, which a forced rewrite would otherwise mix with ours
+    (names them, the first few, and counts the rest)."""
+    where = path.resolve()
+    if where == Path(where.anchor) or where == _home():
+        raise AekitError(f"{path} is {'the root' if where == Path(where.anchor) else 'your home'} folder; "
+                         f"{what} goes into a folder of its own: choose another `out`")
+    if not path.is_dir():
+        return
+    foreign = sorted(p.name for p in path.iterdir() if not _ours(p.name, table))
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        raise AekitError(f"{path} holds files that are not {what}'s ({', '.join(foreign[:3])}{more}); {what} goes "
+                         "into a new or empty folder, or replaces one (`force`): choose another `out`")
+
+
+def _ours(name: str, table) -> bool:
+    """Whether ``name`` is in ``table``, or the hidden temporary file of an interrupted write of one that is."""
+    return name in table or any(name.startswith(f".{n}.") and name.endswith(".tmp") for n in table)
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except RuntimeError:  # no home folder to find
+        return None
+
+
 def refuse_run_files(path: Path, advice: str) -> None:
-    """Refuse a folder holding any file a run would write (a run, or the user's own ``metrics.jsonl``): writing a run
-    there would overwrite it. Other files are the user's and a run leaves them alone, so they do not count."""
+    """Refuse a folder holding any file a run would write (a run, or a partial one): writing a run there would
+    overwrite it."""
     if not path.is_dir():
         return
     if (path / CONFIG).exists() and ((path / WEIGHTS).exists() or (path / STATE).exists()):
         raise AekitError(f"{path} already holds a run; {advice}")
-    clash = [name for name in (*RUN_FILES, REPLACED) if (path / name).exists()]
+    clash = [name for name in RUN_FOLDER if (path / name).exists()]
     if clash:
         raise AekitError(f"{path} already holds {', '.join(clash)}, which a run would overwrite; {advice}")
 

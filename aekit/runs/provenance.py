@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from aekit._version import __version__
+from aekit.data.images import open_image
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, ensure_parent, not_a_file
 
@@ -76,10 +77,10 @@ def read_mark(path: str | Path) -> dict | None:
         text = sidecar(path).read_text(errors="replace")[:MAX_MARK]  # not UTF-8: not a mark (refused below)
     else:
         try:
-            with Image.open(path) as im:
+            with open_image(path) as im:  # an image over aekit's pixel limit: a ValueError
                 im.load()  # to the end: a chunk after the pixels counts, and a truncated file is an error
                 text = im.info.get(KEY) if im.format == "PNG" else None
-        except (OSError, ValueError, Image.DecompressionBombError) as e:  # ValueError: an oversized text chunk
+        except (OSError, ValueError) as e:  # ValueError: an oversized text chunk, or too many pixels
             raise AekitError(f"{path} is not a readable image ({e})") from None
         if text is None:
             return None

@@ -260,9 +260,13 @@ class Trainer:
         """The mean loss so far in this epoch; ``TrainingDiverged`` when it is NaN or infinite."""
         mean = self.sums.mean_loss(self.d)
         if not math.isfinite(mean):
-            kept = f"; the last good checkpoint {self.writer.checkpoint} is kept" if self.writer else ""
-            raise TrainingDiverged(f"loss became {mean} at {where}{kept} (try a lower `lr` or `grad_clip`)")
+            raise self.diverged(f"loss became {mean} at {where}")
         return mean
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error for a NaN or infinite loss (``what`` says which, and where), naming the checkpoint kept."""
+        kept = f"; the last good checkpoint {self.writer.checkpoint} is kept" if self.writer else ""
+        return TrainingDiverged(f"{what}{kept} (try a lower `lr` or `grad_clip`)")
 
     def run_epoch(self) -> None:
         """The steps of epoch ``st.epoch`` from step ``st.step`` on, in its seeded sample order, with a mid-epoch
@@ -341,6 +345,8 @@ class Trainer:
         cfg, st = self.cfg, self.st
         val = evaluate_loss(self.model, self.rows.x_val, self.device, noise=cfg.noise, strength=cfg.noise_range(),
                             seed=cfg.seed, side=self.rows.side_val)
+        if not math.isfinite(val["loss"]):  # finite training steps, but a model that gives NaN on held-out data
+            raise self.diverged(f"validation loss became {val['loss']} at the end of epoch {st.epoch + 1}")
         record.update({f"val_{k}": v for k, v in val.items()})
         if val["loss"] < st.best_val:
             st.best_val, st.bad_epochs = val["loss"], 0
