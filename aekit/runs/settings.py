@@ -33,8 +33,11 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
                      data: str | None = None, image_size: tuple[int, int] | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,
                      train_options: dict | None = None, patches: tuple[int, int] | None = None,
-                     patches_per_image: int | None = None) -> dict:
+                     patches_per_image: int | None = None, label_column: str | None = None,
+                     id_column: str | None = None) -> dict:
     """Merge preset ← TOML file ← explicit options (None means "not given") into one settings dict.
+
+    ``label_column`` and ``id_column`` name a CSV table's label and id columns (neither is a feature).
 
     Sizes are (height, width) pairs and widths (the model's ``hidden``, ``disc_channels``) lists; a TOML file may
     also write them as text, "28x28" and "256,128" (``aekit.runs.options``)."""
@@ -45,7 +48,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     except ValueError as e:
         raise AekitError(str(e)) from None
     unknown = set(file) - {"preset", "dataset", "data", "image_size", "patches", "patches_per_image", "test_fraction",
-                           "model", "config", "train"}
+                           "model", "config", "train", "label_column", "id_column"}
     if unknown:
         raise AekitError(f"config file {config_file}: unknown keys {sorted(unknown)}")
     if data or dataset:
@@ -80,6 +83,18 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         raise AekitError(f"test fraction must be between 0 and 1 (exclusive), got {fraction!r}")
     return {"source": source, "image_size": size_value(size), "model": given_model or s["model"],
             "config": config, "train": tr, "test_fraction": float(fraction),
-            "patches": patch_size, "patches_per_image": per_image, "preset": preset}
+            "patches": patch_size, "patches_per_image": per_image, "preset": preset,
+            **_table_columns(file, label_column=label_column, id_column=id_column)}
+
+
+def _table_columns(file: dict, **given) -> dict:
+    """The label and id column names: the options given, else the TOML file's."""
+    out = {}
+    for key, value in given.items():
+        value = value if value is not None else file.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise AekitError(f"`{key}` must be a column name, got {value!r}")
+        out[key] = value
+    return out
 
 
