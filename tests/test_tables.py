@@ -1,5 +1,5 @@
 """A user's own CSV table: label and id columns, categories, missing cells, recorded in the run and read the same way by
-every command; every row embedded and scored, by its id."""
+every command; per-column errors instead of PSNR; every row embedded and scored, by its id."""
 
 from __future__ import annotations
 
@@ -156,10 +156,23 @@ def test_label_columns_belong_to_csv_files(tmp_path):
 # --- a run on a table -------------------------------------------------------------------------------------------
 
 
-def test_the_run_records_its_columns(cancer_run):
-    cfg = json.loads((cancer_run / "config.json").read_text())
-    assert cfg["data"]["label_column"] == "target" and len(cfg["data"]["columns"]["features"]) == 30
-    assert cfg["config"]["input_shape"] == [30]
+def test_the_run_records_its_columns_and_reports_each_columns_error_not_psnr(cancer, cancer_run, capsys):
+    data = json.loads((cancer_run / "config.json").read_text())["data"]
+    assert data["label_column"] == "target" and len(data["columns"]["features"]) == 30
+    assert json.loads((cancer_run / "config.json").read_text())["config"]["input_shape"] == [30]
+    metrics = json.loads((cancer_run / "eval.json").read_text())
+    assert "test_psnr" not in metrics and list(metrics["test_mse_by_column"]) == list(cancer.feature_names)
+    assert np.mean(list(metrics["test_mse_by_column"].values())) == pytest.approx(metrics["test_mse"], rel=1e-6)
+    assert np.mean(list(metrics["pca_mse_by_column"].values())) == pytest.approx(metrics["pca_mse"], rel=1e-5)
+    assert main(["eval", str(cancer_run)]) == 0
+    out = capsys.readouterr().out
+    assert "psnr" not in out and "test MSE by column (PCA-8 beside it):" in out and "worst concavity" in out
+    figure = cancer_run / "reconstructions.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(figure) as im:
+        assert im.height > im.width  # one bar per column, not a row of digit images
 
 
 def test_embed_and_anomalies_read_every_row_with_the_runs_label(cancer, cancer_run, cancer_csv, tmp_path, capsys):
