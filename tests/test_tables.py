@@ -1,5 +1,5 @@
 """A user's own CSV table: label and id columns, categories, missing cells, recorded in the run and read the same way by
-every command; per-column errors instead of PSNR; every row embedded and scored, by its id."""
+every command; per-column errors instead of PSNR; every row embedded and scored, by its id; the wide-code warning."""
 
 from __future__ import annotations
 
@@ -244,3 +244,23 @@ def test_a_damaged_columns_entry_is_one_error_line(cancer_run, tmp_path, capsys)
     (run / "config.json").write_text(json.dumps(cfg))
     assert main(["eval", str(run)]) == 1
     assert "table columns" in _err_line(capsys)
+
+
+# --- the code as wide as the data ------------------------------------------------------------------------------
+
+
+def test_a_code_as_wide_as_the_data_is_one_warning_line(cancer_csv, tmp_path, caplog):
+    def warned(*argv) -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert main(["train", *argv, "--out", str(tmp_path / str(len(argv))), "--epochs", "1", "--no-progress",
+                         "--no-eval", "--force"]) == 0
+        return [r.getMessage() for r in caplog.records if "as wide as the data" in r.getMessage()]
+
+    assert warned("--data", str(cancer_csv), "--label-column", "target") == [
+        "warning: the code (--code-size 32) is as wide as the data (30 columns): the model can copy its input instead "
+        "of learning a compressed code; choose a --code-size below 30"]
+    np.save(tmp_path / "img.npy", np.random.default_rng(0).integers(0, 256, (40, 4, 4), dtype=np.uint8))
+    assert "(16 values per image)" in warned("--data", str(tmp_path / "img.npy"), "--model", "dense", "--code-size",
+                                               "16")[0]
+    assert warned("--data", str(cancer_csv), "--label-column", "target", "--code-size", "8") == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
+import math
 import os
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from aekit.runs.datasets import domain_arrays, run_datasets
 from aekit.runs.run import Run, read_config
 from aekit.runs.writer import train
 from aekit.training.config import TrainConfig, train_config_from_dict
+
+log = logging.getLogger(__name__)
 
 
 def _is_main_process() -> bool:
@@ -117,9 +121,21 @@ def _new_model(settings: dict, info: DataInfo, first: Dataset) -> Autoencoder:
     if info.domains:
         config["domains"] = tuple(d.name for d in info.domains)
     try:
-        return build_model(settings["model"], config)
+        model = build_model(settings["model"], config)
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad model option: {e}") from None
+    _warn_wide_code(model, first)
+    return model
+
+
+def _warn_wide_code(model: Autoencoder, ds: Dataset) -> None:
+    """One warning line when the code is as wide as a sample: such a model can copy its input, and learns no
+    compressed code (30 columns and the seed's code of 32, say)."""
+    code, width = getattr(model.config, "code_size", None), math.prod(sample_shape(ds))
+    if isinstance(code, int) and code >= width:
+        what = f"{width} columns" if ds.kind != IMAGE else f"{width} values per image"
+        log.warning("warning: the code (`code_size` %d) is as wide as the data (%s): the model can copy its input "
+                    "instead of learning a compressed code; choose a `code_size` below %d", code, what, width)
 
 
 def resume_run(run: str | Path, progress: bool | None = None) -> Run | None:
