@@ -91,7 +91,9 @@ def test_cli_scores_an_image_folder_and_a_dataset(dense_run, mnist_npz, mnist, t
     assert "6 inputs" in out[0] and "inverted.png" in out[1]
     assert main(["anomalies", str(dense_run), str(mnist_npz), "--json", "-k", "2"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n_scored"] == 256 and report["top"][0]["input"].startswith("test[")
+    assert report["n_scored"] == 1280 and report["top"][0]["input"].startswith(("train[", "test["))  # all of it
+    assert report["data"] == f"all 1280 samples of {mnist_npz}" and "label" in report["top"][0]
+    assert set(report["by_label"]) == {str(d) for d in range(10)} and report["by_label"]["3"]["n"] == 95 + 23
 
 
 @pytest.mark.parametrize("args", [["nope-such-data"], ["DATA", "-k", "0"], ["BAD_NPY"]])

@@ -448,10 +448,10 @@ def test_csv_non_numeric(tmp_path):
         load_dataset(str(tmp_path / "bad.csv"))
 
 
-def test_csv_nan_and_ragged(tmp_path):
-    (tmp_path / "nan.csv").write_text("1,2\n3,nan\n")
-    with pytest.raises(AekitError, match="NaN"):
-        load_dataset(str(tmp_path / "nan.csv"))
+def test_csv_infinity_and_ragged(tmp_path):
+    (tmp_path / "inf.csv").write_text("1,2\n3,inf\n")
+    with pytest.raises(AekitError, match="infinite value at row 2, column 2"):
+        load_dataset(str(tmp_path / "inf.csv"))
     (tmp_path / "rag.csv").write_text("1,2\n3\n")
     with pytest.raises(AekitError, match="row 2 has 1 columns"):
         load_dataset(str(tmp_path / "rag.csv"))

@@ -128,22 +128,24 @@ def run2d(mnist_npz, tmp_path_factory):
     return run
 
 
-def test_embed_writes_codes_labels_and_map(run2d, mnist, tmp_path, capsys):
+def test_embed_writes_codes_ids_labels_and_map_for_every_sample_of_a_file(run2d, mnist, tmp_path, capsys):
     out, fig = tmp_path / "codes.npy", tmp_path / "map.png"
     assert main(["embed", str(run2d), "--out", str(out), "--figure", str(fig)]) == 0
-    assert "256 codes of size 2" in capsys.readouterr().out
-    codes, labels = np.load(out), np.load(tmp_path / "codes.labels.npy")
-    assert codes.shape == (256, 2) and codes.dtype == np.float32 and np.isfinite(codes).all()
-    assert np.array_equal(labels, mnist.y_test[:256])
+    printed = capsys.readouterr().out
+    assert "1280 codes of size 2" in printed and "kNN-5 accuracy of the labels" in printed  # the whole .npz
+    codes, labels, ids = (np.load(tmp_path / f"codes{part}.npy") for part in ("", ".labels", ".ids"))
+    assert codes.shape == (1280, 2) and codes.dtype == np.float32 and np.isfinite(codes).all()
+    assert np.array_equal(labels, np.r_[mnist.y_train[:1024], mnist.y_test[:256]])
+    assert list(ids[[0, 1023, 1024, 1279]]) == ["train[0]", "train[1023]", "test[0]", "test[255]"]
     model, _ = ckpt.load_model(run2d)
     with torch.no_grad():
         first = model.encode(torch.from_numpy(mnist.x_test[:4, None].astype(np.float32) / 255))
-    assert np.allclose(codes[:4], first.numpy(), atol=1e-5)
+    assert np.allclose(codes[1024:1028], first.numpy(), atol=1e-5)
     assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and fig.stat().st_size > 10_000
     assert main(["embed", str(run2d), "--out", str(out)]) == 1  # nothing overwritten without --force
     assert "--force" in _err_line(capsys)
-    assert main(["embed", str(run2d), "--out", str(out), "--force", "--split", "train"]) == 0
-    assert np.load(out).shape == (1024, 2)
+    assert main(["embed", str(run2d), "--out", str(out), "--force", "--split", "train"]) == 1
+    assert "--split chooses a split of a named dataset" in _err_line(capsys)  # a file is read whole
 
 
 def test_embed_npz_and_wide_codes_drawn_by_pca(mnist_npz, tmp_path, capsys):
@@ -152,11 +154,26 @@ def test_embed_npz_and_wide_codes_drawn_by_pca(mnist_npz, tmp_path, capsys):
     out = tmp_path / "codes.npz"
     assert main(["embed", str(run), "--out", str(out), "--figure", str(tmp_path / "m.png")]) == 0
     with np.load(out) as d:
-        assert d["codes"].shape == (256, 32) and d["labels"].shape == (256,)
+        assert d["codes"].shape == (1280, 32) and d["labels"].shape == (1280,) and d["ids"][-1] == "test[255]"
+
+
+def test_embed_of_a_named_dataset_encodes_the_split_asked_for(tmp_path, capsys):
+    from aekit.data import load_dataset
+
+    digits = load_dataset("digits")
+    run = tmp_path / "digits"
+    assert main(["train", "--dataset", "digits", "--model", "dense", "--code-size", "4", "--out", str(run), *FAST]) == 0
+    for argv, want in (([], digits.y_test), (["--split", "train"], digits.y_train)):
+        out = tmp_path / "codes.csv"
+        assert main(["embed", str(run), "--out", str(out), "--force", *argv]) == 0
+        assert f"{len(want)} codes of size 4 (digits ({(argv or ['', 'test'])[1]} split))" in capsys.readouterr().out
+        rows = out.read_text().splitlines()
+        assert rows[0] == "id,label,code_1,code_2,code_3,code_4" and len(rows) == len(want) + 1
+        assert [r.split(",")[:2] for r in rows[1:3]] == [["0", str(want[0])], ["1", str(want[1])]]
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--out", "codes.txt"], ".npy or .npz"),
+    (["--out", "codes.txt"], ".npy, .npz or .csv"),
     (["--out", "c.npy", "--data", "no/such/file.npz"], "no/such/file.npz"),
 ])
 def test_embed_errors_are_one_line(run2d, tmp_path, monkeypatch, capsys, argv, message):
@@ -168,3 +185,22 @@ def test_embed_errors_are_one_line(run2d, tmp_path, monkeypatch, capsys, argv, m
 def test_embed_of_a_missing_run_is_one_line(tmp_path, capsys):
     assert main(["embed", str(tmp_path / "nope"), "--out", str(tmp_path / "c.npy")]) == 1
     assert "nope" in _err_line(capsys)
+
+
+def test_embed_of_an_image_folder_encodes_every_image_by_its_file_name(mnist, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    for i in range(13):  # 13 images: a 10 % test split of them would be one
+        sub = folder / ("odd" if mnist.y_test[i] % 2 else "even")
+        sub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mnist.x_test[i]).save(sub / f"d{i:02d}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--model", "dense", "--code-size", "4", "--out", str(run), *FAST]) == 0
+    out = tmp_path / "codes.npz"
+    assert main(["embed", str(run), "--data", str(folder), "--out", str(out)]) == 0
+    assert f"13 codes of size 4 (all 13 images in {folder})" in capsys.readouterr().out
+    with np.load(out) as d:
+        names = sorted(f"{'odd' if mnist.y_test[i] % 2 else 'even'}/d{i:02d}.png" for i in range(13))
+        assert d["codes"].shape == (13, 4) and d["ids"].tolist() == names
+        assert d["labels"].tolist() == [n.split("/")[0] for n in names]

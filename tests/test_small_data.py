@@ -111,7 +111,7 @@ def test_settings_that_do_not_fit_the_data_are_named_before_training(caplog):
     wide = build_model("dense", {"input_shape": (30,), "hidden": [64], "code_size": 32})  # a 30-column table
     with caplog.at_level("WARNING", logger="aekit"):
         said = check_fit(wide, torch.rand(40, 30))
-    assert len(said) == 2 and "the code holds 32 numbers for samples of 30 values" in said[0]
+    assert len(said) == 2 and "the code (32 numbers) is as wide as the data (30 columns)" in said[0]
     assert "parameters for 40 samples of 30 values (1,200 in all)" in said[1] and said[1] in caplog.text
     assert check_fit(wide, torch.rand(40, 30), noise="gaussian") == [said[1]]  # a denoiser may have a wide code
     assert check_fit(_dense(), torch.rand(5000, 1, 8, 8)) == []

@@ -14,14 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit.apps.inputs import image_files, read_model_image
-from aekit.data import load_dataset
-from aekit.data.arrays import as_samples
-from aekit.data.csvfile import read_csv
-from aekit.data.npyfile import read_npy
+from aekit.apps.samples import run_samples
 from aekit.errors import AekitError
 from aekit.fileio import png_output, refuse_existing
-from aekit.metrics.reconstruction import reconstruct, ssim_per_sample
+from aekit.metrics.reconstruction import auroc, reconstruct, ssim_per_sample
 from aekit.runs.provenance import make_mark
 from aekit.runs.run import Run, as_run
 
@@ -53,28 +49,6 @@ def anomaly_scores(model, x: torch.Tensor, metric: str = "auto", batch_size: int
     return ((x_hat.double() - x.double()) ** 2).flatten(1).mean(1).numpy()
 
 
-def load_inputs(data: str, image_shape: tuple[int, ...] | None,
-                resize: bool = False) -> tuple[np.ndarray, list[str], str]:
-    """The inputs to score in data units, a name for each, and where they came from; with ``resize`` images are
-    resized to ``image_shape`` (C, H, W) (for runs trained with an image size), else they must have that size.
-
-    A folder of images (each file scored, named by its path; subfolders one level deep included), a ``.npy`` array
-    or a ``.csv`` table (every row, named by index), or anything else ``load_dataset`` reads (a dataset name, an
-    ``.npz``, an IDX folder): its test split, named ``test[i]``.
-    """
-    path = Path(data).expanduser()
-    if path.is_dir() and image_shape is not None and image_files(path):
-        files = image_files(path)
-        x = np.stack([read_model_image(f, image_shape, resize=resize) for f in files])
-        return x, [str(f.relative_to(path)) for f in files], str(path)
-    if path.is_file() and path.suffix.lower() in (".npy", ".csv"):
-        raw = read_npy(path) if path.suffix.lower() == ".npy" else read_csv(path)
-        x, _ = as_samples(raw, str(path))
-        return x, [str(i) for i in range(len(x))], str(path)
-    ds = load_dataset(data, image_size=image_shape[1:] if resize and image_shape else None)
-    return ds.x_test, [f"test[{i}]" for i in range(len(ds.x_test))], f"{ds.source} (test split)"
-
-
 def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarray, path: Path, title: str,
             mark: dict) -> None:
     """The most anomalous inputs over their reconstructions, each labelled with its name and score (a
@@ -94,7 +68,9 @@ def _figure(x: np.ndarray, recon: np.ndarray, names: list[str], scores: np.ndarr
 
 def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Path | None = None, metric: str = "auto",
                   force: bool = False) -> dict:
-    """Score ``data`` with a run's model; a report with the ``top`` most anomalous inputs (and a figure at ``out``)."""
+    """Score ``data`` with a run's model (all of a file or folder, read as the run reads its data; a named
+    dataset's test split); a report with the ``top`` most anomalous inputs, how the scores of each label compare
+    when the data has labels, and a figure at ``out``."""
     if top < 1:
         raise AekitError("`top` must be at least 1")
     out = png_output(out)
@@ -102,8 +78,8 @@ def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Pa
     run = as_run(run)
     model, norm = run.model, run.normalizer
     shape = tuple(model.config.input_shape)
-    resize = bool(run.config.data.image_size)  # as the run's own data was
-    x, names, source = load_inputs(data, shape if norm.kind == "image" else None, resize)
+    samples = run_samples(run, data)  # all of a file or folder, a named dataset's test split
+    x, names, source = samples.x, [str(i) for i in samples.ids], samples.source
     if len(x) == 0:
         raise AekitError(f"{data} holds no inputs")
     xt = norm.transform(x) if norm.kind == "image" else norm.transform(x.reshape(len(x), -1), clip=False)
@@ -113,10 +89,13 @@ def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Pa
     metric = resolve_metric(metric, shape)
     scores = anomaly_scores(model, xt, metric)
     order = np.argsort(-scores, kind="stable")
-    rows = [{"rank": r + 1, "input": names[i], "index": int(i), "score": float(scores[i])}
+    rows = [{"rank": r + 1, "input": names[i], "index": int(i), "score": float(scores[i]),
+             **({"label": samples.labels[i].item()} if samples.labels is not None else {})}
             for r, i in enumerate(order[:top])]
     report = {"run": str(run.path), "data": source, "score": metric, "n_scored": len(x), "top": rows,
               "score_quantiles": {q: float(np.quantile(scores, float(q))) for q in ("0.5", "0.9", "0.99")}}
+    if samples.labels is not None and (by_label := scores_by_label(scores, samples.labels)):
+        report["by_label"] = by_label
     if out is not None:
         pick = order[: min(top, MAX_FIGURE)]
         recon = norm.inverse(run.reconstruct(xt[pick]).clamp(0, 1).numpy())
@@ -127,4 +106,15 @@ def anomalies_run(run: Run | str | Path, data: str, top: int = 10, out: str | Pa
     return report
 
 
-__all__ = ["anomaly_scores", "anomalies_run", "load_inputs", "resolve_metric"]
+def scores_by_label(scores: np.ndarray, labels: np.ndarray, max_classes: int = 20) -> dict | None:
+    """For each label (2 to ``max_classes`` of them): how many inputs have it, their median score, and the AUROC of
+    the score for telling that label from the rest (above 0.5: the model finds it more anomalous than the rest; a
+    label column marking known anomalies reads as how well the score finds them)."""
+    classes = np.unique(labels)
+    if not 2 <= len(classes) <= max_classes:
+        return None
+    return {str(c): {"n": int((labels == c).sum()), "median_score": float(np.median(scores[labels == c])),
+                     "auroc": auroc(labels == c, scores)} for c in classes}
+
+
+__all__ = ["anomaly_scores", "anomalies_run", "resolve_metric", "scores_by_label"]

@@ -1,4 +1,5 @@
-"""``aekit embed``: a run's codes for a dataset split, saved as an array, and a 2-D map coloured by label.
+"""``aekit embed``: a run's codes for every sample of a file or folder (or a named dataset's split), each beside its
+id, saved as an array or a CSV, and a 2-D map coloured by label.
 
 For a map that separates classes, train with the neighbour-preserving term (parametric UMAP's loss on an input-space
 kNN graph, ``aekit.models.neighbors``), e.g. ``aekit train --model dense --code-size 2 --set neighbor_weight=1
@@ -7,25 +8,30 @@ kNN graph, ``aekit.models.neighbors``), e.g. ``aekit train --model dense --code-
 
 from __future__ import annotations
 
+import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from aekit.apps.samples import run_samples
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, make_folder, png_output, refuse_existing
+from aekit.metrics.codes import knn_accuracy
 from aekit.runs.run import Run, as_run
 
-SPLITS = ("train", "test")
+OUT_SUFFIXES = (".npy", ".npz", ".csv")
 MAX_POINTS = 20_000  # drawn in the figure (a seeded subset beyond that)
 
 
 def _outputs(out: Path, has_labels: bool) -> list[Path]:
-    """The files ``embed`` writes: codes.npz alone (codes + labels), or codes.npy plus codes.labels.npy."""
-    if out.suffix == ".npz" or not has_labels:
+    """The files ``embed`` writes: codes.npz or codes.csv alone (codes, ids, labels), or codes.npy with
+    codes.ids.npy and codes.labels.npy beside it."""
+    if out.suffix in (".npz", ".csv"):
         return [out]
-    return [out, out.with_suffix(".labels.npy")]
+    return [out, out.with_suffix(".ids.npy")] + ([out.with_suffix(".labels.npy")] if has_labels else [])
 
 
 def _npy_bytes(a: np.ndarray) -> bytes:
@@ -78,36 +84,73 @@ def map_figure(codes: np.ndarray, labels: np.ndarray | None, path: str | Path, t
     return Path(path)
 
 
-def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, split: str = "test",
-              figure: str | Path | None = None, force: bool = False) -> tuple[list[Path], np.ndarray]:
-    """Encode a split of the run's dataset (or of ``data``); write the codes (and labels) and optionally the map.
-    Returns the files written and the codes."""
-    if split not in SPLITS:
-        raise AekitError(f"`split` must be one of {SPLITS}, got {split!r}")
-    out = Path(out)
-    if out.suffix not in (".npy", ".npz"):  # before any loading: a bad name is a one-line error at once
-        raise AekitError(f"`out` must end in .npy or .npz, got {out.name}")
-    planned = [out, out.with_suffix(".labels.npy")] + ([png_output(figure)] if figure else [])
-    refuse_existing(planned, force, inputs=[data])
-    run = as_run(run)
-    model, norm, ds = run.model, run.normalizer, run.dataset(data)
-    x_raw, labels = (ds.x_train, ds.y_train) if split == "train" else (ds.x_test, ds.y_test)
-    x = torch.from_numpy(norm.transform(x_raw))
-    if tuple(x.shape[1:]) != tuple(model.config.input_shape):
-        raise AekitError(f"data samples have shape {tuple(x.shape[1:])}, the model expects "
-                         f"{tuple(model.config.input_shape)}")
-    codes = run.encode(x).flatten(1).numpy()
+@dataclass
+class Embedding:
+    """What ``embed_run`` made: the codes (N, code_size), each one's id and label, where they came from, the files
+    written, and how well the codes keep the labels' classes apart (``knn``; None without labels)."""
+
+    codes: np.ndarray
+    ids: np.ndarray
+    labels: np.ndarray | None
+    source: str
+    files: list[Path]
+    knn: dict | None = None
+
+
+def _csv_bytes(codes: np.ndarray, ids: np.ndarray, labels: np.ndarray | None) -> bytes:
+    """A CSV: id, label (when there are labels), code_1 ... code_k, one row per sample."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["id", *(["label"] if labels is not None else []), *(f"code_{j + 1}" for j in range(codes.shape[1]))])
+    for i, row in enumerate(codes):
+        w.writerow([ids[i], *([labels[i]] if labels is not None else []), *(f"{v:.8g}" for v in row)])
+    return buf.getvalue().encode()
+
+
+def _write(out: Path, codes: np.ndarray, ids: np.ndarray, labels: np.ndarray | None) -> list[Path]:
     files = _outputs(out, labels is not None)
     make_folder(out.parent, target=out)
-    if out.suffix == ".npz":
-        arrays = {"codes": codes} if labels is None else {"codes": codes, "labels": np.asarray(labels)}
-        atomic_write(out, _npz_bytes(**arrays))
+    if out.suffix == ".csv":
+        atomic_write(out, _csv_bytes(codes, ids, labels))
+    elif out.suffix == ".npz":
+        atomic_write(out, _npz_bytes(codes=codes, ids=ids, **({"labels": labels} if labels is not None else {})))
     else:
-        atomic_write(out, _npy_bytes(codes))
-        if labels is not None:
-            atomic_write(files[1], _npy_bytes(np.asarray(labels)))
+        for path, array in zip(files, (codes, ids, labels)):
+            atomic_write(path, _npy_bytes(array))
+    return files
+
+
+def _knn(codes: np.ndarray, inputs: np.ndarray, labels: np.ndarray | None) -> dict | None:
+    """kNN-5 accuracy of the labels from the codes, and from the inputs in model space for comparison."""
+    if labels is None:
+        return None
+    by_codes = knn_accuracy(codes, labels)
+    if by_codes is None:
+        return None
+    return {"k": 5, "folds": 5, "codes": by_codes, "inputs": knn_accuracy(inputs, labels)}
+
+
+def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, split: str | None = None,
+              figure: str | Path | None = None, force: bool = False) -> Embedding:
+    """Encode every sample of ``data`` (default: the run's own data), a file or folder, or the ``split`` of a named
+    dataset (default "test"); write the codes with each one's id (row number, CSV id column or file name) and label,
+    and optionally the map."""
+    out = Path(out)
+    if out.suffix not in OUT_SUFFIXES:  # before any loading: a bad name is a one-line error at once
+        raise AekitError(f"`out` must end in .npy, .npz or .csv, got {out.name}")
+    refuse_existing(_outputs(out, True) + ([png_output(figure)] if figure else []), force, inputs=[data])
+    run = as_run(run)
+    model, norm, samples = run.model, run.normalizer, run_samples(run, data, split)
+    x = torch.from_numpy(norm.transform(samples.x))
+    if tuple(x.shape[1:]) != tuple(model.config.input_shape):
+        raise AekitError(f"{samples.source}: samples have shape {tuple(x.shape[1:])}, the model expects "
+                         f"{tuple(model.config.input_shape)}")
+    codes = run.encode(x).flatten(1).numpy()
+    files = _write(out, codes, samples.ids, samples.labels)
+    result = Embedding(codes, samples.ids, samples.labels, samples.source, files,
+                       _knn(codes, x.numpy(), samples.labels))
     if figure:
         make_folder(Path(figure).parent, target=figure)
-        title = f"{run.path.name}: {run.name}, code size {codes.shape[1]}, {ds.name} {split}"
-        files.append(map_figure(codes, labels, figure, title))
-    return files, codes
+        title = f"{run.path.name}: {run.name}, code size {codes.shape[1]}, {samples.source}"
+        result.files.append(map_figure(codes, samples.labels, figure, title))
+    return result

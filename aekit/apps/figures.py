@@ -1,4 +1,4 @@
-"""Figures: the article's picture of inputs over their reconstructions; the swap figure."""
+"""Figures: the article's picture of inputs over their reconstructions; the swap figure; a table's error per column."""
 
 from __future__ import annotations
 
@@ -76,3 +76,30 @@ def swap_figure(blocks: list[list[tuple[str, np.ndarray]]], path: str | Path, ma
     if title:
         fig.suptitle(title, fontsize=9)
     save_figure(fig, path, mark=mark)
+
+
+MAX_BARS = 60  # columns drawn in the column-error figure at most (the worst ones beyond that)
+
+
+def column_error_figure(errors: dict[str, float], path: str | Path, title: str,
+                        baseline: tuple[str, dict[str, float]] | None = None) -> None:
+    """A bar chart of a table's test MSE per column (horizontal bars, in the file's column order), beside a
+    ``baseline`` (its label and its MSE per column), such as PCA of the same code size."""
+    names = list(errors)
+    if len(names) > MAX_BARS:
+        worst = set(sorted(names, key=lambda n: -errors[n])[:MAX_BARS])
+        title += f"\nthe {MAX_BARS} columns of {len(names)} with the largest error"
+        names = [n for n in names if n in worst]
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7, 0.22 * len(names) + 1.4))
+    height = 0.4 if baseline else 0.8
+    ax.barh(y - (0.2 if baseline else 0), [errors[n] for n in names], height=height, color="tab:blue",
+            label="autoencoder")
+    if baseline:
+        ax.barh(y + 0.2, [baseline[1][n] for n in names], height=height, color="tab:gray", label=baseline[0])
+        ax.legend(fontsize=8, loc="best", frameon=False)
+    ax.set_yticks(y, [n[:40] for n in names], fontsize=7)
+    ax.invert_yaxis()  # first column on top
+    ax.set_xlabel("test MSE, each column scaled to [0, 1] by its training range", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    save_figure(fig, path, dpi=110)

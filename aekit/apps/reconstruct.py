@@ -8,6 +8,7 @@ import torch
 
 from aekit.apps.refine import refine_codes
 from aekit.data import Dataset
+from aekit.data.dataset import TABLE
 from aekit.errors import AekitError
 from aekit.fileio import png_output, refuse_existing
 from aekit.runs import files as ckpt
@@ -18,10 +19,15 @@ from aekit.runs.run import Run, as_run
 def reconstruction_png(run: Run | str | Path, n: int = 10, out: str | Path | None = None, data: str | None = None,
                        force: bool = False, dataset: Dataset | None = None, refine: int = 0) -> Path:
     """The article's figure for a run: ``n`` test inputs over their reconstructions (and, with ``refine`` steps,
-    the reconstructions of refined codes: the encoder's amortisation gap made visible)."""
+    the reconstructions of refined codes: the encoder's amortisation gap made visible). A table run's figure is
+    instead its test MSE per column (``aekit.apps.evaluate.column_error_png``)."""
     from aekit.apps.figures import reconstruction_figure
 
     run = as_run(run)
+    if run.normalizer.kind == TABLE:
+        from aekit.apps.evaluate import column_error_png  # (evaluate draws this module's figure for images)
+
+        return column_error_png(run, out, data, force, dataset)
     out = png_output(out) if out else run.path / ckpt.FIGURE
     refuse_existing([out], force, inputs=[data])
     if not 1 <= n <= 100:

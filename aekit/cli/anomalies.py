@@ -11,8 +11,10 @@ def add_arguments(sub) -> None:
     an = sub.add_parser("anomalies", help="rank inputs by how anomalous the run's model finds them",
                         formatter_class=Formatter)
     an.add_argument("run", metavar="RUN")
-    an.add_argument("data", metavar="DATA", help="a dataset name or path aekit can load (its test split is scored), "
-                    "a .npy array, or a folder of images")
+    an.add_argument("data", metavar="DATA", help="a file or folder, all of it scored (a folder of images, each named "
+                    "by its file name; a .csv, each row named by the run's id column or its row number, read as the "
+                    "run read its training table; a .npy/.npz array or IDX file), or a dataset name (its test split "
+                    "is scored)")
     an.add_argument("-k", "--top", type=int, default=10, help="how many of the most anomalous inputs to list")
     add_output(an, "replace an existing figure", metavar="PNG",
                help="also draw the most anomalous inputs into this figure")
@@ -30,6 +32,9 @@ def run(a) -> int:
     print(f"{report['n_scored']} inputs from {report['data']}; most anomalous first (score: {report['score']}):")
     for row in report["top"]:
         print(f"{row['rank']:>4}  {row['input']:<40}  {row['score']:.6g}")
+    if report.get("by_label"):
+        print("by label, AUROC of the score for telling it from the rest: " + ", ".join(
+            f"{label} {v['auroc']:.3f} (n={v['n']})" for label, v in report["by_label"].items()))
     if report.get("figure"):
         print(f"figure: {report['figure']}")
     return 0

@@ -9,7 +9,8 @@ from aekit.cli.common import Formatter, add_output
 
 def add_arguments(sub) -> None:
     r = sub.add_parser("reconstruct", help="figure of test inputs over their reconstructions",
-                       formatter_class=Formatter)
+                       formatter_class=Formatter, description="For a run trained on table rows the figure is "
+                       "instead a bar chart of the test MSE of each column, beside PCA's of the same code size.")
     r.add_argument("run", metavar="RUN")
     r.add_argument("-n", type=int, default=10, help="number of test images")
     add_output(r, "replace an existing figure", metavar="PNG", help="figure path (default: RUN/reconstructions.png)")
@@ -18,7 +19,10 @@ def add_arguments(sub) -> None:
                    help="add a row decoded from codes refined by STEPS optimiser steps (aekit.apps.refine)")
     r.set_defaults(handler=run_reconstruct)
 
-    e = sub.add_parser("eval", help="test-set metrics with the PCA baseline", formatter_class=Formatter)
+    e = sub.add_parser("eval", help="test-set metrics with the PCA baseline", formatter_class=Formatter,
+                       description="Images: BCE (sigmoid outputs), MSE, PSNR, SSIM. Table rows: BCE, MSE and the MSE "
+                       "of each column (columns scaled to [0, 1] by their training range), the autoencoder's and "
+                       "PCA's.")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument("--data", metavar="PATH", help="data to use instead of the run's own")
@@ -41,5 +45,18 @@ def run_eval(a) -> int:
         print(json.dumps(metrics))
     else:
         for k, v in metrics.items():
-            print(f"{k:>12}: {v:.6g}" if isinstance(v, float) else f"{k:>12}: {v}")
+            if not isinstance(v, dict):
+                print(f"{k:>12}: {v:.6g}" if isinstance(v, float) else f"{k:>12}: {v}")
+        _print_columns(metrics)
     return 0
+
+
+def _print_columns(metrics: dict) -> None:
+    """A table run's MSE per column, the autoencoder's beside PCA's."""
+    errors, pca = metrics.get("test_mse_by_column"), metrics.get("pca_mse_by_column", {})
+    if not errors:
+        return
+    width = min(max(len(name) for name in errors), 40)
+    print(f"test MSE by column (PCA-{metrics['code_size']} beside it):")
+    for name, value in errors.items():
+        print(f"  {name[:40]:<{width}}  {value:<11.4g} {pca.get(name, float('nan')):.4g}")

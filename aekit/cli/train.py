@@ -72,9 +72,16 @@ def _add_data_options(t: argparse.ArgumentParser, presets: dict) -> None:
                    "[config] (model) and [train] tables")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="named dataset: mnist, fashion-mnist, digits (default: the preset's)")
-    src.add_argument("--data", metavar="PATH", help="your data: IDX folder, .npy/.npz, image folder or .csv")
+    src.add_argument("--data", metavar="PATH", help="your data: IDX folder, .npy/.npz, image folder or .csv (a .csv: "
+                     "text columns become categories, one-hot; empty/NA cells take the training rows' mean or most "
+                     "frequent category, with a warning)")
     t.add_argument("--image-size", metavar="HxW", help="resize images from a folder to this size, e.g. 28x28")
     t.add_argument("--test-fraction", type=float, default=0.1, help="test share for data without a test split")
+    t.add_argument("--label-column", metavar="NAME", help="a .csv's column of labels (classes: whole numbers or "
+                   "text), not a feature; the run records it, so eval/embed/anomalies read the same column of any CSV "
+                   "(the column's number, from 1, when the file has no header row)")
+    t.add_argument("--id-column", metavar="NAME", help="a .csv's column naming its rows, not a feature; embed and "
+                   "anomalies name each row by it")
     t.add_argument("--patches", metavar="HxW", help="train on random crops of this size of each image instead of "
                    "whole images (folders may then mix image sizes; split by image); for denoisers of images of any "
                    "size, which `aekit denoise` runs in tiles")
@@ -151,6 +158,7 @@ def _settings(a) -> dict:
         preset=a.preset, config_file=a.config, dataset=a.dataset, data=a.data,
         image_size=size_value(a.image_size, "--image-size"), test_fraction=a.test_fraction,
         patches=size_value(a.patches, "--patches"), patches_per_image=a.patches_per_image, model=a.model,
+        label_column=a.label_column, id_column=a.id_column,
         model_options=model | parse_sets(a.model_set), train_options=_train_options(a))
     if a.init and (a.model or a.model_set or any(getattr(a, k) is not None for k in _MODEL_OPTIONS)):
         raise AekitError("--init takes the model from its run: drop --model, --set and the other model options")

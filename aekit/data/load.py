@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.arrays import as_labels, as_samples
-from aekit.data.csvfile import read_csv
-from aekit.data.dataset import IMAGE, Dataset, split
+from aekit.data.csvfile import read_table
+from aekit.data.dataset import IMAGE, TABLE, Dataset, Samples, split, split_indices
 from aekit.data.idx import IDX_NAME, find_idx_files, read_idx, read_labels
 from aekit.data.images import read_image_folder, read_images, resize_images
 from aekit.data.named import load_named_dataset, named_datasets
 from aekit.data.npyfile import read_npy, read_npz
 from aekit.data.patches import cut_patches
+from aekit.data.table import TableSchema
 from aekit.errors import AekitError
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,19 @@ def _from_parts(name: str, parts: Split, source: str, test_fraction: float, seed
     return Dataset(name, x_tr, y_tr, x_te, y_te, kind, source)
 
 
+def _csv_dataset(path: Path, columns: dict | None, label: str | None, id: str | None, test_fraction: float,
+                 seed: int) -> Dataset:
+    """A CSV table split into train and test rows, read through the schema ``columns`` (a run's), or through one
+    fitted on the training rows (with ``label`` and ``id`` naming the label and id columns)."""
+    table = read_table(path)
+    train, test = split_indices(table.n_rows, test_fraction, seed)
+    schema = TableSchema.from_dict(columns, label, id) if columns else TableSchema.fit(table, train, label, id)
+    rows = schema.encode(table)
+    y = schema.label_codes(rows.labels)
+    return Dataset(path.stem, rows.x[train], None if y is None else y[train], rows.x[test],
+                   None if y is None else y[test], TABLE, f"CSV {path}", table=schema)
+
+
 def _is_idx(path: Path) -> bool:
     """True for an IDX file by name, or a folder holding IDX files."""
     if path.is_dir():
@@ -104,8 +118,9 @@ def _patched(ds: Dataset, patches: tuple, seed: int) -> Dataset:
     return ds
 
 
-def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: float, seed: int) -> Dataset:
-    """Load a local file or folder according to its type."""
+def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: float, seed: int,
+               table: dict) -> Dataset:
+    """Load a local file or folder according to its type (``table``: how to read a CSV's columns)."""
     name = path.stem if path.is_file() else path.name
     if _is_idx(path):
         return _from_parts(name, _idx_parts(path), f"IDX {path}", test_fraction, seed)
@@ -115,7 +130,7 @@ def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: fl
     if path.is_file() and suffix == ".npz":
         return _from_parts(name, _npz_parts(path), f"array file {path}", test_fraction, seed)
     if path.is_file() and suffix == ".csv":
-        return _from_parts(name, (read_csv(path), None, None, None), f"CSV {path}", test_fraction, seed)
+        return _csv_dataset(path, **table, test_fraction=test_fraction, seed=seed)
     if path.is_dir():
         x, y, classes = read_image_folder(path, image_size)
         if classes:
@@ -123,6 +138,45 @@ def _load_path(path: Path, image_size: tuple[int, int] | None, test_fraction: fl
             log.info("class labels from subfolders of %s: %s", path, mapping)
         return _from_parts(name, (x, y, None, None), f"image folder {path}", test_fraction, seed)
     raise AekitError(f"don't know how to load {path} (expected a folder, .npy, .npz, .csv or IDX file)")
+
+
+def _whole_csv(path: Path, table: TableSchema | None) -> Samples:
+    """Every row of a CSV, read through ``table`` (every column a number when None), named by its id column."""
+    raw = read_table(path)
+    rows = (table or TableSchema.plain(raw)).encode(raw)
+    ids = rows.ids if rows.ids is not None else np.arange(raw.n_rows)
+    return Samples(rows.x, rows.labels, ids, f"all {raw.n_rows} rows of {path}")
+
+
+def read_all(path: str | Path, table: TableSchema | None = None,
+             image_size: tuple[int, int] | None = None) -> Samples:
+    """Every sample of an array file (.npy, .npz: train and test arrays both), IDX file or folder, or CSV table (read
+    through ``table``), in file order; images resized to ``image_size`` when given."""
+    path = Path(path).expanduser()
+    if path.is_file() and path.suffix.lower() == ".csv":
+        return _whole_csv(path, table)
+    if _is_idx(path):
+        parts = _idx_parts(path)
+    elif path.is_file() and path.suffix.lower() in (".npy", ".npz"):
+        parts = (read_npy(path), None, None, None) if path.suffix.lower() == ".npy" else _npz_parts(path)
+    else:
+        raise AekitError(f"don't know how to read {path} (expected a .npy, .npz, .csv or IDX file, or a folder)")
+    x_tr, y_tr, x_te, y_te = parts
+    if x_te is not None and x_te.shape[1:] != x_tr.shape[1:]:
+        raise AekitError(f"{path}: test samples {x_te.shape[1:]} do not match training samples {x_tr.shape[1:]}")
+    x, kind = as_samples(x_tr if x_te is None else np.concatenate([x_tr, x_te]), str(path))
+    if x_te is None:
+        y = y_tr
+    else:
+        y = None if y_tr is None or y_te is None else np.concatenate([y_tr, y_te])
+    y = as_labels(y, len(x), f"{path} labels")
+    if x_te is None:
+        ids = np.arange(len(x))
+    else:
+        ids = np.array([f"train[{i}]" for i in range(len(x_tr))] + [f"test[{i}]" for i in range(len(x_te))])
+    if image_size is not None and kind == IMAGE and x.shape[1:3] != tuple(image_size):
+        x = resize_images(x, image_size)
+    return Samples(x, y, ids, f"all {len(x)} samples of {path}")
 
 
 def load_dataset(
@@ -134,8 +188,16 @@ def load_dataset(
     cache_dir: str | Path | None = None,
     patches: tuple[int, int] | None = None,
     patches_per_image: int | None = None,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    columns: dict | None = None,
 ) -> Dataset:
     """Load a named dataset (mnist, fashion-mnist, digits) or a local path; image_size is (height, width).
+
+    A CSV table's ``label_column`` and ``id_column`` are not features (its labels become the dataset's, as whole
+    numbers); its columns are read as ``aekit.data.table`` says (categories one-hot, missing cells filled), by the
+    schema ``columns`` (``TableSchema.to_dict()``, a run's) when given, else by one fitted on the training rows
+    (``Dataset.table``). Other sources ignore ``columns``.
 
     ``patches`` (height, width): the samples are instead seeded random crops of that size of each image
     (``patches_per_image`` of them, default enough to cover each image about twice), cut after the train/test
@@ -144,13 +206,16 @@ def load_dataset(
         if size is not None and (len(size) != 2 or min(int(v) for v in size) < 1):
             raise AekitError(f"{what} must be two positive integers (height, width), got {size}")
     path = Path(source).expanduser()
+    table = {"columns": columns, "label": label_column, "id": id_column}
+    if columns is None and (label_column or id_column) and not (path.is_file() and path.suffix.lower() == ".csv"):
+        raise AekitError(f"`label_column` and `id_column` name columns of a CSV table; {source} is not one")
     if patches is not None and image_size is None and path.is_dir() and not _is_idx(path):
         ds = _folder_patches(path, (tuple(patches), patches_per_image), test_fraction, seed)
         log.info("loaded %s: %d train / %d test patches of %dx%d", ds.source, len(ds.x_train), len(ds.x_test),
                  *patches)
         return ds
     if path.exists():
-        ds = _load_path(path, image_size, test_fraction, seed)
+        ds = _load_path(path, image_size, test_fraction, seed, table)
     elif source in named_datasets():
         ds = load_named_dataset(source, cache_dir)
     else:

@@ -44,6 +44,12 @@ def mse(x, x_hat) -> float:
     return float(((x - torch.as_tensor(x_hat, dtype=torch.float64)) ** 2).mean())
 
 
+def column_mse(x, x_hat) -> np.ndarray:
+    """Mean squared error of each column of table rows (N, D): float64 (D,)."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    return ((x - torch.as_tensor(x_hat, dtype=torch.float64)) ** 2).flatten(1).mean(0).numpy()
+
+
 def psnr(x, x_hat, data_range: float = 1.0) -> float:
     """Mean over samples of each sample's PSNR in dB (a perfect sample counts as 100 dB)."""
     x = torch.as_tensor(x, dtype=torch.float64).flatten(1)
@@ -154,14 +160,20 @@ def _numbers(metrics: dict, prefix: str = ""):
             yield f"{prefix}{k}", v
 
 
-def pca_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int, seed: int = 0) -> float:
-    """Test MSE of PCA with ``n_components`` fitted on the training data: the linear baseline."""
+def pca_reconstruction(x_train: np.ndarray, x_test: np.ndarray, n_components: int, seed: int = 0) -> np.ndarray:
+    """``x_test`` reconstructed by PCA with ``n_components`` fitted on the training data, as flat rows (N, D)."""
     a = np.asarray(x_train, dtype=np.float32).reshape(len(x_train), -1)
     b = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
     k = min(n_components, a.shape[0], a.shape[1])
     pca = PCA(n_components=k, svd_solver="randomized" if k < min(a.shape) // 2 else "full", random_state=seed)
     pca.fit(a)
-    return mse(b, pca.inverse_transform(pca.transform(b)))
+    return pca.inverse_transform(pca.transform(b))
+
+
+def pca_mse(x_train: np.ndarray, x_test: np.ndarray, n_components: int, seed: int = 0) -> float:
+    """Test MSE of PCA with ``n_components`` fitted on the training data: the linear baseline."""
+    b = np.asarray(x_test, dtype=np.float32).reshape(len(x_test), -1)
+    return mse(b, pca_reconstruction(x_train, x_test, n_components, seed))
 
 
 def auroc(labels, scores) -> float:

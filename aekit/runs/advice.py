@@ -28,12 +28,13 @@ def check_fit(model: Autoencoder, x: torch.Tensor, noise: str = "none") -> list[
     that can copy learns nothing; a denoiser, trained with ``noise``, may), more parameters than the data has values."""
     said = []
     per_sample, code = int(x[0].numel()), code_numel(model)
+    what = f"{per_sample} columns" if x.dim() == 2 else f"{per_sample:,} values per image"
     if code >= per_sample and noise == "none":
-        said.append(f"the code holds {code:,} numbers for samples of {per_sample:,} values: the model can copy its "
-                    "input without learning its structure; choose a narrower code (`code_size`)")
+        said.append(f"warning: the code ({code:,} numbers) is as wide as the data ({what}): the model can copy its "
+                    f"input instead of learning a compressed code; choose a `code_size` below {per_sample}")
     params = sum(p.numel() for p in model.parameters())
     if params > x.numel():
-        said.append(f"the model has {params:,} parameters for {len(x):,} samples of {per_sample:,} values "
+        said.append(f"warning: the model has {params:,} parameters for {len(x):,} samples of {per_sample:,} values "
                     f"({x.numel():,} in all): it can memorise them; watch the test error (or `val_fraction`), or "
                     "use more data or a smaller model")
     for line in said:
@@ -46,7 +47,7 @@ def check_result(metrics: dict, noise: str = "none") -> list[str]:
     mse, pca = metrics.get("test_mse"), metrics.get("pca_mse")
     if noise != "none" or mse is None or not pca or mse <= BEHIND_PCA * pca:
         return []
-    line = (f"the test MSE {mse:.5f} is {mse / pca:.1f}x that of PCA with the same code size ({pca:.5f}): the "
+    line = (f"warning: the test MSE {mse:.5f} is {mse / pca:.1f}x that of PCA with the same code size ({pca:.5f}): the "
             "model learnt less than a linear projection; train longer (`epochs`, `min_steps`), try the conv model "
             "for images, or use PCA")
     log.warning(line)

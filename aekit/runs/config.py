@@ -8,6 +8,8 @@ The document, as every aekit version has written it::
      "data": {"source": ..., "image_size": [h, w] | null, "test_fraction": 0.1, "patches": [h, w] | null,
               "patches_per_image": n | null, "kind": "image" | "table", "origin": ..., "normalizer": {...},
               "init": {"run": ..., "fingerprint": ...},            # fine-tuned runs only
+              "label_column": ..., "id_column": ...,               # CSV runs given them
+              "columns": {"header", "features", "label_classes"},  # CSV runs (aekit.data.table.TableSchema)
               "domains": [{"name", "source", "origin", "train", "test"}, ...]},   # swap runs only
      "train": {...}}                        # TrainConfig's fields
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aekit.data import Normalizer
+from aekit.data.table import TableSchema
 from aekit.errors import AekitError
 from aekit.models.configs import check_domain_name
 
@@ -53,6 +56,9 @@ class DataInfo:
     normalizer: dict | None = None  # Normalizer.to_dict(): raw data <-> model space
     init: dict | None = None  # fine-tuned runs: {"run", "fingerprint"} of the weights training started from
     domains: tuple[Domain, ...] = ()  # swap runs: one entry per identity
+    label_column: str | None = None  # a CSV's column of labels (not a feature)
+    id_column: str | None = None  # a CSV's column naming its rows (not a feature)
+    columns: dict | None = None  # a CSV's TableSchema.to_dict(): features, categories, fill values
     extra: dict = field(default_factory=dict)  # keys a newer aekit wrote, kept as they are
 
     @classmethod
@@ -67,7 +73,13 @@ class DataInfo:
             if key in values:
                 values[key] = tuple(values[key])
         values["domains"] = _domains(d.get("domains"), where) if "domains" in d else ()
-        return cls(**values, extra={k: v for k, v in d.items() if k not in known})
+        info = cls(**values, extra={k: v for k, v in d.items() if k not in known})
+        if info.columns is not None:
+            try:
+                info.table()
+            except AekitError as e:
+                raise AekitError(f"{where}: {e}") from None
+        return info
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in DATA_KEYS}
@@ -76,12 +88,20 @@ class DataInfo:
             out["init"] = self.init
         if self.domains:
             out["domains"] = [dataclasses.asdict(d) for d in self.domains]
+        out.update({k: v for k in ("label_column", "id_column", "columns") if (v := getattr(self, k)) is not None})
         return {**out, **self.extra}
 
     def loader_options(self) -> dict:
         """``aekit.data.load_dataset``'s keyword arguments that read the data as the run did."""
         return {"image_size": self.image_size, "test_fraction": self.test_fraction, "patches": self.patches,
-                "patches_per_image": self.patches_per_image}
+                "patches_per_image": self.patches_per_image, "label_column": self.label_column,
+                "id_column": self.id_column, "columns": self.columns}
+
+    def table(self) -> TableSchema | None:
+        """How the run reads a CSV table's columns (None: it was not trained on one)."""
+        if self.columns is None:
+            return None
+        return TableSchema.from_dict(self.columns, self.label_column, self.id_column)
 
 
 def _size(value) -> bool:
@@ -94,6 +114,8 @@ _DATA_CHECKS = {  # how each typed "data" value must look (None is always allowe
     "test_fraction": lambda v: type(v) in (int, float) and 0 < v < 1,
     "patches_per_image": lambda v: type(v) is int and v > 0,
     "normalizer": lambda v: isinstance(v, dict), "init": lambda v: isinstance(v, dict),
+    "label_column": lambda v: isinstance(v, str), "id_column": lambda v: isinstance(v, str),
+    "columns": lambda v: isinstance(v, dict),
 }
 
 

@@ -30,10 +30,12 @@ class Run:
     """A run folder: its typed config, its model (loaded on first use, in eval mode, on ``device``), how raw data
     maps into model space, the fingerprint of its weights, and its data."""
 
-    def __init__(self, path: str | Path, config: RunConfig, device: str | torch.device = "cpu"):
+    def __init__(self, path: str | Path, config: RunConfig, device: str | torch.device = "cpu",
+                 dataset: Dataset | None = None):
         self.path = Path(path)
         self.config = config
         self.device = pick_device(device) if isinstance(device, str) else device
+        self._dataset = dataset  # its own data, when whoever opened it had just read it (training)
 
     @classmethod
     def open(cls, path: str | Path, device: str | torch.device = "cpu") -> Run:
@@ -94,7 +96,10 @@ class Run:
         return files.read_metrics(self.path)
 
     def dataset(self, data: str | None = None) -> Dataset:
-        """The run's dataset, read as training read it (size, split, patches), or ``data`` read the same way."""
+        """The run's dataset, read as training read it (size, split, patches, a table's columns), or ``data`` read
+        the same way."""
+        if data is None and self._dataset is not None:
+            return self._dataset
         source = data or self.config.data.source
         if not source or source == "array":
             raise AekitError(f"{self.path} was trained from an in-memory array; pass `data`")

@@ -38,8 +38,11 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
                      data: str | None = None, image_size: tuple[int, int] | None = None, test_fraction: float = 0.1,
                      model: str | None = None, model_options: dict | None = None,
                      train_options: dict | None = None, patches: tuple[int, int] | None = None,
-                     patches_per_image: int | None = None) -> dict:
+                     patches_per_image: int | None = None, label_column: str | None = None,
+                     id_column: str | None = None) -> dict:
     """Merge preset ← TOML file ← explicit options (None means "not given") into one settings dict.
+
+    ``label_column`` and ``id_column`` name a CSV table's label and id columns (neither is a feature).
 
     Sizes are (height, width) pairs and widths (the model's ``hidden``, ``disc_channels``) lists; a TOML file may
     also write them as text, "28x28" and "256,128" (``aekit.runs.options``)."""
@@ -50,7 +53,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     except ValueError as e:
         raise AekitError(str(e)) from None
     unknown = set(file) - {"preset", "dataset", "data", "image_size", "patches", "patches_per_image", "test_fraction",
-                           "model", "config", "train"}
+                           "model", "config", "train", "label_column", "id_column"}
     if unknown:
         raise AekitError(f"config file {config_file}: unknown keys {sorted(unknown)}")
     if data or dataset:
@@ -67,17 +70,8 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
     config.update({k: v for k, v in (model_options or {}).items() if v is not None})
     if "hidden" in config:
         config["hidden"] = widths_value(config["hidden"], "hidden")
-    tr = {**s["train"], **file.get("train", {})}
-    tr.update({k: v for k, v in (train_options or {}).items() if v is not None})
-    user = {**file.get("train", {}), **{k: v for k, v in (train_options or {}).items() if v is not None}}
-    if "min_steps" not in user:  # a preset's length was chosen for its own dataset: on small data, a minimum
-        tr["min_steps"] = 0 if "epochs" in user or "time_limit" in user else max(tr.get("min_steps", 0), MIN_STEPS)
-    if "disc_channels" in tr:
-        tr["disc_channels"] = widths_value(tr["disc_channels"], "disc_channels")
-    try:
-        train_config_from_dict(tr)
-    except (TypeError, ValueError) as e:
-        raise AekitError(f"bad training option: {e}") from None
+    tr = _recipe(s["train"], {**file.get("train", {}), **{k: v for k, v in (train_options or {}).items()
+                                                          if v is not None}})
     size = image_size or file.get("image_size")
     per_image = patches_per_image if patches_per_image is not None else file.get("patches_per_image")
     if per_image is not None and (not isinstance(per_image, int) or per_image < 1):
@@ -90,6 +84,33 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         raise AekitError(f"test fraction must be between 0 and 1 (exclusive), got {fraction!r}")
     return {"source": source, "image_size": size_value(size), "model": given_model or s["model"],
             "config": config, "train": tr, "test_fraction": float(fraction),
-            "patches": patch_size, "patches_per_image": per_image, "preset": preset}
+            "patches": patch_size, "patches_per_image": per_image, "preset": preset,
+            **_table_columns(file, label_column=label_column, id_column=id_column)}
+
+
+def _recipe(preset: dict, user: dict) -> dict:
+    """The training options: the preset's under the user's (TOML file, then options), checked. A preset's length
+    was chosen for its own dataset, so unless the user set one it becomes a minimum number of steps (``MIN_STEPS``)."""
+    tr = {**preset, **user}
+    if "min_steps" not in user:
+        tr["min_steps"] = 0 if "epochs" in user or "time_limit" in user else max(tr.get("min_steps", 0), MIN_STEPS)
+    if "disc_channels" in tr:
+        tr["disc_channels"] = widths_value(tr["disc_channels"], "disc_channels")
+    try:
+        train_config_from_dict(tr)
+    except (TypeError, ValueError) as e:
+        raise AekitError(f"bad training option: {e}") from None
+    return tr
+
+
+def _table_columns(file: dict, **given) -> dict:
+    """The label and id column names: the options given, else the TOML file's."""
+    out = {}
+    for key, value in given.items():
+        value = value if value is not None else file.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise AekitError(f"`{key}` must be a column name, got {value!r}")
+        out[key] = value
+    return out
 
 

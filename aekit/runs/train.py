@@ -4,6 +4,7 @@ checkpoint. Every run goes through these two, swap runs included (their data is 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from pathlib import Path
 
@@ -46,8 +47,9 @@ def _described(info: DataInfo, datasets: dict[str, Dataset], norm: Normalizer, i
     first = next(iter(datasets.values()))
     domains = tuple(Domain(d.name, d.source, datasets[d.name].source, len(datasets[d.name].x_train),
                            len(datasets[d.name].x_test)) for d in info.domains)
-    return DataInfo(info.source, info.image_size, info.test_fraction, info.patches, info.patches_per_image,
-                    IMAGE if info.domains else first.kind, first.source, norm.to_dict(), init, domains)
+    return dataclasses.replace(info, kind=IMAGE if info.domains else first.kind, origin=first.source,
+                               normalizer=norm.to_dict(), init=init, domains=domains,
+                               columns=first.table.to_dict() if first.table is not None else None)
 
 
 def _trained_start(init: Run, ds: Dataset) -> tuple[Autoencoder, Normalizer, dict]:
@@ -64,7 +66,16 @@ def _trained_start(init: Run, ds: Dataset) -> tuple[Autoencoder, Normalizer, dic
 def _settings_data(settings: dict) -> DataInfo:
     domains = tuple(Domain(name, source) for name, source in (settings.get("domains") or {}).items())
     return DataInfo(settings["source"], settings.get("image_size"), settings.get("test_fraction", 0.1),
-                    settings.get("patches"), settings.get("patches_per_image"), domains=domains)
+                    settings.get("patches"), settings.get("patches_per_image"), domains=domains,
+                    label_column=settings.get("label_column"), id_column=settings.get("id_column"))
+
+
+def _as_init_reads(info: DataInfo, init: Run) -> DataInfo:
+    """Fine-tuning a run trained on a CSV table: the new table is read through that run's columns."""
+    data = init.config.data
+    if data.columns is None:
+        return info
+    return dataclasses.replace(info, label_column=data.label_column, id_column=data.id_column, columns=data.columns)
 
 
 def create_run(settings: dict, out: str | Path, force: bool = False, progress: bool | None = None,
@@ -82,11 +93,14 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     if main:
         files.check_run_dir(out, force=force)
     info = _settings_data(settings)
+    start = Run.open(init) if init is not None else None
+    if start is not None:
+        info = _as_init_reads(info, start)
     datasets = run_datasets(info)
     first = next(iter(datasets.values()))
     torch.manual_seed(cfg.seed)  # initialisation is part of the seeded run
-    if init is not None:
-        model, norm, started = _trained_start(Run.open(init), first)
+    if start is not None:
+        model, norm, started = _trained_start(start, first)
     else:
         model, norm, started = _new_model(settings, info, first), Normalizer.fit(first), None
     x, side = _model_space(datasets, norm, info)
@@ -96,7 +110,9 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     # the folder only now, so that bad data or options leave none behind; a failed forced retrain restores the old run
     with files.new_run_dir(out, force=force) if main else contextlib.nullcontext():
         train(model, x, cfg, out, data_info=data.to_dict(), progress=progress, side=side)
-    return Run.open(out) if main else None
+    if not main:
+        return None
+    return Run(out, read_config(out), dataset=None if info.domains else first)  # its data, not read again
 
 
 def _new_model(settings: dict, info: DataInfo, first: Dataset) -> Autoencoder:
