@@ -4,6 +4,7 @@ what to change. Given before training (the data and the model) and after it (the
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 
@@ -21,6 +22,20 @@ def code_numel(model: Autoencoder) -> int:
         z = model.eval().encode(torch.zeros(1, *model.config.input_shape))
     model.train(was)
     return int(z[0].numel())
+
+
+def fit_code_size(model: str, config: dict) -> dict:
+    """``config`` with a code narrower than the data when a preset's flat code (``code_size`` numbers) is as wide as
+    one sample (the seed's 32 on a table of 8 columns would copy its rows and flag no outlier): a quarter of the
+    sample's values, at least 1, said in one line. Spatial codes and U-Net skips are left as they are."""
+    width, code = math.prod(config["input_shape"]), config.get("code_size", 32)
+    if config.get("spatial_code") or config.get("skips") or config.get("input_skip") or model in ("vq", "swap") \
+            or code < width:
+        return config
+    narrower = max(1, width // 4)
+    log.warning("the preset's code of %d numbers is as wide as the data (%d values a sample): using a code of %d "
+                "(a quarter); set `code_size` to choose", code, width, narrower)
+    return {**config, "code_size": narrower}
 
 
 def check_fit(model: Autoencoder, x: torch.Tensor, noise: str = "none") -> list[str]:
@@ -45,7 +60,7 @@ def check_fit(model: Autoencoder, x: torch.Tensor, noise: str = "none") -> list[
 def check_result(metrics: dict, noise: str = "none") -> list[str]:
     """A warning when a plain autoencoder ends far behind PCA of the same code size on the test split."""
     mse, pca = metrics.get("test_mse"), metrics.get("pca_mse")
-    if noise != "none" or mse is None or not pca or mse <= BEHIND_PCA * pca:
+    if noise != "none" or mse is None or not pca or pca < 1e-9 or mse <= BEHIND_PCA * pca:  # < 1e-9: PCA is exact
         return []
     line = (f"warning: the test MSE {mse:.5f} is {mse / pca:.1f}x that of PCA with the same code size ({pca:.5f}): the "
             "model learnt less than a linear projection; train longer (`epochs`, `min_steps`), try the conv model "

@@ -68,6 +68,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         s["config"] = {}  # another model's options would not fit
     config = {**s["config"], **file.get("config", {})}
     config.update({k: v for k, v in (model_options or {}).items() if v is not None})
+    chosen = sorted({*file.get("config", {}), *(k for k, v in (model_options or {}).items() if v is not None)})
     if "hidden" in config:
         config["hidden"] = widths_value(config["hidden"], "hidden")
     tr = _recipe(s["train"], {**file.get("train", {}), **{k: v for k, v in (train_options or {}).items()
@@ -84,7 +85,7 @@ def resolve_settings(preset: str = "seed", config_file: str | None = None, datas
         raise AekitError(f"test fraction must be between 0 and 1 (exclusive), got {fraction!r}")
     return {"source": source, "image_size": size_value(size), "model": given_model or s["model"],
             "config": config, "train": tr, "test_fraction": float(fraction),
-            "patches": patch_size, "patches_per_image": per_image, "preset": preset,
+            "patches": patch_size, "patches_per_image": per_image, "preset": preset, "chosen": chosen,
             **_table_columns(file, label_column=label_column, id_column=id_column)}
 
 

@@ -15,7 +15,7 @@ from aekit.data.dataset import IMAGE
 from aekit.errors import AekitError
 from aekit.models import Autoencoder, build_model
 from aekit.runs import files
-from aekit.runs.advice import check_fit
+from aekit.runs.advice import check_fit, fit_code_size
 from aekit.runs.config import DataInfo, Domain, RunConfig
 from aekit.runs.datasets import domain_arrays, run_datasets
 from aekit.runs.run import Run, read_config
@@ -117,6 +117,8 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
 
 def _new_model(settings: dict, info: DataInfo, first: Dataset) -> Autoencoder:
     config = {**settings["config"], "input_shape": sample_shape(first)}
+    if "code_size" not in settings.get("chosen", ()):
+        config = fit_code_size(settings["model"], config)
     if info.domains:
         config["domains"] = tuple(d.name for d in info.domains)
     try:
