@@ -28,10 +28,13 @@ def add_arguments(sub) -> None:
 
 
 def run_compress(a) -> int:
-    from aekit.apps.compress import compress_files
+    from aekit.apps.compress import TILES, coding, compress_files
 
     files = compress_files(a.run, a.inputs, a.out, level=a.level, force=a.force, device=a.device, refine=a.refine)
-    print(f"{len(files)} files, {sum(f.stat().st_size for f in files)} bytes in {a.out}")
+    mode, (h, w) = coding(a.run)
+    how = (f"in {h}x{w} tiles, as the run was trained on {h}x{w} patches" if mode == TILES else
+           f"whole, other sizes resized to {h}x{w} and back, as the run was trained on whole images")
+    print(f"{len(files)} files, {sum(f.stat().st_size for f in files)} bytes in {a.out} (images coded {how})")
     return 0
 
 
