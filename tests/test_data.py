@@ -523,3 +523,20 @@ def test_a_csv_that_is_not_utf8_is_one_clear_error(tmp_path):
     path.write_bytes(b"1,2\n3,\xff\n")
     with pytest.raises(AekitError, match="not UTF-8 text"):
         load_dataset(str(path))
+
+
+def test_images_are_read_the_way_their_exif_orientation_says(tmp_path):
+    from skimage import data
+
+    from aekit.apps.inputs import read_image
+
+    photo = data.camera()[100:120, 200:230]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view": what a phone held upright writes
+    (tmp_path / "photos").mkdir()
+    for i in range(2):
+        Image.fromarray(photo).save(tmp_path / "photos" / f"p{i}.png", exif=exif)
+    upright = np.rot90(photo, -1)
+    assert np.array_equal(read_image(tmp_path / "photos" / "p0.png", 1), upright)
+    ds = load_dataset(str(tmp_path / "photos"))
+    assert ds.x_train.shape[1:] == (30, 20) and np.array_equal(ds.x_train[0], upright)

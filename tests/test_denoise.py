@@ -199,3 +199,19 @@ def test_images_of_another_size_are_denoised_in_blended_tiles(noisy_run, mnist, 
     assert wide.shape == (41, 50) and small.shape == (20, 17)
     assert np.array_equal(wide, denoise_image(model, norm, canvas[:41, :50], overlap=7))
     assert read_mark(out / "wide.png")["operation"] == "denoise"
+
+
+def test_a_grey_photo_comes_back_grey_from_a_colour_denoiser(tmp_path):
+    from skimage import data
+
+    (tmp_path / "colour").mkdir()
+    for i, (y, x) in enumerate([(0, 0), (200, 200), (300, 100)]):
+        Image.fromarray(data.astronaut()[y:y + 48, x:x + 48]).save(tmp_path / "colour" / f"a{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "colour"), "--patches", "16x16", "--preset", "fast", "--out", str(run),
+                 *FAST]) == 0
+    assert Run.open(run).model.config.input_shape == (3, 16, 16)
+    Image.fromarray(data.camera()[100:140, 200:236]).save(tmp_path / "grey.png")
+    assert main(["denoise", str(run), str(tmp_path / "grey.png"), "--out", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "grey.png") as im:
+        assert im.mode == "L" and im.size == (36, 40)

@@ -5,9 +5,11 @@ reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/Web
 run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
 table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
 chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
-An image file of another size than the model's goes through it in overlapping tiles of the model's size, blended
+A grey image file comes back grey, also from a model of RGB images (the luma of its result). An image file of
+another size than the model's goes through it in overlapping tiles of the model's size, blended
 (``aekit.apps.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
-patches (``aekit train --patches HxW``, ``aekit.data.patches``) cleans whole images. Arrays must hold samples of the model's size.
+patches (``aekit train --patches HxW``, ``aekit.data.patches``) cleans whole images. Arrays must hold samples of the
+model's size.
 
 Several runs trained for the same data make an ensemble (``ensemble=[...]``, ``--ensemble RUN``): the output is the
 mean of their outputs, closer to the clean image than either alone as far as their errors differ (on MNIST at
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aekit.apps.inputs import is_image_file, read_image
+from aekit.apps.inputs import in_channels, is_grey_file, is_image_file, read_image
 from aekit.apps.noise_levels import check_sigma, matched, trained_levels
 from aekit.apps.tiles import apply_tiled, check_overlap
 from aekit.data.normalize import Normalizer
@@ -184,8 +186,8 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
         y = denoise_array(models, norm, x) if dst.suffix == ".npy" else denoise_image(models, norm, x, overlap)[None]
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name, **found.get(src, {})}
-        if dst.suffix == ".png":
-            written.append(save_png(dst, y[0], m))
+        if dst.suffix == ".png":  # a grey photo through an RGB model comes back grey
+            written.append(save_png(dst, in_channels(y[0], 1) if is_grey_file(src) else y[0], m))
         else:
             written.append(save_array(dst, y[0] if single else y, m))
     return written

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from aekit.data.images import IMAGE_SUFFIXES, ImageTooLarge, open_image, to_8bit
+from aekit.data.images import GRAY_MODES, IMAGE_SUFFIXES, ImageTooLarge, open_image, to_8bit, upright
 from aekit.errors import AekitError
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def _open(path: str | Path, channels: int) -> Image.Image:
     """A decoded image in "L" or "RGB" mode, refusing decompression bombs and unreadable files with one line."""
     try:
         with open_image(path) as im:
-            return to_8bit(im, grey=channels == 1)
+            return to_8bit(upright(im), grey=channels == 1)
     except ImageTooLarge as e:
         raise AekitError(f"{path} is too large: {e}") from None
     except OSError as e:
@@ -29,6 +29,25 @@ def _open(path: str | Path, channels: int) -> Image.Image:
 def read_image(path: str | Path, channels: int) -> np.ndarray:
     """One image file as uint8 (H, W) (``channels`` 1) or (H, W, 3), never resized."""
     return np.asarray(_open(path, channels), dtype=np.uint8)
+
+
+def is_grey_file(path: str | Path) -> bool:
+    """Whether an image file holds grey pixels (read from its header)."""
+    try:
+        with open_image(path) as im:
+            return im.mode in GRAY_MODES
+    except (OSError, ImageTooLarge) as e:
+        raise AekitError(f"{path} is not a readable image ({e})") from None
+
+
+def in_channels(img: np.ndarray, channels: int) -> np.ndarray:
+    """A uint8 image (H, W) or (H, W, 3) with ``channels`` 1 or 3: grey repeated into RGB, or RGB to grey as Pillow
+    converts it (ITU-R 601 luma)."""
+    if channels == 1 and img.ndim == 3:
+        return np.asarray(Image.fromarray(img).convert("L"), dtype=np.uint8)
+    if channels == 3 and img.ndim == 2:
+        return np.repeat(img[..., None], 3, axis=2)
+    return img
 
 
 def read_model_image(path: str | Path, shape: tuple[int, int, int], resize: bool = True) -> np.ndarray:

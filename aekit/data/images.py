@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from aekit.errors import AekitError
 
@@ -19,6 +19,16 @@ GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 WIDE_GRAY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}  # 16-bit grey (PNG, TIFF): 0..65535
 MAX_PIXELS = 64_000_000  # larger images are refused from their header, before any pixel is decoded
 MAX_TOTAL_BYTES = 8 * 1024**3
+
+
+def upright(im: Image.Image) -> Image.Image:
+    """``im`` turned the way its EXIF orientation tag says it is seen (phone cameras store pixels as the sensor read
+    them and record the turn there; viewers apply it, and so does aekit). A malformed EXIF block leaves the pixels
+    as stored."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # Pillow's EXIF parser raises assorted types on damaged metadata; the pixels are still good
+        return im
 
 
 def to_8bit(im: Image.Image, grey: bool) -> Image.Image:
@@ -80,6 +90,7 @@ def _hw(size_wh: tuple[int, int]) -> str:
 def _decode(path: Path, target_wh: tuple[int, int] | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode one image to a uint8 array (gray or RGB); returns the array and its original (W, H)."""
     with open_image(path) as im:
+        im = upright(im)
         size = im.size
         im = to_8bit(im, grey=im.mode in GRAY_MODES)
         if target_wh is not None and im.size != target_wh:
