@@ -11,7 +11,7 @@ error aekit uses ("pca+ssim"), to show how much of the gain comes from the error
     python benchmarks/anomaly.py [--epochs 20] [--pca 8,16,32,64] [--gammas 2,4,8] [--digits 0,...,9]
 
 Prints a JSON object as its last line ({"auroc": {method: [10 values, digit 0..9]}, ...}), writes
-benchmarks/results/anomaly.json and the `anomaly` section of BENCHMARKS.md.
+benchmarks/results/anomaly.json and rebuilds the `anomaly` section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.svm import OneClassSVM
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import argv_text, machine, update_section, write_result  # noqa: E402
+from _report import argv_text, command, device, machine, table, update, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.estimators import AutoencoderOutlierDetector  # noqa: E402
@@ -47,31 +47,30 @@ def pca_scores(train: np.ndarray, test: np.ndarray, n: int) -> tuple[np.ndarray,
     return -mse, s - 1
 
 
-def markdown(r: dict) -> str:
-    head = "| method | " + " | ".join(str(d) for d in r["digits"]) + " | mean |"
-    rows = [head, "|---|" + "---|" * (len(r["digits"]) + 1)]
-    for name, vals in r["auroc"].items():
-        rows.append(f"| {name} | " + " | ".join(f"{v:.3f}" for v in vals) + f" | **{np.mean(vals):.4f}** |")
+SHORT = (
+    "**Where aekit falls short.** Its weakest digits are 8 (0.934) and 2 and 3 (0.963). Most of its margin over "
+    "PCA comes from the error it scores by: PCA's reconstructions scored by 1 - SSIM (`pca+ssim`) reach 0.969 "
+    "against 0.956 by squared error, and the autoencoder adds the rest. The baselines' settings were chosen on the "
+    "test set, which favours them; aekit's are its defaults.")
+
+
+def section(results: dict) -> str:
+    """BENCHMARKS.md's `anomaly` section: AUROC per digit for each method, per result variant."""
+    r = next(iter(results.values()))  # the set-up is the script's; every variant's rows go in the table
+    rows = [[name, method, *(f"{v:.3f}" for v in vals), f"**{np.mean(vals):.4f}**"]
+            for name, res in results.items() for method, vals in res["auroc"].items()]
     sweeps = "; ".join(f"{k}: " + ", ".join(f"{p} {v:.4f}" for p, v in s.items()) for k, s in r["sweeps"].items())
-    acc = r["acceptance"]
     return "\n".join([
-        "## One-class MNIST anomaly detection (`benchmarks/anomaly.py`)",
-        "",
-        "Train on the ~6,000 training images of one digit, score all 10,000 test images, AUROC of that digit vs the "
-        "rest. aekit: `AutoencoderOutlierDetector()` with its defaults (dense 784-512-256-16 autoencoder, "
-        f"{r['epochs']} epochs, score 1 - SSIM of the reconstruction). Baselines on flattened pixels; OneClassSVM's "
-        "gamma (times 1 / (n_features * X.var())) and PCA's number of components are the ones with the best mean "
-        "test AUROC, which favours them. `pca+ssim` scores PCA's reconstructions with aekit's SSIM error "
-        f"(reference, at the same n). Mean AUROC of each setting swept: {sweeps}.",
-        "",
-        *rows,
-        "",
-        f"Acceptance: aekit mean >= 0.97: {acc['mean_at_least_0.97']}; above every baseline's mean: "
-        f"{acc['above_every_baseline']}. Wall time {r['wall_seconds'] / 60:.1f} min on "
-        f"{r['machine']['torch_threads']} thread(s); aekit training {sum(r['train_seconds']):.0f} s in all.",
-        "",
-        f"Command: `OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/anomaly.py {r['argv']}`",
-    ])
+        "Fit on the ~6,000 training images of one MNIST digit, score all 10,000 test images, AUROC of that digit "
+        "against the rest, for each digit. aekit: `AutoencoderOutlierDetector()` with its defaults (a dense "
+        f"784-512-256-16 autoencoder, {r['epochs']:g} epochs, score 1 - SSIM of the reconstruction; "
+        f"{sum(r['train_seconds']):.0f} s of training for the ten digits on {device(r['machine'])}). Baselines on "
+        "flattened pixels: IsolationForest with its defaults, OneClassSVM (RBF, nu 0.1; gamma in units of "
+        "1 / (n_features * X.var())) and PCA reconstruction error, each at the setting with the best mean test AUROC "
+        f"(mean AUROC per setting: {sweeps}).", "",
+        *table(["variant", "method", *(str(d) for d in r["digits"]), "mean"], rows), "",
+        "Command: " + "; ".join(command("anomaly.py", res["argv"]) for res in results.values()), "",
+        SHORT])
 
 
 def main(argv=None) -> dict:
@@ -135,7 +134,7 @@ def main(argv=None) -> dict:
         "wall_seconds": time.perf_counter() - t_start,
     }
     write_result("anomaly", result)
-    update_section("anomaly", markdown(result))
+    update("anomaly", section)
     print(json.dumps(result))
     return result
 

@@ -4,11 +4,13 @@ architecture reaches with more compute than 10 CPU minutes (the headline's targe
 Each budget is a full run with its own cosine schedule (the headline model and recipe of ``recon.py``); the test MSE
 is also logged after every epoch. Budgets run in ascending order and are skipped when the time they would take (from
 the seconds per epoch measured so far) exceeds what is left of ``--time-limit``; the JSON is rewritten after each
-run, so a killed job keeps what it finished. Prints a JSON object as its last line.
+run, so a killed job keeps what it finished. Prints a JSON object as its last line; writes NAME.json and NAME.png
+(in benchmarks/results/ unless --out says otherwise) and rebuilds the `recon` section of BENCHMARKS.md, where each
+budget is a row. A result made elsewhere joins the section once it is copied into benchmarks/results/ and
+``python benchmarks/_report.py`` is run.
 
-    python benchmarks/recon_long.py --device cuda --budgets 10,30,60 --time-limit 300 --out DIR
+    python benchmarks/recon_long.py --device cuda --budgets 10,30,60 --time-limit 300 [--out DIR]
                                     [--batch-size 256 --lr 0.016 --name recon-long-b256]   (recipe overrides)
-    python benchmarks/recon_long.py --report DIR/recon-long.json   (write the BENCHMARKS.md section from a result)
 """
 
 from __future__ import annotations
@@ -23,32 +25,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, argv_text, machine, update_section  # noqa: E402
+from _report import RESULTS, argv_text, machine, update, write_result  # noqa: E402
 from recon import HEADLINE, plot_curve, recipe, run_one  # noqa: E402
 
 import aekit  # noqa: E402
-
-
-def markdown(r: dict) -> str:
-    rows = ["| epochs | training seconds | test MSE |", "|---|---|---|"]
-    rows += [f"| {b['epochs']:g} | {b['seconds']:.0f} | {b['test_mse']:.5f} |" for b in r["budgets"]]
-    longest = r["budgets"][-1] if r["budgets"] else None
-    curve = ", ".join(f"{p['epoch']}: {p['test_mse']:.5f}" for p in longest["curve"]) if longest else ""
-    return "\n".join([
-        f"## The headline conv autoencoder trained longer: {r['name']} (`benchmarks/recon_long.py`)",
-        "",
-        f"MNIST test MSE per pixel at code 32; each row a full run with its own cosine schedule, on {r['device']} "
-        f"({r['machine'].get('gpu') or r['machine']['processor']}). Model `{json.dumps(r['config'])}`, recipe "
-        f"`{json.dumps(r['train'])}` (epochs per row). Skipped for time: {r['skipped'] or 'none'}.",
-        "",
-        *rows,
-        "",
-        f"Test MSE after each epoch of the longest run: {curve}.",
-        "",
-        f"![test MSE vs training seconds](benchmarks/results/{r['name']}.png)",
-        "",
-        f"Command: `python benchmarks/recon_long.py {r['argv']}`",
-    ])
 
 
 def main(argv=None) -> dict:
@@ -59,14 +39,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--n-train", type=int, default=60000, help="training images (fewer: a quick check)")
     ap.add_argument("--batch-size", type=int, help="override the headline recipe's batch size")
     ap.add_argument("--lr", type=float, help="override the headline recipe's peak learning rate")
-    ap.add_argument("--name", default="recon-long", help="result files NAME.json, NAME.png, NAME.md")
+    ap.add_argument("--name", default="recon-long", help="result files NAME.json and NAME.png (a recon-* name)")
     ap.add_argument("--out", default=str(RESULTS), help="folder for the result files")
-    ap.add_argument("--report", metavar="JSON", help="only write the BENCHMARKS.md section from this result")
     args = ap.parse_args(argv)
-    if args.report:
-        result = json.loads(Path(args.report).read_text())
-        update_section(result["name"], markdown(result))
-        return result
+    if not args.name.startswith("recon-"):
+        ap.error("--name must start with recon- (its row joins the recon section)")
     budgets = sorted(float(b) for b in args.budgets.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,10 +69,11 @@ def main(argv=None) -> dict:
         per_epoch = (time.perf_counter() - t_run) / e  # training, set-up and the per-epoch evaluation
         result["budgets"].append({"epochs": e, **r})
         print(json.dumps({"epochs": e, "test_mse": r["test_mse"], "seconds": r["seconds"]}), file=sys.stderr)
-        (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        write_result(args.name, result, out)
+    write_result(args.name, result, out)
     plot_curve({f"{b['epochs']:g} epochs": b["curve"] for b in result["budgets"]}, out / f"{args.name}.png")
-    (out / f"{args.name}.md").write_text(markdown(result) + "\n")
+    if out.resolve() == RESULTS.resolve():
+        update("recon")
     print(json.dumps({k: v for k, v in result.items() if k != "budgets"} |
                      {"test_mse": {f"{b['epochs']:g}": b["test_mse"] for b in result["budgets"]}}))
     return result
