@@ -45,7 +45,7 @@ from aekit.runs.presets import get_preset  # noqa: E402
 from aekit.training.noise import corrupt  # noqa: E402
 
 SETTINGS = {"gaussian": 0.5, "salt_pepper": 0.2}
-# The denoiser and its recipe are the `denoise` preset's (aekit/runs/presets.py, with the probes that chose them): no narrow
+# The denoiser and its recipe are the `denoise` preset's (aekit/runs/presets.py says why): no narrow
 # code, two stride-2 stages to a 7x7 map of 192 channels, U-Net skips, a subpixel head, batch 64, bfloat16
 # autocast. Earlier runs used {"channels": [64], "blocks_per_stage": 3, "stem": 2, ...} in float32 at batch 128
 # (results/denoise*.json): 20.63 dB on validation digits after 2 epochs against 20.84 for the preset, at a little more
