@@ -70,7 +70,7 @@ def test_cli_ranks_a_planted_anomaly_first_and_draws_the_figure(dense_run, mnist
     fig = tmp_path / "top.png"
     assert main(["anomalies", str(dense_run), str(tmp_path / "x.npy"), "-k", "5", "--out", str(fig), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["n_scored"] == 40 and report["score"] == "ssim" and len(report["top"]) == 5
+    assert report["n_scored"] == 40 and report["score"] == "1-ssim" and len(report["top"]) == 5
     assert report["top"][0]["input"] == "17" and report["top"][0]["rank"] == 1
     scores = [row["score"] for row in report["top"]]
     assert scores == sorted(scores, reverse=True)
@@ -94,6 +94,20 @@ def test_cli_scores_an_image_folder_and_a_dataset(dense_run, mnist_npz, mnist, t
     assert report["n_scored"] == 1280 and report["top"][0]["input"].startswith(("train[", "test["))  # all of it
     assert report["data"] == f"all 1280 samples of {mnist_npz}" and "label" in report["top"][0]
     assert set(report["by_label"]) == {str(d) for d in range(10)} and report["by_label"]["3"]["n"] == 95 + 23
+
+
+def test_the_figure_shows_whole_names_under_a_clear_title():
+    from aekit.apps.anomaly import anomaly_figure
+
+    names = ["scans/2024-05-17_line-3/part_000417_left.png", "b.png", "c.png", "d.png", "e.png"]
+    x = [np.full((28, 28), 100 * (i % 3), np.uint8) for i in range(5)]
+    fig = anomaly_figure(x, x, names, np.linspace(0.5, 0.1, 5), "run: the 5 most anomalous of 40 (1-ssim score)")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert "".join(titles[0].get_text().split("\n")[:-1]) == names[0]  # the whole name, wrapped, then the score
+    top = fig._suptitle.get_window_extent(renderer)
+    assert not any(t.get_window_extent(renderer).overlaps(top) for t in titles)
 
 
 @pytest.mark.parametrize("args", [["nope-such-data"], ["DATA", "-k", "0"], ["BAD_NPY"]])

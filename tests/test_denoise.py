@@ -201,6 +201,22 @@ def test_images_of_another_size_are_denoised_in_blended_tiles(noisy_run, mnist, 
     assert read_mark(out / "wide.png")["operation"] == "denoise"
 
 
+def test_the_figure_of_a_denoising_run_shows_its_noisy_inputs(noisy_run, tmp_path, monkeypatch):
+    import aekit.apps.figures as figures
+    from aekit.apps.reconstruct import reconstruction_png
+
+    fig = reconstruction_png(noisy_run, n=4, out=tmp_path / "f.png")
+    assert read_mark(fig)["rows"] == ["input", "noisy input (gaussian 0.5)", "denoised"]
+    drawn = {}
+    monkeypatch.setattr(figures, "reconstruction_figure", lambda x, y, *a, **k: drawn.update(x=x, y=y, **k))
+    reconstruction_png(noisy_run, n=4, out=tmp_path / "g.png")
+    clean, noisy, (label, denoised) = np.stack(drawn["x"]), np.stack(drawn["y"]), drawn["extra"][0]
+    assert drawn["labels"] == ("input", "noisy input (gaussian 0.5)") and label == "denoised"
+    assert psnr(clean / 255, noisy / 255) < 12  # the run's own noise (seeded: the same figure each time) ...
+    model, _ = ckpt.load_model(noisy_run)  # ... and the model's output for it
+    assert np.abs(np.stack(denoised) - denoise_array(model, Run.open(noisy_run).normalizer, noisy).astype(int)).max() <= 1
+
+
 def test_a_grey_photo_comes_back_grey_from_a_colour_denoiser(tmp_path):
     from skimage import data
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aekit.apps.patch_runs import patch_size, pooled_codes, whole_samples
 from aekit.apps.samples import run_samples
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, make_folder, png_output, refuse_existing
@@ -134,12 +135,15 @@ def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, s
               figure: str | Path | None = None, force: bool = False) -> Embedding:
     """Encode every sample of ``data`` (default: the run's own data), a file or folder, or the ``split`` of a named
     dataset (default "test"); write the codes with each one's id (row number, CSV id column or file name) and label,
-    and optionally the map."""
+    and optionally the map. A run trained on patches gives one code per whole image of any size: the mean of the
+    codes of its tiles."""
     out = Path(out)
     if out.suffix not in OUT_SUFFIXES:  # before any loading: a bad name is a one-line error at once
         raise AekitError(f"`out` must end in .npy, .npz or .csv, got {out.name}")
     refuse_existing(_outputs(out, True) + ([png_output(figure)] if figure else []), force, inputs=[data])
     run = as_run(run)
+    if patch_size(run) and run.normalizer.kind == "image":
+        return _pooled(run, out, data, split, figure)
     model, norm, samples = run.model, run.normalizer, run_samples(run, data, split)
     x = torch.from_numpy(norm.transform(samples.x))
     if tuple(x.shape[1:]) != tuple(model.config.input_shape):
@@ -153,4 +157,22 @@ def embed_run(run: Run | str | Path, out: str | Path, data: str | None = None, s
         make_folder(Path(figure).parent, target=figure)
         title = f"{run.path.name}: {run.name}, code size {codes.shape[1]}, {samples.source}"
         result.files.append(map_figure(codes, samples.labels, figure, title))
+    return result
+
+
+def _pooled(run: Run, out: Path, data: str | None, split: str | None, figure: str | Path | None) -> Embedding:
+    """``embed_run`` for a run trained on patches: one code per whole image of any size, the mean of the codes of
+    its tiles (``aekit.apps.patch_runs.pooled_codes``). Images of different sizes have no common input space, so
+    the kNN check is of the codes alone."""
+    tile = patch_size(run)
+    whole = whole_samples(run, data, split)
+    codes = pooled_codes(run, whole.images, tile)
+    source = f"{whole.source}, each the mean of its {tile[0]}x{tile[1]} tiles' codes"
+    by_codes = None if whole.labels is None else knn_accuracy(codes, whole.labels)
+    knn = None if by_codes is None else {"k": 5, "folds": 5, "codes": by_codes, "inputs": None}
+    result = Embedding(codes, whole.ids, whole.labels, source, _write(out, codes, whole.ids, whole.labels), knn)
+    if figure:
+        make_folder(Path(figure).parent, target=figure)
+        title = f"{run.path.name}: {run.name}, code size {codes.shape[1]}, {source}"
+        result.files.append(map_figure(codes, whole.labels, figure, title))
     return result

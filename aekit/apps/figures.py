@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -44,13 +45,16 @@ def show_sample(ax, item: np.ndarray) -> None:
         ax.imshow(item)
 
 
-def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, path: str | Path, mark: dict,
-                          title: str | None = None, extra: tuple[tuple[str, np.ndarray], ...] = ()) -> None:
+def reconstruction_figure(originals: list[np.ndarray], reconstructions: list[np.ndarray], path: str | Path,
+                          mark: dict, title: str | None = None, extra: tuple[tuple[str, list], ...] = (),
+                          labels: tuple[str, str] = ("input", "reconstruction"), cell: float = 1.0) -> None:
     """Top row: inputs; below: their reconstructions (the article's figure), then any ``extra`` labelled rows;
-    written as a provenance-marked PNG (reconstructions are model output)."""
-    rows = [("input", originals), ("reconstruction", reconstructions), *extra]
+    written as a provenance-marked PNG (reconstructions are model output). Images may differ in size; ``cell``:
+    inches per image."""
+    rows = [(labels[0], originals), (labels[1], reconstructions), *extra]
     n = len(originals)
-    fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * 1.0, 1.1 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * cell, (1.1 * cell + 0.1) * len(rows) + 0.3),
+                             squeeze=False, layout="constrained")
     for r, (label, images) in enumerate(rows):
         for i in range(n):
             show_sample(axes[r, i], images[i])
@@ -58,6 +62,11 @@ def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray, pa
     if title:
         fig.suptitle(title, fontsize=9)
     save_figure(fig, path, mark=mark)
+
+
+def name_label(name: str, width: int = 16) -> str:
+    """A file name for a figure, whole, in lines of at most ``width`` characters."""
+    return "\n".join(textwrap.wrap(name, width, break_on_hyphens=False) or [name])
 
 
 def swap_figure(blocks: list[list[tuple[str, np.ndarray]]], path: str | Path, mark: dict,

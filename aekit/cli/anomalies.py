@@ -14,7 +14,7 @@ def add_arguments(sub) -> None:
     an.add_argument("data", metavar="DATA", help="a file or folder, all of it scored (a folder of images, each named "
                     "by its file name; a .csv, each row named by the run's id column or its row number, read as the "
                     "run read its training table; a .npy/.npz array or IDX file), or a dataset name (its test split "
-                    "is scored)")
+                    "is scored). A run trained on --patches scores whole images of any size, each by its worst tile")
     an.add_argument("-k", "--top", type=int, default=10, help="how many of the most anomalous inputs to list")
     add_output(an, "replace an existing figure", metavar="PNG",
                help="also draw the most anomalous inputs into this figure")
@@ -29,9 +29,11 @@ def run(a) -> int:
     if a.json:
         print(json.dumps(report))
         return 0
-    print(f"{report['n_scored']} inputs from {report['data']}; most anomalous first (score: {report['score']}):")
+    score = report["score"] + (f", each image {report['image_score']}" if "image_score" in report else "")
+    print(f"{report['n_scored']} inputs from {report['data']}; most anomalous first (score: {score}):")
     for row in report["top"]:
-        print(f"{row['rank']:>4}  {row['input']:<40}  {row['score']:.6g}")
+        where = f"  worst tile at y={row['worst_tile'][0]}, x={row['worst_tile'][1]}" if "worst_tile" in row else ""
+        print(f"{row['rank']:>4}  {row['input']:<40}  {row['score']:.6g}{where}")
     if report.get("by_label"):
         print("by label, AUROC of the score for telling it from the rest: " + ", ".join(
             f"{label} {v['auroc']:.3f} (n={v['n']})" for label, v in report["by_label"].items()))

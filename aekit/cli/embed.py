@@ -17,7 +17,9 @@ def add_arguments(sub) -> None:
                          "OUT.labels.npy beside it. With labels (a CSV's label column, class subfolders, an array "
                          "file's labels) it prints how well a kNN-5 classifier tells the labels from the codes "
                          "(5-fold cross-validated), and from the inputs themselves. The map draws 2-D codes as they "
-                         "are and the first two principal components of wider codes (its title says which).")
+                         "are and the first two principal components of wider codes (its title says which). A run "
+                         "trained on --patches gives one code per whole image of any size: the mean of the codes of "
+                         "its tiles (no overlap).")
     emb.add_argument("run", metavar="RUN")
     add_output(emb, "replace existing files", metavar="CODES.npy", required=True,
                help="codes file to write (.npy, .npz or .csv)")

@@ -94,12 +94,19 @@ def _is_idx(path: Path) -> bool:
     return bool(IDX_NAME.match(path.name)) or path.name.endswith(("-ubyte", "-ubyte.gz"))
 
 
-def _folder_patches(path: Path, patches: tuple, test_fraction: float, seed: int) -> Dataset:
-    """Patches of a folder of images of any sizes: split by image, then crop (``patches``: size, per image)."""
+def _folder_split(path: Path, test_fraction: float, seed: int) -> tuple[list[np.ndarray], np.ndarray | None,
+                                                                        np.ndarray, np.ndarray]:
+    """A folder of images of any sizes, split by image: (images, labels or None, train indices, test indices)."""
     images, y, _ = read_images(path, same_size=False)
     if len(images) < 2:
         raise AekitError(f"patches are split into train and test by image: {path} needs at least 2 images")
     train_idx, _, test_idx, _ = split(np.arange(len(images)), None, test_fraction, seed)
+    return images, y, train_idx, test_idx
+
+
+def _folder_patches(path: Path, patches: tuple, test_fraction: float, seed: int) -> Dataset:
+    """Patches of a folder of images of any sizes: split by image, then crop (``patches``: size, per image)."""
+    images, y, train_idx, test_idx = _folder_split(path, test_fraction, seed)
     sides = []
     for part, idx in enumerate((train_idx, test_idx)):
         labels = None if y is None else y[idx]
@@ -107,6 +114,23 @@ def _folder_patches(path: Path, patches: tuple, test_fraction: float, seed: int)
                              what=f"{('training', 'test')[part]} images in {path}")
     source = f"image folder {path}"
     return _from_parts(path.name, tuple(sides), source, test_fraction, seed)
+
+
+def load_whole_images(source: str, *, image_size: tuple[int, int] | None = None, test_fraction: float = 0.1,
+                      seed: int = 0, cache_dir: str | Path | None = None) -> tuple[list[np.ndarray], np.ndarray | None,
+                                                                                   list[np.ndarray], np.ndarray | None]:
+    """The images ``load_dataset(source, patches=...)`` cuts its patches from, whole and split the same way:
+    (train images, their labels or None, test images, their labels or None). Images are uint8 (H, W[, C]); an image
+    folder's keep their own sizes unless ``image_size`` is given."""
+    path = Path(source).expanduser()
+    if image_size is None and path.is_dir() and not _is_idx(path):
+        images, y, train_idx, test_idx = _folder_split(path, test_fraction, seed)
+        return ([images[i] for i in train_idx], None if y is None else y[train_idx],
+                [images[i] for i in test_idx], None if y is None else y[test_idx])
+    ds = load_dataset(source, image_size=image_size, test_fraction=test_fraction, seed=seed, cache_dir=cache_dir)
+    if ds.kind != IMAGE:
+        raise AekitError(f"{ds.source} holds a table, not images")
+    return list(ds.x_train), ds.y_train, list(ds.x_test), ds.y_test
 
 
 def _patched(ds: Dataset, patches: tuple, seed: int) -> Dataset:
