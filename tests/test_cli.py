@@ -457,3 +457,11 @@ def test_log_warnings_name_the_commands_options_too(caplog):
                                "try more `epochs`, kl_warmup=0.2, or a lower `lr` (%d)", (3,), None)
     assert _Options(argparse.Namespace(epochs=None, lr=None)).filter(record)
     assert record.getMessage() == "try more --epochs, kl_warmup=0.2, or a lower --lr (3)"
+
+
+def test_the_cli_leaves_the_library_logger_as_it_found_it(tmp_path, caplog):
+    import logging
+
+    assert main(["info", str(tmp_path / "none")]) == 1  # installs its option wording for the call, then removes it
+    logging.getLogger("aekit.x").warning("pass `force` to replace it")
+    assert caplog.records[-1].getMessage() == "pass `force` to replace it"

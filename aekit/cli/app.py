@@ -64,8 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (tests call this directly)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="aekit: %(message)s")
+    options = _Options(args)
     for handler in logging.getLogger().handlers:
-        handler.filters = [f for f in handler.filters if not isinstance(f, _Options)] + [_Options(args)]
+        handler.filters = [f for f in handler.filters if not isinstance(f, _Options)] + [options]
+    try:
+        return _run(args)
+    finally:  # the library's later messages (in the same process) name its parameters again
+        for handler in logging.getLogger().handlers:
+            if options in handler.filters:
+                handler.removeFilter(options)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except AekitError as e:
