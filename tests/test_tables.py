@@ -257,7 +257,10 @@ def test_a_code_as_wide_as_the_data_is_one_warning_line(cancer_csv, tmp_path, ca
                          "--no-eval", "--force"]) == 0
         return [r.getMessage() for r in caplog.records if "as wide as the data" in r.getMessage()]
 
-    assert warned("--data", str(cancer_csv), "--label-column", "target") == [
+    assert warned("--data", str(cancer_csv), "--label-column", "target") == [  # the preset's code: narrowed
+        "the preset's code of 32 numbers is as wide as the data (30 columns): using a code of 7 (a quarter); set "
+        "--code-size to choose"]
+    assert warned("--data", str(cancer_csv), "--label-column", "target", "--code-size", "32") == [  # the user's
         "warning: the code (32 numbers) is as wide as the data (30 columns): the model can copy its input instead "
         "of learning a compressed code; choose a --code-size below 30"]
     np.save(tmp_path / "img.npy", np.random.default_rng(0).integers(0, 256, (40, 4, 4), dtype=np.uint8))

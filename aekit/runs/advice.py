@@ -33,8 +33,9 @@ def fit_code_size(model: str, config: dict) -> dict:
             or code < width:
         return config
     narrower = max(1, width // 4)
-    log.warning("the preset's code of %d numbers is as wide as the data (%d values a sample): using a code of %d "
-                "(a quarter); set `code_size` to choose", code, width, narrower)
+    what = f"{width} columns" if len(config["input_shape"]) == 1 else f"{width} values per image"
+    log.warning("the preset's code of %d numbers is as wide as the data (%s): using a code of %d (a quarter); set "
+                "`code_size` to choose", code, what, narrower)
     return {**config, "code_size": narrower}
 
 
