@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3:
 #   make demo   set up, fetch MNIST, train + evaluate the article's model (the `seed` preset), write the figure
-#   make test   set up and run the test suite
+#   make test   set up and run the test suite (browser tests use the system's `chromium` when it is installed)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -19,7 +19,7 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test,serve,tensorboard]'
 	touch $@
 
 # The Keras comparison needs TensorFlow (the `bench` extra, about 1 GB); not needed by the demo or the tests.

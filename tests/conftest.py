@@ -29,3 +29,35 @@ def small_x(mnist):
     import torch
 
     return torch.from_numpy(mnist.x_train[:512, None].astype(np.float32) / 255)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium driven by Playwright: the system's `chromium` (browser downloads do not work everywhere).
+
+    Skipped where chromium is not installed, except under CI (AEKIT_REQUIRE_BROWSER=1), where it fails instead.
+    """
+    import os
+    import shutil
+
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        if os.environ.get("AEKIT_REQUIRE_BROWSER"):
+            pytest.fail("the browser tests need chromium (apt-get install chromium)")
+        pytest.skip("the browser tests need chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page; `page.requested` lists every URL it asked for (to prove nothing left the machine)."""
+    context = browser.new_context()
+    new_page = context.new_page()
+    new_page.requested = []
+    new_page.on("request", lambda request: new_page.requested.append(request.url))
+    yield new_page
+    context.close()
