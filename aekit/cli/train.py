@@ -118,6 +118,11 @@ def _define(t: argparse.ArgumentParser) -> argparse.ArgumentParser:
     t.add_argument("--no-eval", action="store_true", help="skip the test-set evaluation and figure after training")
     t.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
+    t.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="also log to TensorBoard, in RUN/tensorboard: train and validation loss, learning rate and "
+                   "images/s every epoch, test images over their reconstructions, and at the end the test codes for "
+                   "the embedding projector; watch with tensorboard --logdir RUN/tensorboard; --resume keeps logging "
+                   "(needs pip install aekit[tensorboard]; default: off)")
     return t
 
 
@@ -146,7 +151,7 @@ def _train_options(a) -> dict:
     for f in training_fields():
         if f.type.startswith("tuple"):
             options[f.name] = widths_value(options[f.name], flag(f.name))
-    return options | parse_augment(a.augment)
+    return options | parse_augment(a.augment) | {"tensorboard": a.tensorboard}
 
 
 def _settings(a) -> dict:

@@ -48,6 +48,7 @@ GMM = "gmm.safetensors"
 PRIOR = "prior.safetensors"
 SAMPLES = "samples.png"
 INTERPOLATION = "interpolation.png"
+TENSORBOARD = "tensorboard"
 REPLACED = ".replaced-run"
 # Everything a run folder may hold, and why: what training writes, what applications derive from the weights and keep
 # beside them, and the folder a forced retrain keeps the replaced run in. No run is written into a folder holding
@@ -65,9 +66,11 @@ RUN_FOLDER = {
     PRIOR: "the code prior generate fits to a VQ-VAE",
     SAMPLES: "aekit generate's default output",
     INTERPOLATION: "aekit interpolate's default output",
+    TENSORBOARD: "a folder: the TensorBoard log of training (`tensorboard`)",
     REPLACED: "a folder: the run a forced retrain replaces, until the new one has trained",
 }
-# The files (all but REPLACED): what a forced retrain (``force``) replaces, since each was made by the old weights.
+# The files (all but REPLACED; TENSORBOARD a folder): what a forced retrain (``force``) replaces, since each was made by
+# the old weights.
 RUN_FILES = tuple(name for name in RUN_FOLDER if name != REPLACED)
 
 
@@ -154,8 +157,7 @@ def prepare_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE)
     if force:
         old = path / REPLACED
         if old.exists():  # an earlier replacement was cut short: the run files here are its partial run
-            for name in RUN_FILES:
-                (path / name).unlink(missing_ok=True)
+            _remove(path, RUN_FILES)
         elif any((path / name).exists() for name in RUN_FILES):
             old.mkdir()
             for name in RUN_FILES:
@@ -182,8 +184,7 @@ def new_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE):
             if old.is_dir():
                 log.warning("the run replaced by this one is kept in %s", old)
             raise
-        for name in RUN_FILES:
-            (path / name).unlink(missing_ok=True)
+        _remove(path, RUN_FILES)
         if old.is_dir():
             for f in old.iterdir():
                 os.replace(f, path / f.name)
@@ -192,6 +193,15 @@ def new_run_dir(path: str | Path, force: bool = False, advice: str = ADVICE):
             path.rmdir()
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove(path: Path, names) -> None:
+    """Delete the run files ``names`` in ``path``, folders (the TensorBoard log) with what they hold."""
+    for name in names:
+        if (path / name).is_dir() and not (path / name).is_symlink():
+            shutil.rmtree(path / name)
+        else:
+            (path / name).unlink(missing_ok=True)
 
 
 def save_model(run_dir: str | Path, model: Autoencoder, config: dict) -> None:

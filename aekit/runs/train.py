@@ -28,10 +28,26 @@ def _is_main_process() -> bool:
 
 
 def _recipe(options: dict, where: str = "training option") -> TrainConfig:
+    """The checked TrainConfig of ``options``; one asking for a TensorBoard log needs TensorBoard installed."""
     try:
-        return train_config_from_dict(options)
+        cfg = train_config_from_dict(options)
     except (TypeError, ValueError) as e:
         raise AekitError(f"bad {where}: {e}") from None
+    if cfg.tensorboard:
+        from aekit.runs.tensorboard_log import summary_writer
+
+        summary_writer()  # without it, the error now: before data is read or a folder made
+    return cfg
+
+
+def _observers(cfg: TrainConfig, out: str | Path, datasets: dict[str, Dataset], norm: Normalizer) -> list:
+    """What watches the training of the run in ``out`` besides its own files (rank 0): the TensorBoard log its recipe
+    asks for (``tensorboard``), in its ``tensorboard/`` folder."""
+    if not cfg.tensorboard or not _is_main_process():
+        return []
+    from aekit.runs.tensorboard_log import TensorBoardLog
+
+    return [TensorBoardLog.for_run(Path(out) / files.TENSORBOARD, datasets, norm)]
 
 
 def _model_space(datasets: dict[str, Dataset], norm: Normalizer, info: DataInfo) -> tuple[torch.Tensor, dict]:
@@ -107,9 +123,10 @@ def create_run(settings: dict, out: str | Path, force: bool = False, progress: b
     if main:
         check_fit(model, x, cfg.noise)
     data = _described(info, datasets, norm, started)
+    observers = _observers(cfg, out, datasets, norm)
     # the folder only now, so that bad data or options leave none behind; a failed forced retrain restores the old run
     with files.new_run_dir(out, force=force) if main else contextlib.nullcontext():
-        train(model, x, cfg, out, data_info=data.to_dict(), progress=progress, side=side)
+        train(model, x, cfg, out, data_info=data.to_dict(), progress=progress, side=side, observers=observers)
     if not main:
         return None
     return Run(out, read_config(out), dataset=None if info.domains else first)  # its data, not read again
@@ -137,8 +154,10 @@ def resume_run(run: str | Path, progress: bool | None = None) -> Run | None:
         raise AekitError(f"{run} was trained from an in-memory array; resume it from Python")
     cfg = _recipe(config.train, f"training config in {run / files.CONFIG}")
     datasets = run_datasets(config.data)
-    x, side = _model_space(datasets, config.normalizer(), config.data)
+    norm = config.normalizer()
+    x, side = _model_space(datasets, norm, config.data)
     model = files.build_from_config({"model": config.model, "config": config.config}, run / files.CONFIG,
                                     weights=run / files.STATE)  # bounded by the checkpoint before allocating
-    train(model, x, cfg, run, data_info=config.data.to_dict(), resume=True, progress=progress, side=side)
+    train(model, x, cfg, run, data_info=config.data.to_dict(), resume=True, progress=progress, side=side,
+          observers=_observers(cfg, run, datasets, norm))
     return Run.open(run) if _is_main_process() else None

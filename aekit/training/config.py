@@ -199,7 +199,7 @@ class TrainConfig(Optimiser, Schedule, Noise, Augment, Adversarial):
               "final_lr", "min_steps", "val_fraction", "patience", "grad_clip", "seed", "device", "checkpoint_every",
               "noise", "noise_strength", "noise_max", "augment_rotate", "augment_scale", "augment_shift",
               "augment_elastic", "augment_p", "adversarial", "adv_loss", "adv_start", "disc_lr", "disc_channels",
-              "balance", "precision", "channels_last", "ema", "compile", "time_limit")
+              "balance", "precision", "channels_last", "ema", "compile", "tensorboard", "time_limit")
 
     batch_size: int = _option(32, "global batch size")  # split across processes under torchrun
     val_fraction: float = _option(0.0, "held-out share for validation")  # of the training data
@@ -217,6 +217,9 @@ class TrainConfig(Optimiser, Schedule, Noise, Augment, Adversarial):
     # compile: PyTorch's Inductor (on the CPU it needs a C++ compiler); its compile time counts as training time
     compile: bool = _option(False, "torch.compile the forward pass: faster steps after a compile of tens of "
                             "seconds")
+    # tensorboard: a run trained by Run.create (and so resumed) also gets a TensorBoard log in its folder
+    # (aekit.runs.tensorboard_log, an observer of the loop; the `tensorboard` extra); the loop itself does not read it
+    tensorboard: bool = False
 
     def __post_init__(self):
         for f in dataclasses.fields(self):  # values from TOML/JSON: a wrong type gets a clear message, not a crash later

@@ -5,7 +5,8 @@ the network ``wrap`` puts under DistributedDataParallel and torch.compile, the o
 critic) and restores the checkpoint when resuming; then, for each epoch, ``Trainer.run_epoch`` draws a seeded
 permutation, takes batches, calls ``model(x)`` for a dict of outputs and ``model.loss(x, out)`` for a dict of named
 terms and steps, and ``Trainer.end_epoch`` logs, validates and checkpoints; ``Trainer.finish`` leaves the kept weights
-(the best, or the average) in the model. It also runs unchanged under ``torchrun --nproc_per_node=N``: each process
+(the best, or the average) in the model. Outputs beyond the run folder (a TensorBoard log) are ``Observer``s, told of
+the start, each epoch's record and the end. It also runs unchanged under ``torchrun --nproc_per_node=N``: each process
 takes its slice of every global batch and DistributedDataParallel averages the gradients; only rank 0 writes.
 
 Resumable: ``checkpoint.safetensors`` (``aekit.training.state``: weights, optimiser, RNG, position, running sums) is written
@@ -33,7 +34,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -83,6 +84,19 @@ class RunWriter(Protocol):
     def epoch_end(self, weights: dict[str, torch.Tensor], history: list[dict]) -> None: ...
 
 
+class Observer(Protocol):
+    """Watches training on rank 0 (``aekit.runs.tensorboard_log.TensorBoardLog``, a TensorBoard log): told where the
+    run starts (its history so far, empty for a new run), each epoch's finished record with the model holding the
+    weights in use (in training mode: an observer leaves its weights and mode as it found them), and the end, with the
+    trained model in eval mode. The time it takes is not training time."""
+
+    def start(self, history: list[dict]) -> None: ...
+
+    def epoch_end(self, model: Autoencoder, record: dict) -> None: ...
+
+    def finish(self, model: Autoencoder) -> None: ...
+
+
 class TrainingDiverged(AekitError):
     """The loss became NaN or infinite."""
 
@@ -109,7 +123,8 @@ def interactive() -> bool:
 
 def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWriter | None = None, *,
           resume: bool = False, progress: bool | None = True, side: dict[str, torch.Tensor] | None = None,
-          on_epoch: Callable[[Autoencoder], dict | None] | None = None) -> TrainResult:
+          on_epoch: Callable[[Autoencoder], dict | None] | None = None,
+          observers: Sequence[Observer] = ()) -> TrainResult:
     """Train ``model`` on ``x`` (float32, model space, shape (N, *input_shape)); with ``writer``, save as it goes.
 
     The writer (``aekit.runs.writer.FolderWriter`` for a run folder) is told the run's start, every epoch's
@@ -118,12 +133,13 @@ def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWrit
     bar: True, False, or None for one only where someone watches, ``interactive()``), ``side`` (per-sample side
     tensors, see above), ``on_epoch`` (called with the model at each epoch end; the dict it returns is added to that
     epoch's record; its time is left out of ``seconds``; it must leave the model's weights and mode as it found
-    them). Raises ``TrainingDiverged`` on a NaN/inf loss, leaving the last good files in place.
+    them), ``observers`` (``Observer``s, e.g. a TensorBoard log). Raises ``TrainingDiverged`` on a NaN/inf loss,
+    leaving the last good files in place.
     """
     owns_group = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     try:
         with _flush_denormals():
-            trainer = prepare(model, x, cfg, writer, resume=resume, progress=progress, side=side)
+            trainer = prepare(model, x, cfg, writer, resume=resume, progress=progress, side=side, observers=observers)
             while trainer.st.epoch < trainer.n_epochs and not (trainer.stopped_early or trainer.out_of_time):
                 trainer.run_epoch()
                 trainer.end_epoch(on_epoch)
@@ -135,10 +151,10 @@ def train(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWrit
 
 def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWriter | None = None, *,
             resume: bool = False, progress: bool | None = True,
-            side: dict[str, torch.Tensor] | None = None) -> Trainer:
+            side: dict[str, torch.Tensor] | None = None, observers: Sequence[Observer] = ()) -> Trainer:
     """The loop's pieces, built in the order that fixes the random draws (the seed, the neighbour graph, the
     validation split, the model on its device, the optimiser, the critic's initialisation), then the writer's
-    checkpoint restored (``resume``) or the writer told that a new run begins."""
+    checkpoint restored (``resume``) or the writer told that a new run begins; then the ``observers`` are told."""
     d, device = setup(cfg.device)
     progress = interactive() if progress is None else progress
     torch.manual_seed(cfg.seed)
@@ -159,7 +175,8 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
     adversary = None
     if cfg.adversarial > 0:
         adversary = Adversary(tuple(rows.x_train.shape[1:]), cfg, device, d.world, classes=model.critic_classes)
-    trainer = Trainer(model, net, compiled, opt, average, adversary, cfg, d, device, rows, fmt, writer, progress)
+    trainer = Trainer(model, net, compiled, opt, average, adversary, cfg, d, device, rows, fmt, writer, progress,
+                      tuple(observers))
     trainer.start(resume)
     return trainer
 
@@ -207,13 +224,15 @@ class Trainer:
     fmt: torch.memory_format  # the batches' memory layout
     writer: RunWriter | None
     progress: bool  # show a tqdm bar (on rank 0)
+    observers: tuple[Observer, ...] = ()  # told of the start, every epoch end and the end (on rank 0)
     st: LoopState = field(default_factory=LoopState)
     sums: RunningSums = field(default_factory=RunningSums)
     best_state: dict[str, torch.Tensor] | None = None  # the weights of the best validation loss (early stopping)
     term_names: list[str] | None = None  # the loss terms, in the order of the running sums
     stopped_early: bool = False
     out_of_time: bool = False  # ended by cfg.time_limit
-    t0: float = 0.0  # when this call's training clock started, moved on by the time spent in on_epoch
+    t0: float = 0.0  # when this call's training clock started, moved on by the time spent in on_epoch and observers
+    samples_per_s: float = 0.0  # the training samples a second of the last ``run_epoch``'s steps
     per_epoch: int = field(init=False)  # steps of a whole epoch
     total: int = field(init=False)  # steps of the whole run
     n_epochs: int = field(init=False)  # epochs of the whole run, the last one perhaps partial
@@ -242,7 +261,18 @@ class Trainer:
             log.info("resuming at epoch %d, step %d", self.st.epoch + 1, self.st.step)
         elif self.writes:
             self.writer.begin(self.model, dataclasses.asdict(self.cfg))
+        for o in self.observers if self.d.main else ():
+            o.start(self.st.history)
         self.t0 = time.perf_counter()
+
+    @contextlib.contextmanager
+    def untimed(self):
+        """A block whose time is not training time (the clock moves on by it)."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.t0 += time.perf_counter() - t
 
     def elapsed(self) -> float:
         """Training seconds, this call's and those before it."""
@@ -276,8 +306,10 @@ class Trainer:
         perm = self.rows.start_epoch(cfg, epoch)
         bar = tqdm(total=steps, initial=st.step, desc=f"epoch {epoch + 1}/{self.n_epochs}", unit="step",
                    disable=not (self.progress and self.d.main), leave=False, mininterval=0.5, dynamic_ncols=True)
+        t, samples = time.perf_counter(), 0
         for step in range(st.step, steps):
             idx = perm[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            samples += len(idx)
             if self.d.world > 1:
                 idx = idx[self.d.rank :: self.d.world]  # this process's slice of the global batch
             self.take_step(idx, epoch)
@@ -291,6 +323,7 @@ class Trainer:
                 self.out_of_time = True  # this epoch's record covers the steps taken; training ends after it
                 break
         bar.close()
+        self.samples_per_s = samples / max(time.perf_counter() - t, 1e-9)
 
     def take_step(self, idx: torch.Tensor, epoch: int) -> None:
         """One optimiser step on the samples ``idx``: their batch (augmented), the learning rate, ``_step``, the
@@ -314,19 +347,19 @@ class Trainer:
     def end_epoch(self, on_epoch: Callable[[Autoencoder], dict | None] | None = None) -> None:
         """Close epoch ``st.epoch``: refuse a NaN; record its mean terms, learning rate and validation loss (which may
         stop the run early) with the weights in use (the average, with cfg.ema) and ``on_epoch``'s figures; hand the
-        kept weights and the history to the writer; checkpoint."""
+        kept weights and the history to the writer and the record to the observers; checkpoint."""
         st, epoch = self.st, self.st.epoch
         self.check_finite(f"the end of epoch {epoch + 1}")
         record = {"epoch": epoch + 1, "step": st.global_step, "epochs_done": round(st.global_step / self.per_epoch, 4)}
         record.update({f"train_{k}": float(v) for k, v in zip(self.term_names or [], self.sums.means(self.d))})
         record["lr"] = self.opt.param_groups[0]["lr"]
+        record["samples_per_s"] = round(self.samples_per_s, 1)
         with self.average.applied() if self.average is not None else contextlib.nullcontext():  # the weights in use
             self.validate(record)
             record["seconds"] = round(self.elapsed(), 3)
             if on_epoch is not None and self.d.main:  # e.g. a benchmark's test metric, logged with the epoch
-                t_cb = time.perf_counter()
-                record.update(on_epoch(self.model) or {})
-                self.t0 += time.perf_counter() - t_cb  # its time is not training time
+                with self.untimed():
+                    record.update(on_epoch(self.model) or {})
             st.history.append(record)
             log.info("epoch %d: %s", epoch + 1,
                      {k: round(v, 5) for k, v in record.items() if k.startswith(("train", "val"))})
@@ -335,6 +368,9 @@ class Trainer:
             if self.writes:
                 keep_best = self.cfg.patience and self.best_state is not None
                 self.writer.epoch_end(self.best_state if keep_best else self.model.state_dict(), st.history)
+            with self.untimed():
+                for o in self.observers if self.d.main else ():
+                    o.epoch_end(self.model, record)
         self.save(self.n_epochs if self.stopped_early or self.out_of_time else st.epoch, 0)
 
     def validate(self, record: dict) -> None:
@@ -357,16 +393,20 @@ class Trainer:
 
     def finish(self) -> TrainResult:
         """Put the kept weights in the model (the best by validation loss when early stopping, else the average with
-        cfg.ema); under torchrun, check the processes agree and wait for rank 0's files; the model in eval mode."""
+        cfg.ema), in eval mode; under torchrun, check the processes agree; tell the observers; under torchrun, wait
+        for rank 0's files."""
         if self.cfg.patience and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         elif self.average is not None:
             self.model.load_state_dict(self.average.state_dict())
-        self.model.to(memory_format=torch.contiguous_format)
+        self.model.to(memory_format=torch.contiguous_format).eval()
         if self.d.world > 1:
             check_replicas_agree(self.model, self.d)
+        with self.untimed():
+            for o in self.observers if self.d.main else ():
+                o.finish(self.model)
+        if self.d.world > 1:
             dist.barrier()  # rank 0 has finished writing before any process leaves
-        self.model.eval()
         st = self.st
         return TrainResult(st.history, time.perf_counter() - self.t0, st.global_step, self.stopped_early,
                            self.out_of_time)
