@@ -44,8 +44,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     code_size : width of the code; a narrow code keeps the model from reconstructing everything.
     hidden : hidden widths of a dense model's encoder (the decoder mirrors them); ignored by "conv".
     epochs, batch_size, lr : training (Adam, 2% warm-up and cosine decay, aekit's one training loop).
-    min_steps : train at least this many optimiser steps (more epochs on small data: 20 epochs of 200 rows are only
-        80 steps); 0 turns it off.
+    min_steps : train at least this many optimiser steps (more epochs on small data); 0 turns it off. Kept low: an
+        autoencoder trained long on a small table learns to rebuild the anomalies too (one seed of scikit-learn's
+        breast-cancer table, malignant as anomalies: AUROC 0.90 after 60 steps, 0.82 after 1,000).
     metric : the anomaly score: "auto" (SSIM for images, MSE for tables), "ssim" or "mse".
     image_shape : (H, W) or (H, W, C) to read flat rows of X as images; None: images only when X has 3 or 4 dims.
     contamination : "auto" or the expected share of outliers in the training data, in (0, 0.5]. With a number,
@@ -79,7 +80,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     }
 
     def __init__(self, model="dense", code_size=16, hidden=(512, 256), epochs=20, batch_size=64, lr=2e-3,
-                 min_steps=1000, metric="auto", image_shape=None, contamination="auto", random_state=None, device="cpu",
+                 min_steps=100, metric="auto", image_shape=None, contamination="auto", random_state=None, device="cpu",
                  verbose=False):
         self.model = model
         self.code_size = code_size
