@@ -74,5 +74,7 @@ def build_app(served: Served, host: str = "127.0.0.1", max_body: int = MAX_BODY)
               *swap.routes(served, downloads), Mount("/static", StaticFiles(directory=STATIC), name="static")]
     handlers = {ServeError: _serve_error, AekitError: _aekit_error, HTTPException: _http_error,
                 Exception: _internal_error}
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,
-                     middleware=[Middleware(Guard, host=host, max_body=max_body)])
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,
+                    middleware=[Middleware(Guard, host=host, max_body=max_body)])
+    app.state.served = served
+    return app
