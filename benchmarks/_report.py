@@ -44,6 +44,7 @@ SECTIONS = {
     "compress": "Compression: aekit files vs PNG, JPEG, WebP, AVIF",
     "swap": "Domain swap and swap detection",
     "refine": "Code refinement: step-size rules",
+    "serve_load": "The local web app under load",
 }
 
 INTRO = """# Benchmarks

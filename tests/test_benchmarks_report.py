@@ -127,4 +127,4 @@ def test_section_titles_give_the_anchors_readme_links_to():
         "denoising-aekit-vs-classical-filters", "anomaly-detection-one-class-mnist",
         "codes-as-features-knn-and-logistic-regression", "generation-fid-with-and-without-the-adversarial-decoder",
         "compression-aekit-files-vs-png-jpeg-webp-avif", "domain-swap-and-swap-detection",
-        "code-refinement-step-size-rules"]
+        "code-refinement-step-size-rules", "the-local-web-app-under-load"]
