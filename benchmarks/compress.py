@@ -240,7 +240,7 @@ def main(argv=None) -> dict:
     tcfg = ckpt.read_run_config(run).get("train") or {}
     done = len(ckpt.read_metrics(run))  # one row per finished epoch (fewer than asked when the time limit hit)
     result = {"n_test": len(images), "run": run.name,
-              "train": f"{done} epochs" + (f" (time limit {tcfg['time_limit']:.0f} s)" if tcfg.get("time_limit") else "")
+              "train": f"{done} epoch{'s' if done != 1 else ''}" + (f" (time limit {tcfg['time_limit']:.0f} s)" if tcfg.get("time_limit") else "")
               + (f", {train_seconds:.0f} s on {args.device}" if train_seconds else ", trained earlier")}
     codecs = [] if args.no_baselines else [k for k in SETTINGS if k != "avif" or features.check("avif")]
     pool = ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) if args.workers > 1 else None
