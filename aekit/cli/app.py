@@ -13,11 +13,11 @@ import re
 import sys
 
 from aekit._version import __version__
-from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, runs, swap, train
+from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, report, runs, swap, train
 from aekit.cli.common import Formatter, flag
 from aekit.errors import AekitError
 
-COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, info)
+COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, info, report)
 
 
 class _Parser(argparse.ArgumentParser):
