@@ -16,9 +16,10 @@ STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.25em; border-bottom: 1px solid #ccc; margin-top: 2em; }
 h3 { font-size: 1.05em; margin-top: 1.5em; }
-table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 2px 10px; border-bottom: 1px solid #eee; }
+table { border-collapse: collapse; margin: 0.5em 0; }
+td, th { padding: 2px 10px; border-bottom: 1px solid #eee; white-space: nowrap; }
 th { text-align: left; background: #f4f4f4; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
-code, td.v { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+code, td.v { font-family: ui-monospace, monospace; font-size: 12px; word-break: break-all; white-space: normal; }
 figure { display: inline-block; margin: 0.5em 1em 0.5em 0; vertical-align: top; }
 figure img { max-width: 100%; } img.pixels { image-rendering: pixelated; width: 360px; }
 figcaption { font-size: 12px; color: #555; max-width: 640px; }
