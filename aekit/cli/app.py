@@ -13,11 +13,12 @@ import re
 import sys
 
 from aekit._version import __version__
-from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, runs, serve, swap, train
+from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, report, runs, serve
+from aekit.cli import swap, train
 from aekit.cli.common import Formatter, flag
 from aekit.errors import AekitError
 
-COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, serve, info)
+COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, report, serve, info)
 
 
 class _Parser(argparse.ArgumentParser):
