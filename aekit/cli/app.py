@@ -13,8 +13,21 @@ import re
 import sys
 
 from aekit._version import __version__
-from aekit.cli import anomalies, compress, denoise, detect, embed, generate, info, provenance, report, runs, serve
-from aekit.cli import swap, train
+from aekit.cli import (
+    anomalies,
+    compress,
+    denoise,
+    detect,
+    embed,
+    generate,
+    info,
+    provenance,
+    report,
+    runs,
+    serve,
+    swap,
+    train,
+)
 from aekit.cli.common import Formatter, flag
 from aekit.errors import AekitError
 
