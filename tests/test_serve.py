@@ -6,9 +6,6 @@ code (its map is a PCA), one with a 2-number code (its map is the code itself) a
 
 from __future__ import annotations
 
-import base64
-import http.client
-import io
 import json
 import threading
 import time
@@ -16,7 +13,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from serving import only_local, pixels, png, post_image, request, running_server, snapshot, stroke
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -48,72 +45,12 @@ def runs(mnist, mnist_npz, tmp_path_factory):
     return {name: root / name for name in ("code32", "code2", "swap")}
 
 
-def _snapshot(folders) -> dict:
-    return {str(f): (f.stat().st_size, f.stat().st_mtime_ns) for folder in folders for f in folder.rglob("*")}
-
-
 @pytest.fixture(scope="module")
 def server(runs):
     """The base URL of a server over the three runs, in a thread of this process; the run folders' files (sizes and
     times) as they were before it started, under ``server.before``."""
-    from aekit.serve.server import make_server
-
-    threads = torch.get_num_threads()
-    before = _snapshot(runs.values())
-    uv, sock = make_server(list(runs.values()), port=0)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started
-    url = Base(f"http://127.0.0.1:{sock.getsockname()[1]}/")
-    url.before, url.port = before, sock.getsockname()[1]
-    yield url
-    uv.should_exit = True
-    thread.join(10)
-    sock.close()
-    torch.set_num_threads(threads)
-
-
-class Base(str):
-    """The server's URL, with what the fixture knew when it started it."""
-
-
-def _request(server, method: str, path: str, body: bytes = b"", headers: dict | None = None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request(method, path, body=body or None, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def _multipart(fields: dict, files: dict) -> tuple[bytes, str]:
-    boundary = "aekit-test-boundary"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts += [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
-              f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
-              for k, (name, data) in files.items()]
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def _post_image(server, path: str, image: bytes, name: str = "digit.png", headers: dict | None = None, **fields):
-    body, kind = _multipart({"source": "upload", **fields}, {"image": (name, image)})
-    return _request(server, "POST", path, body, {"Content-Type": kind, **(headers or {})})
-
-
-def _png(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def _pixels(url: str) -> np.ndarray:
-    assert url.startswith("data:image/png;base64,")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    with running_server(runs.values()) as url:
+        yield url
 
 
 def _reconstruction(run: Run, image: np.ndarray) -> np.ndarray:
@@ -121,41 +58,23 @@ def _reconstruction(run: Run, image: np.ndarray) -> np.ndarray:
     return run.normalizer.inverse(run.reconstruct(x).clamp(0, 1).numpy())[0]
 
 
-def _stroke(page, selector: str = "#pad") -> None:
-    """A '7' drawn with the mouse: across the top, then down to the bottom left."""
-    box = page.locator(selector).bounding_box()
-    x, y = box["x"], box["y"]
-    page.mouse.move(x + 70, y + 60)
-    page.mouse.down()
-    page.mouse.move(x + 210, y + 60, steps=8)
-    page.mouse.move(x + 120, y + 230, steps=12)
-    page.mouse.up()
-
-
-def _only_local(page, server) -> None:
-    """Chromium asked for nothing but this server's URLs and data:/blob: ones."""
-    assert page.requested
-    outside = [u for u in page.requested if not u.startswith((server, "data:", "blob:"))]
-    assert not outside, outside
-
-
 def test_a_stroke_on_the_canvas_is_reconstructed_as_the_run_reconstructs_the_prepared_drawing(page, server, runs):
     page.goto(server + "reconstruct")
-    _stroke(page)
+    stroke(page)
     page.wait_for_selector("#results[data-state=done]")
     canvas = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
-    drawn = _pixels(canvas)[..., :3]
+    drawn = pixels(canvas)[..., :3]
     prepared = prepare_drawing(drawn, (1, 28, 28))
     assert prepared.max() == 255 and (prepared > 0).sum() > 20  # a real stroke, MNIST-sized
     for name in ("code32", "code2"):
         card = page.locator(f".result[data-run={name}]")
-        shown_input = _pixels(card.locator("img.input").get_attribute("src"))
-        shown_output = _pixels(card.locator("img.output").get_attribute("src"))
+        shown_input = pixels(card.locator("img.input").get_attribute("src"))
+        shown_output = pixels(card.locator("img.output").get_attribute("src"))
         assert np.array_equal(shown_input, prepared)
         expected = _reconstruction(Run.open(runs[name]), prepared)
         assert np.abs(shown_output.astype(int) - expected.astype(int)).max() <= 1
         assert "MSE" in card.inner_text() and "SSIM" in card.inner_text()
-    _only_local(page, server)
+    only_local(page, server)
 
 
 def _click_decoded(page, x: float, y: float) -> tuple[np.ndarray, float, float]:
@@ -164,7 +83,7 @@ def _click_decoded(page, x: float, y: float) -> tuple[np.ndarray, float, float]:
     page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
     page.wait_for_function("old => (document.getElementById('decoded').dataset.x || '') !== old", arg=old)
     decoded = page.locator("#decoded")
-    return _pixels(decoded.get_attribute("src")), float(decoded.get_attribute("data-x")), \
+    return pixels(decoded.get_attribute("src")), float(decoded.get_attribute("data-x")), \
         float(decoded.get_attribute("data-y"))
 
 
@@ -180,7 +99,7 @@ def test_a_click_on_the_latent_map_decodes_that_point(page, server, runs):
         assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
         images.append(shown)
     assert np.abs(images[0].astype(int) - images[1].astype(int)).max() > 20
-    _only_local(page, server)
+    only_local(page, server)
 
 
 def test_a_wide_code_is_mapped_by_pca_and_the_page_says_so(page, server, runs):
@@ -198,7 +117,7 @@ def test_a_wide_code_is_mapped_by_pca_and_the_page_says_so(page, server, runs):
     time.sleep(0.3)
     page.click("#set-b")
     page.wait_for_function("() => document.getElementById('between').src.startsWith('data:')")
-    _only_local(page, server)
+    only_local(page, server)
 
 
 def _centre(page, selector: str, fx: float = 0.5, fy: float = 0.5) -> tuple[float, float]:
@@ -213,16 +132,16 @@ def test_a_text_file_upload_shows_an_error_and_the_server_keeps_serving(page, se
     page.set_input_files("#file", str(notes))
     page.wait_for_selector("#results[data-state=error]", state="attached")
     assert "not an image" in page.inner_text("#error")
-    _stroke(page)
+    stroke(page)
     page.wait_for_selector("#results[data-state=done]")
     assert page.inner_text("#error") == ""
-    _only_local(page, server)
+    only_local(page, server)
 
 
 def test_a_swap_downloaded_from_the_page_carries_the_mark(page, server, runs, tmp_path, capsys):
     page.goto(server + "swap")
     page.wait_for_function("() => document.getElementById('to').value === 'b'")
-    _stroke(page)
+    stroke(page)
     page.click("#go")
     page.wait_for_selector("#results[data-state=done]")
     with page.expect_download() as download:
@@ -234,54 +153,54 @@ def test_a_swap_downloaded_from_the_page_carries_the_mark(page, server, runs, tm
     assert mark["synthetic"] is True and mark["operation"] == "swap" and mark["to"] == "b"
     assert mark["model_fingerprint"] == Run.open(runs["swap"]).fingerprint
     assert main(["inspect", str(path)]) == 0 and '"synthetic": true' in capsys.readouterr().out
-    _only_local(page, server)
+    only_local(page, server)
 
 
 def test_other_hosts_are_refused(server):
-    assert _request(server, "GET", "/api/runs", headers={"Host": "attacker.example"})[0] == 400
-    assert _request(server, "GET", "/", headers={"Host": f"attacker.example:{server.port}"})[0] == 400
-    assert _request(server, "GET", "/api/runs", headers={"Host": f"localhost:{server.port}"})[0] == 200
+    assert request(server, "GET", "/api/runs", headers={"Host": "attacker.example"})[0] == 400
+    assert request(server, "GET", "/", headers={"Host": f"attacker.example:{server.port}"})[0] == 400
+    assert request(server, "GET", "/api/runs", headers={"Host": f"localhost:{server.port}"})[0] == 200
 
 
 def test_cross_site_posts_are_refused(server):
-    digit = _png(np.zeros((28, 28), np.uint8) + 255)
+    digit = png(np.zeros((28, 28), np.uint8) + 255)
     for headers in ({"Origin": "http://attacker.example"}, {"Sec-Fetch-Site": "cross-site"},
                     {"Sec-Fetch-Site": "same-site"}, {"Origin": "http://127.0.0.1:1"}):
-        status, body = _post_image(server, "/api/reconstruct", digit, headers=headers)
+        status, body = post_image(server, "/api/reconstruct", digit, headers=headers)
         assert status == 403 and b"cross-site" in body, headers
     same = {"Origin": f"http://127.0.0.1:{server.port}", "Sec-Fetch-Site": "same-origin"}
-    assert _post_image(server, "/api/reconstruct", digit, headers=same)[0] == 200
+    assert post_image(server, "/api/reconstruct", digit, headers=same)[0] == 200
 
 
 def test_wrong_uploads_are_refused_with_one_line(server):
-    status, body = _post_image(server, "/api/reconstruct", b"hello\n", name="notes.txt")
+    status, body = post_image(server, "/api/reconstruct", b"hello\n", name="notes.txt")
     assert status == 415 and "notes.txt is not an image" in json.loads(body)["error"]
-    huge = _png(np.zeros((4100, 4100), np.uint8))  # small as a file, too many pixels
-    status, body = _post_image(server, "/api/reconstruct", huge)
+    huge = png(np.zeros((4100, 4100), np.uint8))  # small as a file, too many pixels
+    status, body = post_image(server, "/api/reconstruct", huge)
     assert status == 413 and "pixels" in json.loads(body)["error"]
-    status, body = _request(server, "POST", "/api/reconstruct", b"x" * 100, {"Content-Length": str(9 * 1024**2),
+    status, body = request(server, "POST", "/api/reconstruct", b"x" * 100, {"Content-Length": str(9 * 1024**2),
                                                                             "Content-Type": "multipart/form-data"})
     assert status == 413
-    status, body = _request(server, "POST", "/api/reconstruct", b"{}", {"Content-Type": "application/json"})
+    status, body = request(server, "POST", "/api/reconstruct", b"{}", {"Content-Type": "application/json"})
     assert status == 415
 
 
 def test_an_unknown_run_is_a_404(server):
     for path in ("/api/map/nothing", "/api/map/nothing/decode?x=0&y=0", "/api/samples/nothing"):
-        status, body = _request(server, "GET", path)
+        status, body = request(server, "GET", path)
         assert status == 404 and "nothing" in json.loads(body)["error"], path
-    status, _ = _post_image(server, "/api/swap", _png(np.zeros((28, 28), np.uint8)), run="nothing", to="b")
+    status, _ = post_image(server, "/api/swap", png(np.zeros((28, 28), np.uint8)), run="nothing", to="b")
     assert status == 404
-    assert _request(server, "GET", "/api/map/code2/decode?x=nan&y=0")[0] == 400
+    assert request(server, "GET", "/api/map/code2/decode?x=nan&y=0")[0] == 400
 
 
 def test_concurrent_requests_all_get_answers(server):
-    digit = _png(np.eye(28, dtype=np.uint8) * 255)
+    digit = png(np.eye(28, dtype=np.uint8) * 255)
     statuses: list[int] = []
 
     def client():
         for _ in range(5):
-            statuses.append(_post_image(server, "/api/reconstruct", digit)[0])
+            statuses.append(post_image(server, "/api/reconstruct", digit)[0])
 
     clients = [threading.Thread(target=client) for _ in range(4)]
     for c in clients:
@@ -300,12 +219,12 @@ def test_a_port_in_use_is_one_line(server, runs, capsys):
 def test_the_run_folders_are_left_as_they_were(server, runs):
     """After the pages and API of every test above (and these, which make a map, samples and a swap): not one
     file in a run folder is new or changed."""
-    assert _request(server, "GET", "/api/map/code32")[0] == 200
-    assert _request(server, "GET", "/api/map/code32/interpolate?a=0&b=1&t=0.5")[0] == 200
-    assert _request(server, "GET", "/api/samples/code32")[0] == 422  # no prior: refused, nothing fitted and saved
-    assert _post_image(server, "/api/swap", _png(np.eye(28, dtype=np.uint8) * 255), run="swap", **{"from": "a"},
+    assert request(server, "GET", "/api/map/code32")[0] == 200
+    assert request(server, "GET", "/api/map/code32/interpolate?a=0&b=1&t=0.5")[0] == 200
+    assert request(server, "GET", "/api/samples/code32")[0] == 422  # no prior: refused, nothing fitted and saved
+    assert post_image(server, "/api/swap", png(np.eye(28, dtype=np.uint8) * 255), run="swap", **{"from": "a"},
                        to="b")[0] == 200
-    assert _snapshot(runs.values()) == server.before
+    assert snapshot(runs.values()) == server.before
 
 
 def test_the_pca_map_and_its_inverse(runs):

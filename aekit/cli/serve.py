@@ -6,12 +6,17 @@ from aekit.cli.common import Formatter
 
 
 def add_arguments(sub) -> None:
-    sv = sub.add_parser("serve", help="a local web app over trained runs: draw or upload, reconstruct, latent map, "
-                        "swap (needs the serve extra: pip install aekit[serve])", formatter_class=Formatter,
+    sv = sub.add_parser("serve", help="a local web app over trained runs: draw or upload, reconstruct, denoise, "
+                        "compress, latent map, swap, anomalies (needs the serve extra: pip install aekit[serve])",
+                        formatter_class=Formatter,
                         description="Pages: reconstruct (draw a digit or upload an image: every run's reconstruction "
-                        "side by side, with MSE and SSIM), latent map (the test set's codes in 2-D, click to decode "
-                        "any point, hover for the nearest test image, interpolate, samples of generative runs) and "
-                        "swap (swap runs: an image rendered as another domain, downloads marked as synthetic). "
+                        "side by side, with MSE and SSIM), denoise (noise of a chosen kind and strength added, and "
+                        "cleaned by a denoising run, with PSNR), compress (a compression run's .aek size and decoded "
+                        "image at each quality level, beside JPEG and WebP of about the same size), latent map (the "
+                        "test set's codes in 2-D, click to decode any point, hover for the nearest test image, "
+                        "interpolate, samples of generative runs), swap (swap runs: an image rendered as another "
+                        "domain, downloads marked as synthetic) and anomalies (images or a CSV ranked by the run's "
+                        "anomaly score). "
                         "Everything is served from the installed package; nothing is fetched from elsewhere, and "
                         "nothing is written into the run folders.")
     sv.add_argument("runs", metavar="RUN", nargs="+", help="run folders to serve")

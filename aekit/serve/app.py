@@ -15,14 +15,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from aekit.errors import AekitError
-from aekit.serve import latent, reconstruct, swap
+from aekit.serve import anomalies, compress, denoise, latent, reconstruct, swap
 from aekit.serve.images import ServeError
 from aekit.serve.security import Guard
 from aekit.serve.served import Served
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-PAGES = ("reconstruct", "map", "swap")
+PAGES = ("reconstruct", "denoise", "compress", "map", "swap", "anomalies")
 MAX_BODY = 8 * 1024 * 1024  # bytes of one request
 
 
@@ -56,7 +56,7 @@ def _page(name: str):
 
 def build_app(served: Served, host: str = "127.0.0.1", max_body: int = MAX_BODY) -> Starlette:
     """The app for ``served``, answering requests addressed to ``host`` (and the loopback names)."""
-    temp = tempfile.TemporaryDirectory(prefix="aekit-serve-")  # the server's own: swap downloads are made here
+    temp = tempfile.TemporaryDirectory(prefix="aekit-serve-")  # the server's own: swap downloads, uploaded CSVs
     downloads = swap.Downloads(Path(temp.name))
 
     @contextlib.asynccontextmanager
@@ -71,7 +71,8 @@ def build_app(served: Served, host: str = "127.0.0.1", max_body: int = MAX_BODY)
 
     routes = [Route("/", _page("index")), *[Route(f"/{name}", _page(name)) for name in PAGES],
               Route("/api/runs", runs), *reconstruct.routes(served), *latent.routes(served),
-              *swap.routes(served, downloads), Mount("/static", StaticFiles(directory=STATIC), name="static")]
+              *swap.routes(served, downloads), *denoise.routes(served), *compress.routes(served),
+              *anomalies.routes(served, Path(temp.name)), Mount("/static", StaticFiles(directory=STATIC), name="static")]
     handlers = {ServeError: _serve_error, AekitError: _aekit_error, HTTPException: _http_error,
                 Exception: _internal_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan,

@@ -1,7 +1,8 @@
 // What every page shares: the navigation, the API calls, errors shown on the page, and the drawing pad.
 "use strict";
 
-const PAGES = [["/", "runs"], ["/reconstruct", "reconstruct"], ["/map", "latent map"], ["/swap", "swap"]];
+const PAGES = [["/", "runs"], ["/reconstruct", "reconstruct"], ["/denoise", "denoise"], ["/compress", "compress"],
+  ["/map", "latent map"], ["/swap", "swap"], ["/anomalies", "anomalies"]];
 
 function nav() {
   const bar = document.createElement("nav");
