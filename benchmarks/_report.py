@@ -39,9 +39,12 @@ SECTIONS = {
     "recon": "Reconstruction error vs code size",
     "denoise": "Denoising: aekit vs classical filters",
     "anomaly": "Anomaly detection: one-class MNIST",
+    "tables": "Tables: anomalies and embeddings on scikit-learn's tables",
     "embed": "Codes as features: kNN and logistic regression",
     "generate": "Generation: FID with and without the adversarial decoder",
     "compress": "Compression: aekit files vs PNG, JPEG, WebP, AVIF",
+    "photos": "Real photographs: denoising and compression",
+    "fashion": "Fashion-MNIST: the presets on another dataset",
     "swap": "Domain swap and swap detection",
     "refine": "Code refinement: step-size rules",
     "serve_load": "The local web app under load",
@@ -153,13 +156,18 @@ def build(bench: str, section: Callable[[dict], str] | None = None, folder: Path
     return f"<!-- {bench}:start -->\n## {SECTIONS[bench]}\n\n{body}\n<!-- {bench}:end -->"
 
 
-def contents() -> str:
-    return "Sections: " + " · ".join(f"[{title}](#{anchor(title)})" for title in SECTIONS.values()) + "."
+def measured(folder: Path = RESULTS) -> list[str]:
+    """The benchmarks with results, in the document's order (a script not yet run has no section)."""
+    return [b for b in SECTIONS if results(b, folder)]
+
+
+def contents(folder: Path = RESULTS) -> str:
+    return "Sections: " + " · ".join(f"[{SECTIONS[b]}](#{anchor(SECTIONS[b])})" for b in measured(folder)) + "."
 
 
 def render(folder: Path = RESULTS) -> str:
     """The whole of BENCHMARKS.md as the scripts write it."""
-    return "\n\n".join([INTRO.strip(), contents(), *(build(b, folder=folder) for b in SECTIONS)]) + "\n"
+    return "\n\n".join([INTRO.strip(), contents(folder), *(build(b, folder=folder) for b in measured(folder))]) + "\n"
 
 
 def block(text: str, bench: str) -> re.Match | None:
@@ -170,7 +178,7 @@ def update(bench: str, section: Callable[[dict], str] | None = None, doc: Path =
     """Rebuild one benchmark's section of ``doc`` from all of its results: in place when it is there, otherwise
     before the first section that follows it in SECTIONS (or at the end). Returns the section."""
     new = build(bench, section, folder)
-    text = doc.read_text() if doc.exists() else INTRO.strip() + "\n\n" + contents() + "\n"
+    text = doc.read_text() if doc.exists() else INTRO.strip() + "\n\n" + contents(folder) + "\n"
     if found := block(text, bench):
         text = text[: found.start()] + new + text[found.end():]
     else:
@@ -185,7 +193,7 @@ def stale(doc: Path = DOC, folder: Path = RESULTS) -> list[str]:
     """What of ``doc`` differs from what the scripts write from the results in ``folder``: the benchmarks whose
     section differs or is missing, "outside the sections", or "section order"; nothing when the two are equal."""
     have, want = doc.read_text() if doc.exists() else "", render(folder)
-    found = [b for b in SECTIONS if (m := block(have, b)) is None or m.group(0) != block(want, b).group(0)]
+    found = [b for b in measured(folder) if (m := block(have, b)) is None or m.group(0) != block(want, b).group(0)]
     outside = [re.sub(r"\n\s*\n", "\n\n", re.sub(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", "", t, flags=re.S))
                for t in (have, want)]
     found += ["outside the sections"] if outside[0] != outside[1] else []

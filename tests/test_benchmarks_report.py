@@ -22,11 +22,11 @@ def doc_problems(text: str) -> list[str]:
     """What keeps ``text`` from being the report: too long, a benchmark missing or repeated, sections out of order,
     sections that are not benchmarks, diary wording."""
     problems = [f"{len(text.splitlines())} lines"] if len(text.splitlines()) > MAX_LINES else []
-    for bench, title in _report.SECTIONS.items():
+    for bench, title in ((b, _report.SECTIONS[b]) for b in _report.measured()):
         counts = {what: text.count(what) for what in (f"<!-- {bench}:start -->", f"<!-- {bench}:end -->")}
         counts[f"## {title}"] = len(re.findall(rf"^## {re.escape(title)}$", text, re.M))
         problems += [f"{what} {n} times" for what, n in counts.items() if n != 1]
-    if re.findall(r"^## (.+)$", text, re.M) != list(_report.SECTIONS.values()):
+    if re.findall(r"^## (.+)$", text, re.M) != [_report.SECTIONS[b] for b in _report.measured()]:
         problems.append("the sections are not the benchmarks, once each, in order")
     problems += [f"diary wording: {m.group(0)!r}" for m in DIARY.finditer(text)]
     return problems
@@ -125,6 +125,15 @@ def test_section_titles_give_the_anchors_readme_links_to():
     assert [_report.anchor(t) for t in _report.SECTIONS.values()] == [
         "training-speed-and-quality-keras-vs-aekit", "reconstruction-error-vs-code-size",
         "denoising-aekit-vs-classical-filters", "anomaly-detection-one-class-mnist",
+        "tables-anomalies-and-embeddings-on-scikit-learns-tables",
         "codes-as-features-knn-and-logistic-regression", "generation-fid-with-and-without-the-adversarial-decoder",
-        "compression-aekit-files-vs-png-jpeg-webp-avif", "domain-swap-and-swap-detection",
+        "compression-aekit-files-vs-png-jpeg-webp-avif", "real-photographs-denoising-and-compression",
+        "fashion-mnist-the-presets-on-another-dataset", "domain-swap-and-swap-detection",
         "code-refinement-step-size-rules", "the-local-web-app-under-load"]
+
+
+def test_a_benchmark_not_yet_run_has_no_section(copy):
+    doc, folder = copy
+    assert "photos" in _report.SECTIONS and "photos" not in _report.measured(folder / "none")
+    text = _report.render(folder)
+    assert all((f"<!-- {b}:start -->" in text) == bool(_report.results(b, folder)) for b in _report.SECTIONS)
