@@ -100,9 +100,10 @@ def ensure_parent(path: str | Path) -> Path:
     return path
 
 
-def atomic_write(path: str | Path, data: bytes) -> None:
+def atomic_write(path: str | Path, data: bytes, mode: int = 0o666) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder, fsync, then rename over the target. The
-    file gets the permissions a plain ``open`` would give it (the temporary file's are owner-only)."""
+    file gets the permissions a plain ``open`` would give it (``mode`` less the umask; the temporary file's are
+    owner-only), so ``mode=0o600`` keeps a private key private."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -110,7 +111,7 @@ def atomic_write(path: str | Path, data: bytes) -> None:
         raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, mode & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

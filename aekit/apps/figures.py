@@ -16,7 +16,8 @@ from aekit.fileio import atomic_write, ensure_parent  # noqa: E402
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None) -> None:
-    """Render a figure to PNG and write it atomically; with ``mark``, as a provenance-marked PNG."""
+    """Render a figure to PNG and write it atomically; with ``mark`` (a figure that shows model output), as a
+    provenance-marked PNG whose content credentials call it a composite of model output and real images."""
     ensure_parent(path)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
@@ -31,7 +32,7 @@ def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None)
     buf.seek(0)
     with Image.open(buf) as im:
         im.load()
-        save_png(path, im, mark)
+        save_png(path, im, mark, composite=True)
 
 
 def show_sample(ax, item: np.ndarray) -> None:

@@ -1,7 +1,9 @@
 """Provenance marks: every image aekit synthesises says so, in the file, machine-readably.
 
-PNG files carry iTXt chunks (key ``aekit:provenance``, a JSON object: tool, version, synthetic, operation, model
-fingerprint, time); arrays carry the same object in a side-car ``<file>.provenance.json``. ``read_mark`` reads either.
+``save_png`` is the one path by which aekit writes an image made from a model. The PNG carries an iTXt chunk (key
+``aekit:provenance``, a JSON object: tool, version, synthetic, operation, model fingerprint, time) and a signed C2PA
+manifest that holds the same object (``aekit.runs.credentials``). Arrays carry the object in a side-car
+``<file>.provenance.json``. ``read_mark`` reads the mark of either; ``read_credentials`` validates the manifest.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aekit._version import __version__
 from aekit.data.images import open_image
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, ensure_parent, not_a_file
+from aekit.runs.credentials import sign_png
 
 KEY = "aekit:provenance"
 MAX_MARK = 1 << 16  # a mark longer than 64 KiB is not one of ours
@@ -37,14 +40,18 @@ def _to_pil(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image)
 
 
-def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict) -> Path:
-    """Write a PNG that carries ``mark``, atomically."""
+def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict, parent: str | Path | None = None,
+             composite: bool = False) -> Path:
+    """Write a PNG that carries ``mark`` and signed content credentials, atomically: made by a model (``c2pa.created``),
+    a ``composite`` of model output and real images (a figure), or, with ``parent`` (the user's input file it was
+    made from), an edit of that file (``c2pa.edited``)."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt(KEY, json.dumps(mark, sort_keys=True))
     pil = image if isinstance(image, Image.Image) else _to_pil(image)
     buf = io.BytesIO()
     pil.save(buf, format="PNG", pnginfo=info)
-    atomic_write(ensure_parent(path), buf.getvalue())
+    signed = sign_png(buf.getvalue(), mark, Path(path).name, None if parent is None else Path(parent), composite)
+    atomic_write(ensure_parent(path), signed)
     return Path(path)
 
 
