@@ -1,4 +1,5 @@
-"""The swap detector: trained on a run's real images vs its swaps and reconstructions; scores files by pixels."""
+"""The detector: trained on a run's real images vs its swaps and reconstructions; scores files by pixels, flags
+them at its threshold, and is evaluated on the same run, another swap run and other generators."""
 
 from __future__ import annotations
 
@@ -45,8 +46,12 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     cfg = json.loads((det / "config.json").read_text())
     assert sorted(p.name for p in det.iterdir()) == ["config.json", "model.safetensors"]
     assert cfg["kind"] == "aekit-detector" and cfg["input_shape"] == [1, 28, 28]
+    assert cfg["network"] == "residual-cnn" and cfg["augment"] is True and 0.5 <= cfg["threshold"] < 1
     assert cfg["trained_on"] == {"real-a": 100, "reconstruction-from-a": 100, "swap-to-b-from-a": 100,
-                                 "real-b": 100, "swap-to-a-from-b": 100, "reconstruction-from-b": 100}
+                                 "from-noisy-from-a": 100, "code-mix-from-a": 100,
+                                 "real-b": 100, "swap-to-a-from-b": 100, "reconstruction-from-b": 100,
+                                 "from-noisy-from-b": 100, "code-mix-from-b": 100}
+    assert cfg["val_real"] == 20 and cfg["val_synthetic"] == 80  # 10% of each domain's images, with what they made
     assert 0.5 < cfg["val_auroc"] <= 1
     # Swaps written by aekit (marked) and the same pixels without the mark score the same.
     test = np.load(run.parent / "a.npz")["x_test"][:4]
@@ -61,13 +66,16 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
         Image.fromarray(np.asarray(Image.open(f))).save(stripped / f.name)
     capsys.readouterr()
     assert main(["detect", str(det), str(tmp_path / "fake"), str(stripped), str(real), "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out)
-    assert len(scores) == 12 and all(0 <= s <= 1 for s in scores.values())
+    found = json.loads(capsys.readouterr().out)
+    scores, threshold = found["scores"], found["threshold"]
+    assert len(scores) == 12 and all(0 <= s <= 1 for s in scores.values()) and threshold == cfg["threshold"]
+    assert found["synthetic"] == [f for f, s in scores.items() if s > threshold]
     for f in sorted((tmp_path / "fake").glob("*.png")):
         assert scores[str(f)] == scores[str(stripped / f.name)]
     assert main(["detect", str(det), str(real / "r0.png")]) == 0
-    line = capsys.readouterr().out.strip()
-    assert line.startswith(f"{real / 'r0.png'}: ") and 0 <= float(line.rsplit(" ", 1)[1]) <= 1
+    name, score, verdict = capsys.readouterr().out.strip().rsplit(" ", 2)
+    assert name == f"{real / 'r0.png'}:" and 0 <= float(score) <= 1
+    assert verdict == ("synthetic" if float(score) > threshold else "real")
 
 
 def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
@@ -107,6 +115,10 @@ def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_
                  "--no-progress"]) == 0
     with caplog.at_level("INFO", logger="aekit"):
         assert main(["detect-train", str(run), "--out", str(tmp_path / "det"), "--max-per-domain", "20",
-                     "--epochs", "1"]) == 0
+                     "--epochs", "1", "--no-augment"]) == 0
     assert "synthetic-image detector for the outputs of dense (seed 0)" in caplog.text
     assert "swap detector" not in caplog.text
+    cfg = json.loads((tmp_path / "det" / "config.json").read_text())
+    assert cfg["augment"] is False and cfg["detects"] == "synthetic-image"
+    assert cfg["trained_on"] == {"real-data": 20, "reconstruction-from-data": 20, "from-noisy-from-data": 20,
+                                 "code-mix-from-data": 20}

@@ -1,25 +1,32 @@
-"""``aekit detect-train`` and ``aekit detect``: a classifier that tells real images from what a run synthesises.
+"""``aekit detect-train`` and ``aekit detect``: a classifier that tells real images from what autoencoders make.
 
-The detector is trained on the run's own training images (label 0) against its outputs for them (label 1): own-domain
+The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
 reconstructions and, for a swap run, swaps into every other domain. Fakes are quantised to uint8 exactly as a PNG
-would store them, and the detector sees pixels only: provenance marks live in PNG text chunks, never in the pixels,
-so stripping them changes nothing it sees. The network is aekit's small conv classifier (``fid.FeatureNet``).
+would store them, and the detector sees pixels only: provenance marks live in PNG text chunks and content
+credentials, never in the pixels, so stripping them changes nothing it sees. To learn what autoencoders leave in
+pixels rather than what this run's domains look like, the network (``aekit.apps.detect_net``) reads high-pass
+residuals only, and every training batch, real and synthetic alike, goes through a random mix of JPEG, resizing and
+noise (``aekit.apps.degrade``). ``benchmarks/detect.py`` measures how far that generalises: to other swap runs and to
+other aekit generators it never saw.
 
-A detector folder holds ``config.json`` (kind, input shape, the run and its fingerprint, validation figures) and
-``model.safetensors``; nothing is pickled.
+A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic: the score that
+``FALSE_POSITIVES`` of the held-out real validation images exceed (0.5 when there are too few of them to tell).
+
+A detector folder holds ``config.json`` (kind, network, input shape, threshold, the run and its fingerprint,
+validation figures) and ``model.safetensors``; nothing is pickled.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aekit.apps.features import FeatureNet, train_feature_net
+from aekit.apps.detect_net import WIDTHS, ResidualNet, fit_residual_net, score_images
 from aekit.apps.inputs import expand_inputs, read_model_image
-from aekit.data.dataset import IMAGE, Dataset, split
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc, reconstruct
 from aekit.models.base import check_input_shape
@@ -29,8 +36,13 @@ from aekit.storage import load_state_dict_checked
 
 log = logging.getLogger(__name__)
 
-EPOCHS = 10  # measured: 10 epochs with a full-resolution first layer beat 20 with the FID net's stride-2 stem
-STEM_STRIDE = 1
+NETWORK = "residual-cnn"  # the network a detector folder's weights are for (config key ``network``)
+EPOCHS = 8
+VAL_FRACTION = 0.1  # of each domain's real images, held out with everything made from them
+FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
+NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
+
+__all__ = ["detect_files", "detector_data", "load_detector", "score_images", "synthesise", "train_detector"]
 
 
 def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -39,94 +51,143 @@ def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
     return x[np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))]
 
 
-def synthesise(model, norm, images: np.ndarray, domain: int | None = None) -> list[tuple[str, np.ndarray]]:
-    """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)], reconstructions first, then
-    (swap models) the swaps into every other domain."""
-    from aekit.apps.swap import decode_all
+def _decode(model, z: torch.Tensor, domain: int | None, batch_size: int = 512) -> torch.Tensor:
+    """Codes decoded (by decoder ``domain`` of a swap model), in batches, clamped to [0, 1]."""
+    parts = [model.decode(z[i : i + batch_size], *(() if domain is None else (domain,)))
+             for i in range(0, len(z), batch_size)]
+    return torch.cat(parts).clamp(0, 1) if parts else torch.zeros(0, *model.config.input_shape)
 
+
+def _through(model, x: torch.Tensor, domain: int | None) -> torch.Tensor:
+    """Model-space images through the model: reconstructed (a plain model's own forward pass), or encoded and
+    decoded by decoder ``domain`` of a swap model; clamped to [0, 1]."""
+    if domain is None:
+        return reconstruct(model, x).clamp(0, 1)
+    return _decode(model, torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)]), domain)
+
+
+@torch.no_grad()
+def synthesise(model, norm, images: np.ndarray, domain: int | None = None, variety: bool = True,
+               seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)]. Their reconstructions and
+    (swap models) their swaps into every other domain; with ``variety``, also the outputs a user gets from other
+    uses of the same decoder: of noisy copies of the images (Gaussian, sigma drawn from ``NOISY_INPUT``, as a
+    denoiser's) and of the mean of two images' codes (as a generator's)."""
+    model.eval()
     x = torch.from_numpy(norm.transform(images))
-    if getattr(model, "critic_classes", 0) and domain is not None:  # a swap model
-        return [("reconstruction" if j == domain else f"swap-to-{name}",
-                 norm.inverse(decode_all(model, x, j).clamp(0, 1).numpy())) for j, name in enumerate(model.domains)]
-    return [("reconstruction", norm.inverse(reconstruct(model, x).clamp(0, 1).numpy()))]
+    swap = bool(getattr(model, "critic_classes", 0)) and domain is not None
+    targets = list(enumerate(model.domains)) if swap else [(None, None)]
+    out = [("reconstruction" if j == domain else f"swap-to-{name}", _through(model, x, j)) for j, name in targets]
+    if variety and len(x):
+        gen = torch.Generator().manual_seed(seed)
+        sigma = NOISY_INPUT[0] + (NOISY_INPUT[1] - NOISY_INPUT[0]) * torch.rand(len(x), 1, 1, 1, generator=gen)
+        noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+        out.append(("from-noisy", _through(model, noisy, domain)))
+        z = torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)])
+        out.append(("code-mix", _decode(model, (z + z[torch.randperm(len(z), generator=gen)]) / 2, domain)))
+    return [(kind, norm.inverse(images.numpy())) for kind, images in out]
 
 
-def detector_data(run: Run | str | Path, max_per_domain: int = 2000,
-                  seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Real training images of a run and its synthetic versions of them (uint8), and counts by kind."""
-    run = as_run(run)
-    model, norm = run.model, run.normalizer
-    if len(model.config.input_shape) != 3:
+def _run_sets(run: Run) -> list[tuple[str, np.ndarray, int | None]]:
+    """(name, real training images, domain index or None) per domain of a run (one "data" set for a plain run)."""
+    if len(run.model.config.input_shape) != 3:
         raise AekitError(f"{run.path} was trained on table data; the detector works on images")
     if run.domains:
-        sets = [(name, ds.x_train, i) for i, (name, ds) in enumerate(run.domain_datasets().items())]
-    else:
-        sets = [("data", run.dataset().x_train, None)]
-    real, fake, counts = [], [], {}
-    for name, x, domain in sets:
+        return [(name, ds.x_train, i) for i, (name, ds) in enumerate(run.domain_datasets().items())]
+    return [("data", run.dataset().x_train, None)]
+
+
+def detector_data(run: Run | str | Path, max_per_domain: int = 2000, seed: int = 0,
+                  val_fraction: float = VAL_FRACTION, variety: bool = True) -> tuple[dict, dict, dict]:
+    """A run's real training images and its synthetic versions of them (uint8), split into training and validation
+    by source image (an image and everything made from it fall on the same side): ({"real", "fake"} for training,
+    the same for validation, counts by kind)."""
+    run = as_run(run)
+    model, norm = run.model, run.normalizer
+    parts = {"train": {"real": [], "fake": []}, "val": {"real": [], "fake": []}}
+    counts = {}
+    for name, x, domain in _run_sets(run):
         x = _subset(x, max_per_domain, seed)
-        real.append(x)
+        held = np.zeros(len(x), bool)
+        held[np.random.default_rng(seed).choice(len(x), max(1, round(len(x) * val_fraction)), replace=False)] = True
         counts[f"real-{name}"] = len(x)
-        for kind, images in synthesise(model, norm, x, domain):
-            fake.append(images)
+        for side, pick in (("train", ~held), ("val", held)):
+            parts[side]["real"].append(x[pick])
+        for kind, images in synthesise(model, norm, x, domain, variety, seed):
             counts[f"{kind}-from-{name}"] = len(images)
-    return np.concatenate(real), np.concatenate(fake), counts
+            for side, pick in (("train", ~held), ("val", held)):
+                parts[side]["fake"].append(images[pick])
+    train, val = ({k: np.concatenate(v) for k, v in parts[side].items()} for side in ("train", "val"))
+    return train, val, counts
+
+
+def pick_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
+    """The score that a share ``false_positives`` of real images exceed (never below 0.5); 0.5 when fewer than
+    ``1 / false_positives`` real images are there to tell."""
+    if len(real_scores) < 1 / false_positives:
+        return 0.5
+    return max(0.5, float(np.quantile(real_scores, 1 - false_positives)))
 
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
-                   epochs: int = EPOCHS, force: bool = False) -> dict:
-    """Train a real-vs-synthetic classifier for a run's outputs into folder ``out``; returns its config."""
+                   epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True) -> dict:
+    """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``augment``:
+    JPEG, resizing and noise on every training image; ``variety``: the run's outputs for noisy inputs and for mixed
+    codes besides its reconstructions and swaps (``synthesise``)."""
     run, out = as_run(run), Path(out)
     if max_per_domain < 10:
         raise AekitError("`max_per_domain` must be at least 10")
     if not 1 <= epochs <= 1000:
         raise AekitError("`epochs` must be between 1 and 1000")
     prepare_detector_dir(out, force)
-    real, fake, counts = detector_data(run, max_per_domain, seed)
-    x = np.concatenate([real, fake])
-    y = np.concatenate([np.zeros(len(real), np.int64), np.ones(len(fake), np.int64)])
-    x_tr, y_tr, x_val, y_val = split(x, y, 0.1, seed)
+    start = time.perf_counter()
+    train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
+    net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
+    real_val, fake_val = score_images(net, val["real"]), score_images(net, val["fake"])
+    threshold = pick_threshold(real_val)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
-    net = train_feature_net(Dataset(f"the outputs of {run.path.name}", x_tr, y_tr, x_val, y_val, IMAGE,
-                                    f"detector for {run.path}"), seed, purpose=f"{what} detector", epochs=epochs,
-                            stem_stride=STEM_STRIDE)
-    val = score_images(net, x_val)
-    config = {"input_shape": list(net.input_shape), "n_classes": 2,
-              "stem_stride": net.stem_stride, "epochs": epochs,
-              "run": str(run.path), "run_fingerprint": run.fingerprint, "seed": seed,
-              "trained_on": counts, "val_images": len(x_val), "val_accuracy": float(((val > 0.5) == y_val).mean()),
-              "val_auroc": auroc(y_val, val), "train_seconds": net.meta.get("train_seconds")}
+    config = {"network": NETWORK, "widths": list(net.widths), "input_shape": list(net.input_shape),
+              "threshold": threshold, "detects": what, "epochs": epochs, "augment": augment, "variety": variety,
+              "run": str(run.path), "run_fingerprint": run.fingerprint, "seed": seed, "trained_on": counts,
+              **_validation(real_val, fake_val, threshold), "train_seconds": round(time.perf_counter() - start, 1)}
     write_detector(out, net.state_dict(), config)
+    log.info("%s detector for the outputs of %s (seed %d): validation AUROC %.4f, threshold %.3f, in %.0f s",
+             what, run.path.name, seed, config["val_auroc"], threshold, config["train_seconds"])
     return config
 
 
-def load_detector(path: str | Path) -> tuple[FeatureNet, dict]:
+def _validation(real: np.ndarray, fake: np.ndarray, threshold: float) -> dict:
+    """Validation figures of a detector's scores on held-out real and synthetic images."""
+    out = {"val_real": len(real), "val_synthetic": len(fake)}
+    if len(real) and len(fake):
+        out["val_auroc"] = auroc(np.r_[np.zeros(len(real)), np.ones(len(fake))], np.r_[real, fake])
+    out["val_false_positive_rate"] = float((real > threshold).mean()) if len(real) else None
+    out["val_true_positive_rate"] = float((fake > threshold).mean()) if len(fake) else None
+    return out
+
+
+def load_detector(path: str | Path) -> tuple[ResidualNet, dict]:
     """A detector folder's network (eval mode) and config; AekitError for anything else."""
     cfg, tensors, weights = read_detector(path)
+    if cfg.get("network") != NETWORK:
+        raise AekitError(f"{path} holds a detector of an older aekit (no {NETWORK}); train it again with "
+                         "aekit detect-train")
     try:
         shape = tuple(int(v) for v in cfg["input_shape"])
-        if len(shape) != 3 or int(cfg["n_classes"]) != 2:
-            raise ValueError("bad shape or classes")
+        if len(shape) != 3 or not 0 < float(cfg["threshold"]) < 1:
+            raise ValueError("bad shape or threshold")
         check_input_shape(shape)
-        net = FeatureNet(shape, 2, {"detector": str(path)}, stem_stride=int(cfg.get("stem_stride", 2)))
+        net = ResidualNet(shape, tuple(int(v) for v in cfg.get("widths", WIDTHS)))
     except (KeyError, TypeError, ValueError) as e:
         raise AekitError(f"{path}: bad detector config ({e})") from None
     load_state_dict_checked(net, tensors, weights)
     return net.eval(), cfg
 
 
-@torch.no_grad()
-def score_images(net: FeatureNet, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """P(synthetic) for uint8 images shaped as the detector's input, (N,) float64."""
-    x = net.to_model_space(images)
-    net.eval()
-    probs = [torch.softmax(net(x[i : i + batch_size]).double(), 1)[:, 1] for i in range(0, len(x), batch_size)]
-    return torch.cat(probs).numpy() if probs else np.zeros(0)
-
-
-def detect_files(detector: str | Path, inputs: list[str]) -> list[tuple[Path, float]]:
-    """Score image files (folders expand to the images inside): [(file, P(synthetic))]."""
-    net, _ = load_detector(detector)
+def detect_files(detector: str | Path, inputs: list[str]) -> tuple[list[tuple[Path, float]], float]:
+    """Score image files (folders expand to the images inside): ([(file, P(synthetic))], the detector's threshold
+    above which an image counts as synthetic)."""
+    net, cfg = load_detector(detector)
     files = expand_inputs(inputs)
     images = np.stack([read_model_image(f, net.input_shape, resize=False) for f in files])  # resizing would fake pixels
-    return list(zip(files, score_images(net, images).tolist()))
+    return list(zip(files, score_images(net, images).tolist())), float(cfg["threshold"])

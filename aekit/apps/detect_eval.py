@@ -1,0 +1,105 @@
+"""How well a detector tells real images from what aekit's models make, including models it never saw.
+
+``model_outputs`` gives what a run makes, the way a user would get it: a swap run's swaps of held-out images into
+every other identity, a VAE's samples from its prior, a denoiser's output for noisy held-out images (its own kind and
+strength of noise), a compression run's decompressed files, any other run's reconstructions. ``evaluate`` scores
+real images against those outputs: AUROC as they are and after a JPEG re-save at quality 75 (both classes), and, at
+the detector's own threshold, the share of real images flagged (false positives) and of outputs caught.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import numpy as np
+import torch
+
+from aekit.apps.degrade import jpeg
+from aekit.apps.detect_net import ResidualNet, score_images
+from aekit.errors import AekitError
+from aekit.metrics.reconstruction import auroc, reconstruct
+from aekit.models.compress import CompressiveAutoencoder
+from aekit.runs.run import Run, as_run
+
+JPEG_QUALITY = 75
+
+
+def _uint8(run: Run, x: torch.Tensor) -> np.ndarray:
+    """Model-space outputs to uint8 images as a PNG would store them."""
+    return run.normalizer.inverse(x.clamp(0, 1).numpy())
+
+
+def swaps(run: Run, held: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A swap run's swaps of held-out uint8 images {identity: images} into every other identity:
+    {"a->b": images}."""
+    from aekit.apps.swap import decode_all
+
+    out = {}
+    for src, images in held.items():
+        x = torch.from_numpy(run.normalizer.transform(images))
+        for j, dst in enumerate(run.domains):
+            if dst != src:
+                out[f"{src}->{dst}"] = _uint8(run, decode_all(run.model, x, j))
+    return out
+
+
+def denoised(run: Run, images: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A denoising run's outputs for uint8 images corrupted with its own training noise (seeded)."""
+    from aekit.training.noise import corrupt
+
+    kind, low = run.config.train.get("noise", "none"), float(run.config.train.get("noise_strength", 0.0))
+    high = max(low, float(run.config.train.get("noise_max", 0.0)))
+    if kind == "none" or high == 0:
+        raise AekitError(f"{run.path.name} was not trained to denoise (no `noise` in its training recipe)")
+    x = torch.from_numpy(run.normalizer.transform(images))
+    noisy = corrupt(x, kind, (low, high), torch.Generator().manual_seed(seed))
+    return _uint8(run, reconstruct(run.model, noisy))
+
+
+def decompressed(run: Run, images: np.ndarray, level: int | None = None) -> np.ndarray:
+    """A compression run's decompressed ``.aek`` files for uint8 images (at ``level``, default the run's own)."""
+    from aekit.apps.compress import compress_images, decompress_bytes, open_codec
+
+    codec = open_codec(run)
+    level = codec.model.config.default_level if level is None else level
+    return np.stack([decompress_bytes(codec, data) for data in compress_images(codec, list(images), level)])
+
+
+def model_outputs(run: Run | str, images: np.ndarray | dict[str, np.ndarray], seed: int = 0) -> dict[str, np.ndarray]:
+    """What a run makes, named by kind: swaps (``images`` {identity: held-out images}), VAE samples (as many as
+    ``images``), denoised or decompressed ``images``, or reconstructions of them."""
+    from aekit.apps.generate import sample_images
+
+    run = as_run(run)
+    if run.domains:
+        if not isinstance(images, dict) or not set(images) <= set(run.domains):
+            raise AekitError(f"a swap run's outputs need held-out images by identity ({', '.join(run.domains)})")
+        return swaps(run, images)
+    images = np.concatenate(list(images.values())) if isinstance(images, dict) else images
+    if hasattr(run.model, "sample"):
+        return {"samples": sample_images(run, len(images), "prior", seed)[0]}
+    if run.config.train.get("noise", "none") != "none":
+        return {"denoised": denoised(run, images, seed)}
+    if isinstance(run.model, CompressiveAutoencoder):
+        return {"decompressed": decompressed(run, images)}
+    return {"reconstructions": _uint8(run, reconstruct(run.model, torch.from_numpy(run.normalizer.transform(images))))}
+
+
+def evaluate(score: ResidualNet | Callable[[np.ndarray], np.ndarray], threshold: float, real: np.ndarray,
+             fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> dict:
+    """A detector (a ResidualNet, or any function of uint8 images to P(synthetic)) on uint8 real images against
+    synthetic ones: AUROC as they are and after JPEG at ``jpeg_quality`` (both classes re-saved), and the shares
+    flagged at ``threshold`` in both conditions."""
+    if isinstance(score, ResidualNet):
+        score = partial(score_images, score)
+    if len(real) == 0 or len(fake) == 0:
+        raise AekitError("evaluating a detector needs real and synthetic images")
+    out = {"real": len(real), "synthetic": len(fake)}
+    for name, (r, f) in (("", (real, fake)), (f"_jpeg{jpeg_quality}", (jpeg(real, jpeg_quality),
+                                                                      jpeg(fake, jpeg_quality)))):
+        sr, sf = score(r), score(f)
+        out[f"auroc{name}"] = auroc(np.r_[np.zeros(len(sr)), np.ones(len(sf))], np.r_[sr, sf])
+        out[f"false_positive_rate{name}"] = float((sr > threshold).mean())
+        out[f"true_positive_rate{name}"] = float((sf > threshold).mean())
+    return out
