@@ -228,9 +228,9 @@ def shortfall(anomaly: dict, embedding: dict) -> str:
             if (best := max((m for m in a if m != "aekit"), key=lambda m: np.mean(a[m]))) and
             np.mean(a[best]) > np.mean(a["aekit"])]
     mean = {m: np.mean([np.mean(a[m]) for a in anomaly.values() if m in a]) for m in anomaly[next(iter(anomaly))]}
-    best = max(mean, key=mean.get)
-    text = (f"**Where aekit falls short.** Mean AUROC over the tables: aekit {mean['aekit']:.3f}; the best "
-            f"{'other ' if best != 'aekit' else ''}method {best} {mean[best]:.3f}. ")
+    best = max((m for m in mean if m != "aekit"), key=mean.get)
+    text = (f"**Where aekit falls short.** Mean AUROC over the tables: aekit {mean['aekit']:.3f}, "
+            f"{'above' if mean['aekit'] >= mean[best] else 'below'} the best other method ({best}, {mean[best]:.3f}). ")
     text += ("Beaten on " + "; ".join(lost) + ". ") if lost else "It is not beaten on any table. "
     knn_lost = [f"{dim}-D {name}" for dim, tables in embedding.items() for name, acc in tables.items()
                 if max(np.mean(v) for m, v in acc.items() if m != "all columns (reference)") >
