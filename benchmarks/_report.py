@@ -46,6 +46,7 @@ SECTIONS = {
     "photos": "Real photographs: denoising and compression",
     "fashion": "Fashion-MNIST: the presets on another dataset",
     "swap": "Domain swap and swap detection",
+    "marks": "Pixel watermark: surviving stripped metadata",
     "refine": "Code refinement: step-size rules",
     "serve_load": "The local web app under load",
 }
