@@ -47,6 +47,7 @@ SECTIONS = {
     "fashion": "Fashion-MNIST: the presets on another dataset",
     "swap": "Domain swap and swap detection",
     "detect": "Detecting autoencoder output: does the detector generalise?",
+    "marks": "Pixel watermark: surviving stripped metadata",
     "refine": "Code refinement: step-size rules",
     "serve_load": "The local web app under load",
 }

@@ -130,7 +130,7 @@ def test_section_titles_give_the_anchors_readme_links_to():
         "compression-aekit-files-vs-png-jpeg-webp-avif", "real-photographs-denoising-and-compression",
         "fashion-mnist-the-presets-on-another-dataset", "domain-swap-and-swap-detection",
         "detecting-autoencoder-output-does-the-detector-generalise",
-        "code-refinement-step-size-rules", "the-local-web-app-under-load"]
+        "pixel-watermark-surviving-stripped-metadata", "code-refinement-step-size-rules", "the-local-web-app-under-load"]
 
 
 def test_a_benchmark_not_yet_run_has_no_section(copy):

@@ -17,7 +17,7 @@ from PIL import Image
 from aekit._version import __version__
 from aekit.cli import main
 from aekit.errors import AekitError
-from aekit.runs import signing
+from aekit.runs import signing, watermark
 from aekit.runs.credentials import COMPOSITE, TRAINED, read_credentials
 from aekit.runs.provenance import make_mark, read_mark, save_array, save_png
 
@@ -121,7 +121,7 @@ def test_an_image_a_model_made_carries_a_created_manifest_that_validates(tmp_pat
     assert action["digitalSourceType"] == TRAINED and action["softwareAgent"]["version"] == __version__
     assert "thumbnail" not in manifest and manifest["title"] == "sample.png"
     assert read_mark(path)["sampler"] == "gmm"  # the iTXt mark is still there, under the signature
-    assert np.array_equal(np.asarray(Image.open(path)), DIGIT)
+    assert np.array_equal(np.asarray(Image.open(path)), watermark.embed(DIGIT, FINGERPRINT))  # signing keeps pixels
     # The local CA was made on first use, in the config folder; its signer's key is the owner's alone.
     assert sorted(p.name for p in (config / "c2pa").iterdir()) == [signing.LOCAL_CA, signing.LOCAL_SIGNER]
     if os.name == "posix":
@@ -178,13 +178,14 @@ def test_a_pixel_changed_in_place_or_a_flipped_signature_byte_is_tampering(tmp_p
     data = path.read_bytes()
     repainted = tmp_path / "repainted.png"
     repainted.write_bytes(repaint_pixel(data, 5, 7))
-    changed = np.asarray(Image.open(repainted)) != DIGIT
+    marked = np.asarray(Image.open(path))  # the digit with aekit's pixel watermark
+    changed = np.asarray(Image.open(repainted)) != marked
     assert changed.sum() == 1 and changed[5, 7]  # one pixel, nothing else: the manifest is still in the file
     c = read_credentials(repainted)
     assert c.state == "tampered" and "assertion.dataHash.mismatch" in c.problems
     flipped = tmp_path / "flipped.png"
     flipped.write_bytes(flip_signature_byte(data))
-    assert np.array_equal(np.asarray(Image.open(flipped)), DIGIT)
+    assert np.array_equal(np.asarray(Image.open(flipped)), marked)
     c = read_credentials(flipped)
     assert c.state == "tampered" and "claimSignature.mismatch" in c.problems
     assert read_credentials(path).state == "untrusted"  # the original is intact
@@ -302,10 +303,10 @@ def test_inspect_prints_each_state_in_one_line_and_nothing_goes_into_the_run(run
     assert len(lines) == 4
     assert lines[0].startswith(f"{sample}: credentials untrusted (c2pa.created, trainedAlgorithmicMedia, aekit ")
     assert "which no trust anchor vouches for); mark {" in lines[0]
-    assert json.loads(lines[0].split("; mark ", 1)[1])["operation"] == "interpolate"
+    assert json.loads(lines[0].split("; mark ", 1)[1].rsplit("; ", 1)[0])["operation"] == "interpolate"
     assert lines[1].startswith(f"{tmp_path / 'out' / 'plain.png'}: credentials untrusted (c2pa.edited, ")
     assert lines[2].startswith(f"{tmp_path / 'tampered.png'}: credentials tampered (claimSignature.mismatch)")
-    assert lines[3] == f"{tmp_path / 'plain.png'}: credentials absent; no aekit provenance mark"
+    assert lines[3] == f"{tmp_path / 'plain.png'}: credentials absent; no aekit provenance mark; no pixel mark"
     assert main(["inspect", str(tmp_path / "plain.png")]) == 3
     monkeypatch.setenv("AEKIT_C2PA_TRUST", str(config / "c2pa" / signing.LOCAL_CA))
     capsys.readouterr()

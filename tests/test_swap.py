@@ -194,15 +194,17 @@ def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files,
     lines = capsys.readouterr().out.splitlines()
     assert all(": credentials untrusted (c2pa.created, trainedAlgorithmicMedia" in line for line in lines[:4])
     assert ": credentials absent; mark " in lines[4]  # the array: its mark is the side-car
-    marks = [json.loads(line.split("; mark ", 1)[1]) for line in lines]
+    marks = [json.loads(line.split("; mark ", 1)[1].rsplit("; ", 1)[0]) for line in lines]
     assert all(m["operation"] == "swap" and m["to"] == "a" and m["synthetic"] for m in marks)
     assert marks[1]["source_file"] == "d0.png"
     assert marks[0]["model_fingerprint"] == ckpt.fingerprint(swap_run / "model.safetensors")
     # The same swap through the API gives the same pixels.
     from aekit.apps.swap import swap_images
+    from aekit.runs import watermark
 
     images, _ = swap_images(swap_run, digits, "a")
-    assert np.array_equal(np.asarray(Image.open(out / "d1-to-a.png")), images[1])
+    marked = watermark.embed(images[1], marks[0]["model_fingerprint"])  # and the invisible pixel watermark
+    assert np.array_equal(np.asarray(Image.open(out / "d1-to-a.png")), marked)
     # No silent overwrite; bad requests are one line and a non-zero exit.
     assert main(["swap", str(swap_run), "--to", "a", str(inputs), "--out", str(out)]) == 1
     (out / "stack-to-a.npy").unlink()  # the array gone, its provenance side-car is still the user's file

@@ -166,8 +166,9 @@ def compress_files(run: Run | str | Path, inputs: list[str], out: str | Path, le
 
 
 def decompress_files(run: Run | str | Path, inputs: list[str], out: str | Path, force: bool = False,
-                     device: str = "cpu") -> list[Path]:
-    """Decode ``.aek`` files into marked PNGs ``out/<stem>.png``; returns the files written."""
+                     device: str = "cpu", pixel_mark: bool = False) -> list[Path]:
+    """Decode ``.aek`` files into marked PNGs ``out/<stem>.png``; returns the files written. ``pixel_mark``: add the
+    invisible watermark to the pixels too (off by default: the image is the user's own, coded)."""
     out = Path(out)
     paths = [Path(p) for p in inputs]
     if not paths:
@@ -189,7 +190,8 @@ def decompress_files(run: Run | str | Path, inputs: list[str], out: str | Path, 
             raise AekitError(f"{p}: {e}") from None
     make_folder(out)
     for src, dst, img in zip(paths, targets, decoded):
-        save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name), parent=src)
+        save_png(dst, img, make_mark("decompress", codec.fingerprint, model="compress", input=src.name), parent=src,
+                 pixel_mark=pixel_mark)
     return targets
 
 

@@ -141,12 +141,13 @@ def load_ensemble(runs: list[Run | str | Path], device: str = "cpu") -> tuple[li
 
 def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Path, force: bool = False,
                   device: str = "cpu", ensemble: list[str | Path] = (), overlap: int | None = None,
-                  sigma: float | None = None) -> list[Path]:
+                  sigma: float | None = None, pixel_mark: bool = False) -> list[Path]:
     """Denoise image files and .npy arrays with a run's model into folder ``out``; returns the files written. With
     ``ensemble`` (more runs for the same data) each result is the mean of every run's output. Image files of another
     size than the model's go through it in tiles that share ``overlap`` pixels (default: half a tile). Each image's
     noise level is estimated, or is ``sigma`` (in [0, 1] units), and checked against the run's
-    (``aekit.apps.noise_levels``); the output's mark records it."""
+    (``aekit.apps.noise_levels``); the output's mark records it. ``pixel_mark``: add the invisible watermark to the
+    images too (off by default: the result is the user's own image, which the mark would cost some PSNR)."""
     check_sigma(sigma)
     out = Path(out)
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
@@ -188,7 +189,8 @@ def denoise_files(run: Run | str | Path, inputs: list[str | Path], out: str | Pa
         y = (y / np.float32(255)).astype(np.float32) if is_float else y  # float images in, float images out
         m = {**mark, "input": src.name, **found.get(src, {})}
         if dst.suffix == ".png":  # a grey photo through an RGB model comes back grey
-            written.append(save_png(dst, in_channels(y[0], 1) if is_grey_file(src) else y[0], m, parent=src))
+            written.append(save_png(dst, in_channels(y[0], 1) if is_grey_file(src) else y[0], m, parent=src,
+                                         pixel_mark=pixel_mark))
         else:
             written.append(save_array(dst, y[0] if single else y, m))
     return written

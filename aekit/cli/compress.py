@@ -24,6 +24,8 @@ def add_arguments(sub) -> None:
     dc.add_argument("inputs", metavar="FILE", nargs="+", help=".aek files")
     add_output(dc, "replace existing images", metavar="DIR", required=True, help="folder for the images (<name>.png)")
     dc.add_argument("--device", default="cpu", help="device to run the decoder on")
+    dc.add_argument("--watermark", action="store_true",
+                    help="also hide aekit's invisible watermark in the images' pixels (off: they are your own images)")
     dc.set_defaults(handler=run_decompress)
 
 
@@ -41,6 +43,7 @@ def run_compress(a) -> int:
 def run_decompress(a) -> int:
     from aekit.apps.compress import decompress_files
 
-    for f in decompress_files(a.run, a.inputs, a.out, force=a.force, device=a.device):
+    for f in decompress_files(a.run, a.inputs, a.out, force=a.force, device=a.device,
+                                pixel_mark=a.watermark):
         print(f)
     return 0

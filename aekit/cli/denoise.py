@@ -21,6 +21,8 @@ def add_arguments(sub) -> None:
                     help="the images' Gaussian noise level in [0, 1] (25 of 255 is 0.098) instead of estimating it "
                          "per image; a denoiser of one noise level gets inputs less noisy than that raised to its level")
     dn.add_argument("--device", default="cpu", help="device to run the model on")
+    dn.add_argument("--watermark", action="store_true",
+                    help="also hide aekit's invisible watermark in the images' pixels (off: they are your own images)")
     dn.set_defaults(handler=run)
 
 
@@ -28,6 +30,6 @@ def run(a) -> int:
     from aekit.apps.denoise import denoise_files
 
     for f in denoise_files(a.run, a.inputs, a.out, force=a.force, device=a.device, ensemble=a.ensemble,
-                           overlap=a.overlap, sigma=a.sigma):
+                           overlap=a.overlap, sigma=a.sigma, pixel_mark=a.watermark):
         print(f)
     return 0

@@ -2,8 +2,10 @@
 
 ``save_png`` is the one path by which aekit writes an image made from a model. The PNG carries an iTXt chunk (key
 ``aekit:provenance``, a JSON object: tool, version, synthetic, operation, model fingerprint, time) and a signed C2PA
-manifest that holds the same object (``aekit.runs.credentials``). Arrays carry the object in a side-car
-``<file>.provenance.json``. ``read_mark`` reads the mark of either; ``read_credentials`` validates the manifest.
+manifest that holds the same object (``aekit.runs.credentials``); an image a model made also carries an invisible
+watermark in its pixels (``aekit.runs.watermark``: the model's fingerprint prefix, which survives the loss of the
+metadata), added before signing. Arrays carry the object in a side-car ``<file>.provenance.json``. ``read_mark``
+reads the mark of either, ``read_pixel_mark`` the watermark; ``read_credentials`` validates the manifest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aekit._version import __version__
 from aekit.data.images import open_image
 from aekit.errors import AekitError
 from aekit.fileio import atomic_write, ensure_parent, not_a_file
+from aekit.runs import watermark
 from aekit.runs.credentials import sign_png
 
 KEY = "aekit:provenance"
@@ -41,18 +44,45 @@ def _to_pil(image: np.ndarray) -> Image.Image:
 
 
 def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict, parent: str | Path | None = None,
-             composite: bool = False) -> Path:
+             composite: bool = False, pixel_mark: bool | None = None) -> Path:
     """Write a PNG that carries ``mark`` and signed content credentials, atomically: made by a model (``c2pa.created``),
     a ``composite`` of model output and real images (a figure), or, with ``parent`` (the user's input file it was
-    made from), an edit of that file (``c2pa.edited``)."""
+    made from), an edit of that file (``c2pa.edited``). ``pixel_mark``: add the invisible watermark (carrying
+    ``mark``'s model fingerprint) to the pixels first; by default only to an image a model made, since it costs an
+    edit of the user's own image some PSNR and would mark the real images in a composite."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt(KEY, json.dumps(mark, sort_keys=True))
     pil = image if isinstance(image, Image.Image) else _to_pil(image)
+    if pixel_mark if pixel_mark is not None else parent is None and not composite:
+        pil = _to_pil(watermark.embed(_pixels(pil), mark.get("model_fingerprint")))
     buf = io.BytesIO()
     pil.save(buf, format="PNG", pnginfo=info)
     signed = sign_png(buf.getvalue(), mark, Path(path).name, None if parent is None else Path(parent), composite)
     atomic_write(ensure_parent(path), signed)
     return Path(path)
+
+
+def _pixels(pil: Image.Image) -> np.ndarray:
+    """A PIL image as uint8 (H, W) grey or (H, W, 3) colour pixels (an alpha channel is dropped)."""
+    if pil.mode in ("L", "RGB"):
+        return np.asarray(pil)
+    return np.asarray(pil.convert("L" if pil.mode in ("1", "LA", "I", "I;16", "F") else "RGB"))
+
+
+def read_pixel_mark(path: str | Path) -> watermark.Detection | None:
+    """The invisible watermark in an image file's pixels, or None when none is found (or it is an array, with a
+    side-car)."""
+    path = Path(path)
+    if not path.is_file():
+        raise not_a_file(path)
+    if sidecar(path).is_file():
+        return None
+    try:
+        with open_image(path) as im:
+            pixels = _pixels(im)
+    except (OSError, ValueError) as e:
+        raise AekitError(f"{path} is not a readable image ({e})") from None
+    return watermark.detect(pixels)
 
 
 def save_array(path: str | Path, array: np.ndarray, mark: dict) -> Path:
