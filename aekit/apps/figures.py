@@ -67,7 +67,7 @@ def reconstruction_figure(originals: list[np.ndarray], reconstructions: list[np.
     rows = [(labels[0], originals), (labels[1], reconstructions), *extra]
     n = len(originals)
     fig, axes = subplots(len(rows), n, figsize=(max(n, 2) * cell, (1.1 * cell + 0.1) * len(rows) + 0.3),
-                             squeeze=False, layout="constrained")
+                         squeeze=False, layout="constrained")
     for r, (label, images) in enumerate(rows):
         for i in range(n):
             show_sample(axes[r, i], images[i])
