@@ -139,3 +139,19 @@ def test_a_code_map_too_large_for_a_mixture_is_refused_before_any_fitting(mnist_
     assert main(["generate", str(run), "-n", "2", "--out", str(tmp_path / "g.png")]) == 1
     assert "code holds 1568 numbers per sample" in capsys.readouterr().err  # 8 channels x 14 x 14
     assert not (run / "gmm.safetensors").exists() and not (tmp_path / "g.png").exists()
+
+
+def test_a_run_trained_from_an_array_samples_from_a_mixture_over_the_data_given(mnist, tmp_path):
+    import aekit
+    from aekit.data.dataset import IMAGE, Dataset
+
+    ds = Dataset("slice", mnist.x_train[:512], mnist.y_train[:512], mnist.x_test[:64], mnist.y_test[:64], IMAGE,
+                 "mnist slice")
+    ae = aekit.build("dense", code_size=4)
+    ae.fit(ds.x_train, epochs=1, batch_size=64, verbose=False, run_dir=tmp_path / "run")
+    with pytest.raises(AekitError, match="in-memory array: pass its training data as `dataset`"):
+        sample_images(tmp_path / "run", 4)  # the run records no data source to fit the mixture on
+    images, mark = sample_images(tmp_path / "run", 4, dataset=ds)
+    again, _ = sample_images(tmp_path / "run", 4, dataset=ds)
+    assert images.shape == (4, 28, 28) and images.dtype == np.uint8 and np.array_equal(images, again)
+    assert mark["sampler"] == "gmm" and not (tmp_path / "run" / "gmm.safetensors").exists()  # fitted per call

@@ -68,11 +68,11 @@ def anomaly_figure(x: list[np.ndarray], recon: list[np.ndarray], names: list[str
     """The most anomalous inputs over their reconstructions, each labelled with its whole name and its score; with
     ``maps`` (one (H, W) array of tile scores per input), each input under its map as a heat map. Returns the
     matplotlib figure, to save with ``aekit.apps.figures.save_figure``."""
-    from aekit.apps.figures import name_label, plt, show_sample
+    from aekit.apps.figures import name_label, show_sample, subplots
 
     n = len(x)
     side = 2.0 if maps else 1.2
-    fig, axes = plt.subplots(2, n, figsize=(max(n, 2) * side, 2 * side + 0.9), squeeze=False, layout="constrained")
+    fig, axes = subplots(2, n, figsize=(max(n, 2) * side, 2 * side + 0.9), squeeze=False, layout="constrained")
     for i in range(n):
         show_sample(axes[0, i], x[i])
         if maps:

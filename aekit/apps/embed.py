@@ -60,19 +60,19 @@ def map_points(codes: np.ndarray, seed: int = 0) -> tuple[np.ndarray, str]:
 
 def map_figure(codes: np.ndarray, labels: np.ndarray | None, path: str | Path, title: str, seed: int = 0) -> Path:
     """A scatter of the codes (or of their 2-D PCA) coloured by label, as a PNG."""
-    from aekit.apps.figures import plt, save_figure
+    from aekit.apps.figures import colormap, save_figure, subplots
 
     pts, what = map_points(codes, seed)
     if len(pts) > MAX_POINTS:
         keep = np.random.default_rng(seed).choice(len(pts), MAX_POINTS, replace=False)
         pts, labels = pts[keep], None if labels is None else labels[keep]
-    fig, ax = plt.subplots(figsize=(6, 5.5))
+    fig, ax = subplots(figsize=(6, 5.5))
     size = float(np.clip(4000 / max(len(pts), 1), 0.5, 10))  # dots shrink as points crowd
     if labels is None:
         ax.scatter(pts[:, 0], pts[:, 1], s=size, alpha=0.5, color="tab:blue", rasterized=True)
     else:
         classes = np.unique(labels)
-        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        cmap = colormap("tab10" if len(classes) <= 10 else "tab20")
         for i, c in enumerate(classes):
             sel = labels == c
             ax.scatter(pts[sel, 0], pts[sel, 1], s=size, alpha=0.6, color=cmap(i % cmap.N), label=str(c),

@@ -7,12 +7,25 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from aekit.fileio import atomic_write, ensure_parent
 
-from aekit.fileio import atomic_write, ensure_parent  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, layout: str | None = None,
+             **options):
+    """``pyplot.subplots`` without pyplot: a figure on its own Agg canvas, which no display or pyplot state sees. So
+    drawing is safe in any thread, and a notebook's or script's own pyplot backend is left as it was."""
+    fig = Figure(figsize=figsize, layout=layout)
+    FigureCanvasAgg(fig)  # renders files, as pyplot's Agg backend did
+    return fig, fig.subplots(nrows, ncols, **options)
+
+
+def colormap(name: str):
+    """A matplotlib colormap by name."""
+    return matplotlib.colormaps[name]
 
 
 def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None) -> None:
@@ -21,7 +34,6 @@ def save_figure(fig, path: str | Path, dpi: int = 100, mark: dict | None = None)
     ensure_parent(path)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     if mark is None:
         atomic_write(path, buf.getvalue())
         return
@@ -54,8 +66,8 @@ def reconstruction_figure(originals: list[np.ndarray], reconstructions: list[np.
     inches per image."""
     rows = [(labels[0], originals), (labels[1], reconstructions), *extra]
     n = len(originals)
-    fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * cell, (1.1 * cell + 0.1) * len(rows) + 0.3),
-                             squeeze=False, layout="constrained")
+    fig, axes = subplots(len(rows), n, figsize=(max(n, 2) * cell, (1.1 * cell + 0.1) * len(rows) + 0.3),
+                         squeeze=False, layout="constrained")
     for r, (label, images) in enumerate(rows):
         for i in range(n):
             show_sample(axes[r, i], images[i])
@@ -76,7 +88,7 @@ def swap_figure(blocks: list[list[tuple[str, np.ndarray]]], path: str | Path, ma
     reconstructions, swaps), each row labelled; written as a provenance-marked PNG."""
     rows = [row for block in blocks for row in block]
     n = max(len(images) for _, images in rows)
-    fig, axes = plt.subplots(len(rows), n, figsize=(max(n, 2) * 0.9, len(rows) * 1.05), squeeze=False)
+    fig, axes = subplots(len(rows), n, figsize=(max(n, 2) * 0.9, len(rows) * 1.05), squeeze=False)
     for r, (label, images) in enumerate(rows):
         for c in range(n):
             axes[r, c].set_axis_off()
@@ -101,7 +113,7 @@ def column_error_figure(errors: dict[str, float], path: str | Path, title: str,
         title += f"\nthe {MAX_BARS} columns of {len(names)} with the largest error"
         names = [n for n in names if n in worst]
     y = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(7, 0.22 * len(names) + 1.4))
+    fig, ax = subplots(figsize=(7, 0.22 * len(names) + 1.4))
     height = 0.4 if baseline else 0.8
     ax.barh(y - (0.2 if baseline else 0), [errors[n] for n in names], height=height, color="tab:blue",
             label="autoencoder")

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from aekit.apps.samplers import SAMPLERS, GaussianMixtureSampler, default_sampler, grid, interpolate_codes
+from aekit.data import Dataset
 from aekit.data.images import ImageTooLarge, open_image
 from aekit.errors import AekitError
 from aekit.fileio import make_folder, png_output, refuse_existing
@@ -25,19 +26,27 @@ MAX_SAMPLES = 10_000
 MAX_MIXTURE_DIM = 1024
 
 
-def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixtureSampler:
-    """The run's Gaussian mixture over training codes: loaded from the run folder, or fitted and saved there."""
+def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000, dataset: Dataset | None = None) -> GaussianMixtureSampler:
+    """The run's Gaussian mixture over training codes: loaded from the run folder, or fitted and saved there. With
+    ``dataset`` (the training images of a run trained from an in-memory array, which records no data source) the
+    mixture is fitted on ``dataset.x_train`` at every call and not saved."""
     model = run.model
     dim = int(np.prod(model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]))
     if dim > MAX_MIXTURE_DIM:
         raise AekitError(f"{run.path.name}'s code holds {dim} numbers per sample; sampling it needs a flat code of at most "
                          f"{MAX_MIXTURE_DIM} (a VAE, or a dense or conv model with a vector code such as the conv "
                          "preset's 32)")
+    if dataset is not None:
+        x = torch.from_numpy(run.normalizer.transform(dataset.x_train[:max_fit]))
+        return GaussianMixtureSampler.fit(run.encode(x).numpy(), seed=seed)
     path = run.path / ckpt.GMM
     if path.exists():
         tensors, meta = ckpt.load_tensors(path)
         if meta and meta.get("fingerprint") == run.fingerprint:
             return GaussianMixtureSampler.from_tensors(tensors, dim)
+    if run.config.data.source in (None, "", "array"):
+        raise AekitError(f"{run.path} was trained from an in-memory array: pass its training data as `dataset` to fit "
+                         "the mixture over its codes")
     x = torch.from_numpy(run.normalizer.transform(run.dataset().x_train[:max_fit]))
     log.warning("fitting a Gaussian mixture over %d training codes of %s (once: it is kept in %s for later calls)",
                 len(x), run.path.name, path.name)
@@ -47,8 +56,11 @@ def code_mixture(run: Run, seed: int = 0, max_fit: int = 20_000) -> GaussianMixt
 
 
 @torch.no_grad()
-def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", seed: int = 0) -> tuple[np.ndarray, dict]:
-    """n generated images in the data's own units (uint8 for images) and the provenance mark they should carry."""
+def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", seed: int = 0,
+                  dataset: Dataset | None = None) -> tuple[np.ndarray, dict]:
+    """n generated images in the data's own units (uint8 for images) and the provenance mark they should carry.
+    ``dataset``: for the ``gmm`` sampler of a run trained from an in-memory array (``aekit.Model.fit``), which records
+    no data source: the training data to fit the mixture over codes on (``code_mixture``)."""
     if not 1 <= n <= MAX_SAMPLES:
         raise AekitError(f"`n` must be between 1 and {MAX_SAMPLES}")
     if sampler not in SAMPLERS:
@@ -64,7 +76,7 @@ def sample_images(run: Run | str | Path, n: int = 64, sampler: str = "auto", see
             raise AekitError(f"a {run.name} model has no prior to sample; use `sampler` gmm")
         x = model.sample(n, generator=gen)
     elif name == "gmm":
-        z = code_mixture(run, seed).sample(n, gen)
+        z = code_mixture(run, seed, dataset=dataset).sample(n, gen)
         z_shape = model.encode(torch.zeros(1, *model.config.input_shape)).shape[1:]
         x = model.decode(z.view(n, *z_shape))
     else:

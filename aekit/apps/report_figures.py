@@ -28,10 +28,10 @@ def loss_series(history: list[dict]) -> dict[str, list[tuple[float, float]]]:
 
 def curves_figure(history: list[dict], path: str | Path, title: str) -> Path:
     """Training and validation losses per epoch (left) and the learning rate (right), as a PNG."""
-    from aekit.apps.figures import plt, save_figure
+    from aekit.apps.figures import save_figure, subplots
 
     series = loss_series(history)
-    fig, (ax, lr_ax) = plt.subplots(1, 2, figsize=(9, 3.2), width_ratios=(2, 1), layout="constrained")
+    fig, (ax, lr_ax) = subplots(1, 2, figsize=(9, 3.2), width_ratios=(2, 1), layout="constrained")
     for key, points in series.items():
         xs, ys = zip(*points)
         main = key in ("train_loss", "val_loss")
@@ -57,9 +57,9 @@ def sweep_figure(points: list[dict], path: str | Path) -> Path:
     """Test MSE against code size: one dot per run (labelled with its name), a line through the runs of one model
     on one dataset, and a dashed grey line of PCA at the same code sizes fitted to each dataset (``points``: dicts
     of ``name``, ``model_name``, ``data``, ``code_size``, ``test_mse`` and ``pca_mse``), as a PNG."""
-    from aekit.apps.figures import plt, save_figure
+    from aekit.apps.figures import save_figure, subplots
 
-    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    fig, ax = subplots(figsize=(6.5, 4), layout="constrained")
     points = sorted(points, key=lambda p: p["code_size"])
     datasets = list(dict.fromkeys(str(p["data"]) for p in points))
     models = list(dict.fromkeys((str(p["model_name"]), str(p["data"])) for p in points))
