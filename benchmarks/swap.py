@@ -1,6 +1,12 @@
-"""Swap between two handwriting domains that exist offline, and detect the swaps.
+"""Swap with a ground truth (the paired part), swap between two handwriting domains that exist offline (the unpaired
+part), and detect the swaps.
 
-Domain a: MNIST. Domain b: scikit-learn's 8x8 digits (other writers, another scanner), each upsampled bilinearly to
+Paired (``_paired.py``): K fixed identities of ``aekit.data.identities`` each trained on its own disjoint share of
+MNIST; a held-out digit x drawn by identity a, swapped into b, is scored against the truth render_b(x) and the
+model's own reconstruction of it (the ceiling), with content, identity and realism judges trained on real drawings
+(``_paired_judges.py``); with and without the adversarial decoder, 2 identities against K, and no-swap baselines.
+
+Unpaired: domain a: MNIST. Domain b: scikit-learn's 8x8 digits (other writers, another scanner), each upsampled bilinearly to
 20x20 and centred in a 28x28 frame, as MNIST centres its digits in a 20x20 box (so the two domains differ in style,
 not in layout). Held out: the first --eval-a MNIST test images and all 360 digits test images; nothing is evaluated
 on images any model here was trained on.
@@ -14,10 +20,12 @@ puts MNIST through domain b's own acquisition by hand (``digits_pipeline``): b's
 The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
 images and their swaps, written as marked PNGs, stripped of their marks and read back.
 
-Prints a JSON object as its last line; writes benchmarks/results/swap.json, benchmarks/results/swap.png and rebuilds
-the `swap` section of BENCHMARKS.md.
+Prints a JSON object as its last line; writes benchmarks/results/swap.json (the paired part under ``paired``, written
+after every stage, shown in BENCHMARKS.md once complete), swap.png, swap-paired.png and rebuilds the `swap` section
+of BENCHMARKS.md.
 
-    python benchmarks/swap.py [--epochs 8] [--n-a 6000] [--adversarial 0.5] [--workdir DIR]
+    python benchmarks/swap.py [--part all|unpaired|paired] [--epochs 8] [--paired-epochs 2] [--workdir DIR]
+    python benchmarks/swap.py --part paired --quick --workdir DIR     # tiny end-to-end check, results in DIR/results
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _paired  # noqa: E402
 from _report import RESULTS, argv_text, command, machine, table, update, write_result  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
@@ -231,10 +240,22 @@ def detector(name: str, r: dict) -> str:
 
 
 def section(results: dict) -> str:
-    """BENCHMARKS.md's `swap` section: the swap table and the detector's AUROC, per swap*.json."""
+    """BENCHMARKS.md's `swap` section: the paired identities (once a paired run is complete), then the unpaired swap
+    between MNIST and the digits with the detector's AUROC, per swap*.json."""
+    r = next(iter(results.values()))
+    paired = r.get("paired") or {}
+    if not paired.get("complete"):
+        return "\n".join(unpaired_section(results))
+    return "\n".join([*_paired.paired_section(paired, table),
+                      *(["### Unpaired: MNIST and scikit-learn's digits", "", *unpaired_section(results)]
+                        if "a_to_b" in r else [])])
+
+
+def unpaired_section(results: dict) -> list[str]:
+    """The unpaired swap's table, the detector's AUROC, the figure, the command and where it falls short."""
     r = next(iter(results.values()))
     m, j, d = r["model"], r["judges"], r["data"]
-    return "\n".join([
+    return [
         f"Domain a: MNIST ({d['a_train']} training images); domain b: scikit-learn's 8x8 digits upsampled to 20x20 "
         f"and centred in 28x28 ({d['b_train']} training images); held out: {d['a_held']} MNIST and {d['b_held']} "
         "digits test images. Content kept: accuracy of the target domain's digit classifier on the swaps against "
@@ -249,26 +270,13 @@ def section(results: dict) -> str:
         "read back): " + "; ".join(detector(name, res) for name, res in results.items()) + ".", "",
         "![swaps: held-out images, their reconstructions, their swaps](benchmarks/results/swap.png)", "",
         "Command: " + "; ".join(command("swap.py", res["argv"], drop=("--workdir",)) for res in results.values()), "",
-        SHORT])
+        SHORT]
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=float, default=8.0, help="passes over both domains' training images")
-    p.add_argument("--n-a", type=int, default=6000, help="MNIST training images used")
-    p.add_argument("--eval-a", type=int, default=1000, help="held-out MNIST test images")
-    p.add_argument("--adversarial", type=float, default=0.5, help="adversarial weight of the main run")
-    p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
-    p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
-    p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
-    p.add_argument("--no-write", action="store_true", help="print only (probing)")
-    a = p.parse_args(argv)
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="aekit-swap-"))
-    if work.exists():
-        shutil.rmtree(work)
+def unpaired(a, work: Path, folder: Path) -> dict:
+    """The MNIST <-> scikit-learn digits section; writes swap.json (keeping its ``paired`` part) and swap.png."""
     work.mkdir(parents=True)
+    t0 = time.perf_counter()
     d = domains(a.n_a)
     held = {"a": (d["a"].x_test[: a.eval_a], d["a"].y_test[: a.eval_a]), "b": (d["b"].x_test, d["b"].y_test)}
     sources = {k: str(write_npz(v, work / f"{k}.npz")) for k, v in d.items()}
@@ -299,15 +307,93 @@ def main(argv=None) -> dict:
               "data": {"a_train": len(d["a"].x_train), "b_train": len(d["b"].x_train), "a_held": len(held["a"][0]),
                        "b_held": len(held["b"][0])},
               "train_seconds": {k: round(v, 1) for k, v in secs.items()},
-              "seconds": round(time.perf_counter() - t0, 1), "machine": machine(), "argv": argv_text(argv or [])}
+              "seconds": round(time.perf_counter() - t0, 1), "machine": machine(), "argv": argv_text(a.argv)}
     if not a.no_write:
         from aekit.apps.swap import swap_figure
 
-        swap_figure(work / "adv", RESULTS / "swap.png", n=10, force=True)
-        write_result("swap", result)
+        swap_figure(work / "adv", folder / "swap.png", n=10, force=True)
+        kept = {"paired": old["paired"]} if "paired" in (old := stored(folder)) else {}
+        write_result("swap", {**result, **kept}, folder)
+    print(json.dumps({k: result[k] for k in ("a_to_b", "b_to_a", "no_adv", "detector_auroc")}))
+    return result
+
+
+def stored(folder: Path) -> dict:
+    """swap.json as it stands in ``folder`` (empty when there is none)."""
+    path = folder / "swap.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def paired_options(a) -> dict:
+    """The paired section's settings from the command line (``--quick``: tiny, to check the pipeline end to end)."""
+    model, recipe = {**MODEL, **json.loads(a.model)}, {**TRAIN, **json.loads(a.train)}
+    opts = {"identities": a.identities.split(","), "pair": a.pair.split(","), "epochs": a.paired_epochs,
+            "adversarial": a.adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
+            "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe}
+    if a.quick:
+        opts.update(epochs=0.004, n_eval=64, n_critic=64, judge_epochs=1, judge_train=1000, judge_test=500,
+                    identity_train=1000, feature_epochs=1,
+                    model={**model, "channels": [8, 16, 16], "code_size": 4},
+                    train={**recipe, "disc_channels": [8, 16, 16]})
+    return opts
+
+
+def paired_part(a, work: Path, folder: Path) -> dict:
+    """The paired identity section: swap.json's ``paired`` (written after every stage) and swap-paired.png."""
+    from aekit.apps.figures import swap_figure
+    from aekit.runs.provenance import make_mark
+
+    t0 = time.perf_counter()
+
+    def save(part: dict) -> None:
+        part.update(seconds=round(time.perf_counter() - t0, 1), machine=machine(), argv=argv_text(a.argv))
+        if not a.no_write:
+            write_result("swap", {**stored(folder), "paired": part}, folder)
+
+    result, run, made = _paired.paired(paired_options(a), work, save)
+    if not a.no_write:
+        blocks = _paired.figure_blocks({"x": load_dataset("mnist").x_test}, made, result["identities"])
+        swap_figure(blocks, folder / "swap-paired.png", make_mark("swap-figure", run.fingerprint, model="swap"),
+                    title="held-out digits: source, truth, swap, ceiling")
+    print(json.dumps({k: result[k] for k in ("content_kept", "identity", "psnr_gap_db", "judge_accuracy", "goals")}))
+    return result
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=("all", "unpaired", "paired"), default="all",
+                   help="run both sections, or one (the other's results in swap.json are kept)")
+    p.add_argument("--quick", action="store_true", help="paired: tiny models and data, results into --workdir only")
+    p.add_argument("--epochs", type=float, default=8.0, help="unpaired: passes over both domains' training images")
+    p.add_argument("--n-a", type=int, default=6000, help="unpaired: MNIST training images used")
+    p.add_argument("--eval-a", type=int, default=1000, help="unpaired: held-out MNIST test images")
+    p.add_argument("--paired-epochs", type=float, default=2.0, help="paired: passes over all identities' images")
+    p.add_argument("--identities", default="bold,outline,paper,bleed", help="paired: the identities")
+    p.add_argument("--pair", default="outline,paper", help="paired: the two identities of the 2-identity model")
+    p.add_argument("--n-eval", type=int, default=1000, help="paired: held-out MNIST test digits evaluated")
+    p.add_argument("--n-critic", type=int, default=1000, help="paired: real and swap images per critic")
+    p.add_argument("--judge-epochs", type=int, default=3, help="paired: epochs of each content judge")
+    p.add_argument("--judge-train", type=int, default=60000, help="paired: MNIST training images per content judge")
+    p.add_argument("--identity-train", type=int, default=12000, help="paired: training images of the identity judge")
+    p.add_argument("--adversarial", type=float, default=0.5, help="adversarial weight of the main runs")
+    p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
+    p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
+    p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
+    p.add_argument("--no-write", action="store_true", help="print only (probing)")
+    a = p.parse_args(argv)
+    a.argv = argv or []
+    torch.set_num_threads(1)
+    work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="aekit-swap-"))
+    if a.quick and (not a.workdir or a.part != "paired"):
+        p.error("--quick checks the paired part end to end: give --part paired and a --workdir for its results")
+    if work.exists():
+        shutil.rmtree(work)
+    folder = work / "results" if a.quick else RESULTS
+    result = stored(folder) if a.part == "paired" else unpaired(a, work / "unpaired", folder)
+    if a.part != "unpaired":
+        result["paired"] = paired_part(a, work / "paired", folder)
+    if not a.no_write and not a.quick:
         update("swap", section)
-    short = {k: result[k] for k in ("a_to_b", "b_to_a", "no_adv", "detector_auroc")}
-    print(json.dumps(short))
     if not a.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return result

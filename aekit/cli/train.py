@@ -71,7 +71,8 @@ def _add_data_options(t: argparse.ArgumentParser, presets: dict) -> None:
     t.add_argument("--config", metavar="FILE.toml", help="TOML file with preset/dataset/data/model keys and "
                    "[config] (model) and [train] tables")
     src = t.add_mutually_exclusive_group()
-    src.add_argument("--dataset", help="named dataset: mnist, fashion-mnist, digits (default: the preset's)")
+    src.add_argument("--dataset", help="named dataset: mnist, fashion-mnist, digits, mnist-<identity> (default: the "
+                     "preset's)")
     src.add_argument("--data", metavar="PATH", help="your data: IDX folder, .npy/.npz, image folder or .csv (a .csv: "
                      "text columns become categories, one-hot; empty/NA cells take the training rows' mean or most "
                      "frequent category, with a warning)")

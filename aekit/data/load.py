@@ -216,7 +216,8 @@ def load_dataset(
     id_column: str | None = None,
     columns: dict | None = None,
 ) -> Dataset:
-    """Load a named dataset (mnist, fashion-mnist, digits) or a local path; image_size is (height, width).
+    """Load a named dataset (mnist, fashion-mnist, digits, mnist-bold and the other identities of
+    ``aekit.data.identities``) or a local path; image_size is (height, width).
 
     A CSV table's ``label_column`` and ``id_column`` are not features (its labels become the dataset's, as whole
     numbers); its columns are read as ``aekit.data.table`` says (categories one-hot, missing cells filled), by the

@@ -11,6 +11,7 @@ import numpy as np
 from aekit.data.cache import Arrays, array_sha256, cache_root, read_cache, write_cache
 from aekit.data.dataset import IMAGE, Dataset, split
 from aekit.data.fetch import fetch_from_mirror, mirrors_for
+from aekit.data.identities import identity_dataset, identity_datasets
 from aekit.data.idx import read_idx, read_labels
 from aekit.data.registry import mnist_from_registry
 from aekit.data.specs import SPECS, DatasetSpec
@@ -116,11 +117,13 @@ def load_named(spec: DatasetSpec, cache_dir: str | Path | None = None) -> Datase
 
 def named_datasets() -> list[str]:
     """All names load_dataset accepts without a path."""
-    return sorted([*SPECS, "digits"])
+    return sorted([*SPECS, "digits", *identity_datasets()])
 
 
 def load_named_dataset(name: str, cache_dir: str | Path | None = None) -> Dataset:
     """Dispatch a dataset name to its loader."""
     if name == "digits":
         return load_digits_dataset()
+    if name in identity_datasets():  # MNIST drawn by one identity (aekit.data.identities)
+        return identity_dataset(name, load_named(SPECS["mnist"], cache_dir))
     return load_named(SPECS[name], cache_dir)

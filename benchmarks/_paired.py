@@ -1,0 +1,293 @@
+"""The paired identity swap of ``benchmarks/swap.py``: a swap with a ground truth.
+
+Identities are aekit's fixed appearance renderers (``aekit.data.identities``: bold, outline, paper, bleed), each
+trained on its own disjoint share of MNIST's training images through its named dataset (``mnist-bold``, ...), so no
+model ever sees a pair. For a held-out MNIST test digit x drawn by identity a, the true swap into b is render_b(x).
+Every swap model is trained by ``aekit.apps.swap.train_swap`` and queried by ``swap_images`` (the library's API).
+
+MNIST's test images are split into parts that never mix: the evaluation part (the first ``n_eval``), and from 5,000
+on the realism critics' parts (their real and swap training images, and their held-out check).
+
+Per direction a -> b, on the evaluation part: PSNR and SSIM of the swap against render_b(x); the ceiling, the same
+model's own reconstruction of render_b(x) against it; content kept, b's digit judge reading the swap's digit;
+identity, the identity judge naming b; realism, the share of swaps b's critic (real b against this model's swaps
+into b, trained on the critic parts) scores as real. The same measures for two no-swap baselines: the source image
+itself (a copy) and the model's reconstruction of it by its own decoder.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import _paired_judges as judges
+import numpy as np
+import torch
+
+from aekit.apps.swap import swap_images, train_swap
+from aekit.data import load_dataset
+from aekit.data.identities import PREFIX, render
+from aekit.metrics.reconstruction import psnr, ssim
+from aekit.runs.run import Run
+
+CRITIC_FROM = 5000  # MNIST test images from here on train and check the realism critics; the evaluation ends before
+
+
+def log(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def critic_parts(n: int) -> dict[str, slice]:
+    """Four disjoint slices of MNIST's test images from CRITIC_FROM on: the critics' real and swap training images,
+    then their held-out real and swap check images (n each; the check gets half as many)."""
+    m = n // 2
+    at = [CRITIC_FROM, CRITIC_FROM + n, CRITIC_FROM + 2 * n, CRITIC_FROM + 2 * n + m, CRITIC_FROM + 2 * n + 2 * m]
+    if at[-1] > 10000:
+        raise ValueError(f"n_critic {n} does not fit in MNIST's test images after {CRITIC_FROM}")
+    return {"real": slice(at[0], at[1]), "swap": slice(at[1], at[2]), "real_check": slice(at[2], at[3]),
+            "swap_check": slice(at[3], at[4])}
+
+
+def train_judges(identities: list[str], opts: dict) -> dict:
+    """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``) and
+    the identity judge; their accuracies on real drawings of the test images between the evaluation part and the
+    critics' (or the first ``judge_test`` of them)."""
+    mnist = load_dataset("mnist")
+    n, test = opts["judge_train"], slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
+    out = {"content": {}, "info": {}}
+    for name in identities:
+        out["content"][name], out["info"][name] = judges.content_judge(
+            name, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test], mnist.y_test[test], opts["judge_epochs"])
+        log("content judge", name, out["info"][name])
+    out["identity"] = judges.identity_judge(identities, mnist.x_train[: opts["identity_train"]], mnist.x_test[test],
+                                            epochs=opts.get("feature_epochs"))
+    out["info"]["identity"] = {"test_accuracy": out["identity"].meta["test_accuracy"]}
+    log("identity judge", out["info"]["identity"])
+    return out
+
+
+def train_model(identities: list[str], out, model: dict, recipe: dict,
+                sources: dict | None = None) -> tuple[Run, dict]:
+    """A swap run on the identities' named datasets (or on ``sources``, {identity: data}); returns it and its step
+    count and seconds."""
+    start = time.perf_counter()
+    sources = sources or {name: PREFIX + name for name in identities}
+    run = train_swap({name: sources[name] for name in identities}, out, model_options=model, train_options=recipe,
+                     force=True, progress=False)
+    rows = run.history()
+    return run, {"steps": int(rows[-1].get("step", 0)) if rows else 0, "epochs": recipe["epochs"],
+                 "images": {d.name: d.train for d in run.config.data.domains},
+                 "seconds": round(time.perf_counter() - start, 1)}
+
+
+def all_outputs(run: Run, drawn: dict[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray]:
+    """(a, b) -> the run's images of ``drawn[a]`` decoded as b, uint8 (N, H, W, 3), for every pair of its
+    identities (a == b: its reconstructions)."""
+    return {(a, b): swap_images(run, drawn[a], b)[0] for a in run.domains for b in run.domains}
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).double() / 255
+
+
+def measures(out: np.ndarray, truth: np.ndarray, y: np.ndarray, b: str, ctx: dict, critic=None) -> dict:
+    """Images meant as identity b of digits y against b's true drawings ``truth``."""
+    ids = list(ctx["identities"])
+    o, t = _tensor(out), _tensor(truth)
+    got = {"psnr": psnr(t, o), "ssim": ssim(t, o),
+           "content": float((judges.predict(ctx["judges"]["content"][b], out) == y).mean()),
+           "identity": float((judges.predict(ctx["judges"]["identity"], out) == ids.index(b)).mean())}
+    if critic is not None:
+        got["realism"] = float((judges.predict(critic, out) == 1).mean())
+    return got
+
+
+def swaps_into(run: Run, b: str, x: np.ndarray) -> np.ndarray:
+    """Grey digits x, each drawn by one of the run's other identities in turn, swapped into b: uint8 RGB."""
+    others = [a for a in run.domains if a != b]
+    who = np.arange(len(x)) % len(others)
+    out = np.empty((*x.shape, 3), np.uint8)
+    for k, a in enumerate(others):
+        out[who == k] = swap_images(run, render(a, x[who == k]), b)[0]
+    return out
+
+
+def train_critics(run: Run, grey: np.ndarray, n: int, epochs: int | None = None) -> dict:
+    """Per identity b of the run: a critic of real b against the run's swaps into b (``swaps_into``), trained and
+    checked on the critic parts of the test images (``epochs``: None, the feature net's default budget)."""
+    p = critic_parts(n)
+    return {b: judges.realism_critic(render(b, grey[p["real"]]), swaps_into(run, b, grey[p["swap"]]),
+                                     render(b, grey[p["real_check"]]), swaps_into(run, b, grey[p["swap_check"]]),
+                                     epochs=epochs)
+            for b in run.domains}
+
+
+def score_run(run: Run, ctx: dict) -> dict:
+    """Every direction of the run: the swap, its ceiling and the two no-swap baselines, with the run's critics."""
+    x, y = ctx["x"], ctx["y"]
+    drawn = {name: render(name, x) for name in run.domains}
+    made = all_outputs(run, drawn)
+    critics = train_critics(run, ctx["grey"], ctx["n_critic"], ctx.get("feature_epochs"))
+    ceiling = {b: measures(made[b, b], drawn[b], y, b, ctx, critics[b]) for b in run.domains}
+    out = {"directions": {}, "ceiling": ceiling,
+           "critic_accuracy": {b: c.meta["test_accuracy"] for b, c in critics.items()}}
+    for a in run.domains:
+        for b in (d for d in run.domains if d != a):
+            swap = measures(made[a, b], drawn[b], y, b, ctx, critics[b])
+            out["directions"][f"{a}->{b}"] = {
+                **swap, "ceiling_psnr": ceiling[b]["psnr"], "psnr_gap_db": ceiling[b]["psnr"] - swap["psnr"],
+                "copy": measures(drawn[a], drawn[b], y, b, ctx, critics[b]),
+                "reconstruction": measures(made[a, a], drawn[b], y, b, ctx, critics[b])}
+    out["summary"] = summary(out["directions"])
+    return out, made
+
+
+def summary(directions: dict) -> dict:
+    """The headline numbers over directions: the lowest content and identity, the largest PSNR gap, means."""
+    rows = list(directions.values())
+
+    def mean(key, part=None):
+        return float(np.mean([(r[part] if part else r)[key] for r in rows]))
+
+    return {"content_kept": min(r["content"] for r in rows), "identity": min(r["identity"] for r in rows),
+            "psnr_gap_db": max(r["psnr_gap_db"] for r in rows), "psnr": mean("psnr"), "ssim": mean("ssim"),
+            "ceiling_psnr": mean("ceiling_psnr"), "content_mean": mean("content"), "identity_mean": mean("identity"),
+            "realism": mean("realism"), "copy": {k: mean(k, "copy") for k in ("psnr", "content", "identity",
+                                                                               "realism")},
+            "reconstruction": {k: mean(k, "reconstruction") for k in ("psnr", "content", "identity", "realism")}}
+
+
+def figure_blocks(ctx: dict, made: dict, identities: list[str], n: int = 6) -> list[list[tuple[str, np.ndarray]]]:
+    """Per identity b: the source (the same digits drawn by the identity before b), the truth, the swap, the
+    ceiling."""
+    blocks = []
+    for i, b in enumerate(identities):
+        a = identities[i - 1]
+        blocks.append([(f"source: {a}", render(a, ctx["x"][:n])), (f"truth: {b}", render(b, ctx["x"][:n])),
+                       (f"swap {a} -> {b}", made[a, b][:n]), (f"ceiling: {b} -> {b}", made[b, b][:n])])
+    return blocks
+
+
+GOALS = {"content_kept": 0.97, "identity": 0.97, "psnr_gap_db": 1.5, "judge_accuracy": 0.99, "adversarial_cost_db": 0.5}
+
+
+def variants(opts: dict) -> list[tuple[str, list[str], float, float]]:
+    """(key, identities, adversarial weight, epochs): K identities with and without the adversarial decoder, and
+    the pair alone, trained for as many steps as the K-identity runs (its data is a fraction of theirs)."""
+    ids, pair, epochs = opts["identities"], opts["pair"], opts["epochs"]
+    return [("adv", ids, opts["adversarial"], epochs), ("no_adv", ids, 0.0, epochs),
+            ("pair", pair, opts["adversarial"], epochs * len(ids) / len(pair))]
+
+
+def paired(opts: dict, work, save) -> tuple[dict, Run, dict]:
+    """The whole paired benchmark; ``save(result)`` after each stage (partial results survive an interruption).
+    Returns the result, the main (adversarial) run and its outputs (for the figure)."""
+    mnist = load_dataset("mnist")
+    ctx = {"identities": opts["identities"], "x": mnist.x_test[: opts["n_eval"]],
+           "y": mnist.y_test[: opts["n_eval"]], "grey": mnist.x_test, "n_critic": opts["n_critic"],
+           "feature_epochs": opts.get("feature_epochs")}
+    result = {"complete": False, "identities": opts["identities"], "pair": opts["pair"], "options": opts,
+              "data": {"eval": opts["n_eval"], "critic_parts": {k: [v.start, v.stop] for k, v in
+                                                                critic_parts(opts["n_critic"]).items()}},
+              "variants": {}}
+    ctx["judges"] = train_judges(opts["identities"], opts)
+    result["judges"] = ctx["judges"]["info"]
+    save(result)
+    main = None
+    for key, ids, weight, epochs in variants(opts):
+        recipe = {**opts["train"], "adversarial": weight, "epochs": epochs}
+        run, info = train_model(ids, work / key, opts["model"], recipe, opts.get("sources"))
+        log(key, "trained", info)
+        scores, made = score_run(run, ctx)
+        result["variants"][key] = {**scores, "identities": ids, "adversarial": weight, "training": info}
+        log(key, "scored", scores["summary"])
+        main = main or (run, made)
+        save(result)
+    result.update(headline(result))
+    result["complete"] = True
+    save(result)
+    return result, *main
+
+
+def headline(result: dict) -> dict:
+    """swap.json's ``paired`` keys: the main run's lowest content kept and identity, largest PSNR gap, the weakest
+    content judge; the adversarial decoder's realism gain and PSNR cost; the pair against the K-identity run."""
+    v = result["variants"]
+    main, plain, pair = v["adv"]["summary"], v["no_adv"]["summary"], v["pair"]
+    same = {k: v["adv"]["directions"][k] for k in pair["directions"]}
+    out = {"content_kept": main["content_kept"], "identity": main["identity"], "psnr_gap_db": main["psnr_gap_db"],
+           "judge_accuracy": min(i["test_accuracy"] for k, i in result["judges"].items() if k != "identity"),
+           "identity_judge_accuracy": result["judges"]["identity"]["test_accuracy"],
+           "realism": {"adversarial": main["realism"], "without": plain["realism"]},
+           "adversarial_cost_db": plain["psnr"] - main["psnr"],
+           "pair_vs_all": {"pair": pair["summary"], "all_same_directions": summary(same)}}
+    out["goals"] = {"content_kept": out["content_kept"] >= GOALS["content_kept"],
+                    "identity": out["identity"] >= GOALS["identity"],
+                    "psnr_gap_db": out["psnr_gap_db"] <= GOALS["psnr_gap_db"],
+                    "judge_accuracy": out["judge_accuracy"] >= GOALS["judge_accuracy"],
+                    "adversarial": main["realism"] > plain["realism"]
+                    and out["adversarial_cost_db"] <= GOALS["adversarial_cost_db"]}
+    return out
+
+
+def _row(label: str, s: dict, gap: bool = True) -> list[str]:
+    real = f"{s['realism']:.3f}" if "realism" in s else ""
+    return [label, f"{s['psnr']:.2f}", f"{s['ceiling_psnr']:.2f}" if gap else "",
+            f"{s['psnr_gap_db']:.2f}" if gap else "", f"{s['ssim']:.3f}" if "ssim" in s else "",
+            f"{s['content_kept']:.3f} / {s['content_mean']:.3f}" if gap else f"- / {s['content']:.3f}",
+            f"{s['identity']:.3f}" if gap else f"- / {s['identity']:.3f}", real]
+
+
+def variant_rows(p: dict) -> list[list[str]]:
+    """One row per model, and the no-swap baselines (the source image itself; its reconstruction)."""
+    v, pair = p["variants"], " and ".join(p["pair"])
+    main = v["adv"]["summary"]
+    return [_row(f"{len(p['identities'])} identities, adversarial decoder", main),
+            _row("the same, without the adversarial decoder", v["no_adv"]["summary"]),
+            _row(f"2 identities ({pair}), adversarial decoder", v["pair"]["summary"]),
+            _row(f"{len(p['identities'])} identities, the same 2 directions", p["pair_vs_all"]["all_same_directions"]),
+            _row("no swap: the source image itself", main["copy"], gap=False),
+            _row("no swap: the source's own reconstruction", main["reconstruction"], gap=False)]
+
+
+def direction_matrix(p: dict) -> list[list[str]]:
+    """The main run, source by row, target by column: swap PSNR (gap to the ceiling) and content kept."""
+    d, ids = p["variants"]["adv"]["directions"], p["identities"]
+    return [[a, *("" if a == b else f"{d[f'{a}->{b}']['psnr']:.1f} (gap {d[f'{a}->{b}']['psnr_gap_db']:.1f}) · "
+                  f"{d[f'{a}->{b}']['content']:.3f}" for b in ids)] for a in ids]
+
+
+def goals_line(p: dict) -> str:
+    g, ok = p["goals"], {True: "met", False: "not met"}
+    return (f"Goals: content kept >= {GOALS['content_kept']} in every direction ({p['content_kept']:.3f}): "
+            f"{ok[g['content_kept']]}; identity >= {GOALS['identity']} ({p['identity']:.3f}): {ok[g['identity']]}; "
+            f"swap PSNR within {GOALS['psnr_gap_db']} dB of the ceiling (largest gap {p['psnr_gap_db']:.2f} dB): "
+            f"{ok[g['psnr_gap_db']]}; content judges >= {GOALS['judge_accuracy']} on real drawings "
+            f"({p['judge_accuracy']:.4f}): {ok[g['judge_accuracy']]}; the adversarial decoder more realistic "
+            f"({p['realism']['adversarial']:.3f} against {p['realism']['without']:.3f}) at a cost of at most "
+            f"{GOALS['adversarial_cost_db']} dB ({p['adversarial_cost_db']:+.2f} dB): {ok[g['adversarial']]}.")
+
+
+def paired_section(p: dict, table) -> list[str]:
+    """The paired part of BENCHMARKS.md's swap section (``table``: _report.table)."""
+    ids, t = p["identities"], p["variants"]["adv"]["training"]
+    return [
+        "### Paired identities: swaps with a ground truth", "",
+        f"Identities: aekit's renderers {', '.join(f'`{i}`' for i in ids)} (`aekit.data.identities`: stroke weight, "
+        "hollow outline strokes, ink on a paper texture, ink bleed), each trained on its own "
+        f"{min(t['images'].values())} MNIST training images (named datasets `mnist-<identity>`, disjoint: no "
+        f"model sees a pair). On {p['data']['eval']} held-out MNIST test digits x, the swap a -> b is compared with "
+        "the truth render_b(x) and with the ceiling, the same model's reconstruction of render_b(x). Content kept: "
+        "a digit judge per identity trained on its drawings of MNIST's training images (accuracy on real test "
+        f"drawings {p['judge_accuracy']:.4f} at the lowest); identity: a {len(ids)}-way identity judge "
+        f"({p['identity_judge_accuracy']:.4f}); realism: the share of swaps a critic of real b against that model's "
+        "swaps into b (trained on other test digits) scores as real. The swap models: the unpaired section's "
+        f"architecture, {t['steps']} steps each on 1 CPU thread, seed 0.", "",
+        *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
+                "identity (lowest)", "realism"], variant_rows(p)), "",
+        "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "
+        "ceiling) · content kept.", "",
+        *table(["source \\ target", *ids], direction_matrix(p)), "",
+        goals_line(p), "",
+        "![paired swaps: per identity, the source, the truth, the swap and the ceiling]"
+        "(benchmarks/results/swap-paired.png)", ""]

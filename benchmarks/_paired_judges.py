@@ -1,0 +1,111 @@
+"""The paired swap benchmark's judges, each trained on real rendered images only (never on a swap model's output):
+
+- ``content_judge``: a digit classifier per identity b, trained on b's drawing of all MNIST training images (a
+  three-stage conv net with batch norm, ``DigitJudge``; aekit's feature net reads MNIST at only 0.989);
+- ``identity_judge``: a K-way classifier of which identity drew an image (aekit's feature net);
+- ``realism_critic``: for one identity, real images against one model's swaps into it (aekit's feature net at full
+  resolution, the swap detector's choice), trained and checked on parts of MNIST's test images the evaluation does
+  not use.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from aekit.apps.features import train_feature_net
+from aekit.data.dataset import IMAGE, Dataset
+from aekit.data.identities import render
+
+
+class DigitJudge(nn.Module):
+    """RGB (B, 3, 28, 28) in [0, 1] -> digit logits (B, 10): a stride-2 5x5 stem, then two conv stages that each
+    halve the map (28 -> 14 -> 7 -> 3), batch norm throughout."""
+
+    def __init__(self, channels: int = 3, widths: tuple[int, int, int] = (32, 64, 128), n_classes: int = 10):
+        super().__init__()
+        stem, mid, top = widths
+
+        def stage(c_in: int, c_out: int, **conv) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, bias=False, **conv), nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        self.body = nn.Sequential(*stage(channels, stem, kernel_size=5, stride=2, padding=2),  # (B, stem, 14, 14)
+                                  *stage(stem, mid, kernel_size=3, padding=1), nn.MaxPool2d(2),  # (B, mid, 7, 7)
+                                  *stage(mid, top, kernel_size=3, padding=1), nn.MaxPool2d(2),  # (B, top, 3, 3)
+                                  nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(top * 9, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def model_space(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
+
+
+def fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int, batch: int = 128,
+        lr: float = 3e-3) -> nn.Module:
+    """Adam with a one-cycle schedule, seeded shuffles; returns ``net`` in eval mode."""
+    opt = torch.optim.Adam(net.parameters(), lr)
+    per_epoch = math.ceil(len(x) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * per_epoch))
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(batch):
+            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """Class predictions (N,) of uint8 RGB images (N, H, W, 3)."""
+    net.eval()
+    x = model_space(images)
+    return torch.cat([net(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)]).numpy()
+
+
+def content_judge(identity: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                  y_test: np.ndarray, epochs: int, seed: int = 0) -> tuple[DigitJudge, dict]:
+    """A digit classifier of identity's drawings of ``x_train`` (grey MNIST digits); its accuracy on the identity's
+    drawings of ``x_test``."""
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    net = fit(DigitJudge(), model_space(render(identity, x_train)), torch.as_tensor(y_train), epochs, seed)
+    acc = float((predict(net, render(identity, x_test)) == y_test).mean())
+    return net, {"test_accuracy": acc, "train_images": len(x_train), "epochs": epochs,
+                 "seconds": round(time.perf_counter() - start, 1)}
+
+
+def identity_judge(identities: list[str], x_train: np.ndarray, x_test: np.ndarray, seed: int = 0,
+                   epochs: int | None = None):
+    """Which identity drew an image: trained on each grey digit of ``x_train`` drawn by one identity in turn,
+    checked on ``x_test`` drawn the same way."""
+    def drawn(x):
+        who = np.arange(len(x)) % len(identities)
+        out = np.empty((*x.shape, 3), np.uint8)
+        for k, name in enumerate(identities):
+            out[who == k] = render(name, x[who == k])
+        return out, who.astype(np.int64)
+
+    return train_feature_net(Dataset("identity", *drawn(x_train), *drawn(x_test), IMAGE, "rendered MNIST"), seed,
+                             "identity judge", epochs=epochs)
+
+
+def realism_critic(real: np.ndarray, fake: np.ndarray, real_test: np.ndarray, fake_test: np.ndarray,
+                   seed: int = 0, epochs: int | None = None):
+    """Real images of one identity (class 1) against swaps into it (class 0), uint8 RGB; checked on held-out ones."""
+    ones, zeros = np.ones, np.zeros
+    ds = Dataset("critic", np.concatenate([real, fake]), np.r_[ones(len(real)), zeros(len(fake))].astype(np.int64),
+                 np.concatenate([real_test, fake_test]),
+                 np.r_[ones(len(real_test)), zeros(len(fake_test))].astype(np.int64), IMAGE, "real vs swaps")
+    return train_feature_net(ds, seed, "realism critic", epochs=epochs, stem_stride=1)

@@ -1,0 +1,114 @@
+"""The paired identity swap benchmark (benchmarks/swap.py's paired part) end to end on a tiny model and few images."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aekit.data.identities import identity_share, render
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import _paired  # noqa: E402
+import _report  # noqa: E402
+import swap  # noqa: E402
+
+IDS = ["bold", "paper"]
+
+
+@pytest.fixture(scope="module")
+def identity_files(mnist, tmp_path_factory):
+    """Each identity's first 128 images of its own share of MNIST's training images, drawn by it, as an .npz."""
+    folder = tmp_path_factory.mktemp("identities")
+    files = {}
+    for name in IDS:
+        share = identity_share(name, len(mnist.x_train))[:128]
+        files[name] = str(folder / f"{name}.npz")
+        np.savez(files[name], x_train=render(name, mnist.x_train[share]), x_test=render(name, mnist.x_test[:32]))
+    return files
+
+
+@pytest.fixture(scope="module")
+def paired_run(identity_files, tmp_path_factory):
+    """The whole paired benchmark on two identities: tiny judges, critics and swap models, 24 evaluated digits."""
+    opts = {"identities": IDS, "pair": IDS, "epochs": 1.0, "adversarial": 0.1, "n_eval": 24, "n_critic": 16,
+            "judge_epochs": 1, "judge_train": 300, "judge_test": 200, "identity_train": 200, "feature_epochs": 1,
+            "model": {"channels": [8, 16], "blocks_per_stage": 1, "code_size": 4, "cycle": 1.0},
+            "train": {"batch_size": 32, "device": "cpu", "seed": 0, "disc_channels": [8, 16]},
+            "sources": identity_files}
+    saved = []
+    result, run, made = _paired.paired(opts, tmp_path_factory.mktemp("paired"),
+                                       lambda part: saved.append(json.loads(json.dumps(part))))
+    return result, run, made, saved
+
+
+def test_the_paired_benchmark_scores_every_direction_against_the_truth(paired_run):
+    result, run, made, saved = paired_run
+    assert run.domains == tuple(IDS)
+    assert not saved[0]["complete"] and not saved[0]["variants"] and saved[-1]["complete"]  # written as it goes
+    assert saved[-1] == json.loads(json.dumps(result))
+    for key in ("adv", "no_adv", "pair"):
+        directions = result["variants"][key]["directions"]
+        assert set(directions) == {"bold->paper", "paper->bold"}
+        for d in directions.values():
+            assert d["psnr_gap_db"] == pytest.approx(d["ceiling_psnr"] - d["psnr"])
+            for part in (d, d["copy"], d["reconstruction"]):
+                assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism")) and -1 <= part["ssim"] <= 1
+                assert 0 < part["psnr"] < 100
+    main = result["variants"]["adv"]["directions"].values()
+    assert result["content_kept"] == min(d["content"] for d in main)
+    assert result["psnr_gap_db"] == max(d["psnr_gap_db"] for d in main)
+    assert result["judge_accuracy"] == min(result["judges"][k]["test_accuracy"] for k in IDS)
+    assert set(result["goals"]) == {"content_kept", "identity", "psnr_gap_db", "judge_accuracy", "adversarial"}
+    assert made["bold", "paper"].shape == (24, 28, 28, 3) and made["bold", "paper"].dtype == np.uint8
+
+
+def test_the_swaps_are_what_the_library_makes_and_the_figure_shows_source_truth_swap_ceiling(paired_run, mnist):
+    from aekit.apps.swap import swap_images
+
+    result, run, made, _ = paired_run
+    x = mnist.x_test[:24]
+    assert np.array_equal(made["bold", "paper"], swap_images(run, render("bold", x), "paper")[0])
+    blocks = _paired.figure_blocks({"x": mnist.x_test}, made, IDS, n=8)
+    assert [[label.split(":")[0].split(" ")[0] for label, _ in block] for block in blocks] == \
+        [["source", "truth", "swap", "ceiling"]] * 2
+    assert np.array_equal(blocks[1][1][1], render("paper", x[:8]))  # the truth is the identity's drawing
+
+
+def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
+    result = paired_run[0]
+    text = swap.section({"swap": {"paired": result}})
+    assert text.startswith("### Paired identities") and "| no swap: the source image itself |" in text
+    assert "| bold |  | " in text and "Goals: content kept >= 0.97" in text
+    unpaired = json.loads((_report.RESULTS / "swap.json").read_text())
+    unpaired.pop("paired", None)
+    assert swap.section({"swap": unpaired}) == swap.section({"swap": {**unpaired, "paired": {"complete": False}}})
+    both = swap.section({"swap": {**unpaired, "paired": result}})
+    assert both.index("### Paired identities") < both.index("### Unpaired") < both.index("Domain a: MNIST")
+
+
+def test_the_headline_names_each_goal_met_or_not():
+    def run(content, identity, gap, psnr, realism):
+        d = {"content": content, "identity": identity, "psnr_gap_db": gap, "psnr": psnr, "ceiling_psnr": psnr + gap,
+             "ssim": 0.9, "realism": realism, "copy": {"psnr": 10, "content": 0.5, "identity": 0, "realism": 0},
+             "reconstruction": {"psnr": 12, "content": 0.6, "identity": 0, "realism": 0.1}}
+        return {"directions": {"a->b": d, "b->a": {**d, "content": 0.99}}, "summary": _paired.summary({"a->b": d})}
+
+    result = {"judges": {"a": {"test_accuracy": 0.995}, "b": {"test_accuracy": 0.991},
+                         "identity": {"test_accuracy": 1.0}},
+              "variants": {"adv": run(0.98, 0.99, 1.0, 20.0, 0.6), "no_adv": run(0.98, 0.99, 1.0, 20.3, 0.2),
+                           "pair": {"directions": {}}}}
+    result["variants"]["pair"] = {"directions": {"a->b": result["variants"]["adv"]["directions"]["a->b"]},
+                                  "summary": result["variants"]["adv"]["summary"]}
+    head = _paired.headline(result)
+    assert head["goals"] == {"content_kept": True, "identity": True, "psnr_gap_db": True, "judge_accuracy": True,
+                             "adversarial": True}
+    assert head["adversarial_cost_db"] == pytest.approx(0.3) and head["judge_accuracy"] == 0.991
+    result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 21.0, 0.2)  # the critic's gain now costs 1 dB
+    result["variants"]["adv"] = run(0.96, 0.99, 1.6, 20.0, 0.6)
+    assert _paired.headline(result)["goals"] == {"content_kept": False, "identity": True, "psnr_gap_db": False,
+                                                 "judge_accuracy": True, "adversarial": False}
