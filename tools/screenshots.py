@@ -1,10 +1,12 @@
-"""Screenshots of `aekit serve`'s pages for the README: docs/serve-reconstruct.png and docs/serve-map.png (and
-docs/serve-swap.png when a swap run is served), taken in the system's Chromium through Playwright.
+"""Screenshots of `aekit serve`'s pages for the README, taken in the system's Chromium through Playwright:
+docs/serve-reconstruct.png and docs/serve-map.png, and docs/serve-denoise.png, serve-compress.png, serve-swap.png
+and serve-anomalies.png when a run of that kind is served.
 
     python tools/screenshots.py RUN [RUN ...] [--map RUN] [--out docs]
 
-The reconstruct page gets a '7' drawn with the mouse; the map page (the run named by --map, else the first run with
-a 2-D code, else the first run) gets a click and a hover. Each PNG is reduced to 64 colours to stay small.
+The drawing pages get a '7' drawn with the mouse; the map page (the run named by --map, else the first run with
+a 2-D code, else the first run) gets a click and a hover; the anomalies page is given 12 MNIST test digits and 3
+scikit-learn digits, scaled up to 28x28. Each PNG is reduced to 64 colours to stay small.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import argparse
 import io
 import shutil
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,25 +59,74 @@ def stroke(page, selector: str = "#pad") -> None:
     page.mouse.up()
 
 
-def shoot(page, url: str, map_run: str, swap_run: str | None, out: Path) -> None:
-    page.goto(url + "reconstruct")
+def drawn(page, url: str, path: str, out: Path, go: bool = False, ready: bool = True) -> None:
+    """A page that takes a drawing: a '7', then its results (``ready``: the page says when its runs are loaded)."""
+    page.goto(url + path)
+    page.wait_for_selector("body[data-ready=yes]" if ready else "#pad")
     stroke(page)
+    if go:
+        page.click("#go")
     page.wait_for_selector("#results[data-state=done]")
-    save(page, out / "serve-reconstruct.png")
-    page.goto(url + f"map?run={map_run}")
-    page.wait_for_selector(f"#map[data-ready='{map_run}']")
+    time.sleep(0.3)
+    save(page, out)
+
+
+def latent_map(page, url: str, run: str, out: Path) -> None:
+    """The map page after a click and a hover."""
+    page.goto(url + f"map?run={run}")
+    page.wait_for_selector(f"#map[data-ready='{run}']")
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + 0.3 * box["width"], box["y"] + 0.4 * box["height"])
     page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.55 * box["height"])
     page.wait_for_function("() => document.getElementById('nearest').src.startsWith('data:')")
     time.sleep(0.5)
-    save(page, out / "serve-map.png")
-    if swap_run:
-        page.goto(url + "swap")
-        stroke(page)
-        page.click("#go")
+    save(page, out)
+
+
+def odd_digits(folder: Path) -> list[str]:
+    """12 MNIST test digits and 3 scikit-learn digits (8x8, scaled to 28x28) as PNG files in ``folder``."""
+    from sklearn.datasets import load_digits
+
+    from aekit.data import load_dataset
+
+    mnist = load_dataset("mnist").x_test[:12].reshape(12, 28, 28)  # uint8
+    small = load_digits().images[:3] / 16.0
+    paths = []
+    for i, image in enumerate(mnist):
+        paths.append(folder / f"mnist-{i:02d}.png")
+        Image.fromarray(image).save(paths[-1])
+    for i, image in enumerate(small):
+        paths.append(folder / f"sklearn-{i}.png")
+        Image.fromarray((image * 255).astype(np.uint8)).resize((28, 28), Image.BICUBIC).save(paths[-1])
+    return [str(p) for p in paths]
+
+
+def anomalies(page, url: str, run: str, out: Path) -> None:
+    """The anomalies page ranking MNIST digits and scikit-learn's digits."""
+    page.goto(url + f"anomalies?run={run}")
+    page.wait_for_selector("body[data-ready=yes]")
+    with tempfile.TemporaryDirectory() as folder:
+        page.set_input_files("#files", odd_digits(Path(folder)))
         page.wait_for_selector("#results[data-state=done]")
-        save(page, out / "serve-swap.png")
+    save(page, out)
+
+
+def first(served: list[dict], key: str) -> str | None:
+    """The name of the first served run whose description has ``key`` set."""
+    return next((r["name"] for r in served if r[key]), None)
+
+
+def shoot(page, url: str, served: list[dict], map_run: str, out: Path) -> None:
+    drawn(page, url, "reconstruct", out / "serve-reconstruct.png", ready=False)
+    latent_map(page, url, map_run, out / "serve-map.png")
+    for key, path in (("denoiser", "denoise"), ("compress", "compress")):
+        if run := first(served, key):
+            drawn(page, url, f"{path}?run={run}", out / f"serve-{path}.png")
+    if run := first(served, "domains"):
+        drawn(page, url, f"swap?run={run}", out / "serve-swap.png", go=True, ready=False)
+    plain = [r["name"] for r in served if not r["table"] and not r["domains"] and r["input_shape"] == [1, 28, 28]]
+    if plain:
+        anomalies(page, url, plain[0], out / "serve-anomalies.png")
 
 
 def main(argv=None) -> None:
@@ -88,11 +141,10 @@ def main(argv=None) -> None:
     served = server.config.app.state.served.describe()
     flat = [r["name"] for r in served if not r["table"] and not r["domains"]]
     map_run = a.map or next((r["name"] for r in served if r["code_size"] == 2), flat[0] if flat else served[0]["name"])
-    swap_run = next((r["name"] for r in served if r["domains"]), None)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
         page = browser.new_page(viewport=VIEWPORT)
-        shoot(page, url, map_run, swap_run, Path(a.out))
+        shoot(page, url, served, map_run, Path(a.out))
         browser.close()
     server.should_exit = True
 
