@@ -100,7 +100,7 @@ def section(results: dict) -> str:
     return "\n".join([
         f"Fashion-MNIST (60,000 training and 10,000 test clothing images, 28x28), each preset trained for "
         f"{r['epochs']:g} epoch{'s' if r['epochs'] != 1 else ''} ({rec['steps']} and {den['steps']} optimiser steps) on "
-        f"{r['threads']} CPU threads.",
+        f"{r['threads']} CPU thread{'s' if r['threads'] > 1 else ''}.",
         "", f"**Reconstruction** (`--preset conv`, code {rec['code_size']}): test MSE {a['mse']:.5f} (PSNR "
         f"{a['psnr']:.2f} dB, SSIM {a['ssim']:.3f}); PCA with {rec['code_size']} components {rec['pca_mse']:.5f}: "
         f"aekit's error is {a['mse'] / rec['pca_mse']:.2f}x PCA's.", "",
