@@ -53,7 +53,9 @@ def save_png(path: str | Path, image: np.ndarray | Image.Image, mark: dict, pare
     info = PngImagePlugin.PngInfo()
     info.add_itxt(KEY, json.dumps(mark, sort_keys=True))
     pil = image if isinstance(image, Image.Image) else _to_pil(image)
-    if pixel_mark if pixel_mark is not None else parent is None and not composite:
+    if pixel_mark is None:
+        pixel_mark = parent is None and not composite
+    if pixel_mark:
         pil = _to_pil(watermark.embed(_pixels(pil), mark.get("model_fingerprint")))
     buf = io.BytesIO()
     pil.save(buf, format="PNG", pnginfo=info)
