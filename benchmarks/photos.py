@@ -330,7 +330,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--denoise-steps", type=int, default=400, help="optimiser steps of each fold's denoiser")
-    ap.add_argument("--compress-steps", type=int, default=1500, help="optimiser steps of each fold's compressor")
+    ap.add_argument("--compress-steps", type=int, default=600, help="optimiser steps of each fold's compressor")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--name", default="photos")
     args = ap.parse_args(argv)
