@@ -16,7 +16,7 @@ Compression: each quality level of the aekit run codes the whole crop in 32x32 t
 and AVIF (Pillow) are compared at equal bytes: for each aekit file, the codec's highest quality whose file is no
 larger. PSNR and MS-SSIM (pytorch-msssim) per image; bits per pixel = 8 x bytes / pixels.
 
-    python benchmarks/photos.py [--folds 3] [--denoise-steps 400] [--compress-steps 1500]
+    python benchmarks/photos.py [--folds 3] [--denoise-steps 400] [--compress-steps 600]
 
 Writes benchmarks/results/photos.json (which photos trained and tested each fold, per-image figures) and rebuilds the
 `photos` section of BENCHMARKS.md. bm3d and pytorch-msssim are in the `bench` extra.
