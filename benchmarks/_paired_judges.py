@@ -10,14 +10,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 import torch
 from torch import nn
 
-from aekit.apps.features import train_feature_net
+from aekit.apps.features import fit_classifier, train_feature_net
 from aekit.data.dataset import IMAGE, Dataset
 from aekit.data.identities import render
 
@@ -48,24 +47,6 @@ def model_space(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
 
 
-def fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int, batch: int = 128,
-        lr: float = 3e-3) -> nn.Module:
-    """Adam with a one-cycle schedule, seeded shuffles; returns ``net`` in eval mode."""
-    opt = torch.optim.Adam(net.parameters(), lr)
-    per_epoch = math.ceil(len(x) / batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * per_epoch))
-    gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(batch):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    return net.eval()
-
-
 @torch.no_grad()
 def predict(net: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Class predictions (N,) of uint8 RGB images (N, H, W, 3)."""
@@ -80,7 +61,7 @@ def content_judge(identity: str, x_train: np.ndarray, y_train: np.ndarray, x_tes
     drawings of ``x_test``."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    net = fit(DigitJudge(), model_space(render(identity, x_train)), torch.as_tensor(y_train), epochs, seed)
+    net = fit_classifier(DigitJudge(), model_space(render(identity, x_train)), torch.as_tensor(y_train), epochs, seed)
     acc = float((predict(net, render(identity, x_test)) == y_test).mean())
     return net, {"test_accuracy": acc, "train_images": len(x_train), "epochs": epochs,
                  "seconds": round(time.perf_counter() - start, 1)}

@@ -58,6 +58,25 @@ def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature ne
         torch.set_num_threads(threads)
 
 
+def fit_classifier(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int, batch: int = BATCH,
+                   lr: float = LR) -> nn.Module:
+    """Train a classifier of model-space images ``x`` with labels ``y``: cross-entropy, Adam with a one-cycle
+    schedule, seeded shuffles; returns ``net`` in eval mode."""
+    opt = torch.optim.Adam(net.parameters(), lr)
+    per_epoch = math.ceil(len(x) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * per_epoch))
+    gen = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(batch):
+            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval()
+
+
 def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int | None = None,
            stem_stride: int = 2) -> FeatureNet:
     """The training loop of train_feature_net: Adam, one-cycle schedule, seeded shuffles."""
@@ -69,17 +88,7 @@ def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int
     x, y = net.to_model_space(ds.x_train), torch.as_tensor(ds.y_train)
     per_epoch = math.ceil(len(x) / BATCH)
     epochs = epochs or max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
-    opt = torch.optim.Adam(net.parameters(), LR)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=epochs * per_epoch)
-    gen = torch.Generator().manual_seed(seed)
-    net.train()
-    for _ in range(epochs):
-        for idx in torch.randperm(len(x), generator=gen).split(BATCH):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    fit_classifier(net, x, y, epochs, seed)
     acc = net.accuracy(ds.x_test, ds.y_test)
     secs = time.perf_counter() - start
     net.meta = {"dataset": ds.name, "seed": seed, "test_accuracy": acc, "input_shape": list(net.input_shape),
