@@ -232,7 +232,7 @@ def rows(name: str, r: dict) -> list[list[str]]:
 
 def detector(name: str, r: dict) -> str:
     det = r["detector"]
-    return (f"`{name}`: AUROC **{r['detector_auroc']:.4f}** on {det['real']} held-out real images against their "
+    return (f"`{name}`: AUROC **{det['auroc']:.4f}** on {det['real']} held-out real images against their "
             f"{det['swaps']} swaps (swaps into a domain against its real images: a -> b "
             f"{det['by_direction']['a_to_b']:.4f}, b -> a {det['by_direction']['b_to_a']:.4f}); a linear probe tells "
             f"the domain from the shared code at {r['code_domain_probe']:.3f} ({r['no_adv']['code_domain_probe']:.3f} "
@@ -300,7 +300,7 @@ def unpaired(a, work: Path, folder: Path) -> dict:
     n = len(d["a"].x_train) + len(d["b"].x_train)
     result = {"a_to_b": results["adv"]["a_to_b"], "b_to_a": results["adv"]["b_to_a"], "no_adv": results["no_adv"],
               "code_domain_probe": results["adv"]["code_domain_probe"],
-              "detector_auroc": det["auroc"], "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
+              "detector": det, "adversarial": a.adversarial, "epochs": a.epochs,
               "steps": int(np.ceil(a.epochs * np.ceil(n / recipe["batch_size"]))), "model": model, "train": recipe,
               "judges": {k: v.meta["test_accuracy"] for k, v in clf.items()}, "unswapped": floor,
               "by_hand": by_hand,
@@ -312,10 +312,15 @@ def unpaired(a, work: Path, folder: Path) -> dict:
         from aekit.apps.swap import swap_figure
 
         swap_figure(work / "adv", folder / "swap.png", n=10, force=True)
-        kept = {"paired": old["paired"]} if "paired" in (old := stored(folder)) else {}
+        kept = {k: v for k, v in stored(folder).items() if k in SHARED}
         write_result("swap", {**result, **kept}, folder)
-    print(json.dumps({k: result[k] for k in ("a_to_b", "b_to_a", "no_adv", "detector_auroc")}))
+    print(json.dumps({**{k: result[k] for k in ("a_to_b", "b_to_a", "no_adv")}, "detector_auroc": det["auroc"]}))
     return result
+
+
+# swap.json's keys that other parts write and an unpaired run keeps: the paired part, and the detector's headline
+# (benchmarks/detect.py)
+SHARED = ("paired", "detector_auroc", "detector_auroc_jpeg75")
 
 
 def stored(folder: Path) -> dict:

@@ -112,3 +112,16 @@ def test_the_headline_names_each_goal_met_or_not():
     result["variants"]["adv"] = run(0.96, 0.99, 1.6, 20.0, 0.6)
     assert _paired.headline(result)["goals"] == {"content_kept": False, "identity": True, "psnr_gap_db": False,
                                                  "judge_accuracy": True, "adversarial": False}
+
+
+def test_the_detector_benchmark_puts_its_headline_into_swap_json_and_keeps_the_rest(tmp_path):
+    import detect
+
+    (tmp_path / "swap.json").write_text(json.dumps({"paired": {"complete": True}, "a_to_b": {"content": 0.9}}))
+    auroc = {"same_run": 0.99, "other_run": 0.97, "other_generators": 0.96}
+    detect.share_with_swap({"detector_auroc": auroc, "detector_auroc_jpeg75": {**auroc, "same_run": 0.98}}, tmp_path)
+    stored = json.loads((tmp_path / "swap.json").read_text())
+    assert stored["detector_auroc"] == auroc and stored["detector_auroc_jpeg75"]["same_run"] == 0.98
+    assert stored["paired"] == {"complete": True} and stored["a_to_b"] == {"content": 0.9}
+    assert set(swap.SHARED) >= {"paired", "detector_auroc"}  # what an unpaired rerun keeps
+    assert detect.RUNS["same_run"][0] != detect.RUNS["other_run"][0]  # (b) is another run's identities
