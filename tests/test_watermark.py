@@ -79,6 +79,17 @@ def test_survives_jpeg_q75_a_crop_and_a_half_size_copy():
     assert found.fingerprint_prefix == prefix and found.scale == 0.5
 
 
+@pytest.mark.parametrize("at", [(32, 128), (160, 64)])
+def test_informed_embedding_carries_the_mark_through_grass_where_a_blind_one_is_lost(at, monkeypatch):
+    grass, prefix = photo("grass", at=at), FINGERPRINT[: watermark.PREFIX_HEX]
+    marked = watermark.embed(grass, FINGERPRINT)
+    assert 40 <= 10 * np.log10(255**2 / np.mean((marked.astype(float) - grass) ** 2)) < 41
+    for copy in (marked, jpeg(marked, 75)):
+        assert watermark.detect(copy).fingerprint_prefix == prefix
+    monkeypatch.setattr(watermark, "ROUNDS", 1)  # the same mark, written without reading it back
+    assert watermark.detect(watermark.embed(grass, FINGERPRINT)) is None
+
+
 @pytest.mark.parametrize("name", ["camera", "grass", "coins", "chelsea", "moon", "brick"])
 def test_no_mark_is_found_in_real_photographs(name):
     assert watermark.detect(photo(name)) is None

@@ -7,7 +7,9 @@ bits. Each coded bit, and a pilot for synchronisation, owns a keyed random set o
 ``TILE`` tile, in a ring of low and middle frequencies (``BAND``, cycles per tile) that JPEG keeps and a 50 %
 resize does not alias; each bin has a keyed random phase and the sign of its bit. The tile, repeated over the image,
 is added to the luminance (the same amount to R, G and B), scaled by a local-activity mask (more in texture, less in
-flat areas) and then as a whole so that the mark's PSNR is ``PSNR_DB``.
+flat areas) and then as a whole so that the mark's PSNR is ``PSNR_DB``. The embedder then reads its own mark, as
+written and after a JPEG re-save, and moves energy to the coded bits (and the pilot) that the image itself works
+against (informed embedding, ``embed``).
 
 Detection (``detect``) folds the luminance into one tile (every pixel added to the tile at its position modulo the
 tile size: a crop only shifts the tile cyclically), for each candidate scale in ``SCALES`` (a 50 % resize halves the
@@ -24,9 +26,12 @@ pilot bins that chose the shift, so the read word is uniformly random; it is acc
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from PIL import Image
 
 from aekit.runs.bch import BCH
 
@@ -45,6 +50,10 @@ UPSAMPLE = 2  # shifts searched in steps of 1/UPSAMPLE pixel
 MASK_FLOOR = 0.5  # the mask in the flattest areas, relative to its mean
 MASK_POWER = 0.25  # the mask grows as the local standard deviation to this power
 EMPHASIS = 0.0  # a bin's amplitude grows as its radial frequency to this power (the host is weaker there)
+ROUNDS = 6  # informed embedding: marks tried at most
+MARGIN = 3.0  # a coded bit's read, in units of the read's noise, that needs no more energy
+PILOT_CLEAR = 1.25  # the pilot's peak over the next highest, both above the surface's mean, that needs no more energy
+CHECK_JPEG = 75  # the JPEG quality the embedder checks its mark against
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ def _rng(label: bytes) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(hashlib.sha256(KEY + label).digest()[:8], "little"))
 
 
+@lru_cache(maxsize=1)
 def layout() -> Layout:
     """The keyed layout of bins (the same for every image)."""
     r = np.arange(-TILE // 2 + 1, TILE // 2)
@@ -74,7 +84,10 @@ def layout() -> Layout:
     ky, kx = ky[order], kx[order]
     n_pilot = int(round(PILOT_SHARE * len(ky)))
     owner = np.concatenate([np.full(n_pilot, -1), np.arange(len(ky) - n_pilot) % CODE.n])
-    return Layout(ky, kx, rng.uniform(0, 2 * np.pi, len(ky)), owner)
+    lay = Layout(ky, kx, rng.uniform(0, 2 * np.pi, len(ky)), owner)
+    for a in (lay.ky, lay.kx, lay.phase, lay.owner):
+        a.setflags(write=False)  # cached: shared by every call
+    return lay
 
 
 def tag_bits() -> list[int]:
@@ -98,13 +111,20 @@ def amplitude(lay: Layout) -> np.ndarray:
     return np.hypot(lay.ky, lay.kx) ** EMPHASIS
 
 
-def tile(fingerprint: str | None) -> np.ndarray:
-    """The TILE x TILE pattern (unit RMS) that carries ``fingerprint``'s payload."""
+def on_air(fingerprint: str | None) -> np.ndarray:
+    """The coded bits as the bins carry them: the payload's BCH codeword XOR the whitening."""
+    return np.array(CODE.encode(payload_bits(fingerprint))) ^ _whitening()
+
+
+def tile(fingerprint: str | None, weights: np.ndarray | None = None, pilot: float = 1.0) -> np.ndarray:
+    """The TILE x TILE pattern (unit RMS) that carries ``fingerprint``'s payload; ``weights`` (one per coded bit)
+    and ``pilot`` scale the amplitudes of the bins they own."""
     lay = layout()
-    coded = np.array(CODE.encode(payload_bits(fingerprint))) ^ _whitening()
+    coded = on_air(fingerprint)
     sign = np.where(lay.owner < 0, 1.0, 1.0 - 2.0 * coded[np.maximum(lay.owner, 0)])
+    weight = np.where(lay.owner < 0, pilot, (np.ones(CODE.n) if weights is None else weights)[np.maximum(lay.owner, 0)])
     spec = np.zeros((TILE, TILE // 2 + 1), complex)
-    spec[lay.ky % TILE, lay.kx] = sign * amplitude(lay) * np.exp(1j * lay.phase)
+    spec[lay.ky % TILE, lay.kx] = sign * weight * amplitude(lay) * np.exp(1j * lay.phase)
     pattern = np.fft.irfft2(spec, s=(TILE, TILE))
     return pattern / pattern.std()
 
@@ -132,14 +152,11 @@ def mask(luma: np.ndarray) -> np.ndarray:
     return m / m.mean()
 
 
-def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) -> np.ndarray:
-    """``image`` (uint8, (H, W) or (H, W, 3)) with the mark added to its luminance at ``psnr_db``. Pixels at 0 or
-    255 clip part of the mark away; the gain is raised (twice, at most 2x) to put that energy back elsewhere."""
-    luma = luminance(image)
-    h, w = luma.shape
-    pattern = np.tile(tile(fingerprint), (-(-h // TILE), -(-w // TILE)))[:h, :w] * mask(luma)
+def _paint(image: np.ndarray, pattern: np.ndarray, psnr_db: float) -> np.ndarray:
+    """``image`` with ``pattern`` (H, W) added to its luminance, scaled to ``psnr_db``. Pixels at 0 or 255 clip part
+    of the mark away; the gain is raised (twice, at most 2x) to put that energy back elsewhere."""
     target = 255.0 * 10 ** (-psnr_db / 20)
-    gain = target / np.sqrt(np.mean(pattern**2))
+    gain = target / max(np.sqrt(np.mean(pattern**2)), 1e-12)
     original = image.astype(np.float64)
     for _ in range(3):
         delta = pattern * gain
@@ -147,6 +164,58 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
         kept = np.sqrt(np.mean((out - original) ** 2))
         gain *= min(target / max(kept, 1e-9), 2.0)
     return np.rint(out).astype(np.uint8)
+
+
+def jpeg_copy(image: np.ndarray, quality: int = CHECK_JPEG) -> np.ndarray:
+    """The image after a JPEG re-save at ``quality`` (Pillow, 4:2:0)."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+    with Image.open(buf) as im:
+        return np.asarray(im)
+
+
+def read_at_origin(image: np.ndarray, fingerprint: str | None) -> tuple[np.ndarray, bool]:
+    """How the detector reads a freshly marked image where the mark was put (scale 1, no shift): each coded bit's
+    margin in units of the read's noise (its quadrature part; negative: the bit reads wrong), and whether the
+    pilot's peak there stands clearly (PILOT_CLEAR times) above every other peak."""
+    lay, m = layout(), UPSAMPLE * TILE
+    folded, power = fold(luminance(image), TILE)
+    z = weigh(folded, power, lay, TILE)
+    data = lay.owner >= 0
+    read = np.bincount(lay.owner[data], weights=np.real(z[data]), minlength=CODE.n)
+    noise = np.bincount(lay.owner[data], weights=np.imag(z[data]), minlength=CODE.n)
+    margin = read * (1 - 2 * on_air(fingerprint)) / max(np.sqrt(np.mean(noise**2)), 1e-12)
+    surface = pilot_surface(z, lay, m)
+    near = np.arange(-UPSAMPLE, UPSAMPLE + 1) % m
+    rest = surface.copy()
+    rest[np.ix_(near, near)] = -np.inf
+    clear = surface[np.ix_(near, near)].max() - surface.mean() >= PILOT_CLEAR * (rest.max() - surface.mean())
+    return margin, bool(clear)
+
+
+def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) -> np.ndarray:
+    """``image`` (uint8, (H, W) or (H, W, 3)) with the mark added to its luminance at ``psnr_db``.
+
+    Informed embedding (the embedder knows the image, as in Cox, Miller and Bloom's informed watermarking): up to
+    ROUNDS times, the marked image, as it is and after a JPEG re-save at CHECK_JPEG, is read where the mark was put;
+    coded bits whose margin is under MARGIN (the host works against them) get more of the mark's energy and the
+    others less, and the pilot more when its peak is not clear. The PSNR stays ``psnr_db``. Images smaller than a
+    tile are marked once, without the checks."""
+    luma = luminance(image)
+    h, w = luma.shape
+    reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)
+    weights, pilot = np.ones(CODE.n), 1.0
+    for _ in range(ROUNDS if min(h, w) >= TILE else 1):  # under a tile the mark cannot be relied on anyway
+        out = _paint(image, np.tile(tile(fingerprint, weights, pilot), reps)[:h, :w] * local, psnr_db)
+        reads = [read_at_origin(out, fingerprint), read_at_origin(jpeg_copy(out), fingerprint)]
+        worst = np.minimum(reads[0][0], reads[1][0])
+        weak, clear = worst < MARGIN, reads[0][1] and reads[1][1]
+        if not weak.any() and clear:
+            break
+        weights[weak] *= np.clip(MARGIN / np.maximum(worst[weak], MARGIN / 4), 1.0, 2.0) ** 0.7
+        weights /= np.sqrt(np.mean(weights**2))  # the data bits share what they had: the pilot keeps its share
+        pilot *= 1.0 if clear else 1.3
+    return out
 
 
 @dataclass(frozen=True)
@@ -229,14 +298,20 @@ def weigh(folded: np.ndarray, power: np.ndarray, lay: Layout, size: int) -> np.n
     return folded[at] * amplitude(lay) / (power[at] + 1e-12) * np.exp(-1j * lay.phase)
 
 
+def pilot_surface(z: np.ndarray, lay: Layout, m: int) -> np.ndarray:
+    """The pilot's correlation with the weighed bins ``z`` at every shift, an m x m cyclic surface (1/UPSAMPLE-pixel
+    steps when m = UPSAMPLE * tile)."""
+    pilot = np.zeros((m, m // 2 + 1), complex)
+    pilot[lay.ky[lay.owner < 0] % m, lay.kx[lay.owner < 0]] = z[lay.owner < 0]
+    return np.fft.irfft2(pilot, s=(m, m))
+
+
 def _at_scale(luma: np.ndarray, scale: float, lay: Layout) -> Detection | None:
     size = int(round(TILE * scale))
     folded, power = fold(luma, size)
     z = weigh(folded, power, lay, size)
     m = UPSAMPLE * size
-    pilot = np.zeros((m, m // 2 + 1), complex)
-    pilot[lay.ky[lay.owner < 0] % m, lay.kx[lay.owner < 0]] = z[lay.owner < 0]
-    surface = np.fft.irfft2(pilot, s=(m, m))
+    surface = pilot_surface(z, lay, m)
     spread = surface.std()
     if spread <= 1e-12:
         return None
