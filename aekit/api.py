@@ -132,10 +132,7 @@ class Model:
             raise AekitError(f"verbose must be True, False or 'auto', got {verbose!r}")
         xt = self._to_model_space(x, fitting=True)
         if self.net is None:
-            try:
-                self.net = build_model(self.name, {"input_shape": tuple(xt.shape[1:]), **self._pending_config})
-            except (TypeError, ValueError) as e:
-                raise AekitError(f"bad {self.name} config: {e}") from None
+            self.net = self._build(tuple(xt.shape[1:]), options.get("seed"))
         try:
             cfg = TrainConfig(epochs=epochs, batch_size=batch_size, val_fraction=validation_split, **options)
         except (TypeError, ValueError) as e:
@@ -152,6 +149,17 @@ class Model:
         self.train_options = dataclasses.asdict(cfg)
         self.net.eval()
         return result
+
+    def _build(self, input_shape: tuple[int, ...], seed) -> Autoencoder:
+        """The network for inputs of ``input_shape``; a ``seed`` (fit's) seeds its initial weights too, without
+        touching the caller's random state."""
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            try:
+                return build_model(self.name, {"input_shape": input_shape, **self._pending_config})
+            except (TypeError, ValueError) as e:
+                raise AekitError(f"bad {self.name} config: {e}") from None
 
     def encode(self, x, batch_size: int = 1024, refine: int = 0) -> np.ndarray:
         """Codes for raw inputs: an array (N, code_size) (or the model's code shape). ``refine``: steps of

@@ -161,3 +161,15 @@ def test_fit_draws_a_progress_bar_only_where_asked_or_watched(capsys):
     assert "epoch 1/1" in capsys.readouterr().err
     with pytest.raises(aekit.AekitError, match="verbose must be"):
         aekit.build("dense", code_size=2, hidden=[4]).fit(x, verbose="loud")
+
+
+def test_a_seed_given_to_fit_seeds_the_initial_weights_too(mnist):
+    x = mnist.x_train[:256]
+
+    def weights(seed):
+        ae = aekit.build("dense", code_size=8)
+        ae.fit(x, epochs=1, batch_size=64, verbose=False, **({} if seed is None else {"seed": seed}))
+        return ae.encode(x[:16])
+
+    assert np.array_equal(weights(3), weights(3)) and not np.array_equal(weights(3), weights(4))
+    assert not np.array_equal(weights(None), weights(None))  # no seed: a fresh start, as in Keras
