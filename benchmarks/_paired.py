@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import _paired_judges as judges
 import numpy as np
@@ -67,17 +68,20 @@ def train_judges(identities: list[str], opts: dict) -> dict:
 
 
 def train_model(identities: list[str], out, model: dict, recipe: dict,
-                sources: dict | None = None) -> tuple[Run, dict]:
+                sources: dict | None = None, reuse: bool = False) -> tuple[Run, dict]:
     """A swap run on the identities' named datasets (or on ``sources``, {identity: data}); returns it and its step
-    count and seconds."""
+    count and seconds. ``reuse``: the run already in ``out`` when there is one (trained with the same settings)."""
     start = time.perf_counter()
     sources = sources or {name: PREFIX + name for name in identities}
-    run = train_swap({name: sources[name] for name in identities}, out, model_options=model, train_options=recipe,
-                     force=True, progress=False)
+    if reuse and (Path(out) / "config.json").exists():
+        run = Run.open(out)
+    else:
+        run = train_swap({name: sources[name] for name in identities}, out, model_options=model,
+                         train_options=recipe, force=True, progress=False)
     rows = run.history()
     return run, {"steps": int(rows[-1].get("step", 0)) if rows else 0, "epochs": recipe["epochs"],
                  "images": {d.name: d.train for d in run.config.data.domains},
-                 "seconds": round(time.perf_counter() - start, 1)}
+                 "seconds": round(time.perf_counter() - start, 1), "reused": reuse}
 
 
 def all_outputs(run: Run, drawn: dict[str, np.ndarray]) -> dict[tuple[str, str], np.ndarray]:
@@ -196,7 +200,7 @@ def paired(opts: dict, work, save) -> tuple[dict, Run, dict]:
     main = None
     for key, ids, weight, epochs in variants(opts):
         recipe = {**opts["train"], "adversarial": weight, "epochs": epochs}
-        run, info = train_model(ids, work / key, opts["model"], recipe, opts.get("sources"))
+        run, info = train_model(ids, work / key, opts["model"], recipe, opts.get("sources"), opts.get("reuse", False))
         log(key, "trained", info)
         scores, made = score_run(run, ctx)
         result["variants"][key] = {**scores, "identities": ids, "adversarial": weight, "training": info}

@@ -44,7 +44,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _paired  # noqa: E402
-from _report import RESULTS, argv_text, command, machine, table, update, write_result  # noqa: E402
+from _report import RESULTS, argv_text, command, device, machine, table, update, write_result  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
 from aekit.apps.features import feature_net, train_feature_net  # noqa: E402
@@ -246,9 +246,17 @@ def section(results: dict) -> str:
     paired = r.get("paired") or {}
     if not paired.get("complete"):
         return "\n".join(unpaired_section(results))
-    return "\n".join([*_paired.paired_section(paired, table),
+    return "\n".join([*_paired.paired_section(paired, table), paired_command(paired), "",
                       *(["### Unpaired: MNIST and scikit-learn's digits", "", *unpaired_section(results)]
                         if "a_to_b" in r else [])])
+
+
+def paired_command(p: dict) -> str:
+    """The paired part's command and how long it took (its swap models' training not counted when reused)."""
+    reused = p["options"].get("reuse")
+    return (f"Command: {command('swap.py', p['argv'], drop=('--workdir',))} ({p['seconds'] / 60:.0f} minutes on "
+            f"{device(p['machine'])}" + ("; the swap models reused from an earlier run of the same command)."
+                                         if reused else ")."))
 
 
 def unpaired_section(results: dict) -> list[str]:
@@ -334,7 +342,8 @@ def paired_options(a) -> dict:
     model, recipe = {**MODEL, **json.loads(a.model)}, {**TRAIN, **json.loads(a.train)}
     opts = {"identities": a.identities.split(","), "pair": a.pair.split(","), "epochs": a.paired_epochs,
             "adversarial": a.adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
-            "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe}
+            "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe,
+            "reuse": a.reuse}
     if a.quick:
         opts.update(epochs=0.004, n_eval=64, n_critic=64, judge_epochs=1, judge_train=1000, judge_test=500,
                     identity_train=1000, feature_epochs=1,
@@ -351,7 +360,8 @@ def paired_part(a, work: Path, folder: Path) -> dict:
     t0 = time.perf_counter()
 
     def save(part: dict) -> None:
-        part.update(seconds=round(time.perf_counter() - t0, 1), machine=machine(), argv=argv_text(a.argv))
+        part.update(seconds=round(time.perf_counter() - t0, 1), machine=machine(),
+                    argv=argv_text([w for w in a.argv if w != "--reuse"]))
         if not a.no_write:
             write_result("swap", {**stored(folder), "paired": part}, folder)
 
@@ -384,6 +394,8 @@ def main(argv=None) -> dict:
     p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
     p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
     p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
+    p.add_argument("--reuse", action="store_true", help="paired: use the swap runs already in --workdir (trained "
+                   "with the same settings) instead of training them again; judges and critics are trained afresh")
     p.add_argument("--no-write", action="store_true", help="print only (probing)")
     a = p.parse_args(argv)
     a.argv = argv or []
@@ -391,7 +403,9 @@ def main(argv=None) -> dict:
     work = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="aekit-swap-"))
     if a.quick and (not a.workdir or a.part != "paired"):
         p.error("--quick checks the paired part end to end: give --part paired and a --workdir for its results")
-    if work.exists():
+    if a.reuse and (not a.workdir or a.part != "paired"):
+        p.error("--reuse reuses the paired part's runs: give --part paired and the --workdir they are in")
+    if work.exists() and not a.reuse:
         shutil.rmtree(work)
     folder = work / "results" if a.quick else RESULTS
     result = stored(folder) if a.part == "paired" else unpaired(a, work / "unpaired", folder)

@@ -80,10 +80,13 @@ def test_the_swaps_are_what_the_library_makes_and_the_figure_shows_source_truth_
 
 
 def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
-    result = paired_run[0]
+    result = {**paired_run[0], "argv": "--part paired --workdir w", "seconds": 120.0, "machine": {"torch_threads": 1}}
     text = swap.section({"swap": {"paired": result}})
     assert text.startswith("### Paired identities") and "| no swap: the source image itself |" in text
     assert "| bold |  | " in text and "Goals: content kept >= 0.97" in text
+    assert "Command: `python benchmarks/swap.py --part paired` (2 minutes on 1 CPU thread)." in text
+    reused = {**result, "options": {**result["options"], "reuse": True}}
+    assert "the swap models reused from an earlier run" in swap.section({"swap": {"paired": reused}})
     unpaired = json.loads((_report.RESULTS / "swap.json").read_text())
     unpaired.pop("paired", None)
     assert swap.section({"swap": unpaired}) == swap.section({"swap": {**unpaired, "paired": {"complete": False}}})
@@ -125,3 +128,11 @@ def test_the_detector_benchmark_puts_its_headline_into_swap_json_and_keeps_the_r
     assert stored["paired"] == {"complete": True} and stored["a_to_b"] == {"content": 0.9}
     assert set(swap.SHARED) >= {"paired", "detector_auroc"}  # what an unpaired rerun keeps
     assert detect.RUNS["same_run"][0] != detect.RUNS["other_run"][0]  # (b) is another run's identities
+
+
+def test_reuse_opens_the_run_already_there_instead_of_training_again(paired_run):
+    run = paired_run[1]
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in run.path.iterdir())
+    again, info = _paired.train_model(IDS, run.path, {}, {"epochs": 1.0}, reuse=True)
+    assert again.fingerprint == run.fingerprint and info["reused"] and info["steps"] > 0
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in run.path.iterdir()) == before  # nothing written
