@@ -205,8 +205,11 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
     h, w = luma.shape
     reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)
     weights, pilot = np.ones(CODE.n), 1.0
-    for _ in range(ROUNDS if min(h, w) >= TILE else 1):  # under a tile the mark cannot be relied on anyway
+    rounds = ROUNDS if min(h, w) >= TILE else 1  # under a tile the mark cannot be relied on anyway
+    for done in range(1, rounds + 1):
         out = _paint(image, np.tile(tile(fingerprint, weights, pilot), reps)[:h, :w] * local, psnr_db)
+        if done == rounds:
+            break
         reads = [read_at_origin(out, fingerprint), read_at_origin(jpeg_copy(out), fingerprint)]
         worst = np.minimum(reads[0][0], reads[1][0])
         weak, clear = worst < MARGIN, reads[0][1] and reads[1][1]
