@@ -198,7 +198,9 @@ def code_facts() -> dict:
             "tag_bits": watermark.TAG_BITS, "fingerprint_hex_digits": watermark.PREFIX_HEX,
             "tile": watermark.TILE, "band_cycles_per_tile": list(watermark.BAND), "scales": list(watermark.SCALES),
             "peaks": watermark.PEAKS, "chase_bits": watermark.CHASE, "target_psnr_db": watermark.PSNR_DB,
-            "false_positive_bound": watermark.false_positive_bound()}
+            "false_positive_bound": watermark.false_positive_bound(), "informed_rounds": watermark.ROUNDS,
+            "informed_margin": watermark.MARGIN, "informed_from": watermark.INFORMED_FROM,
+            "informed_check_jpeg": watermark.CHECK_JPEG}
 
 
 def main(argv=None) -> int:
@@ -273,7 +275,12 @@ def section(results: dict[str, dict]) -> str:
         f"{c['tile']}x{c['tile']} tile ({c['band_cycles_per_tile'][0]:g} to {c['band_cycles_per_tile'][1]:g} cycles "
         "per tile) repeated over the luminance. The detector folds the image into one tile at each scale in "
         f"{', '.join(f'{s:g}' for s in c['scales'])}, finds the shift from the pilot and decodes at its "
-        f"{c['peaks']} strongest peaks. Synthetic images: {r['model']['preset']} preset on "
+        f"{c['peaks']} strongest peaks. "
+        + (f"Informed embedding, on images of {c['informed_from']} pixels a side and more: the embedder reads its "
+           f"own mark back, as written and after JPEG q{c['informed_check_jpeg']}, and up to "
+           f"{c['informed_rounds']} times moves energy to the coded bits read under {c['informed_margin']:g} noise "
+           "units and to the pilot, at the same PSNR. " if "informed_rounds" in c else "")
+        + f"Synthetic images: {r['model']['preset']} preset on "
         f"{r['model']['dataset']}, {r['model']['epochs']} epoch, written by `save_png` (watermark, then the signed "
         "C2PA manifest); real: random crops of scikit-image's lossless sample photographs. Recovery: the exact "
         "fingerprint prefix decoded. Crop 10 %: a tenth of each side cut away at a random offset.",

@@ -54,6 +54,8 @@ ROUNDS = 6  # informed embedding: marks tried at most
 MARGIN = 3.0  # a coded bit's read, in units of the read's noise, that needs no more energy
 PILOT_CLEAR = 1.25  # the pilot's peak over the next highest, both above the surface's mean, that needs no more energy
 CHECK_JPEG = 75  # the JPEG quality the embedder checks its mark against
+INFORMED_FROM = 2 * TILE  # the shorter side from which the embedder checks its mark (measured: at 64x64 the checks
+# cost recovery, 9.3 -> 6.0 % of 150 upscaled samples after stripping; at 128x128 they gain, 61 -> 64 % of real crops)
 
 
 @dataclass(frozen=True)
@@ -199,13 +201,13 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
     Informed embedding (the embedder knows the image, as in Cox, Miller and Bloom's informed watermarking): up to
     ROUNDS times, the marked image, as it is and after a JPEG re-save at CHECK_JPEG, is read where the mark was put;
     coded bits whose margin is under MARGIN (the host works against them) get more of the mark's energy and the
-    others less, and the pilot more when its peak is not clear. The PSNR stays ``psnr_db``. Images smaller than a
-    tile are marked once, without the checks."""
+    others less, and the pilot more when its peak is not clear. The PSNR stays ``psnr_db``. Images with a side
+    under INFORMED_FROM are marked once, without the checks."""
     luma = luminance(image)
     h, w = luma.shape
     reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)
     weights, pilot = np.ones(CODE.n), 1.0
-    rounds = ROUNDS if min(h, w) >= TILE else 1  # under a tile the mark cannot be relied on anyway
+    rounds = ROUNDS if min(h, w) >= INFORMED_FROM else 1
     for done in range(1, rounds + 1):
         out = _paint(image, np.tile(tile(fingerprint, weights, pilot), reps)[:h, :w] * local, psnr_db)
         if done == rounds:
