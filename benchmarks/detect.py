@@ -241,6 +241,18 @@ def _parts(r: dict) -> list[list[str]]:
     return rows
 
 
+def _better(name: str, d: dict, main: dict) -> str:
+    """Where a compared detector scores above the main one (as written), at what false-positive rate and after
+    JPEG; nothing when it does not."""
+    a = d["summary"]
+    wins = [c for c in ("other_run", "other_generators") if a["auroc"][c] > main["auroc"][c]]
+    if not wins:
+        return ""
+    return (f" {SHORT.get(name, name).capitalize()} scores higher on "
+            + " and ".join(f"{CASES[c]} ({a['auroc'][c]:.4f}; {a['auroc_jpeg75'][c]:.4f} after JPEG)" for c in wins)
+            + f", with up to {a['false_positive_rate']:.1%} of real images flagged at its threshold.")
+
+
 def shortfalls(r: dict) -> str:
     """What the measurements say against the goals, in words."""
     auc = r["detectors"]["residual"]["summary"]
@@ -251,15 +263,12 @@ def shortfalls(r: dict) -> str:
     caught, weakest = min(parts)
     where = ("Below the goals: " + "; ".join(missed) + ".") if missed else "Every case meets its AUROC goal, with and " \
         "without JPEG."
-    fp, gens = auc["false_positive_rate"], {n: d["summary"]["auroc"]["other_generators"]
-                                            for n, d in r["detectors"].items()}
-    better = [SHORT.get(n, n) for n, v in gens.items() if v > gens["residual"]]
+    fp = auc["false_positive_rate"]
     return (f"**Where aekit falls short.** {where} A high AUROC is not a high catch rate at a low false-positive "
             f"rate: at the threshold `aekit detect` uses, the detector flags {caught:.0%} of `{weakest}` (its weakest "
             f"part), and up to {fp:.1%} of held-out real images, against the 1% the threshold was set for on the "
             "run's own validation images."
-            + (f" On the other generators {' and '.join(better)} scores higher, but not on another run's swaps."
-               if better else "")
+            + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != "residual")
             + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
 
