@@ -17,10 +17,9 @@ Identities are ``aekit.data.identities``' fixed appearance renderers of MNIST di
 Every case also after a JPEG re-save at quality 75 (real and synthetic alike), and the false-positive rate on the real
 images at the threshold ``aekit detect`` uses (stored in the detector). Unmarked pixels only: outputs are scored as
 the models make them, before any file is written, so the detector learns the swap, not aekit's pixel watermark or
-its metadata. Compared in the same run: the same
-detector trained on reconstructions and swaps only, the same without the JPEG/resize/noise augmentation, and the
-previous detector (aekit's pixel CNN, ``FeatureNet`` with a full-resolution stem, 10 epochs, reconstructions and swaps,
-no augmentation).
+its metadata. Compared in the same run: the same detector trained on reconstructions and swaps only, the same without
+the JPEG/resize/noise augmentation, and the previous detector (aekit's pixel CNN, ``FeatureNet`` with a
+full-resolution stem, 10 epochs, reconstructions and swaps, no augmentation).
 
 Writes benchmarks/results/detect.json after every stage (a partial result survives an interruption; ``complete``
 says whether it finished), then the `detect` section of BENCHMARKS.md.
@@ -274,9 +273,8 @@ def shortfalls(r: dict) -> str:
 
 
 def _names(case: str, r: dict) -> str:
-    """The identities of a swap run as the section names them (older results: the renderers of their day)."""
-    return " and ".join(f"`{n}`" for n in r.get("runs", {}).get(case, {"same_run": ("plain", "bold"),
-                                                                        "other_run": ("outline", "paper")}[case]))
+    """The identities of a swap run, as the section names them."""
+    return " and ".join(f"`{n}`" for n in r["runs"][case])
 
 
 def section(results: dict) -> str:
