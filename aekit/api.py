@@ -27,8 +27,8 @@ from aekit.runs import files as ckpt
 from aekit.runs.run import Run
 from aekit.runs.writer import train
 from aekit.training.config import TrainConfig
+from aekit.training.contract import TrainResult
 from aekit.training.devices import pick_device
-from aekit.training.loop import TrainResult
 
 log = logging.getLogger(__name__)
 

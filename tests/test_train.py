@@ -12,7 +12,7 @@ from aekit import TrainConfig, storage, train
 from aekit.errors import AekitError
 from aekit.models import build_model
 from aekit.runs import files as ckpt
-from aekit.training.loop import TrainingDiverged
+from aekit.training.contract import TrainingDiverged
 from aekit.training.recipe import learning_rate
 
 

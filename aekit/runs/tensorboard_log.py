@@ -1,5 +1,5 @@
 """``TensorBoardLog``: a run's TensorBoard log, the ``tensorboard/`` folder of its run folder, written as it trains
-(a training ``Observer``, ``aekit.training.loop``); watch it with ``tensorboard --logdir RUN/tensorboard``.
+(a training ``Observer``, ``aekit.training.contract``); watch it with ``tensorboard --logdir RUN/tensorboard``.
 
 Every epoch (TensorBoard's step is the epoch number): the scalars ``train/<term>`` (``train/loss`` and the model's
 other loss terms), ``validation/<term>`` (with a validation split), ``learning_rate`` and ``samples_per_s`` (training

@@ -9,7 +9,7 @@ import torch
 from aekit.models import Autoencoder
 from aekit.runs import files
 from aekit.training.config import TrainConfig
-from aekit.training.loop import TrainResult
+from aekit.training.contract import TrainResult
 from aekit.training.loop import train as train_loop
 
 

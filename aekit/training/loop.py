@@ -36,8 +36,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
 
 import torch
 import torch.distributed as dist
@@ -49,57 +47,15 @@ from aekit.storage import load_tensors
 from aekit.training.adversarial import Adversary
 from aekit.training.augment import augment
 from aekit.training.config import TrainConfig
+from aekit.training.contract import Observer, RunWriter, TrainingDiverged, TrainResult
 from aekit.training.devices import CompileErrors, Dist, check_memory, check_replicas_agree, setup, wrap
 from aekit.training.ema import WeightAverage
 from aekit.training.noise import corrupt
-from aekit.training.recipe import learning_rate, make_optimizer
+from aekit.training.recipe import current_lr, long_enough, make_optimizer
 from aekit.training.samples import Rows, evaluate_loss, split_rows
 from aekit.training.state import LoopState, RunningSums, load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
-
-TIME_STEPS = 1_000_000  # with a time limit, the schedule is evaluated at this resolution of elapsed time
-FEW_STEPS = 100  # fewer optimiser steps than this train no useful model: a run says so
-
-
-@dataclass
-class TrainResult:
-    history: list[dict] = field(default_factory=list)  # one record per epoch, as in metrics.jsonl
-    seconds: float = 0.0  # wall time of the loop in this call (a resumed run counts only its own part)
-    steps: int = 0  # optimiser steps taken in total
-    stopped_early: bool = False
-    out_of_time: bool = False  # ended by TrainConfig.time_limit
-
-
-class RunWriter(Protocol):
-    """Where training keeps its files (``aekit.runs.writer.FolderWriter``: a run folder); only rank 0 writes."""
-
-    checkpoint: Path  # the resumable state (``aekit.training.state``)
-    weights: Path  # the trained weights, rewritten at every epoch end
-
-    def begin(self, model: Autoencoder, train: dict) -> None: ...  # a new run: its model and recipe
-
-    def resumed(self, history: list[dict]) -> None: ...  # a run continues from its checkpoint with this history
-
-    def epoch_end(self, weights: dict[str, torch.Tensor], history: list[dict]) -> None: ...
-
-
-class Observer(Protocol):
-    """Watches training on rank 0 (``aekit.runs.tensorboard_log.TensorBoardLog``, a TensorBoard log): told where the
-    run starts (its history so far, empty for a new run), each epoch's finished record with the model holding the
-    weights in use (in training mode: an observer leaves its weights and mode as it found them), and the end, with the
-    trained model in eval mode. The time it takes is not training time."""
-
-    def start(self, history: list[dict]) -> None: ...
-
-    def epoch_end(self, model: Autoencoder, record: dict) -> None: ...
-
-    def finish(self, model: Autoencoder) -> None: ...
-
-
-class TrainingDiverged(AekitError):
-    """The loss became NaN or infinite."""
-
 
 @contextlib.contextmanager
 def _flush_denormals():
@@ -159,7 +115,7 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
     progress = interactive() if progress is None else progress
     torch.manual_seed(cfg.seed)
     rows = split_rows(model, x, cfg, side)
-    cfg = _long_enough(cfg, len(rows.x_train))
+    cfg = long_enough(cfg, len(rows.x_train))
     check_memory(model, device)
     if cfg.augments() and rows.x_train.dim() != 4:
         raise AekitError(f"augmentation needs image data (N, C, H, W), got samples of shape {tuple(x.shape[1:])}")
@@ -179,30 +135,6 @@ def prepare(model: Autoencoder, x: torch.Tensor, cfg: TrainConfig, writer: RunWr
                       tuple(observers))
     trainer.start(resume)
     return trainer
-
-
-def _long_enough(cfg: TrainConfig, n: int) -> TrainConfig:
-    """``cfg`` with its epochs raised to ``min_steps`` optimiser steps on ``n`` training rows (a run records and
-    resumes with the raised count); a warning names the change, or how few steps a run without ``min_steps`` takes."""
-    per_epoch = math.ceil(n / cfg.batch_size)
-    epochs = cfg.epochs_for(per_epoch)
-    if epochs != cfg.epochs:
-        log.warning("%d training samples make %d steps an epoch: training %g epochs instead of %g, for at least "
-                    "%d optimiser steps (`min_steps`)", n, per_epoch, epochs, cfg.epochs, cfg.min_steps)
-        return dataclasses.replace(cfg, epochs=epochs)
-    if cfg.epochs * per_epoch < FEW_STEPS and not cfg.time_limit:
-        log.warning("only %d optimiser steps (%d training samples, batch %d, %g epochs): too few to train a model; "
-                    "raise `epochs` or set `min_steps`", math.ceil(cfg.epochs * per_epoch), n, cfg.batch_size,
-                    cfg.epochs)
-    return cfg
-
-
-def current_lr(cfg: TrainConfig, step: int, total: int, seconds: float) -> float:
-    """The learning rate of optimiser step ``step`` of ``total``: the schedule runs over the steps, or, with a time
-    limit, over the elapsed training ``seconds`` (at a resolution of ``TIME_STEPS``)."""
-    if not cfg.time_limit:
-        return learning_rate(cfg, step, total)
-    return learning_rate(cfg, int(seconds / cfg.time_limit * TIME_STEPS), TIME_STEPS)
 
 
 @dataclass(eq=False)
