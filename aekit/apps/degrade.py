@@ -7,10 +7,10 @@ quality 75. All functions take and return uint8 images (N, H, W) or (N, H, W, C)
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from PIL import Image
+
+from aekit.data.images import jpeg_round_trip
 
 JPEG_QUALITY = (40, 95)  # the range of qualities drawn for training
 RESIZE_SCALE = (0.5, 0.9)  # down to this fraction of the side, then back up
@@ -18,21 +18,11 @@ NOISE_SIGMA = (1.0, 4.0)  # Gaussian noise, in grey levels
 P_JPEG, P_RESIZE, P_NOISE = 0.5, 0.25, 0.25  # how often each is applied (independently)
 
 
-def jpeg_one(image: np.ndarray, quality: int) -> np.ndarray:
-    """One uint8 image (H, W[, C]) encoded as JPEG at ``quality`` (1..95) and decoded again."""
-    grey = image.ndim == 3 and image.shape[-1] == 1
-    buf = io.BytesIO()
-    Image.fromarray(image[..., 0] if grey else image).save(buf, format="JPEG", quality=int(quality))
-    with Image.open(buf) as im:
-        out = np.asarray(im, dtype=np.uint8)
-    return out[..., None] if grey else out
-
-
 def jpeg(images: np.ndarray, quality: int = 75) -> np.ndarray:
     """Every image through a JPEG encoding at ``quality`` and back."""
     if not 1 <= quality <= 95:
         raise ValueError(f"quality must be from 1 to 95, got {quality}")
-    return np.stack([jpeg_one(im, quality) for im in images]) if len(images) else images.copy()
+    return np.stack([jpeg_round_trip(im, quality) for im in images]) if len(images) else images.copy()
 
 
 def resize_back(image: np.ndarray, scale: float) -> np.ndarray:
@@ -61,6 +51,6 @@ def degrade(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if rng.random() < P_NOISE:
             im = add_noise(im, rng.uniform(*NOISE_SIGMA), rng)
         if rng.random() < P_JPEG:
-            im = jpeg_one(im, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
+            im = jpeg_round_trip(im, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
         out[i] = im
     return out

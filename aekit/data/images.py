@@ -1,8 +1,10 @@
-"""Load a folder of image files (optionally one subfolder per class) into uint8 arrays."""
+"""Load a folder of image files (optionally one subfolder per class) into uint8 arrays; resize arrays of images,
+or put one through a JPEG encoding and back."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import warnings
 from pathlib import Path
@@ -175,3 +177,14 @@ def resize_images(x: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     for i, img in enumerate(x):
         out[i] = np.asarray(Image.fromarray(img).resize((w, h), Image.BILINEAR), dtype=np.uint8)
     return out
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """One uint8 image (H, W), (H, W, 1) or (H, W, 3) encoded as JPEG at ``quality`` (1..95, Pillow's 4:2:0) and
+    decoded again, in memory, in the shape it came in."""
+    grey = image.ndim == 3 and image.shape[-1] == 1
+    buf = io.BytesIO()
+    Image.fromarray(image[..., 0] if grey else image).save(buf, format="JPEG", quality=int(quality))
+    with Image.open(buf) as im:
+        out = np.asarray(im, dtype=np.uint8)
+    return out[..., None] if grey else out

@@ -26,13 +26,12 @@ pilot bins that chose the shift, so the read word is uniformly random; it is acc
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from PIL import Image
 
+from aekit.data.images import jpeg_round_trip
 from aekit.runs.bch import BCH
 
 TILE = 64
@@ -168,14 +167,6 @@ def _paint(image: np.ndarray, pattern: np.ndarray, psnr_db: float) -> np.ndarray
     return np.rint(out).astype(np.uint8)
 
 
-def jpeg_copy(image: np.ndarray, quality: int = CHECK_JPEG) -> np.ndarray:
-    """The image after a JPEG re-save at ``quality`` (Pillow, 4:2:0)."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-    with Image.open(buf) as im:
-        return np.asarray(im)
-
-
 def read_at_origin(image: np.ndarray, fingerprint: str | None) -> tuple[np.ndarray, bool]:
     """How the detector reads a freshly marked image where the mark was put (scale 1, no shift): each coded bit's
     margin in units of the read's noise (its quadrature part; negative: the bit reads wrong), and whether the
@@ -212,7 +203,7 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
         out = _paint(image, np.tile(tile(fingerprint, weights, pilot), reps)[:h, :w] * local, psnr_db)
         if done == rounds:
             break
-        reads = [read_at_origin(out, fingerprint), read_at_origin(jpeg_copy(out), fingerprint)]
+        reads = [read_at_origin(out, fingerprint), read_at_origin(jpeg_round_trip(out, CHECK_JPEG), fingerprint)]
         worst = np.minimum(reads[0][0], reads[1][0])
         weak, clear = worst < MARGIN, reads[0][1] and reads[1][1]
         if not weak.any() and clear:
