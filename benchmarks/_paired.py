@@ -289,6 +289,12 @@ def kept_line(p: dict, at_least: float = 0.8) -> str:
             "did not help; meeting the goals needs a change to the model or its training.")
 
 
+def recolour_words(share: float) -> str:
+    if not share:
+        return "the encoder's input never recoloured"
+    return f"{share:.0%} of the encoder's training inputs recoloured (`recolour` {share:g})"
+
+
 def paired_section(p: dict, table) -> list[str]:
     """The paired part of BENCHMARKS.md's swap section (``table``: _report.table)."""
     ids, t = p["identities"], p["variants"]["adv"]["training"]
@@ -299,11 +305,13 @@ def paired_section(p: dict, table) -> list[str]:
         f"{min(t['images'].values())} MNIST training images (named datasets `mnist-<identity>`, disjoint: no "
         f"model sees a pair). On {p['data']['eval']} held-out MNIST test digits x, the swap a -> b is compared with "
         "the truth render_b(x) and with the ceiling, the same model's reconstruction of render_b(x). Content kept: "
-        "a digit judge per identity trained on its drawings of MNIST's training images (accuracy on real test "
+        "a digit judge per identity trained on its drawings of MNIST's training images"
+        f"{' and of a copy shifted by up to 2 pixels' if p['judges'][ids[0]].get('shift') else ''} (accuracy on real test "
         f"drawings {p['judge_accuracy']:.4f} at the lowest); identity: a {len(ids)}-way identity judge "
         f"({p['identity_judge_accuracy']:.4f}); realism: the share of swaps a critic of real b against that model's "
         "swaps into b (trained on other test digits) scores as real. The swap models: the unpaired section's "
-        f"architecture, {t['steps']} steps each on 1 CPU thread, seed 0.", "",
+        f"architecture, {t['steps']} steps each on 1 CPU thread, seed 0, cycle term "
+        f"{p['options']['model'].get('cycle', 0.0):g}, {recolour_words(p['options']['model'].get('recolour', 0.0))}.", "",
         *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
                 "identity (lowest)", "realism"], variant_rows(p)), "",
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "

@@ -1,7 +1,8 @@
 """The paired swap benchmark's judges, each trained on real rendered images only (never on a swap model's output):
 
-- ``content_judge``: a digit classifier per identity b, trained on b's drawing of all MNIST training images (a
-  three-stage conv net with batch norm, ``DigitJudge``; aekit's feature net reads MNIST at only 0.989);
+- ``content_judge``: a digit classifier per identity b, trained on b's drawing of all MNIST training images and of a
+  copy of them shifted by up to 2 pixels (a three-stage conv net with batch norm, ``DigitJudge``; aekit's feature net
+  reads MNIST at only 0.989);
 - ``identity_judge``: a K-way classifier of which identity drew an image (aekit's feature net);
 - ``realism_critic``: for one identity, real images against one model's swaps into it (aekit's feature net at full
   resolution, the swap detector's choice), trained and checked on parts of MNIST's test images the evaluation does
@@ -55,15 +56,28 @@ def predict(net: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray
     return torch.cat([net(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)]).numpy()
 
 
+def shifted(grey: np.ndarray, most: int, seed: int = 0) -> np.ndarray:
+    """Each grey digit (N, H, W) moved by its own random whole-pixel offset of up to ``most`` in each direction,
+    the uncovered border left black (MNIST's background)."""
+    rng = np.random.default_rng(seed)
+    n, h, w = grey.shape
+    padded = np.pad(grey, ((0, 0), (most, most), (most, most)))
+    dy, dx = rng.integers(0, 2 * most + 1, (2, n))
+    return np.stack([padded[i, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(n)])
+
+
 def content_judge(identity: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                  y_test: np.ndarray, epochs: int, seed: int = 0) -> tuple[DigitJudge, dict]:
-    """A digit classifier of identity's drawings of ``x_train`` (grey MNIST digits); its accuracy on the identity's
-    drawings of ``x_test``."""
+                  y_test: np.ndarray, epochs: int, seed: int = 0, shift: int = 2) -> tuple[DigitJudge, dict]:
+    """A digit classifier of identity's drawings of ``x_train`` (grey MNIST digits) and of one copy of them each
+    shifted by up to ``shift`` pixels (``shifted``: a judge that has seen digits off centre reads a swap whose
+    strokes sit a pixel away); its accuracy on the identity's drawings of ``x_test``."""
     start = time.perf_counter()
     torch.manual_seed(seed)
-    net = fit_classifier(DigitJudge(), model_space(render(identity, x_train)), torch.as_tensor(y_train), epochs, seed)
+    grey = np.concatenate([x_train, shifted(x_train, shift, seed)]) if shift else x_train
+    labels = np.concatenate([y_train, y_train]) if shift else y_train
+    net = fit_classifier(DigitJudge(), model_space(render(identity, grey)), torch.as_tensor(labels), epochs, seed)
     acc = float((predict(net, render(identity, x_test)) == y_test).mean())
-    return net, {"test_accuracy": acc, "train_images": len(x_train), "epochs": epochs,
+    return net, {"test_accuracy": acc, "train_images": len(grey), "shift": shift, "epochs": epochs,
                  "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -56,7 +56,7 @@ from aekit.runs.provenance import make_mark, read_mark, save_png  # noqa: E402
 
 # The swap model and its recipe (the adversarial weight is the only difference between the two runs).
 MODEL = {"channels": [32, 64, 128], "blocks_per_stage": 1, "spatial_code": True, "code_size": 16, "warp": 0.0,
-         "cycle": 1.0}
+         "cycle": 1.0, "recolour": 1.0}
 TRAIN = {"batch_size": 64, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",
          "seed": 0, "disc_channels": [32, 64, 128]}  # a critic of three stages sees the whole 28x28 digit
 

@@ -92,6 +92,38 @@ def test_warp_only_in_training_and_target_stays_clean(small_x):
     assert torch.equal(seen[-1], x)  # evaluation never warps
 
 
+def test_recolour_shuffles_channels_and_inverts_some_encoder_inputs_only_in_training():
+    from aekit.models.swap import random_recolour
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 6, 6)
+    assert torch.equal(random_recolour(x, 0.0), x)
+    torch.manual_seed(1)
+    out = random_recolour(x, 1.0)
+    perms = [(0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+    kinds = []
+    for i in range(len(x)):  # every image is a channel permutation of its source, inverted or not
+        kind = [(p, inv) for p in perms for inv in (0, 1)
+                if torch.allclose(out[i], (1 - x[i, list(p)]) if inv else x[i, list(p)])]
+        assert len(kind) == 1
+        kinds.append(kind[0])
+    assert 10 < sum(inv for _, inv in kinds) < 54 and len({p for p, _ in kinds}) == 6
+    torch.manual_seed(1)
+    assert torch.equal(random_recolour(x, 1.0), out)  # reproducible from the seed
+    model = _model(recolour=1.0)
+    seen = []
+    encode = model.encode
+    model.encode = lambda z: (seen.append(z.clone()), encode(z))[1]
+    grey = torch.rand(16, 1, 28, 28)
+    model(grey)
+    assert any(torch.allclose(seen[0][i], 1 - grey[i]) for i in range(16))  # a grey image can only be inverted
+    model.eval()
+    model(grey)
+    assert torch.equal(seen[-1], grey)
+    with pytest.raises(ValueError, match="recolour"):
+        _model(recolour=1.5)
+
+
 def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(small_x):
     a = small_x[:96]
     b = 1 - small_x[96:128]  # a second domain: 32 inverted digits

@@ -136,3 +136,19 @@ def test_reuse_opens_the_run_already_there_instead_of_training_again(paired_run)
     again, info = _paired.train_model(IDS, run.path, {}, {"epochs": 1.0}, reuse=True)
     assert again.fingerprint == run.fingerprint and info["reused"] and info["steps"] > 0
     assert sorted((p.name, p.stat().st_mtime_ns) for p in run.path.iterdir()) == before  # nothing written
+
+
+def test_the_content_judges_also_learn_from_digits_moved_off_centre(mnist):
+    import _paired_judges
+
+    grey = mnist.x_train[:40]
+    moved = _paired_judges.shifted(grey, 2, seed=3)
+    assert np.array_equal(moved, _paired_judges.shifted(grey, 2, seed=3))  # seeded
+    padded = np.pad(grey, ((0, 0), (2, 2), (2, 2)))
+    offsets = set()
+    for i in range(len(grey)):  # each is its digit at one offset within +-2 pixels, black where nothing was
+        found = [(dy, dx) for dy in range(5) for dx in range(5)
+                 if np.array_equal(moved[i], padded[i, dy : dy + 28, dx : dx + 28])]
+        assert found
+        offsets.add(found[0])
+    assert len(offsets) > 5

@@ -4,7 +4,10 @@ Each decoder learns to rebuild only its own domain from the shared code, so the 
 common (pose, shape, which digit) and each decoder adds its domain's look. A swap encodes an image of one domain and
 decodes it with another domain's decoder (``swap``). With ``warp`` > 0 the encoder sees a randomly warped copy of its
 input during training while the target stays the clean image (the trick face-swap tools use so the code captures
-pose, not identity); evaluation never warps.
+pose, not identity); evaluation never warps. With ``recolour`` > 0 the encoder sees some images with their colour
+channels shuffled and half of those inverted (``random_recolour``): a domain of dark ink on light paper and one of
+light ink on black then reach the same code for the same strokes, where without it the encoder keeps them apart (a
+swap across that divide loses the digit).
 
 Training terms beyond each domain's reconstruction, all off by default: ``cycle`` (a swap, encoded and decoded back
 by the source's domain, rebuilds the source), ``code_cycle`` (a swap, encoded again, gives the source's code back)
@@ -42,6 +45,19 @@ def random_warp(x: torch.Tensor, strength: float) -> torch.Tensor:
                          torch.stack([sin, cos, 0.5 * strength * r[:, 4]], 1)], 1)  # (B, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def random_recolour(x: torch.Tensor, share: float) -> torch.Tensor:
+    """Images in [0, 1] (B, C, H, W), a random ``share`` of them recoloured: colour channels in a random order and,
+    for half of those, light and dark exchanged (1 - x); drawn from torch's global RNG. What it leaves alone is where
+    the strokes and edges run."""
+    b, c = x.shape[:2]
+    chosen = torch.rand(b, device=x.device) < share
+    order = torch.argsort(torch.rand(b, c, device=x.device), 1)  # (B, C) a random permutation per image
+    order = torch.where(chosen[:, None], order, torch.arange(c, device=x.device))
+    out = torch.gather(x, 1, order[:, :, None, None].expand_as(x))
+    invert = (chosen & (torch.rand(b, device=x.device) < 0.5))[:, None, None, None]
+    return torch.where(invert, 1 - out, out)
 
 
 class SwapAutoencoder(Autoencoder):
@@ -113,6 +129,7 @@ class SwapAutoencoder(Autoencoder):
         """
         cfg = self.config
         x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
+        x_in = random_recolour(x_in, cfg.recolour) if self.training and cfg.recolour > 0 else x_in
         z = self.encode(x_in)
         logits = self.decode_logits(z, domain)
         out = {"x_hat": output(logits, cfg.output_activation), "logits": logits, "z": z}
