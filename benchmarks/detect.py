@@ -17,9 +17,11 @@ Identities are ``aekit.data.identities``' fixed appearance renderers of MNIST di
 Every case also after a JPEG re-save at quality 75 (real and synthetic alike), and the false-positive rate on the real
 images at the threshold ``aekit detect`` uses (stored in the detector). Unmarked pixels only: outputs are scored as
 the models make them, before any file is written, so the detector learns the swap, not aekit's pixel watermark or
-its metadata. Compared in the same run: the same detector trained on reconstructions and swaps only, the same without
-the JPEG/resize/noise augmentation, and the previous detector (aekit's pixel CNN, ``FeatureNet`` with a
-full-resolution stem, 10 epochs, reconstructions and swaps, no augmentation).
+its metadata. The detector is `aekit detect-train`'s default, the spectral network (a linear model of the log DCT
+spectrum). Compared in the same run: the residual CNN (``--network residual-cnn``: high-pass residuals, JPEG/resize/
+noise augmentation), the same trained on reconstructions and swaps only and without the augmentation, and the
+previous detector (aekit's pixel CNN, ``FeatureNet`` with a full-resolution stem, 10 epochs, reconstructions and
+swaps, no augmentation).
 
 Writes benchmarks/results/detect.json after every stage (a partial result survives an interruption; ``complete``
 says whether it finished), then the `detect` section of BENCHMARKS.md.
@@ -63,8 +65,11 @@ GENERATORS = {
     "denoiser": ("denoise", None, {"channels": [32, 64], "blocks_per_stage": 1, "code_size": 64}, {}),
     "decompressor": ("compress", None, {"channels": [32, 64]}, {}),
 }
-# the detector (JPEG/resize/noise augmentation, outputs for noisy inputs and mixed codes) and two ablations
-VARIANTS = (("residual", True, True), ("residual_no_variety", True, False), ("residual_no_augment", False, True))
+# name -> (network, augment, variety): aekit's detector (the spectral network, on outputs for noisy inputs and mixed
+# codes besides reconstructions and swaps), the residual CNN (JPEG/resize/noise augmentation) and two ablations of it
+VARIANTS = (("spectral", "spectral", False, True), ("residual", "residual-cnn", True, True),
+            ("residual_no_variety", "residual-cnn", True, False), ("residual_no_augment", "residual-cnn", False, True))
+MAIN = VARIANTS[0][0]  # the detector `aekit detect-train` makes by default: the headline
 FULL = {"n": 3000, "held": 1000, "gen_n": 6000, "swap_epochs": 8.0, "gen_epochs": 4.0, "det_per_domain": 2000,
         "det_epochs": 6}
 QUICK = {"n": 200, "held": 100, "gen_n": 400, "swap_epochs": 1.0, "gen_epochs": 1.0, "det_per_domain": 200,
@@ -145,10 +150,10 @@ def pixel_baseline(run: Run, work: Path, s: dict):
 def train_detectors(run: Run, work: Path, s: dict) -> dict:
     """name -> (score function, threshold, config) for the detector and the two it is compared with."""
     out = {}
-    for name, augment, variety in VARIANTS:
+    for name, network, augment, variety in VARIANTS:
         t0 = time.perf_counter()
         cfg = train_detector(run, work / name, max_per_domain=s["det_per_domain"], epochs=s["det_epochs"],
-                             augment=augment, variety=variety, force=True)
+                             augment=augment, variety=variety, force=True, network=network)
         net, _ = load_detector(work / name)
         out[name] = (partial(score_images, net), cfg["threshold"],
                      {k: cfg[k] for k in ("threshold", "val_auroc", "val_false_positive_rate", "trained_on",
@@ -211,12 +216,13 @@ def log(text: str) -> None:
 # --- the report -------------------------------------------------------------------------------------------------
 
 GOALS = {"same_run": 0.99, "other_run": 0.95, "other_generators": 0.95}
-LABELS = {"residual": "aekit detector: residual CNN, augmented, varied outputs",
-          "residual_no_variety": "the same on reconstructions and swaps only",
-          "residual_no_augment": "the same without JPEG/resize/noise augmentation",
+LABELS = {"spectral": "aekit detector: linear model of the log DCT spectrum, varied outputs",
+          "residual": "residual CNN (`--network residual-cnn`), augmented, varied outputs",
+          "residual_no_variety": "the residual CNN on reconstructions and swaps only",
+          "residual_no_augment": "the residual CNN without JPEG/resize/noise augmentation",
           "pixel_cnn": "previous detector: pixel CNN, reconstructions and swaps, no augmentation"}
-SHORT = {"residual_no_variety": "the detector without varied outputs",
-         "residual_no_augment": "the detector without augmentation", "pixel_cnn": "the previous pixel CNN"}
+SHORT = {"residual": "the residual CNN", "residual_no_variety": "the residual CNN without varied outputs",
+         "residual_no_augment": "the residual CNN without augmentation", "pixel_cnn": "the previous pixel CNN"}
 CASES = {"same_run": "(a) same run", "other_run": "(b) other run", "other_generators": "(c) other generators"}
 
 
@@ -254,10 +260,10 @@ def _better(name: str, d: dict, main: dict) -> str:
 
 def shortfalls(r: dict) -> str:
     """What the measurements say against the goals, in words."""
-    auc = r["detectors"]["residual"]["summary"]
+    auc = r["detectors"][MAIN]["summary"]
     missed = [f"{CASES[c]} {auc[k][c]:.4f}{' after JPEG' if k.endswith('75') else ''} (goal {g})"
               for k in ("auroc", "auroc_jpeg75") for c, g in GOALS.items() if auc[k][c] < g]
-    parts = [(v["true_positive_rate"], part) for case in r["detectors"]["residual"]["cases"].values()
+    parts = [(v["true_positive_rate"], part) for case in r["detectors"][MAIN]["cases"].values()
              for part, v in case.items() if part != "all"]
     caught, weakest = min(parts)
     where = ("Below the goals: " + "; ".join(missed) + ".") if missed else "Every case meets its AUROC goal, with and " \
@@ -267,7 +273,7 @@ def shortfalls(r: dict) -> str:
             f"rate: at the threshold `aekit detect` uses, the detector flags {caught:.0%} of `{weakest}` (its weakest "
             f"part), and up to {fp:.1%} of held-out real images, against the 1% the threshold was set for on the "
             "run's own validation images."
-            + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != "residual")
+            + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != MAIN)
             + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
 
@@ -294,7 +300,7 @@ def section(results: dict) -> str:
         "The aekit detector by part (AUROC, false-positive and true-positive rates at its threshold: as written / "
         "after JPEG q75; a direction compares swaps into an identity with real images of it):", "",
         *table(["case", "part", "AUROC", "false positives", "true positives", "synthetic images"],
-               _parts(det["residual"])), "",
+               _parts(det[MAIN])), "",
         "Command: " + "; ".join(command("detect.py", res["argv"], drop=("--workdir",)) for res in results.values())
         + ("" if r.get("reused_runs") else f" ({r['seconds'] / 60:.0f} minutes on {device(r['machine'])})") + ".", "",
         shortfalls(r)]
@@ -307,12 +313,12 @@ def section(results: dict) -> str:
 
 def result_of(detectors: dict, s: dict, stages: dict, t0: float, argv) -> dict:
     """The results file: the headline keys first (``detector_auroc`` as swap.json wants it), then everything."""
-    main = detectors["residual"]["summary"]
+    main = detectors[MAIN]["summary"]
     reused = "--reuse" in (argv or [])
     return {"detector_auroc": main["auroc"], "detector_auroc_jpeg75": main["auroc_jpeg75"],
             "false_positive_rate": main["false_positive_rate"],
             "false_positive_rate_jpeg75": main["false_positive_rate_jpeg75"],
-            "threshold": detectors["residual"]["config"]["threshold"], "detectors": detectors, "settings": s,
+            "threshold": detectors[MAIN]["config"]["threshold"], "detectors": detectors, "settings": s,
             "runs": {case: list(pair) for case, (pair, _) in RUNS.items()},
             "stages_seconds": stages, "seconds": round(time.perf_counter() - t0, 1), "machine": machine(),
             "argv": argv_text([w for w in argv or [] if w != "--reuse"]), "reused_runs": reused, "complete": True}
@@ -358,7 +364,7 @@ def main(argv=None) -> dict:
     results = {}
     for name in detectors:  # written after each detector: a partial result survives an interruption
         results.update(evaluate_all({name: detectors[name]}, data))
-        result = {**result_of({"residual": results["residual"], **results}, s, stages, t0, argv), "complete": False}
+        result = {**result_of({MAIN: results[MAIN], **results}, s, stages, t0, argv), "complete": False}
         if not a.no_write:
             write_result("detect", result)
     stages["evaluation"] = round(time.perf_counter() - t0 - sum(stages.values()), 1)

@@ -23,8 +23,7 @@ def run_and_detector(mnist, tmp_path_factory):
     assert main(["swap-train", "--domain", f"a={folder / 'a.npz'}", "--domain", f"b={folder / 'b.npz'}",
                  "--out", str(run), "--epochs", "1", "--set", "channels=[8,16]", "--set", "blocks_per_stage=1",
                  "--no-figure", "--no-progress"]) == 0
-    assert main(["detect-train", str(run), "--out", str(det), "--max-per-domain", "100",
-                 "--epochs", "4"]) == 0
+    assert main(["detect-train", str(run), "--out", str(det), "--max-per-domain", "100"]) == 0
     return run, det
 
 
@@ -46,7 +45,7 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     cfg = json.loads((det / "config.json").read_text())
     assert sorted(p.name for p in det.iterdir()) == ["config.json", "model.safetensors"]
     assert cfg["kind"] == "aekit-detector" and cfg["input_shape"] == [1, 28, 28]
-    assert cfg["network"] == "residual-cnn" and cfg["augment"] is True and 0.5 <= cfg["threshold"] < 1
+    assert cfg["network"] == "spectral" and 0.5 <= cfg["threshold"] < 1
     assert cfg["trained_on"] == {"real-a": 100, "reconstruction-from-a": 100, "swap-to-b-from-a": 100,
                                  "from-noisy-from-a": 100, "code-mix-from-a": 100,
                                  "real-b": 100, "swap-to-a-from-b": 100, "reconstruction-from-b": 100,
@@ -95,7 +94,8 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
              ["detect", str(det), str(tmp_path / "junk.png")],  # not an image
              ["detect-train", str(tmp_path), "--out", str(tmp_path / "d1")],  # not a run
              ["detect-train", str(run), "--out", str(det)],  # exists: needs --force
-             ["detect-train", str(run), "--out", str(tmp_path / "w")]]  # holds the user's weights file
+             ["detect-train", str(run), "--out", str(tmp_path / "w")],  # holds the user's weights file
+             ["detect-train", str(run), "--out", str(tmp_path / "d2"), "--epochs", "3"]]  # a residual-cnn setting
     for args in cases:
         capsys.readouterr()
         assert main(args) == 1, args
@@ -115,7 +115,7 @@ def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_
                  "--no-progress"]) == 0
     with caplog.at_level("INFO", logger="aekit"):
         assert main(["detect-train", str(run), "--out", str(tmp_path / "det"), "--max-per-domain", "20",
-                     "--epochs", "1", "--no-augment"]) == 0
+                     "--epochs", "1", "--no-augment", "--network", "residual-cnn"]) == 0
     assert "synthetic-image detector for the outputs of dense (seed 0)" in caplog.text
     assert "swap detector" not in caplog.text
     cfg = json.loads((tmp_path / "det" / "config.json").read_text())

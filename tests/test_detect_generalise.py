@@ -14,6 +14,7 @@ from aekit.apps.degrade import degrade, jpeg
 from aekit.apps.detect import load_detector, pick_threshold, train_detector
 from aekit.apps.detect_eval import evaluate, model_outputs
 from aekit.apps.detect_net import ResidualNet, fit_residual_net, score_images
+from aekit.apps.detect_spectral import SpectralNet, dct_matrix, fit_spectral_net
 from aekit.apps.swap import train_swap
 from aekit.cli import main
 from aekit.errors import AekitError
@@ -57,14 +58,17 @@ def tiny(mnist, tmp_path_factory):
             "denoiser": _run(folder, "denoiser", "denoise", None, {"channels": [8, 16], "blocks_per_stage": 1,
                                                                     "code_size": 8}, data),
             "compressor": _run(folder, "compressor", "compress", None, {"channels": [8, 16], "code_size": 8}, data)}
-    train_detector(run_a, folder / "det", max_per_domain=100, epochs=3)
+    train_detector(run_a, folder / "det", max_per_domain=100)
+    train_detector(run_a, folder / "det-cnn", max_per_domain=100, epochs=3, network="residual-cnn")
     held = {"a": {"plain": t[:32], "bold": _bold(t[32:64])},
             "b": {"inverted": 255 - t[64:96], "outline": _bold(t[96:128]) - t[96:128]}}
-    return {"a": run_a, "b": run_b, "gens": gens, "det": folder / "det", "held": held, "real": t[160:192]}
+    return {"a": run_a, "b": run_b, "gens": gens, "det": folder / "det", "det-cnn": folder / "det-cnn", "held": held,
+            "real": t[160:192]}
 
 
-def test_the_three_evaluation_cases_give_numbers_in_range(tiny):
-    net, cfg = load_detector(tiny["det"])
+@pytest.mark.parametrize("detector", ["det", "det-cnn"])
+def test_the_three_evaluation_cases_give_numbers_in_range(tiny, detector):
+    net, cfg = load_detector(tiny[detector])
     threshold = cfg["threshold"]
     for case in ("a", "b"):  # (a) held-out swaps of the detector's own run, (b) swaps of another run
         made = model_outputs(tiny[case], tiny["held"][case])
@@ -111,8 +115,9 @@ def test_an_old_or_damaged_detector_is_refused_in_one_line(tiny, tmp_path, capsy
 
     for name, edit in (("old", lambda c: {k: v for k, v in c.items() if k != "network"}),
                        ("threshold", lambda c: {**c, "threshold": 1.5}),
-                       ("widths", lambda c: {**c, "widths": [0, 4, 4]})):
-        shutil.copytree(tiny["det"], tmp_path / name)
+                       ("widths", lambda c: {**c, "widths": [0, 4, 4]}),
+                       ("shape", lambda c: {**c, "input_shape": [1, 28, 24]})):
+        shutil.copytree(tiny["det-cnn" if name == "widths" else "det"], tmp_path / name)
         cfg = json.loads((tmp_path / name / "config.json").read_text())
         (tmp_path / name / "config.json").write_text(json.dumps(edit(cfg)))
         with pytest.raises(AekitError):
@@ -169,3 +174,27 @@ def test_the_threshold_lets_through_its_share_of_real_images():
     assert (scores > pick_threshold(scores, 0.01)).mean() <= 0.01
     assert pick_threshold(np.zeros(500), 0.01) == 0.5  # never below an even chance
     assert pick_threshold(np.ones(50), 0.01) == 0.5  # too few real images to place it
+
+
+def test_the_spectral_features_are_the_log_dct_of_the_grey_levels():
+    from scipy.fft import dctn
+
+    x = torch.rand(3, 3, 28, 20)
+    net = SpectralNet((3, 28, 20))
+    grey = x.mean(1).double().numpy() * 255
+    want = np.log(np.abs(dctn(grey, axes=(1, 2), norm="ortho")) + 1e-2).reshape(3, -1)
+    assert np.allclose(net.spectrum(x).double().numpy(), want, atol=2e-3)
+    assert torch.allclose(dct_matrix(5) @ dct_matrix(5).T, torch.eye(5), atol=1e-6)  # orthonormal
+
+
+def test_the_spectral_detector_is_deterministic_and_learns_a_trace(mnist, tmp_path):
+    real = mnist.x_train[:300]
+    fake = np.clip(ndimage.uniform_filter(real.astype(float), (1, 3, 3)), 0, 255).astype(np.uint8)  # blurred
+    nets = [fit_spectral_net(real, fake) for _ in range(2)]
+    for p, q in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
+        assert torch.equal(p, q)
+    test_real = mnist.x_test[:64]
+    test_fake = np.clip(ndimage.uniform_filter(test_real.astype(float), (1, 3, 3)), 0, 255).astype(np.uint8)
+    assert evaluate(nets[0], 0.5, test_real, test_fake)["auroc"] > 0.95
+    sharp = np.clip(real.astype(float) * 1.2, 0, 255).astype(np.uint8)  # brighter, not blurred: what it learned
+    assert score_images(nets[0], sharp).mean() < score_images(nets[0], fake).mean()  # is blur, not brightness

@@ -3,11 +3,12 @@
 The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
 reconstructions and, for a swap run, swaps into every other domain. Fakes are quantised to uint8 exactly as a PNG
 would store them, and the detector sees pixels only: provenance marks live in PNG text chunks and content
-credentials, never in the pixels, so stripping them changes nothing it sees. To learn what autoencoders leave in
-pixels rather than what this run's domains look like, the network (``aekit.apps.detect_net``) reads high-pass
-residuals only, and every training batch, real and synthetic alike, goes through a random mix of JPEG, resizing and
-noise (``aekit.apps.degrade``). ``benchmarks/detect.py`` measures how far that generalises: to other swap runs and to
-other aekit generators it never saw.
+credentials, never in the pixels, so stripping them changes nothing it sees. Two networks, each reading what
+decoders leave in pixels rather than what this run's domains look like: ``spectral`` (the default,
+``aekit.apps.detect_spectral``), a linear model of the image's log DCT spectrum, and ``residual-cnn``
+(``aekit.apps.detect_net``), a small CNN on high-pass residuals whose every training batch, real and synthetic alike,
+goes through a random mix of JPEG, resizing and noise (``aekit.apps.degrade``). ``benchmarks/detect.py`` measures
+both and how far they generalise: to other swap runs and to other aekit generators they never saw.
 
 A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic: the score that
 ``FALSE_POSITIVES`` of the held-out real validation images exceed (0.5 when there are too few of them to tell).
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from aekit.apps.detect_net import WIDTHS, ResidualNet, fit_residual_net, score_images
+from aekit.apps.detect_spectral import SpectralNet, fit_spectral_net
 from aekit.apps.inputs import expand_inputs, read_model_image
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc, reconstruct
@@ -36,7 +38,8 @@ from aekit.storage import load_state_dict_checked
 
 log = logging.getLogger(__name__)
 
-NETWORK = "residual-cnn"  # the network a detector folder's weights are for (config key ``network``)
+SPECTRAL, RESIDUAL = "spectral", "residual-cnn"
+NETWORKS = (SPECTRAL, RESIDUAL)  # the networks a detector folder's weights can be for (config key ``network``)
 EPOCHS = 8
 VAL_FRACTION = 0.1  # of each domain's real images, held out with everything made from them
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
@@ -130,11 +133,16 @@ def pick_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSIT
 
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
-                   epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True) -> dict:
-    """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``augment``:
-    JPEG, resizing and noise on every training image; ``variety``: the run's outputs for noisy inputs and for mixed
-    codes besides its reconstructions and swaps (``synthesise``)."""
+                   epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True,
+                   network: str = SPECTRAL) -> dict:
+    """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``network``:
+    ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``; seconds to fit) or
+    ``"residual-cnn"`` (``detect_net``; ``epochs`` and ``augment``, JPEG, resizing and noise on every training image,
+    are its settings). ``variety``: the run's outputs for noisy inputs and for mixed codes besides its
+    reconstructions and swaps (``synthesise``)."""
     run, out = as_run(run), Path(out)
+    if network not in NETWORKS:
+        raise AekitError(f"unknown detector network {network!r}; choose from {', '.join(NETWORKS)}")
     if max_per_domain < 10:
         raise AekitError("`max_per_domain` must be at least 10")
     if not 1 <= epochs <= 1000:
@@ -142,12 +150,16 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     prepare_detector_dir(out, force)
     start = time.perf_counter()
     train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
-    net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
+    if network == SPECTRAL:
+        net, settings = fit_spectral_net(train["real"], train["fake"]), {}
+    else:
+        net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
+        settings = {"widths": list(net.widths), "epochs": epochs, "augment": augment}
     real_val, fake_val = score_images(net, val["real"]), score_images(net, val["fake"])
     threshold = pick_threshold(real_val)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
-    config = {"network": NETWORK, "widths": list(net.widths), "input_shape": list(net.input_shape),
-              "threshold": threshold, "detects": what, "epochs": epochs, "augment": augment, "variety": variety,
+    config = {"network": network, **settings, "input_shape": list(net.input_shape),
+              "threshold": threshold, "detects": what, "variety": variety,
               "run": str(run.path), "run_fingerprint": run.fingerprint, "seed": seed, "trained_on": counts,
               **_validation(real_val, fake_val, threshold), "train_seconds": round(time.perf_counter() - start, 1)}
     write_detector(out, net.state_dict(), config)
@@ -166,18 +178,19 @@ def _validation(real: np.ndarray, fake: np.ndarray, threshold: float) -> dict:
     return out
 
 
-def load_detector(path: str | Path) -> tuple[ResidualNet, dict]:
+def load_detector(path: str | Path) -> tuple[ResidualNet | SpectralNet, dict]:
     """A detector folder's network (eval mode) and config; AekitError for anything else."""
     cfg, tensors, weights = read_detector(path)
-    if cfg.get("network") != NETWORK:
-        raise AekitError(f"{path} holds a detector of an older aekit (no {NETWORK}); train it again with "
-                         "aekit detect-train")
+    if cfg.get("network") not in NETWORKS:
+        raise AekitError(f"{path} holds a detector of an older aekit (not {' or '.join(NETWORKS)}); train it again "
+                         "with aekit detect-train")
     try:
         shape = tuple(int(v) for v in cfg["input_shape"])
         if len(shape) != 3 or not 0 < float(cfg["threshold"]) < 1:
             raise ValueError("bad shape or threshold")
         check_input_shape(shape)
-        net = ResidualNet(shape, tuple(int(v) for v in cfg.get("widths", WIDTHS)))
+        net = SpectralNet(shape) if cfg["network"] == SPECTRAL else \
+            ResidualNet(shape, tuple(int(v) for v in cfg.get("widths", WIDTHS)))
     except (KeyError, TypeError, ValueError) as e:
         raise AekitError(f"{path}: bad detector config ({e})") from None
     load_state_dict_checked(net, tensors, weights)

@@ -14,9 +14,10 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
 from aekit.apps.degrade import jpeg
-from aekit.apps.detect_net import ResidualNet, score_images
+from aekit.apps.detect_net import score_images
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc, reconstruct
 from aekit.models.compress import CompressiveAutoencoder
@@ -86,12 +87,12 @@ def model_outputs(run: Run | str, images: np.ndarray | dict[str, np.ndarray], se
     return {"reconstructions": _uint8(run, reconstruct(run.model, torch.from_numpy(run.normalizer.transform(images))))}
 
 
-def evaluate(score: ResidualNet | Callable[[np.ndarray], np.ndarray], threshold: float, real: np.ndarray,
+def evaluate(score: nn.Module | Callable[[np.ndarray], np.ndarray], threshold: float, real: np.ndarray,
              fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> dict:
-    """A detector (a ResidualNet, or any function of uint8 images to P(synthetic)) on uint8 real images against
+    """A detector (a detector network, or any function of uint8 images to P(synthetic)) on uint8 real images against
     synthetic ones: AUROC as they are and after JPEG at ``jpeg_quality`` (both classes re-saved), and the shares
     flagged at ``threshold`` in both conditions."""
-    if isinstance(score, ResidualNet):
+    if isinstance(score, nn.Module):
         score = partial(score_images, score)
     if len(real) == 0 or len(fake) == 0:
         raise AekitError("evaluating a detector needs real and synthetic images")

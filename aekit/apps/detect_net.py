@@ -60,22 +60,27 @@ class ResidualNet(nn.Module):
         return self.head(pooled).squeeze(1)
 
     def to_model_space(self, images: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W) or (N, H, W, C) images of this net's shape -> float32 (N, C, H, W) in [0, 1]."""
-        images = np.asarray(images)
-        if images.dtype != np.uint8:
-            raise AekitError(f"the detector scores uint8 images, got {images.dtype}")
-        if images.ndim == 3:
-            images = images[..., None]
-        c, h, w = self.input_shape
-        if images.ndim != 4 or images.shape[1:] != (h, w, c):
-            want = f"(N, {h}, {w})" if c == 1 else f"(N, {h}, {w}, {c})"
-            raise AekitError(f"the detector takes images of shape {want}, got {images.shape}")
-        return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
+        return images_to_model_space(images, self.input_shape)
+
+
+def images_to_model_space(images: np.ndarray, input_shape: tuple[int, int, int]) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, H, W, C) images of a detector's ``input_shape`` -> float32 (N, C, H, W) in [0, 1]."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise AekitError(f"the detector scores uint8 images, got {images.dtype}")
+    if images.ndim == 3:
+        images = images[..., None]
+    c, h, w = input_shape
+    if images.ndim != 4 or images.shape[1:] != (h, w, c):
+        want = f"(N, {h}, {w})" if c == 1 else f"(N, {h}, {w}, {c})"
+        raise AekitError(f"the detector takes images of shape {want}, got {images.shape}")
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
 
 
 @torch.no_grad()
-def score_images(net: ResidualNet, images: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
-    """P(synthetic) for uint8 images shaped as the detector's input, (N,) float64."""
+def score_images(net: nn.Module, images: np.ndarray, batch_size: int = BATCH) -> np.ndarray:
+    """P(synthetic) for uint8 images shaped as the detector's input, (N,) float64 (any detector network: one with
+    ``to_model_space`` and logits (B,))."""
     x = net.to_model_space(images)
     net.eval()
     probs = [torch.sigmoid(net(x[i : i + batch_size]).double()) for i in range(0, len(x), batch_size)]
