@@ -253,9 +253,18 @@ def _better(name: str, d: dict, main: dict) -> str:
     wins = [c for c in ("other_run", "other_generators") if a["auroc"][c] > main["auroc"][c]]
     if not wins:
         return ""
-    return (f" {SHORT.get(name, name).capitalize()} scores higher on "
+    label = SHORT.get(name, name)
+    return (f" {label[0].upper() + label[1:]} scores higher on "
             + " and ".join(f"{CASES[c]} ({a['auroc'][c]:.4f}; {a['auroc_jpeg75'][c]:.4f} after JPEG)" for c in wins)
             + f", with up to {a['false_positive_rate']:.1%} of real images flagged at its threshold.")
+
+
+def most_flagged(r: dict) -> str:
+    """The real images the main detector flags most often at its threshold, and how many of them, in words."""
+    share, part = max((v["false_positive_rate"], part) for case in r["detectors"][MAIN]["cases"].values()
+                      for part, v in case.items() if part != "all")
+    real = f"`{part.split('->')[1]}`" if "->" in part else "grey MNIST"
+    return f"{share:.0%} of the real {real} images"
 
 
 def shortfalls(r: dict) -> str:
@@ -271,8 +280,8 @@ def shortfalls(r: dict) -> str:
     fp = auc["false_positive_rate"]
     return (f"**Where aekit falls short.** {where} A high AUROC is not a high catch rate at a low false-positive "
             f"rate: at the threshold `aekit detect` uses, the detector flags {caught:.0%} of `{weakest}` (its weakest "
-            f"part), and up to {fp:.1%} of held-out real images, against the 1% the threshold was set for on the "
-            "run's own validation images."
+            f"part), and up to {fp:.1%} of a case's held-out real images ({most_flagged(r)}), against the 1% the threshold "
+            "was set for on the run's own validation images."
             + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != MAIN)
             + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
