@@ -273,20 +273,32 @@ def goals_line(p: dict) -> str:
 
 
 def kept_line(p: dict, at_least: float = 0.8) -> str:
-    """Which directions of the main run keep the digit (content kept >= ``at_least``) and what the others keep."""
+    """Which directions of the main run keep the digit (content kept >= ``at_least``), what the others keep, and the
+    identity every one of those others goes into or out of, with its ceiling (when there is one)."""
     d = p["variants"]["adv"]["directions"]
     good = [k for k, v in d.items() if v["content"] >= at_least]
-    rest = [v["content"] for k, v in d.items() if k not in good]
-    kept = (f"keep the digit ({at_least:g} or more): {', '.join(k.replace('->', ' -> ') for k in good)}"
+    rest = [k for k in d if k not in good]
+    scores = [d[k]["content"] for k in good]
+    kept = (f"keep the digit ({at_least:g} or more): {', '.join(k.replace('->', ' -> ') for k in good)} "
+            f"({min(scores):.3f} to {max(scores):.3f}, against the goal of {GOALS['content_kept']})"
             if good else f"keep the digit ({at_least:g} or more)")
-    return (f"**Where aekit falls short.** {len(good)} of {len(d)} directions of the main run {kept}"
-            + (f"; the other {len(rest)} keep {min(rest):.3f} to {max(rest):.3f}, less than the source image "
-               f"itself scores ({p['variants']['adv']['summary']['copy']['content']:.3f})" if rest else "")
-            + ". The figure shows why: each decoder has only ever seen its own identity's codes, and the shared "
-            "encoder codes bright-on-dark drawings differently from dark-on-light ones, so a swap across that line "
-            "gives the target's look without the source's digit. In probes of 1 epoch, code alignment (`align`, "
-            "MMD, weight 0.3, with `code_cycle` 1) narrowed the gap without closing it, and adversarial alignment "
-            "did not help; meeting the goals needs a change to the model or its training.")
+    line = f"**Where aekit falls short.** {len(good)} of {len(d)} directions of the main run {kept}"
+    if not rest:
+        return line + "."
+    lost = [d[k]["content"] for k in rest]
+    line += (f"; the other {len(rest)} keep {min(lost):.3f} to {max(lost):.3f} (the source image itself scores "
+             f"{p['variants']['adv']['summary']['copy']['content']:.3f})")
+    common = set.intersection(*(set(k.split("->")) for k in rest))
+    if len(common) != 1:
+        return line + "."
+    (who,) = common
+    ceiling = {k.split("->")[1]: v["ceiling_psnr"] for k, v in d.items()}
+    others = [v for k, v in ceiling.items() if k != who]
+    return (line + f". Every one of them goes into or out of `{who}`, the identity the model draws worst: its own "
+            f"reconstructions reach {ceiling[who]:.1f} dB against {min(others):.1f} to {max(others):.1f} dB for the "
+            "others" + (" (hollow strokes: the thinnest drawing, and the one that says least about the stroke inside)"
+                        if who == "outline" else "") + ". Whether more capacity or training closes that is not measured "
+            "here.")
 
 
 def recolour_words(share: float) -> str:

@@ -246,9 +246,24 @@ def section(results: dict) -> str:
     paired = r.get("paired") or {}
     if not paired.get("complete"):
         return "\n".join(unpaired_section(results))
-    return "\n".join([*_paired.paired_section(paired, table), paired_command(paired), "",
+    oracle = [oracle_line(r["paired_oracle"], paired), ""] if r.get("paired_oracle") else []
+    return "\n".join([*_paired.paired_section(paired, table), paired_command(paired), "", *oracle,
                       *(["### Unpaired: MNIST and scikit-learn's digits", "", *unpaired_section(results)]
                         if "a_to_b" in r else [])])
+
+
+def oracle_line(o: dict, p: dict) -> str:
+    """The paired oracle (``swap_oracle.py``) beside the swap's largest PSNR gap."""
+    worst, goal = o["largest_gap_direction"].replace("->", " -> "), _paired.GOALS["psnr_gap_db"]
+    return (f"**A model that sees pairs.** aekit's conv autoencoder with the same backbone, trained on the pairs "
+            f"render_a(x) -> render_b(x) of {o['train_images']} digits for {o['epochs']:g} passes per direction, falls "
+            f"{o['largest_gap_db']:.2f} dB short of its own ceiling at worst ({worst}; the swap's largest gap: "
+            f"{p['psnr_gap_db']:.2f} dB)"
+            + (": some drawings lose what another needs (a hollow outline does not say how thick the stroke inside "
+               f"it was), so a goal of {goal} dB in every direction is out of reach of a swap that never sees a pair"
+               if o["largest_gap_db"] > goal else f", within the goal of {goal} dB")
+            + f". Command: `python benchmarks/swap_oracle.py` ({o['seconds'] / 60:.0f} minutes on "
+            f"{device(o['machine'])}).")
 
 
 def paired_command(p: dict) -> str:
@@ -326,9 +341,9 @@ def unpaired(a, work: Path, folder: Path) -> dict:
     return result
 
 
-# swap.json's keys that other parts write and an unpaired run keeps: the paired part, and the detector's headline
-# (benchmarks/detect.py)
-SHARED = ("paired", "detector_auroc", "detector_auroc_jpeg75")
+# swap.json's keys that other parts write and an unpaired run keeps: the paired part, the paired oracle
+# (benchmarks/swap_oracle.py) and the detector's headline (benchmarks/detect.py)
+SHARED = ("paired", "paired_oracle", "detector_auroc", "detector_auroc_jpeg75")
 
 
 def stored(folder: Path) -> dict:

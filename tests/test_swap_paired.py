@@ -152,3 +152,31 @@ def test_the_content_judges_also_learn_from_digits_moved_off_centre(mnist):
         assert found
         offsets.add(found[0])
     assert len(offsets) > 5
+
+
+def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mnist):
+    import swap_oracle
+
+    o = swap_oracle.oracle(["bold", "paper"], epochs=0.01, n_eval=20)
+    assert sorted(o["psnr"]) == ["bold->bold", "bold->paper", "paper->bold", "paper->paper"]
+    assert o["gap_db"]["bold->paper"] == pytest.approx(o["psnr"]["paper->paper"] - o["psnr"]["bold->paper"])
+    assert o["largest_gap_db"] == max(o["gap_db"].values()) and o["train_images"] == 15000
+    p = {"psnr_gap_db": 9.0}
+    base = {**o, "seconds": 60.0, "machine": {"cpu_count": 2, "torch_threads": 1}}
+    far = swap.oracle_line({**base, "largest_gap_db": 3.8}, p)
+    near = swap.oracle_line({**base, "largest_gap_db": 1.0}, p)
+    assert "out of reach" in far and "3.80 dB short" in far and "9.00 dB" in far
+    assert "within the goal" in near and "out of reach" not in near
+
+
+def test_the_shortfall_names_the_identity_every_lost_direction_shares():
+    ids = ["bold", "outline", "paper"]
+    ceiling = {"bold": 22.0, "outline": 16.0, "paper": 23.0}
+    directions = {f"{a}->{b}": {"content": 0.5 if "outline" in (a, b) else 0.96, "ceiling_psnr": ceiling[b]}
+                  for a in ids for b in ids if a != b}
+    p = {"variants": {"adv": {"directions": directions, "summary": {"copy": {"content": 0.3}}}}}
+    line = _paired.kept_line(p)
+    assert "2 of 6 directions" in line and "the other 4 keep 0.500 to 0.500" in line
+    assert "goes into or out of `outline`" in line and "16.0 dB against 22.0 to 23.0 dB" in line
+    directions["bold->paper"]["content"] = 0.5  # now no identity is in every lost direction
+    assert "goes into or out of" not in _paired.kept_line(p)

@@ -1,0 +1,111 @@
+"""What a model that sees pairs reaches: the reference for the paired swap's PSNR goal.
+
+The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction
+a -> b, aekit's conv autoencoder with the swap model's backbone (``swap.MODEL``'s channels, blocks and spatial code)
+learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for as many passes as a
+swap decoder gets (2), Adam with a one-cycle schedule, binary cross-entropy; a -> a is its ceiling. Scored on the
+paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), and the gap to b's ceiling. A gap the
+oracle cannot close is one no unpaired swap of this size can be expected to close either: it is the information a
+drawing loses (a hollow outline does not say how thick the stroke inside was).
+
+Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
+
+    python benchmarks/swap_oracle.py [--epochs 2] [--n-eval 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import swap  # noqa: E402
+from _report import RESULTS, argv_text, machine, write_result  # noqa: E402
+
+from aekit.data import load_dataset  # noqa: E402
+from aekit.data.identities import IDENTITIES, identity_share, render  # noqa: E402
+from aekit.metrics.reconstruction import psnr  # noqa: E402
+from aekit.models import build_model  # noqa: E402
+
+BATCH, LR = 64, 2e-3
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
+
+
+def translator(source: torch.Tensor, target: torch.Tensor, epochs: float, seed: int = 0):
+    """aekit's conv autoencoder trained to turn ``source`` images into their paired ``target`` images."""
+    backbone = {k: swap.MODEL[k] for k in ("channels", "blocks_per_stage", "spatial_code", "code_size")}
+    torch.manual_seed(seed)
+    model = build_model("conv", {"input_shape": tuple(source.shape[1:]), **backbone})
+    steps = max(1, int(epochs * len(source) / BATCH))
+    opt = torch.optim.Adam(model.parameters(), LR)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    done = 0
+    while done < steps:
+        for idx in torch.randperm(len(source), generator=gen).split(BATCH):
+            loss = model.loss(source[idx], model(source[idx]), target=target[idx])["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            done += 1
+            if done == steps:
+                break
+    return model.eval()
+
+
+@torch.no_grad()
+def translate(model, x: torch.Tensor) -> torch.Tensor:
+    """Outputs rounded to 8 bits, as a written image holds them."""
+    out = torch.cat([model(x[i : i + 500])["x_hat"] for i in range(0, len(x), 500)])
+    return torch.round(out.clamp(0, 1) * 255) / 255
+
+
+def oracle(ids: list[str], epochs: float, n_eval: int) -> dict:
+    mnist = load_dataset("mnist")
+    grey = mnist.x_train[identity_share(ids[0], len(mnist.x_train))]
+    train = {k: _tensor(render(k, grey)) for k in ids}
+    held = {k: _tensor(render(k, mnist.x_test[:n_eval])) for k in ids}
+    out = {}
+    for a, b in product(ids, ids):
+        start = time.perf_counter()
+        made = translate(translator(train[a], train[b], epochs), held[a])
+        out[f"{a}->{b}"] = float(psnr(held[b].double(), made.double()))
+        print(f"{a} -> {b}: {out[f'{a}->{b}']:.2f} dB ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
+              flush=True)
+    gaps = {k: out[f"{k.split('->')[1]}->{k.split('->')[1]}"] - v for k, v in out.items() if
+            k.split("->")[0] != k.split("->")[1]}
+    worst = max(gaps, key=gaps.get)
+    return {"psnr": out, "gap_db": gaps, "largest_gap_db": gaps[worst], "largest_gap_direction": worst,
+            "train_images": len(grey), "epochs": epochs, "eval": n_eval}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--epochs", type=float, default=2.0, help="passes over the paired training digits")
+    p.add_argument("--n-eval", type=int, default=1000, help="held-out MNIST test digits scored")
+    p.add_argument("--no-write", action="store_true", help="print only")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    result = {**oracle(list(IDENTITIES), a.epochs, a.n_eval), "seconds": round(time.perf_counter() - t0, 1),
+              "machine": machine(), "argv": argv_text(argv or [])}
+    if not a.no_write:
+        write_result("swap", {**swap.stored(RESULTS), "paired_oracle": result})
+    print(json.dumps({k: result[k] for k in ("largest_gap_db", "largest_gap_direction")}))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
