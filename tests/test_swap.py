@@ -42,7 +42,7 @@ def swap_run(domain_files, tmp_path_factory):
     run = tmp_path_factory.mktemp("swaprun") / "run"
     a, b = domain_files
     assert main(["swap-train", "--domain", f"a={a}", "--domain", f"b={b}", "--out", str(run), "--epochs", "1",
-                 "--adversarial", "0.05", "--warp", "0.1", *CLI_TINY]) == 0
+                 "--adversarial", "0.05", "--warp", "0.1", "--recolour", "0.5", *CLI_TINY]) == 0
     return run
 
 
@@ -202,7 +202,7 @@ def test_cycle_term_sends_each_swap_back_to_its_own_domain(small_x):
 def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files, tmp_path, capsys):
     cfg = json.loads((swap_run / "config.json").read_text())
     assert cfg["model"] == "swap" and [d["name"] for d in cfg["data"]["domains"]] == ["a", "b"]
-    assert cfg["train"]["balance"] == "domain" and cfg["config"]["warp"] == 0.1
+    assert cfg["train"]["balance"] == "domain" and cfg["config"]["warp"] == 0.1 and cfg["config"]["recolour"] == 0.5
     assert ckpt.read_metrics(swap_run)[-1]["train_adv"] > 0
     assert read_mark(swap_run / "swaps.png")["operation"] == "swap-figure"
     with Image.open(swap_run / "swaps.png") as im:
