@@ -22,11 +22,11 @@ import time
 from itertools import product
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import swap  # noqa: E402
+from _paired_judges import model_space  # noqa: E402
 from _report import RESULTS, argv_text, machine, write_result  # noqa: E402
 
 from aekit.data import load_dataset  # noqa: E402
@@ -35,10 +35,6 @@ from aekit.metrics.reconstruction import psnr  # noqa: E402
 from aekit.models import build_model  # noqa: E402
 
 BATCH, LR = 64, 2e-3
-
-
-def _tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 255
 
 
 def translator(source: torch.Tensor, target: torch.Tensor, epochs: float, seed: int = 0):
@@ -75,8 +71,8 @@ def translate(model, x: torch.Tensor) -> torch.Tensor:
 def oracle(ids: list[str], epochs: float, n_eval: int) -> dict:
     mnist = load_dataset("mnist")
     grey = mnist.x_train[identity_share(ids[0], len(mnist.x_train))]
-    train = {k: _tensor(render(k, grey)) for k in ids}
-    held = {k: _tensor(render(k, mnist.x_test[:n_eval])) for k in ids}
+    train = {k: model_space(render(k, grey)) for k in ids}
+    held = {k: model_space(render(k, mnist.x_test[:n_eval])) for k in ids}
     out = {}
     for a, b in product(ids, ids):
         start = time.perf_counter()
@@ -84,8 +80,7 @@ def oracle(ids: list[str], epochs: float, n_eval: int) -> dict:
         out[f"{a}->{b}"] = float(psnr(held[b].double(), made.double()))
         print(f"{a} -> {b}: {out[f'{a}->{b}']:.2f} dB ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
               flush=True)
-    gaps = {k: out[f"{k.split('->')[1]}->{k.split('->')[1]}"] - v for k, v in out.items() if
-            k.split("->")[0] != k.split("->")[1]}
+    gaps = {f"{a}->{b}": out[f"{b}->{b}"] - out[f"{a}->{b}"] for a, b in product(ids, ids) if a != b}
     worst = max(gaps, key=gaps.get)
     return {"psnr": out, "gap_db": gaps, "largest_gap_db": gaps[worst], "largest_gap_direction": worst,
             "train_images": len(grey), "epochs": epochs, "eval": n_eval}
