@@ -50,15 +50,16 @@ def critic_parts(n: int) -> dict[str, slice]:
 
 
 def train_judges(identities: list[str], opts: dict) -> dict:
-    """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``) and
-    the identity judge; their accuracies on real drawings of the test images between the evaluation part and the
+    """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``; kept
+    in and reused from ``judge_dir`` when there is one) and the identity judge; their accuracies on real drawings of the test images between the evaluation part and the
     critics' (or the first ``judge_test`` of them)."""
     mnist = load_dataset("mnist")
     n, test = opts["judge_train"], slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
     out = {"content": {}, "info": {}}
     for name in identities:
-        out["content"][name], out["info"][name] = judges.content_judge(
-            name, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test], mnist.y_test[test], opts["judge_epochs"])
+        out["content"][name], out["info"][name] = judges.kept_content_judge(
+            opts.get("judge_dir"), name, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test],
+            mnist.y_test[test], opts["judge_epochs"])
         log("content judge", name, out["info"][name])
     out["identity"] = judges.identity_judge(identities, mnist.x_train[: opts["identity_train"]], mnist.x_test[test],
                                             epochs=opts.get("feature_epochs"))
@@ -190,7 +191,8 @@ def paired(opts: dict, work, save) -> tuple[dict, Run, dict]:
     ctx = {"identities": opts["identities"], "x": mnist.x_test[: opts["n_eval"]],
            "y": mnist.y_test[: opts["n_eval"]], "grey": mnist.x_test, "n_critic": opts["n_critic"],
            "feature_epochs": opts.get("feature_epochs")}
-    result = {"complete": False, "identities": opts["identities"], "pair": opts["pair"], "options": opts,
+    kept = {k: v for k, v in opts.items() if k != "judge_dir"}  # where judges are kept is not a setting
+    result = {"complete": False, "identities": opts["identities"], "pair": opts["pair"], "options": kept,
               "data": {"eval": opts["n_eval"], "critic_parts": {k: [v.start, v.stop] for k, v in
                                                                 critic_parts(opts["n_critic"]).items()}},
               "variants": {}}

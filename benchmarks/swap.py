@@ -26,6 +26,7 @@ of BENCHMARKS.md.
 
     python benchmarks/swap.py [--part all|unpaired|paired] [--epochs 8] [--paired-epochs 2] [--workdir DIR]
     python benchmarks/swap.py --part paired --quick --workdir DIR     # tiny end-to-end check, results in DIR/results
+    python benchmarks/swap.py --part paired --judges DIR   # content judges kept in DIR for the next run (an hour less)
 """
 
 from __future__ import annotations
@@ -267,11 +268,13 @@ def oracle_line(o: dict, p: dict) -> str:
 
 
 def paired_command(p: dict) -> str:
-    """The paired part's command and how long it took (its swap models' training not counted when reused)."""
-    reused = p["options"].get("reuse")
-    return (f"Command: {command('swap.py', p['argv'], drop=('--workdir',))} ({p['seconds'] / 60:.0f} minutes on "
-            f"{device(p['machine'])}" + ("; the swap models reused from an earlier run of the same command)."
-                                         if reused else ")."))
+    """The paired part's command and how long it took (not counting what it reused from an earlier run)."""
+    reused = [what for what, yes in (("the swap models", p["options"].get("reuse")),
+                                     ("the content judges", any(j.get("kept") for j in p["judges"].values())))
+              if yes]
+    shown = command("swap.py", p["argv"], drop=("--workdir", "--judges"))
+    return (f"Command: {shown} ({p['seconds'] / 60:.0f} minutes on {device(p['machine'])}"
+            + (f"; {' and '.join(reused)} reused from an earlier run)." if reused else ")."))
 
 
 def unpaired_section(results: dict) -> list[str]:
@@ -358,7 +361,7 @@ def paired_options(a) -> dict:
     opts = {"identities": a.identities.split(","), "pair": a.pair.split(","), "epochs": a.paired_epochs,
             "adversarial": a.adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
             "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe,
-            "reuse": a.reuse}
+            "reuse": a.reuse, "judge_dir": a.judges}
     if a.quick:
         opts.update(epochs=0.004, n_eval=64, n_critic=64, judge_epochs=1, judge_train=1000, judge_test=500,
                     identity_train=1000, feature_epochs=1,
@@ -411,6 +414,8 @@ def main(argv=None) -> dict:
     p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
     p.add_argument("--reuse", action="store_true", help="paired: use the swap runs already in --workdir (trained "
                    "with the same settings) instead of training them again; judges and critics are trained afresh")
+    p.add_argument("--judges", metavar="DIR", help="paired: keep the content judges here and reuse those trained "
+                   "before with the same --judge-epochs and --judge-train (they take about an hour)")
     p.add_argument("--no-write", action="store_true", help="print only (probing)")
     a = p.parse_args(argv)
     a.argv = argv or []

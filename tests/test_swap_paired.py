@@ -86,7 +86,9 @@ def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
     assert "| bold |  | " in text and "Goals: content kept >= 0.97" in text
     assert "Command: `python benchmarks/swap.py --part paired` (2 minutes on 1 CPU thread)." in text
     reused = {**result, "options": {**result["options"], "reuse": True}}
-    assert "the swap models reused from an earlier run" in swap.section({"swap": {"paired": reused}})
+    assert "; the swap models reused from an earlier run)" in swap.section({"swap": {"paired": reused}})
+    kept = {**result, "judges": {**result["judges"], "bold": {**result["judges"]["bold"], "kept": True}}}
+    assert "; the content judges reused from an earlier run)" in swap.section({"swap": {"paired": kept}})
     unpaired = json.loads((_report.RESULTS / "swap.json").read_text())
     unpaired.pop("paired", None)
     assert swap.section({"swap": unpaired}) == swap.section({"swap": {**unpaired, "paired": {"complete": False}}})
@@ -152,6 +154,22 @@ def test_the_content_judges_also_learn_from_digits_moved_off_centre(mnist):
         assert found
         offsets.add(found[0])
     assert len(offsets) > 5
+
+
+def test_a_kept_content_judge_is_loaded_and_measured_again_instead_of_trained_again(mnist, tmp_path, monkeypatch):
+    import _paired_judges
+    import torch
+
+    args = (mnist.x_train[:200], mnist.y_train[:200], mnist.x_test[:100], mnist.y_test[:100], 1)
+    net, info = _paired_judges.kept_content_judge(tmp_path, "paper", *args)
+    _paired_judges.kept_content_judge(tmp_path, "bold", *args[:-1], 2)  # other settings: another file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["content-bold-200-digits-2-epochs.safetensors",
+                                                          "content-paper-200-digits-1-epochs.safetensors"]
+    monkeypatch.setattr(_paired_judges, "content_judge", None)  # training again would fail
+    again, info_again = _paired_judges.kept_content_judge(tmp_path, "paper", *args)
+    assert info_again == {**info, "kept": True} and "kept" not in info
+    for (name, a), b in zip(net.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mnist):
