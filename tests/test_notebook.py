@@ -22,7 +22,7 @@ def test_the_article_notebook_runs_in_quick_mode(mnist, tmp_path):
     nb = execute(NOTEBOOK, tmp_path, quick=True, threads=1)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     assert "quick run" in printed and "swap detector" in printed
-    assert (tmp_path / "seed" / "model.safetensors").is_file() and (tmp_path / "detector").is_dir()
+    assert (tmp_path / "seed" / "model.safetensors").is_file() and (tmp_path / "detector-spectral").is_dir()
     assert sorted(p.name for p in NOTEBOOK.parent.iterdir()) == before  # nothing written beside the notebook
 
 
