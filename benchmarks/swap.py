@@ -205,7 +205,7 @@ def detector_auroc(run: Path, work: Path, held: dict, made: dict) -> dict:
     per = {k: auroc(np.r_[np.zeros(len(held[k[-1]][0])), np.ones(len(v))],
                     np.r_[score_images(net, held[k[-1]][0]), score_images(net, v)]) for k, v in made.items()}
     return {"auroc": auroc(labels, scores), "by_direction": per, "real": len(real_px), "swaps": len(fake_px),
-            "val_auroc": cfg["val_auroc"], "trained_on": cfg["trained_on"],
+            "val_auroc": cfg["val_auroc"], "trained_on": cfg["trained_on"], "network": cfg["network"],
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -233,7 +233,8 @@ def rows(name: str, r: dict) -> list[list[str]]:
 
 def detector(name: str, r: dict) -> str:
     det = r["detector"]
-    return (f"`{name}`: AUROC **{det['auroc']:.4f}** on {det['real']} held-out real images against their "
+    network = f" ({det['network']} network)" if "network" in det else ""  # results from before it was recorded
+    return (f"`{name}`{network}: AUROC **{det['auroc']:.4f}** on {det['real']} held-out real images against their "
             f"{det['swaps']} swaps (swaps into a domain against its real images: a -> b "
             f"{det['by_direction']['a_to_b']:.4f}, b -> a {det['by_direction']['b_to_a']:.4f}); a linear probe tells "
             f"the domain from the shared code at {r['code_domain_probe']:.3f} ({r['no_adv']['code_domain_probe']:.3f} "
