@@ -18,7 +18,8 @@ to the target domain), for the same swap model trained with and without the adve
 steps), with content by digit and how well a linear probe tells the domain from the shared code. A reference row
 puts MNIST through domain b's own acquisition by hand (``digits_pipeline``): b's look with the source's exact shape.
 The detector (``aekit detect-train`` on the adversarial run's training images) is scored on the held-out real
-images and their swaps, written as marked PNGs, stripped of their marks and read back.
+images and their swaps, written as PNGs with aekit's metadata mark and credentials (no pixel watermark: the
+detector is to learn the swap, not the watermark), stripped of them and read back.
 
 Prints a JSON object as its last line; writes benchmarks/results/swap.json (the paired part under ``paired``, written
 after every stage, shown in BENCHMARKS.md once complete), swap.png, swap-paired.png and rebuilds the `swap` section
@@ -170,12 +171,13 @@ def unswapped(held: dict, clf: dict) -> dict:
 
 
 def stripped_pixels(images: np.ndarray, folder: Path, fingerprint: str) -> np.ndarray:
-    """Write each image as a marked PNG, copy its pixels into an unmarked PNG, read those back."""
+    """Write each image as a PNG with a metadata mark (no pixel watermark), copy its pixels into a PNG without it,
+    read those back."""
     marked, plain = folder / "marked", folder / "stripped"
     marked.mkdir(parents=True), plain.mkdir(parents=True)
     back = []
     for i, im in enumerate(images):
-        p = save_png(marked / f"{i:05d}.png", im, make_mark("swap", fingerprint))
+        p = save_png(marked / f"{i:05d}.png", im, make_mark("swap", fingerprint), pixel_mark=False)
         with Image.open(p) as f:
             pixels = np.asarray(f)
             Image.fromarray(pixels).save(plain / p.name)  # pixels only: no text chunks
@@ -183,7 +185,7 @@ def stripped_pixels(images: np.ndarray, folder: Path, fingerprint: str) -> np.nd
         with Image.open(plain / p.name) as f:
             back.append(np.asarray(f))
     back = np.stack(back)
-    assert np.array_equal(back, images)  # the mark never enters the pixels
+    assert np.array_equal(back, images)  # the metadata mark never enters the pixels
     return back
 
 
@@ -293,8 +295,8 @@ def unpaired_section(results: dict) -> list[str]:
         f"adversarial decoder (weight {r['adversarial']:g}, a critic conditioned on the domain) and without.", "",
         *table(["variant", "swap", "direction", "content kept", "realism"],
                [row for name, res in results.items() for row in rows(name, res)]), "",
-        "Detector (`aekit detect-train` on the adversarial run; swaps written as marked PNGs, marks stripped, pixels "
-        "read back): " + "; ".join(detector(name, res) for name, res in results.items()) + ".", "",
+        "Detector (`aekit detect-train` on the adversarial run; swaps written as PNGs with aekit's metadata mark, the "
+        "mark stripped, pixels read back): " + "; ".join(detector(name, res) for name, res in results.items()) + ".", "",
         "![swaps: held-out images, their reconstructions, their swaps](benchmarks/results/swap.png)", "",
         "Command: " + "; ".join(command("swap.py", res["argv"], drop=("--workdir",)) for res in results.values()), "",
         SHORT]

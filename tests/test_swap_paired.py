@@ -198,3 +198,13 @@ def test_the_shortfall_names_the_identity_every_lost_direction_shares():
     assert "goes into or out of `outline`" in line and "16.0 dB against 22.0 to 23.0 dB" in line
     directions["bold->paper"]["content"] = 0.5  # now no identity is in every lost direction
     assert "goes into or out of" not in _paired.kept_line(p)
+
+
+def test_the_unpaired_detector_reads_the_pixels_a_model_made_without_a_watermark(tmp_path):
+    from aekit.runs.provenance import read_pixel_mark
+
+    images = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    back = swap.stripped_pixels(images, tmp_path, "ab" * 32)
+    assert np.array_equal(back, images)  # what the detector scores is what the model made
+    assert all(read_pixel_mark(p) is None for p in sorted((tmp_path / "stripped").iterdir()))
+    assert len(list((tmp_path / "marked").iterdir())) == 3
