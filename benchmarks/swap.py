@@ -408,7 +408,7 @@ def main(argv=None) -> dict:
     p.add_argument("--pair", default="outline,paper", help="paired: the two identities of the 2-identity model")
     p.add_argument("--n-eval", type=int, default=1000, help="paired: held-out MNIST test digits evaluated")
     p.add_argument("--n-critic", type=int, default=1000, help="paired: real and swap images per critic")
-    p.add_argument("--judge-epochs", type=int, default=3, help="paired: epochs of each content judge")
+    p.add_argument("--judge-epochs", type=int, default=6, help="paired: epochs of each content judge")
     p.add_argument("--judge-train", type=int, default=60000, help="paired: MNIST training images per content judge")
     p.add_argument("--identity-train", type=int, default=12000, help="paired: training images of the identity judge")
     p.add_argument("--adversarial", type=float, default=0.5, help="adversarial weight of the main runs")
