@@ -51,8 +51,8 @@ def critic_parts(n: int) -> dict[str, slice]:
 
 def train_judges(identities: list[str], opts: dict) -> dict:
     """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``; kept
-    in and reused from ``judge_dir`` when there is one) and the identity judge; their accuracies on real drawings of the test images between the evaluation part and the
-    critics' (or the first ``judge_test`` of them)."""
+    in and reused from ``judge_dir`` when there is one) and the identity judge; their accuracies on real drawings
+    of the test images between the evaluation part and the critics' (or the first ``judge_test`` of them)."""
     mnist = load_dataset("mnist")
     n, test = opts["judge_train"], slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
     out = {"content": {}, "info": {}}

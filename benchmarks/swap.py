@@ -296,7 +296,8 @@ def unpaired_section(results: dict) -> list[str]:
         *table(["variant", "swap", "direction", "content kept", "realism"],
                [row for name, res in results.items() for row in rows(name, res)]), "",
         "Detector (`aekit detect-train` on the adversarial run; swaps written as PNGs with aekit's metadata mark, the "
-        "mark stripped, pixels read back): " + "; ".join(detector(name, res) for name, res in results.items()) + ".", "",
+        "mark stripped, pixels read back): " + "; ".join(detector(name, res) for name, res in results.items())
+        + ".", "",
         "![swaps: held-out images, their reconstructions, their swaps](benchmarks/results/swap.png)", "",
         "Command: " + "; ".join(command("swap.py", res["argv"], drop=("--workdir",)) for res in results.values()), "",
         SHORT]
@@ -416,7 +417,8 @@ def main(argv=None) -> dict:
     p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
     p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
     p.add_argument("--reuse", action="store_true", help="paired: use the swap runs already in --workdir (trained "
-                   "with the same settings) instead of training them again; judges and critics are trained afresh")
+                   "with the same settings) instead of training them again; critics are trained afresh, judges too "
+                   "unless --judges keeps them")
     p.add_argument("--judges", metavar="DIR", help="paired: keep the content judges here and reuse those trained "
                    "before with the same --judge-epochs and --judge-train (they take about an hour)")
     p.add_argument("--no-write", action="store_true", help="print only (probing)")
