@@ -235,8 +235,7 @@ def rows(name: str, r: dict) -> list[list[str]]:
 
 def detector(name: str, r: dict) -> str:
     det = r["detector"]
-    network = f" ({det['network']} network)" if "network" in det else ""  # results from before it was recorded
-    return (f"`{name}`{network}: AUROC **{det['auroc']:.4f}** on {det['real']} held-out real images against their "
+    return (f"`{name}` ({det['network']} network): AUROC **{det['auroc']:.4f}** on {det['real']} held-out real images against their "
             f"{det['swaps']} swaps (swaps into a domain against its real images: a -> b "
             f"{det['by_direction']['a_to_b']:.4f}, b -> a {det['by_direction']['b_to_a']:.4f}); a linear probe tells "
             f"the domain from the shared code at {r['code_domain_probe']:.3f} ({r['no_adv']['code_domain_probe']:.3f} "
