@@ -10,9 +10,12 @@ on the realism critics' parts (their real and swap training images, and their he
 
 Per direction a -> b, on the evaluation part: PSNR and SSIM of the swap against render_b(x); the ceiling, the same
 model's own reconstruction of render_b(x) against it; content kept, b's digit judge reading the swap's digit;
-identity, the identity judge naming b; realism, the share of swaps b's critic (real b against this model's swaps
-into b, trained on the critic parts) scores as real. The same measures for two no-swap baselines: the source image
-itself (a copy) and the model's reconstruction of it by its own decoder.
+identity, the identity judge naming b; realism, measured twice: the kernel distance (KID) between the swaps and real
+drawings of b of other digits (the critics' real part) in the features of b's digit judge, beside the same distance
+for b's real drawings of the evaluation digits (the floor), and the share of swaps b's critic (real b against this
+model's swaps into b, trained on the critic parts) scores as real (which saturates when every critic wins). The same
+measures for two no-swap baselines: the source image itself (a copy) and the model's reconstruction of it by its own
+decoder.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from pathlib import Path
 import _paired_judges as judges
 import numpy as np
 import torch
+from _report import device
 
 from aekit.apps.swap import swap_images, train_swap
 from aekit.data import load_dataset
 from aekit.data.identities import PREFIX, render
+from aekit.metrics.fid import kernel_distance
 from aekit.metrics.reconstruction import psnr, ssim
 from aekit.runs.run import Run
 
@@ -53,16 +58,16 @@ def train_judges(identities: list[str], opts: dict) -> dict:
     """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``; kept
     in and reused from ``judge_dir`` when there is one) and the identity judge; their accuracies on real drawings
     of the test images between the evaluation part and the critics' (or the first ``judge_test`` of them)."""
-    mnist = load_dataset("mnist")
+    mnist, device = load_dataset("mnist"), opts["train"].get("device", "cpu")
     n, test = opts["judge_train"], slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
     out = {"content": {}, "info": {}}
     for name in identities:
         out["content"][name], out["info"][name] = judges.kept_content_judge(
             opts.get("judge_dir"), name, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test],
-            mnist.y_test[test], opts["judge_epochs"])
+            mnist.y_test[test], opts["judge_epochs"], device)
         log("content judge", name, out["info"][name])
     out["identity"] = judges.identity_judge(identities, mnist.x_train[: opts["identity_train"]], mnist.x_test[test],
-                                            epochs=opts.get("feature_epochs"))
+                                            epochs=opts.get("feature_epochs"), device=device)
     out["info"]["identity"] = {"test_accuracy": out["identity"].meta["test_accuracy"]}
     log("identity judge", out["info"]["identity"])
     return out
@@ -104,7 +109,20 @@ def measures(out: np.ndarray, truth: np.ndarray, y: np.ndarray, b: str, ctx: dic
            "identity": float((judges.predict(ctx["judges"]["identity"], out) == ids.index(b)).mean())}
     if critic is not None:
         got["realism"] = float((judges.predict(critic, out) == 1).mean())
+    if "reference" in ctx:
+        got["kid"] = kid(out, b, ctx)
     return got
+
+
+def kid(images: np.ndarray, b: str, ctx: dict) -> float:
+    """The kernel distance between images meant as identity b and b's reference drawings, in b's judge's features."""
+    return kernel_distance(judges.features(ctx["judges"]["content"][b], images), ctx["reference"][b])
+
+
+def references(identities: list[str], ctx: dict) -> dict[str, np.ndarray]:
+    """Per identity b: b's judge's features of its real drawings of the critics' real part of the test digits."""
+    grey = ctx["grey"][critic_parts(ctx["n_critic"])["real"]]
+    return {b: judges.features(ctx["judges"]["content"][b], render(b, grey)) for b in identities}
 
 
 def swaps_into(run: Run, b: str, x: np.ndarray) -> np.ndarray:
@@ -117,13 +135,13 @@ def swaps_into(run: Run, b: str, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def train_critics(run: Run, grey: np.ndarray, n: int, epochs: int | None = None) -> dict:
-    """Per identity b of the run: a critic of real b against the run's swaps into b (``swaps_into``), trained and
-    checked on the critic parts of the test images (``epochs``: None, the feature net's default budget)."""
+def train_critics(run: Run, grey: np.ndarray, n: int, epochs: int | None = None, device: str = "cpu") -> dict:
+    """Per identity b of the run: a critic of real b against the run's swaps into b (``swaps_into``), trained on
+    ``device`` and checked on the critic parts of the test images (``epochs``: None, the feature net's default)."""
     p = critic_parts(n)
     return {b: judges.realism_critic(render(b, grey[p["real"]]), swaps_into(run, b, grey[p["swap"]]),
                                      render(b, grey[p["real_check"]]), swaps_into(run, b, grey[p["swap_check"]]),
-                                     epochs=epochs)
+                                     epochs=epochs, device=device)
             for b in run.domains}
 
 
@@ -132,9 +150,9 @@ def score_run(run: Run, ctx: dict) -> dict:
     x, y = ctx["x"], ctx["y"]
     drawn = {name: render(name, x) for name in run.domains}
     made = all_outputs(run, drawn)
-    critics = train_critics(run, ctx["grey"], ctx["n_critic"], ctx.get("feature_epochs"))
+    critics = train_critics(run, ctx["grey"], ctx["n_critic"], ctx.get("feature_epochs"), ctx["device"])
     ceiling = {b: measures(made[b, b], drawn[b], y, b, ctx, critics[b]) for b in run.domains}
-    out = {"directions": {}, "ceiling": ceiling,
+    out = {"directions": {}, "ceiling": ceiling, "kid_floor": {b: kid(drawn[b], b, ctx) for b in run.domains},
            "critic_accuracy": {b: c.meta["test_accuracy"] for b, c in critics.items()}}
     for a in run.domains:
         for b in (d for d in run.domains if d != a):
@@ -157,9 +175,9 @@ def summary(directions: dict) -> dict:
     return {"content_kept": min(r["content"] for r in rows), "identity": min(r["identity"] for r in rows),
             "psnr_gap_db": max(r["psnr_gap_db"] for r in rows), "psnr": mean("psnr"), "ssim": mean("ssim"),
             "ceiling_psnr": mean("ceiling_psnr"), "content_mean": mean("content"), "identity_mean": mean("identity"),
-            "realism": mean("realism"), "copy": {k: mean(k, "copy") for k in ("psnr", "content", "identity",
-                                                                               "realism")},
-            "reconstruction": {k: mean(k, "reconstruction") for k in ("psnr", "content", "identity", "realism")}}
+            "realism": mean("realism"), "kid": mean("kid"),
+            "copy": {k: mean(k, "copy") for k in ("psnr", "content", "identity", "realism", "kid")},
+            "reconstruction": {k: mean(k, "reconstruction") for k in ("psnr", "content", "identity", "realism", "kid")}}
 
 
 def figure_blocks(ctx: dict, made: dict, identities: list[str], n: int = 6) -> list[list[tuple[str, np.ndarray]]]:
@@ -184,19 +202,26 @@ def variants(opts: dict) -> list[tuple[str, list[str], float, float]]:
             ("pair", pair, opts["adversarial"], epochs * len(ids) / len(pair))]
 
 
-def paired(opts: dict, work, save) -> tuple[dict, Run, dict]:
-    """The whole paired benchmark; ``save(result)`` after each stage (partial results survive an interruption).
-    Returns the result, the main (adversarial) run and its outputs (for the figure)."""
+def context(opts: dict) -> dict:
+    """What every model is scored with: the evaluation digits, the judges, the realism references."""
     mnist = load_dataset("mnist")
     ctx = {"identities": opts["identities"], "x": mnist.x_test[: opts["n_eval"]],
            "y": mnist.y_test[: opts["n_eval"]], "grey": mnist.x_test, "n_critic": opts["n_critic"],
-           "feature_epochs": opts.get("feature_epochs")}
+           "feature_epochs": opts.get("feature_epochs"), "device": opts["train"].get("device", "cpu")}
+    ctx["judges"] = train_judges(opts["identities"], opts)
+    ctx["reference"] = references(opts["identities"], ctx)
+    return ctx
+
+
+def paired(opts: dict, work, save) -> tuple[dict, Run, dict]:
+    """The whole paired benchmark; ``save(result)`` after each stage (partial results survive an interruption).
+    Returns the result, the main (adversarial) run and its outputs (for the figure)."""
     kept = {k: v for k, v in opts.items() if k != "judge_dir"}  # where judges are kept is not a setting
     result = {"complete": False, "identities": opts["identities"], "pair": opts["pair"], "options": kept,
               "data": {"eval": opts["n_eval"], "critic_parts": {k: [v.start, v.stop] for k, v in
                                                                 critic_parts(opts["n_critic"]).items()}},
               "variants": {}}
-    ctx["judges"] = train_judges(opts["identities"], opts)
+    ctx = context(opts)
     result["judges"] = ctx["judges"]["info"]
     save(result)
     main = None
@@ -225,19 +250,21 @@ def headline(result: dict) -> dict:
            "judge_accuracy": min(i["test_accuracy"] for k, i in result["judges"].items() if k != "identity"),
            "identity_judge_accuracy": result["judges"]["identity"]["test_accuracy"],
            "realism": {"adversarial": main["realism"], "without": plain["realism"]},
+           "kid": {"adversarial": main["kid"], "without": plain["kid"],
+                   "floor": float(np.mean(list(v["adv"]["kid_floor"].values())))},
            "adversarial_cost_db": plain["psnr"] - main["psnr"],
            "pair_vs_all": {"pair": pair["summary"], "all_same_directions": summary(same)}}
     out["goals"] = {"content_kept": out["content_kept"] >= GOALS["content_kept"],
                     "identity": out["identity"] >= GOALS["identity"],
                     "psnr_gap_db": out["psnr_gap_db"] <= GOALS["psnr_gap_db"],
                     "judge_accuracy": out["judge_accuracy"] >= GOALS["judge_accuracy"],
-                    "adversarial": main["realism"] > plain["realism"]
+                    "adversarial": main["kid"] < plain["kid"]
                     and out["adversarial_cost_db"] <= GOALS["adversarial_cost_db"]}
     return out
 
 
 def _row(label: str, s: dict, gap: bool = True) -> list[str]:
-    real = f"{s['realism']:.3f}" if "realism" in s else ""
+    real = f"{1000 * s['kid']:.1f} · {s['realism']:.3f}" if "realism" in s else ""
     return [label, f"{s['psnr']:.2f}", f"{s['ceiling_psnr']:.2f}" if gap else "",
             f"{s['psnr_gap_db']:.2f}" if gap else "", f"{s['ssim']:.3f}" if "ssim" in s else "",
             f"{s['content_kept']:.3f} / {s['content_mean']:.3f}" if gap else f"- / {s['content']:.3f}",
@@ -253,7 +280,8 @@ def variant_rows(p: dict) -> list[list[str]]:
             _row(f"2 identities ({pair}), adversarial decoder", v["pair"]["summary"]),
             _row(f"{len(p['identities'])} identities, the same 2 directions", p["pair_vs_all"]["all_same_directions"]),
             _row("no swap: the source image itself", main["copy"], gap=False),
-            _row("no swap: the source's own reconstruction", main["reconstruction"], gap=False)]
+            _row("no swap: the source's own reconstruction", main["reconstruction"], gap=False),
+            ["real drawings of the same digits (the realism floor)", *[""] * 6, f"{1000 * p['kid']['floor']:.1f} · -"]]
 
 
 def direction_matrix(p: dict) -> list[list[str]]:
@@ -269,8 +297,8 @@ def goals_line(p: dict) -> str:
             f"{ok[g['content_kept']]}; identity >= {GOALS['identity']} ({p['identity']:.3f}): {ok[g['identity']]}; "
             f"swap PSNR within {GOALS['psnr_gap_db']} dB of the ceiling (largest gap {p['psnr_gap_db']:.2f} dB): "
             f"{ok[g['psnr_gap_db']]}; content judges >= {GOALS['judge_accuracy']} on real drawings "
-            f"({p['judge_accuracy']:.4f}): {ok[g['judge_accuracy']]}; the adversarial decoder more realistic "
-            f"({p['realism']['adversarial']:.3f} against {p['realism']['without']:.3f}) at a cost of at most "
+            f"({p['judge_accuracy']:.4f}): {ok[g['judge_accuracy']]}; the adversarial decoder more realistic (KID x "
+            f"1000 {1000 * p['kid']['adversarial']:.1f} against {1000 * p['kid']['without']:.1f}) at a cost of at most "
             f"{GOALS['adversarial_cost_db']} dB ({p['adversarial_cost_db']:+.2f} dB): {ok[g['adversarial']]}.")
 
 
@@ -322,12 +350,14 @@ def paired_section(p: dict, table) -> list[str]:
         "a digit judge per identity trained on its drawings of MNIST's training images"
         f"{' and of a copy shifted by up to 2 pixels' if p['judges'][ids[0]].get('shift') else ''} (accuracy on real test "
         f"drawings {p['judge_accuracy']:.4f} at the lowest); identity: a {len(ids)}-way identity judge "
-        f"({p['identity_judge_accuracy']:.4f}); realism: the share of swaps a critic of real b against that model's "
+        f"({p['identity_judge_accuracy']:.4f}); realism: the kernel distance (KID, lower is closer; real drawings "
+        "of the same digits score the floor) between the swaps into b and b's real drawings of other test digits "
+        "in the features of b's digit judge, and the share of swaps a critic of real b against that model's "
         "swaps into b (trained on other test digits) scores as real. The swap models: the unpaired section's "
-        f"architecture, {t['steps']} steps each on 1 CPU thread, seed 0, cycle term "
+        f"architecture, {t['steps']} steps each on {device(p['machine'])}, seed 0, cycle term "
         f"{p['options']['model'].get('cycle', 0.0):g}, {recolour_words(p['options']['model'].get('recolour', 0.0))}.", "",
         *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
-                "identity (lowest)", "realism"], variant_rows(p)), "",
+                "identity (lowest)", "realism: KID x 1000 · critic"], variant_rows(p)), "",
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "
         "ceiling) · content kept.", "",
         *table(["source \\ target", *ids], direction_matrix(p)), "",

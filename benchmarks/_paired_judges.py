@@ -61,6 +61,14 @@ def predict(net: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray
     return torch.cat([net(x[i : i + batch]).argmax(1) for i in range(0, len(x), batch)]).numpy()
 
 
+@torch.no_grad()
+def features(net: DigitJudge, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """The judge's last features before its head (N, 1152), float64, of uint8 RGB images (N, 28, 28, 3)."""
+    net.eval()
+    x = model_space(images)
+    return torch.cat([net.body(x[i : i + batch]).double() for i in range(0, len(x), batch)]).numpy()
+
+
 def shifted(grey: np.ndarray, most: int, seed: int = 0) -> np.ndarray:
     """Each grey digit (N, H, W) moved by its own random whole-pixel offset of up to ``most`` in each direction,
     the uncovered border left black (MNIST's background)."""
@@ -72,7 +80,8 @@ def shifted(grey: np.ndarray, most: int, seed: int = 0) -> np.ndarray:
 
 
 def content_judge(identity: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                  y_test: np.ndarray, epochs: int, seed: int = 0, shift: int = 2) -> tuple[DigitJudge, dict]:
+                  y_test: np.ndarray, epochs: int, seed: int = 0, shift: int = 2,
+                  device: str = "cpu") -> tuple[DigitJudge, dict]:
     """A digit classifier of identity's drawings of ``x_train`` (grey MNIST digits) and of one copy of them each
     shifted by up to ``shift`` pixels (``shifted``: a judge that has seen digits off centre reads a swap whose
     strokes sit a pixel away); its accuracy on the identity's drawings of ``x_test``."""
@@ -80,20 +89,22 @@ def content_judge(identity: str, x_train: np.ndarray, y_train: np.ndarray, x_tes
     torch.manual_seed(seed)
     grey = np.concatenate([x_train, shifted(x_train, shift, seed)]) if shift else x_train
     labels = np.concatenate([y_train, y_train]) if shift else y_train
-    net = fit_classifier(DigitJudge(), model_space(render(identity, grey)), torch.as_tensor(labels), epochs, seed)
+    net = fit_classifier(DigitJudge(), model_space(render(identity, grey)), torch.as_tensor(labels), epochs, seed,
+                         device=device)
     acc = float((predict(net, render(identity, x_test)) == y_test).mean())
     return net, {"test_accuracy": acc, "train_images": len(grey), "shift": shift, "epochs": epochs,
                  "seconds": round(time.perf_counter() - start, 1)}
 
 
 def kept_content_judge(folder: str | Path | None, identity: str, x_train: np.ndarray, y_train: np.ndarray,
-                       x_test: np.ndarray, y_test: np.ndarray, epochs: int) -> tuple[DigitJudge, dict]:
+                       x_test: np.ndarray, y_test: np.ndarray, epochs: int,
+                       device: str = "cpu") -> tuple[DigitJudge, dict]:
     """``content_judge``, kept in ``folder`` (None: not kept): a judge trained before with the same settings (the
     first ``len(x_train)`` MNIST digits, as every caller passes them) is loaded and measured again on ``x_test``
     instead of trained again (an hour for four identities on one CPU thread)."""
     path = Path(folder) / f"content-{identity}-{len(x_train)}-digits-{epochs}-epochs.safetensors" if folder else None
     if path is None or not path.exists():
-        net, info = content_judge(identity, x_train, y_train, x_test, y_test, epochs)
+        net, info = content_judge(identity, x_train, y_train, x_test, y_test, epochs, device=device)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, save(net.state_dict(), metadata={"info": json.dumps(info)}))
@@ -107,7 +118,7 @@ def kept_content_judge(folder: str | Path | None, identity: str, x_train: np.nda
 
 
 def identity_judge(identities: list[str], x_train: np.ndarray, x_test: np.ndarray, seed: int = 0,
-                   epochs: int | None = None):
+                   epochs: int | None = None, device: str = "cpu"):
     """Which identity drew an image: trained on each grey digit of ``x_train`` drawn by one identity in turn,
     checked on ``x_test`` drawn the same way."""
     def drawn(x):
@@ -118,14 +129,14 @@ def identity_judge(identities: list[str], x_train: np.ndarray, x_test: np.ndarra
         return out, who.astype(np.int64)
 
     return train_feature_net(Dataset("identity", *drawn(x_train), *drawn(x_test), IMAGE, "rendered MNIST"), seed,
-                             "identity judge", epochs=epochs)
+                             "identity judge", epochs=epochs, device=device)
 
 
 def realism_critic(real: np.ndarray, fake: np.ndarray, real_test: np.ndarray, fake_test: np.ndarray,
-                   seed: int = 0, epochs: int | None = None):
+                   seed: int = 0, epochs: int | None = None, device: str = "cpu"):
     """Real images of one identity (class 1) against swaps into it (class 0), uint8 RGB; checked on held-out ones."""
     ones, zeros = np.ones, np.zeros
     ds = Dataset("critic", np.concatenate([real, fake]), np.r_[ones(len(real)), zeros(len(fake))].astype(np.int64),
                  np.concatenate([real_test, fake_test]),
                  np.r_[ones(len(real_test)), zeros(len(fake_test))].astype(np.int64), IMAGE, "real vs swaps")
-    return train_feature_net(ds, seed, "realism critic", epochs=epochs, stem_stride=1)
+    return train_feature_net(ds, seed, "realism critic", epochs=epochs, stem_stride=1, device=device)

@@ -380,9 +380,11 @@ def paired_part(a, work: Path, folder: Path) -> dict:
 
     t0 = time.perf_counter()
 
+    on_gpu = str(paired_options(a)["train"].get("device", "cpu")).startswith("cuda")
+
     def save(part: dict) -> None:
-        part.update(seconds=round(time.perf_counter() - t0, 1), machine=machine(),
-                    argv=argv_text([w for w in a.argv if w != "--reuse"]))
+        part.update(seconds=round(time.perf_counter() - t0, 1), argv=argv_text([w for w in a.argv if w != "--reuse"]),
+                    machine={**machine(), **({"gpu": torch.cuda.get_device_name()} if on_gpu else {})})
         if not a.no_write:
             write_result("swap", {**stored(folder), "paired": part}, folder)
 

@@ -88,6 +88,23 @@ def test_frechet_distance_identical_and_shifted():
     assert fidmod.frechet_distance(f, f + 1.0) == pytest.approx(6.0, rel=1e-6)  # |mu shift|^2 = 6, same covariance
 
 
+def test_kernel_distance_is_the_unbiased_mmd_and_tells_shifted_sets_apart():
+    from aekit.metrics.fid import kernel_distance
+
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(7, 3)), rng.normal(0.5, 1.0, (5, 3))
+    k = lambda x, y: (x @ y / 3 + 1) ** 3  # noqa: E731
+    within = (sum(k(a[i], a[j]) for i in range(7) for j in range(7) if i != j) / 42
+              + sum(k(b[i], b[j]) for i in range(5) for j in range(5) if i != j) / 20)
+    assert kernel_distance(a, b) == pytest.approx(within - 2 * np.mean([[k(x, y) for y in b] for x in a]), rel=1e-12)
+    same, other = rng.normal(size=(400, 8)), rng.normal(size=(400, 8))
+    shifted = kernel_distance(same, other + 0.3)
+    assert abs(kernel_distance(same, other)) < 0.05 * shifted  # no bias from the sample size: about 0
+    assert kernel_distance(same, other + 0.6) > shifted > 0
+    with pytest.raises(AekitError, match="same D"):
+        kernel_distance(same, other[:, :4])
+
+
 def test_frechet_distance_closed_form():
     rng = np.random.default_rng(5)
     a, b = rng.normal(1.0, 2.0, (400, 1)), rng.normal(-0.5, 0.5, (300, 1))

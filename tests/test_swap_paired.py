@@ -59,6 +59,9 @@ def test_the_paired_benchmark_scores_every_direction_against_the_truth(paired_ru
             for part in (d, d["copy"], d["reconstruction"]):
                 assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism")) and -1 <= part["ssim"] <= 1
                 assert 0 < part["psnr"] < 100
+    floor = result["variants"]["adv"]["kid_floor"]  # real drawings against real drawings of other digits
+    for key, d in result["variants"]["adv"]["directions"].items():  # a copy of the source is far from b's drawings
+        assert d["copy"]["kid"] > 10 * abs(floor[key.split("->")[1]])
     main = result["variants"]["adv"]["directions"].values()
     assert result["content_kept"] == min(d["content"] for d in main)
     assert result["psnr_gap_db"] == max(d["psnr_gap_db"] for d in main)
@@ -97,15 +100,17 @@ def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
 
 
 def test_the_headline_names_each_goal_met_or_not():
-    def run(content, identity, gap, psnr, realism):
+    def run(content, identity, gap, psnr, realism, kid=0.1):
         d = {"content": content, "identity": identity, "psnr_gap_db": gap, "psnr": psnr, "ceiling_psnr": psnr + gap,
-             "ssim": 0.9, "realism": realism, "copy": {"psnr": 10, "content": 0.5, "identity": 0, "realism": 0},
-             "reconstruction": {"psnr": 12, "content": 0.6, "identity": 0, "realism": 0.1}}
-        return {"directions": {"a->b": d, "b->a": {**d, "content": 0.99}}, "summary": _paired.summary({"a->b": d})}
+             "ssim": 0.9, "realism": realism, "kid": kid,
+             "copy": {"psnr": 10, "content": 0.5, "identity": 0, "realism": 0, "kid": 2.0},
+             "reconstruction": {"psnr": 12, "content": 0.6, "identity": 0, "realism": 0.1, "kid": 1.9}}
+        return {"directions": {"a->b": d, "b->a": {**d, "content": 0.99}}, "summary": _paired.summary({"a->b": d}),
+                "kid_floor": {"a": 0.02, "b": 0.04}}
 
     result = {"judges": {"a": {"test_accuracy": 0.995}, "b": {"test_accuracy": 0.991},
                          "identity": {"test_accuracy": 1.0}},
-              "variants": {"adv": run(0.98, 0.99, 1.0, 20.0, 0.6), "no_adv": run(0.98, 0.99, 1.0, 20.3, 0.2),
+              "variants": {"adv": run(0.98, 0.99, 1.0, 20.0, 0.6), "no_adv": run(0.98, 0.99, 1.0, 20.3, 0.2, 0.2),
                            "pair": {"directions": {}}}}
     result["variants"]["pair"] = {"directions": {"a->b": result["variants"]["adv"]["directions"]["a->b"]},
                                   "summary": result["variants"]["adv"]["summary"]}
@@ -113,7 +118,10 @@ def test_the_headline_names_each_goal_met_or_not():
     assert head["goals"] == {"content_kept": True, "identity": True, "psnr_gap_db": True, "judge_accuracy": True,
                              "adversarial": True}
     assert head["adversarial_cost_db"] == pytest.approx(0.3) and head["judge_accuracy"] == 0.991
-    result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 21.0, 0.2)  # the critic's gain now costs 1 dB
+    assert head["kid"] == pytest.approx({"adversarial": 0.1, "without": 0.2, "floor": 0.03})
+    result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 20.3, 0.9, 0.05)  # realism is read by the kernel distance
+    assert not _paired.headline(result)["goals"]["adversarial"]
+    result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 21.0, 0.2, 0.2)  # the critic's gain now costs 1 dB
     result["variants"]["adv"] = run(0.96, 0.99, 1.6, 20.0, 0.6)
     assert _paired.headline(result)["goals"] == {"content_kept": False, "identity": True, "psnr_gap_db": False,
                                                  "judge_accuracy": True, "adversarial": False}

@@ -39,12 +39,13 @@ MIN_ACCURACY = 0.9  # below this the feature net is logged as a poor one
 
 
 def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net",
-                      epochs: int | None = None, stem_stride: int = 2) -> FeatureNet:
+                      epochs: int | None = None, stem_stride: int = 2, device: str = "cpu") -> FeatureNet:
     """Train the feature net on a Dataset's labelled training split, seeded, on one CPU thread (see below).
 
     The same small classifier serves elsewhere (the swap benchmark's digit and domain classifiers, the swap
     detector); ``purpose`` names it in the log, ``epochs`` replaces the default budget (3 epochs, at least 500 steps),
-    ``stem_stride`` 1 keeps the first conv at full resolution (the detector's choice; FID features use 2).
+    ``stem_stride`` 1 keeps the first conv at full resolution (the detector's choice; FID features use 2);
+    ``device`` is where it trains (the net comes back on the CPU).
 
     One thread makes the weights independent of the machine's thread count and is several times faster than two
     when other processes share the cores (small convolutions gain little from intra-op threads); the global RNG
@@ -53,15 +54,16 @@ def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature ne
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _train(ds, seed, purpose, epochs, stem_stride)
+        return _train(ds, seed, purpose, epochs, stem_stride, device)
     finally:
         torch.set_num_threads(threads)
 
 
 def fit_classifier(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int, batch: int = BATCH,
-                   lr: float = LR) -> nn.Module:
+                   lr: float = LR, device: str = "cpu") -> nn.Module:
     """Train a classifier of model-space images ``x`` with labels ``y``: cross-entropy, Adam with a one-cycle
-    schedule, seeded shuffles; returns ``net`` in eval mode."""
+    schedule, seeded shuffles, each batch moved to ``device``; returns ``net`` in eval mode, on the CPU."""
+    net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr)
     per_epoch = math.ceil(len(x) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(1, epochs * per_epoch))
@@ -69,16 +71,16 @@ def fit_classifier(net: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int
     net.train()
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=gen).split(batch):
-            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            loss = nn.functional.cross_entropy(net(x[idx].to(device)), y[idx].to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-    return net.eval()
+    return net.cpu().eval()
 
 
 def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int | None = None,
-           stem_stride: int = 2) -> FeatureNet:
+           stem_stride: int = 2, device: str = "cpu") -> FeatureNet:
     """The training loop of train_feature_net: Adam, one-cycle schedule, seeded shuffles."""
     start = time.perf_counter()
     n_classes = int(max(ds.y_train.max(), ds.y_test.max())) + 1
@@ -88,7 +90,7 @@ def _train(ds: Dataset, seed: int, purpose: str = "FID feature net", epochs: int
     x, y = net.to_model_space(ds.x_train), torch.as_tensor(ds.y_train)
     per_epoch = math.ceil(len(x) / BATCH)
     epochs = epochs or max(EPOCHS, math.ceil(MIN_STEPS / per_epoch))
-    fit_classifier(net, x, y, epochs, seed)
+    fit_classifier(net, x, y, epochs, seed, device=device)
     acc = net.accuracy(ds.x_test, ds.y_test)
     secs = time.perf_counter() - start
     net.meta = {"dataset": ds.name, "seed": seed, "test_accuracy": acc, "input_shape": list(net.input_shape),
