@@ -42,7 +42,7 @@ def swap_run(domain_files, tmp_path_factory):
     run = tmp_path_factory.mktemp("swaprun") / "run"
     a, b = domain_files
     assert main(["swap-train", "--domain", f"a={a}", "--domain", f"b={b}", "--out", str(run), "--epochs", "1",
-                 "--adversarial", "0.05", "--warp", "0.1", "--recolour", "0.5", *CLI_TINY]) == 0
+                 "--adversarial", "0.05", "--warp", "0.1", "--recolour", "0.5", "--edges", "0.25", *CLI_TINY]) == 0
     return run
 
 
@@ -124,6 +124,33 @@ def test_recolour_shuffles_channels_and_inverts_some_encoder_inputs_only_in_trai
         _model(recolour=1.5)
 
 
+def test_edges_show_the_encoder_some_strokes_as_their_outlines_only_in_training():
+    from aekit.models.swap import random_edges
+
+    stroke = torch.zeros(8, 1, 9, 9)
+    stroke[:, :, 2:7, 3:6] = 1.0  # a solid bar 3 pixels wide
+    assert torch.equal(random_edges(stroke, 0.0), stroke)
+    out = random_edges(stroke, 1.0)
+    assert torch.equal(out[:, :, 4, 4], torch.zeros(8, 1))  # the inside of the stroke is hollow
+    assert torch.equal(out[:, :, 4, 2], torch.ones(8, 1)) and torch.equal(out[:, :, 4, 3], torch.ones(8, 1))
+    assert torch.equal(out[:, :, 0, 0], torch.zeros(8, 1))  # far from the stroke: nothing
+    torch.manual_seed(2)
+    half = random_edges(stroke[:1].expand(64, 1, 9, 9), 0.5)
+    assert 16 < sum(not torch.equal(im, stroke[0]) for im in half) < 48
+    model = _model(edges=1.0)
+    seen = []
+    encode = model.encode
+    model.encode = lambda z: (seen.append(z.clone()), encode(z))[1]
+    grey = torch.rand(4, 1, 28, 28)
+    model(grey)
+    assert torch.equal(seen[0], random_edges(grey, 1.0))
+    model.eval()
+    model(grey)
+    assert torch.equal(seen[-1], grey)
+    with pytest.raises(ValueError, match="edges"):
+        _model(edges=-0.1)
+
+
 def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(small_x):
     a = small_x[:96]
     b = 1 - small_x[96:128]  # a second domain: 32 inverted digits
@@ -203,6 +230,7 @@ def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files,
     cfg = json.loads((swap_run / "config.json").read_text())
     assert cfg["model"] == "swap" and [d["name"] for d in cfg["data"]["domains"]] == ["a", "b"]
     assert cfg["train"]["balance"] == "domain" and cfg["config"]["warp"] == 0.1 and cfg["config"]["recolour"] == 0.5
+    assert cfg["config"]["edges"] == 0.25
     assert ckpt.read_metrics(swap_run)[-1]["train_adv"] > 0
     assert read_mark(swap_run / "swaps.png")["operation"] == "swap-figure"
     with Image.open(swap_run / "swaps.png") as im:

@@ -7,7 +7,10 @@ input during training while the target stays the clean image (the trick face-swa
 pose, not identity); evaluation never warps. With ``recolour`` > 0 the encoder sees some images with their colour
 channels shuffled and half of those inverted (``random_recolour``): a domain of dark ink on light paper and one of
 light ink on black then reach the same code for the same strokes, where without it the encoder keeps them apart (a
-swap across that divide loses the digit).
+swap across that divide loses the digit). With ``edges`` > 0 the encoder sees some images as their edges only
+(``random_edges``): a domain drawn in hollow outline strokes and one in solid strokes then reach the same code for the
+same digit, and each decoder learns to draw its own strokes from a code of edges (without it a swap out of an outline
+domain draws both edges of every stroke as strokes of their own).
 
 Training terms beyond each domain's reconstruction, all off by default: ``cycle`` (a swap, encoded and decoded back
 by the source's domain, rebuilds the source), ``code_cycle`` (a swap, encoded again, gives the source's code back)
@@ -58,6 +61,14 @@ def random_recolour(x: torch.Tensor, share: float) -> torch.Tensor:
     out = torch.gather(x, 1, order[:, :, None, None].expand_as(x))
     invert = (chosen & (torch.rand(b, device=x.device) < 0.5))[:, None, None, None]
     return torch.where(invert, 1 - out, out)
+
+
+def random_edges(x: torch.Tensor, share: float) -> torch.Tensor:
+    """Images in [0, 1] (B, C, H, W), a random ``share`` of them replaced by their edges: each channel's morphological
+    gradient (3x3 dilation minus erosion), which draws a stroke as its two outlines; drawn from torch's global RNG."""
+    chosen = (torch.rand(len(x), device=x.device) < share)[:, None, None, None]
+    gradient = F.max_pool2d(x, 3, 1, 1) + F.max_pool2d(-x, 3, 1, 1)  # dilation - erosion
+    return torch.where(chosen, gradient, x)
 
 
 class SwapAutoencoder(Autoencoder):
@@ -129,6 +140,7 @@ class SwapAutoencoder(Autoencoder):
         """
         cfg = self.config
         x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
+        x_in = random_edges(x_in, cfg.edges) if self.training and cfg.edges > 0 else x_in
         x_in = random_recolour(x_in, cfg.recolour) if self.training and cfg.recolour > 0 else x_in
         z = self.encode(x_in)
         logits = self.decode_logits(z, domain)
