@@ -109,9 +109,7 @@ def measures(out: np.ndarray, truth: np.ndarray, y: np.ndarray, b: str, ctx: dic
            "identity": float((judges.predict(ctx["judges"]["identity"], out) == ids.index(b)).mean())}
     if critic is not None:
         got["realism"] = float((judges.predict(critic, out) == 1).mean())
-    if "reference" in ctx:
-        got["kid"] = kid(out, b, ctx)
-    return got
+    return {**got, "kid": kid(out, b, ctx)}
 
 
 def kid(images: np.ndarray, b: str, ctx: dict) -> float:
