@@ -129,3 +129,10 @@ def test_unlisted_group_fields_are_fixed_settings():
     assert (cfg.norm, cfg.stem, cfg.spatial_code, cfg.code_activation) == ("none", 0, True, "identity")
     with pytest.raises(TypeError):
         VQConfig(norm="batch")
+
+
+def test_a_swap_config_json_from_before_the_edges_field_loads_with_it_off(fixture):
+    from aekit.models.base import config_from_dict
+
+    old = {k: v for k, v in fixture["default_configs"]["swap"] if k != "edges"}
+    assert config_from_dict(MODELS["swap"][0], old).edges == 0.0
