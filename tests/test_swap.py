@@ -92,6 +92,18 @@ def test_warp_only_in_training_and_target_stays_clean(small_x):
     assert torch.equal(seen[-1], x)  # evaluation never warps
 
 
+def encoder_inputs(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the swap model's encoder is given for x in a training pass, then in an evaluation pass."""
+    seen = []
+    encode = model.encode
+    model.encode = lambda z: (seen.append(z.clone()), encode(z))[1]
+    model.train()
+    model(x)
+    model.eval()
+    model(x)
+    return seen[0], seen[-1]
+
+
 def test_recolour_shuffles_channels_and_inverts_some_encoder_inputs_only_in_training():
     from aekit.models.swap import random_recolour
 
@@ -110,16 +122,10 @@ def test_recolour_shuffles_channels_and_inverts_some_encoder_inputs_only_in_trai
     assert 10 < sum(inv for _, inv in kinds) < 54 and len({p for p, _ in kinds}) == 6
     torch.manual_seed(1)
     assert torch.equal(random_recolour(x, 1.0), out)  # reproducible from the seed
-    model = _model(recolour=1.0)
-    seen = []
-    encode = model.encode
-    model.encode = lambda z: (seen.append(z.clone()), encode(z))[1]
     grey = torch.rand(16, 1, 28, 28)
-    model(grey)
-    assert any(torch.allclose(seen[0][i], 1 - grey[i]) for i in range(16))  # a grey image can only be inverted
-    model.eval()
-    model(grey)
-    assert torch.equal(seen[-1], grey)
+    trained, evaluated = encoder_inputs(_model(recolour=1.0), grey)
+    assert any(torch.allclose(trained[i], 1 - grey[i]) for i in range(16))  # a grey image can only be inverted
+    assert torch.equal(evaluated, grey)
     with pytest.raises(ValueError, match="recolour"):
         _model(recolour=1.5)
 
@@ -137,16 +143,9 @@ def test_edges_show_the_encoder_some_strokes_as_their_outlines_only_in_training(
     torch.manual_seed(2)
     half = random_edges(stroke[:1].expand(64, 1, 9, 9), 0.5)
     assert 16 < sum(not torch.equal(im, stroke[0]) for im in half) < 48
-    model = _model(edges=1.0)
-    seen = []
-    encode = model.encode
-    model.encode = lambda z: (seen.append(z.clone()), encode(z))[1]
     grey = torch.rand(4, 1, 28, 28)
-    model(grey)
-    assert torch.equal(seen[0], random_edges(grey, 1.0))
-    model.eval()
-    model(grey)
-    assert torch.equal(seen[-1], grey)
+    trained, evaluated = encoder_inputs(_model(edges=1.0), grey)
+    assert torch.equal(trained, random_edges(grey, 1.0)) and torch.equal(evaluated, grey)
     with pytest.raises(ValueError, match="edges"):
         _model(edges=-0.1)
 
