@@ -4,7 +4,8 @@ part), and detect the swaps.
 Paired (``_paired.py``): K fixed identities of ``aekit.data.identities`` each trained on its own disjoint share of
 MNIST; a held-out digit x drawn by identity a, swapped into b, is scored against the truth render_b(x) and the
 model's own reconstruction of it (the ceiling), with content, identity and realism judges trained on real drawings
-(``_paired_judges.py``); with and without the adversarial decoder, 2 identities against K, and no-swap baselines.
+(``_paired_judges.py``); with and without the adversarial decoder and the encoder's edges augmentation, 2 identities
+against K, and no-swap baselines.
 
 Unpaired: domain a: MNIST. Domain b: scikit-learn's 8x8 digits (other writers, another scanner), each upsampled bilinearly to
 20x20 and centred in a 28x28 frame, as MNIST centres its digits in a 20x20 box (so the two domains differ in style,

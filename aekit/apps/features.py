@@ -40,7 +40,7 @@ MIN_ACCURACY = 0.9  # below this the feature net is logged as a poor one
 
 def train_feature_net(ds: Dataset, seed: int = 0, purpose: str = "FID feature net",
                       epochs: int | None = None, stem_stride: int = 2, device: str = "cpu") -> FeatureNet:
-    """Train the feature net on a Dataset's labelled training split, seeded, on one CPU thread (see below).
+    """Train the feature net on a Dataset's labelled training split, seeded, on ``device`` with one CPU thread (below).
 
     The same small classifier serves elsewhere (the swap benchmark's digit and domain classifiers, the swap
     detector); ``purpose`` names it in the log, ``epochs`` replaces the default budget (3 epochs, at least 500 steps),
