@@ -349,7 +349,7 @@ def kept_line(p: dict, at_least: float = 0.8) -> str:
             "here.")
 
 
-def recolour_words(model: dict) -> str:
+def encoder_input_words(model: dict) -> str:
     """How the encoder's training inputs were altered: recoloured, and seen as their edges only."""
     share, edges = model.get("recolour", 0.0), model.get("edges", 0.0)
     words = (f"{share:.0%} of the encoder's training inputs recoloured (`recolour` {share:g})" if share
@@ -375,7 +375,7 @@ def paired_section(p: dict, table) -> list[str]:
         "in the features of b's digit judge, and the share of swaps a critic of real b against that model's "
         "swaps into b (trained on other test digits) scores as real. The swap models: the unpaired section's "
         f"architecture, {t['steps']} steps each on {device(p['machine'])}, seed 0, cycle term "
-        f"{p['options']['model'].get('cycle', 0.0):g}, {recolour_words(p['options']['model'])}.", "",
+        f"{p['options']['model'].get('cycle', 0.0):g}, {encoder_input_words(p['options']['model'])}.", "",
         *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
                 "identity (lowest)", "realism: KID x 1000 · critic"], variant_rows(p)), "",
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "

@@ -72,6 +72,11 @@ def machine() -> dict:
             "processor": platform.processor() or platform.machine()}
 
 
+def on_device(device: str) -> dict:
+    """What a result's machine record adds for the device it ran on: its name and, on CUDA, the GPU's."""
+    return {"device": device, **({"gpu": torch.cuda.get_device_name(device)} if device.startswith("cuda") else {})}
+
+
 def argv_text(argv: list[str] | None) -> str:
     """The benchmark's arguments as a shell would need them typed (JSON arguments quoted); an absolute path is
     recorded by its name (a run folder ``/somewhere/runs/conv`` as ``conv``): results say which run, not where it

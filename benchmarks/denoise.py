@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, argv_text, command, conv_model, device, machine, table, update, write_result  # noqa: E402
+from _report import RESULTS, argv_text, command, conv_model, device, machine, on_device, table, update, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit import TrainConfig, train  # noqa: E402
@@ -343,9 +343,7 @@ def main(argv=None) -> dict:
         "salt_pepper_best": all(sp["aekit"]["psnr"] > v["psnr"] for k, v in sp.items() if k not in ("aekit", "noisy"))
         and all(sp_sub["aekit"]["psnr"] > v["psnr"] for k, v in sp_sub.items() if k not in ("aekit", "noisy"))}
     result["argv"] = argv_text(argv)
-    result["machine"] = {**machine(), "device": args.device}
-    if args.device.startswith("cuda"):
-        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    result["machine"] = {**machine(), **on_device(args.device)}
     result["wall_seconds"] = time.perf_counter() - t_start
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(clean, examples_noisy, examples, RESULTS / f"{args.name}.png")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, argv_text, command, device, machine, table, update, write_result  # noqa: E402
+from _report import RESULTS, argv_text, command, device, machine, on_device, table, update, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.apps.embed import map_figure  # noqa: E402
@@ -174,9 +174,7 @@ def main(argv=None) -> dict:
             result["umap"] = {"version": umap.__version__, "n_fit": n}
 
     result["total_seconds"] = time.perf_counter() - t_start
-    result["machine"] = {**setup, "device": args.device}
-    if args.device.startswith("cuda"):
-        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    result["machine"] = {**setup, **on_device(args.device)}
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         if map_codes is not None:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import RESULTS, argv_text, machine, update, write_result  # noqa: E402
+from _report import RESULTS, argv_text, machine, on_device, update, write_result  # noqa: E402
 from recon import HEADLINE, plot_curve, recipe, run_one  # noqa: E402
 
 import aekit  # noqa: E402
@@ -50,9 +50,7 @@ def main(argv=None) -> dict:
     ds = aekit.load_dataset("mnist")
     x_train = torch.from_numpy(ds.x_train[: args.n_train, None].astype(np.float32) / 255)
     x_test = torch.from_numpy(ds.x_test[:, None].astype(np.float32) / 255)
-    info = machine()
-    if args.device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(args.device)
+    info = {**machine(), **on_device(args.device)}
     overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
     spec = {**HEADLINE, "train": {**HEADLINE["train"], **overrides}}
     result = {"name": args.name, "budgets": [], "skipped": [], "device": args.device, "config": spec["config"],

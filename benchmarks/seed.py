@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import argv_text, command, device, machine, table, update, write_result  # noqa: E402
+from _report import argv_text, command, device, machine, on_device, table, update, write_result  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit import train  # noqa: E402
@@ -99,9 +99,7 @@ def main(argv=None) -> dict:
             "fast_time_fraction_of_keras": result["fast"]["seconds"] / k["seconds"],
             "fast_within_1/8_time": result["fast"]["seconds"] <= k["seconds"] / 8,
         }
-    result["machine"] = {**machine(), "device": args.device}
-    if args.device.startswith("cuda"):
-        result["machine"]["gpu"] = torch.cuda.get_device_name()
+    result["machine"] = {**machine(), **on_device(args.device)}
     result["repeats"] = args.repeats
     result["argv"] = argv_text(argv)
     write_result(args.name, result)

@@ -47,7 +47,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _paired  # noqa: E402
-from _report import RESULTS, argv_text, command, device, machine, table, update, write_result  # noqa: E402
+from _report import RESULTS, argv_text, command, device, machine, on_device, table, update, write_result  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
 from aekit.apps.features import feature_net, train_feature_net  # noqa: E402
@@ -384,15 +384,16 @@ def paired_part(a, work: Path, folder: Path) -> dict:
 
     t0 = time.perf_counter()
 
-    on_gpu = str(paired_options(a)["train"].get("device", "cpu")).startswith("cuda")
+    opts = paired_options(a)
+    ran_on = on_device(opts["train"].get("device", "cpu"))
 
     def save(part: dict) -> None:
         part.update(seconds=round(time.perf_counter() - t0, 1), argv=argv_text([w for w in a.argv if w != "--reuse"]),
-                    machine={**machine(), **({"gpu": torch.cuda.get_device_name()} if on_gpu else {})})
+                    machine={**machine(), **ran_on})
         if not a.no_write:
             write_result("swap", {**stored(folder), "paired": part}, folder)
 
-    result, run, made = _paired.paired(paired_options(a), work, save)
+    result, run, made = _paired.paired(opts, work, save)
     if not a.no_write:
         blocks = _paired.figure_blocks({"x": load_dataset("mnist").x_test}, made, result["identities"])
         swap_figure(blocks, folder / "swap-paired.png", make_mark("swap-figure", run.fingerprint, model="swap"),
