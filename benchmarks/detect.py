@@ -15,7 +15,10 @@ Identities are ``aekit.data.identities``' fixed appearance renderers of MNIST di
   images given to the colour detector as RGB, as ``aekit detect`` reads a grey file).
 
 Every case also after a JPEG re-save at quality 75 (real and synthetic alike), and the false-positive rate on the real
-images at the threshold ``aekit detect`` uses (stored in the detector). Unmarked pixels only: outputs are scored as
+images at the threshold ``aekit detect`` uses (stored in the detector). And every case again with references, as
+``aekit detect --reference`` works: for each part (a swap direction, a generator) half of its held-out real images
+set the threshold and the other half are scored against all its synthetic ones, each score put on its kind's
+reference scale (``aekit.apps.detect_eval.relative_scores``) so that a swap run's two directions pool. Unmarked pixels only: outputs are scored as
 the models make them, before any file is written, so the detector learns the swap, not aekit's pixel watermark or
 its metadata. The detector is `aekit detect-train`'s default, the spectral network (a linear model of the log DCT
 spectrum). Compared in the same run: the residual CNN (``--network residual-cnn``: high-pass residuals, JPEG/resize/
@@ -47,10 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, argv_text, command, device, machine, table, update, write_result  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
-from aekit.apps.detect_eval import evaluate, model_outputs  # noqa: E402
+from aekit.apps.detect_eval import evaluate, model_outputs, with_reference  # noqa: E402
 from aekit.apps.swap import train_swap  # noqa: E402
 from aekit.data import load_dataset  # noqa: E402
 from aekit.data.identities import render  # noqa: E402
+from aekit.metrics.reconstruction import auroc  # noqa: E402
 from aekit.runs.run import Run  # noqa: E402
 from aekit.runs.settings import resolve_settings  # noqa: E402
 
@@ -72,8 +76,8 @@ VARIANTS = (("spectral", "spectral", False, True), ("residual", "residual-cnn", 
 MAIN = VARIANTS[0][0]  # the detector `aekit detect-train` makes by default: the headline
 FULL = {"n": 3000, "held": 1000, "gen_n": 6000, "swap_epochs": 8.0, "gen_epochs": 4.0, "det_per_domain": 2000,
         "det_epochs": 6}
-QUICK = {"n": 200, "held": 100, "gen_n": 400, "swap_epochs": 1.0, "gen_epochs": 1.0, "det_per_domain": 200,
-         "det_epochs": 2}
+QUICK = {"n": 200, "held": 200, "gen_n": 400, "swap_epochs": 1.0, "gen_epochs": 1.0, "det_per_domain": 200,
+         "det_epochs": 2}  # held: at least 200, half of each part's real images being its reference
 
 
 # --- identities -------------------------------------------------------------------------------------------------
@@ -190,9 +194,37 @@ def evaluate_all(detectors: dict, data: dict) -> dict:
     for name, (score, threshold, cfg) in detectors.items():
         res = {case: {part: evaluate(score, threshold, real, fake) for part, (real, fake) in parts.items()}
                for case, parts in data.items()}
-        results[name] = {"config": cfg, "cases": res, "summary": summary(res)}
-        log(f"{name}: {json.dumps(results[name]['summary'])}")
+        calibrated = {case: referenced(score, parts) for case, parts in data.items()}
+        results[name] = {"config": cfg, "cases": res, "summary": summary(res), "with_reference": calibrated,
+                         "summary_with_reference": summary(calibrated)}
+        log(f"{name}: {json.dumps(results[name]['summary'])}; with references "
+            f"{json.dumps(results[name]['summary_with_reference'])}")
     return results
+
+
+def referenced(score, parts: dict) -> dict:
+    """One case with references: every part's second half of real images as its reference, its first half scored at
+    that reference's threshold, and a swap run's pooled AUROC over its directions on the references' scales
+    (``all``)."""
+    out, pooled = {}, {"": ([], []), "_jpeg75": ([], [])}
+    for part, (real, fake) in parts.items():
+        if part == "all":
+            continue
+        half = len(real) // 2
+        res = with_reference(score, real[half:], real[:half], fake)
+        for suffix, (r, f) in pooled.items():
+            rel_real, rel_fake = res.pop(f"relative{suffix}")
+            res[f"auroc{suffix}"] = auroc(np.r_[np.zeros(len(rel_real)), np.ones(len(rel_fake))], np.r_[rel_real, rel_fake])
+            r.append(rel_real), f.append(rel_fake)
+        out[part] = res
+    if "all" in parts:
+        out["all"] = {}
+        for suffix, (r, f) in pooled.items():
+            r, f = np.concatenate(r), np.concatenate(f)
+            out["all"][f"auroc{suffix}"] = auroc(np.r_[np.zeros(len(r)), np.ones(len(f))], np.r_[r, f])
+            out["all"][f"false_positive_rate{suffix}"] = max(v[f"false_positive_rate{suffix}"] for v in out.values()
+                                                             if v is not out["all"])
+    return out
 
 
 def summary(res: dict) -> dict:
@@ -230,11 +262,13 @@ def _pair(part: dict, key: str) -> str:
     return f"{part[key]:.4f} / {part[key + '_jpeg75']:.4f}"
 
 
-def _headline(name: str, r: dict) -> list[str]:
-    a, fp = r["summary"], r["summary"]
+def _headline(name: str, r: dict, key: str = "summary") -> list[str]:
+    """A detector's row: AUROC per case and the most real images flagged, as written / after JPEG; with its own
+    threshold (``summary``) or with references (``summary_with_reference``)."""
+    a = r[key]
     return [LABELS.get(name, name), *(f"{a['auroc'][c]:.4f} / {a['auroc_jpeg75'][c]:.4f}" for c in CASES),
-            f"{fp['false_positive_rate']:.3f} / {fp['false_positive_rate_jpeg75']:.3f}",
-            f"{r['config']['threshold']:.3f}"]
+            f"{a['false_positive_rate']:.3f} / {a['false_positive_rate_jpeg75']:.3f}",
+            *([f"{r['config']['threshold']:.3f}"] if key == "summary" else [])]
 
 
 def _parts(r: dict) -> list[list[str]]:
@@ -283,8 +317,25 @@ def shortfalls(r: dict) -> str:
             f"part), and up to {fp:.1%} of a case's held-out real images ({most_flagged(r)}), against the 1% the threshold "
             "was set for on the run's own validation images."
             + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != MAIN)
-            + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
+            + with_references(r) + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
+
+
+def with_references(r: dict) -> str:
+    """What references change for (b), in words: the main detector's figures and the best detector's."""
+    det = r["detectors"]
+    if "summary_with_reference" not in det[MAIN]:
+        return ""
+    ref = {name: d["summary_with_reference"] for name, d in det.items()}
+    best = max(ref, key=lambda name: ref[name]["auroc"]["other_run"])
+    text = (f" With references (`aekit detect --reference`), {CASES['other_run']} reads "
+            f"{ref[MAIN]['auroc']['other_run']:.4f} ({ref[MAIN]['auroc_jpeg75']['other_run']:.4f} after JPEG) and at "
+            f"most {ref[MAIN]['false_positive_rate']:.1%} of a kind's real images are flagged")
+    if best != MAIN:
+        text += (f"; {SHORT.get(best, best)} reads {ref[best]['auroc']['other_run']:.4f} "
+                 f"({ref[best]['auroc_jpeg75']['other_run']:.4f} after JPEG), {CASES['other_generators']} "
+                 f"{ref[best]['auroc']['other_generators']:.4f}")
+    return text + "."
 
 
 def _names(case: str, r: dict) -> str:
@@ -306,6 +357,7 @@ def section(results: dict) -> str:
         "synthetic images alike; false positives: the largest share of real images flagged at the detector's "
         "threshold (the one `aekit detect` uses) over the cases.", "",
         *table(head, [_headline(name, d) for name, d in det.items()]), "",
+        *reference_table(r),
         "The aekit detector by part (AUROC, false-positive and true-positive rates at its threshold: as written / "
         "after JPEG q75; a direction compares swaps into an identity with real images of it):", "",
         *table(["case", "part", "AUROC", "false positives", "true positives", "synthetic images"],
@@ -318,6 +370,20 @@ def section(results: dict) -> str:
     return "\n".join(lines)
 
 
+def reference_table(r: dict) -> list[str]:
+    """The same detectors with references (``aekit detect --reference``), when the result has them."""
+    det = r["detectors"]
+    if "summary_with_reference" not in det[MAIN]:
+        return []
+    return [f"With references, as `aekit detect --reference` works: in each part (a swap direction, a generator) "
+            f"{r['settings']['held'] // 2} of its held-out real images set the threshold (the score 1% of them exceed) "
+            "and the other half are scored against all its synthetic images, each score put on its part's reference "
+            "scale (the share of the reference scoring below it) so that a run's two directions pool; false positives "
+            "at those thresholds:", "",
+            *table(["detector", *CASES.values(), "false positives"],
+                   [_headline(name, d, "summary_with_reference") for name, d in det.items()]), ""]
+
+
 # --- main -------------------------------------------------------------------------------------------------------
 
 def result_of(detectors: dict, s: dict, stages: dict, t0: float, argv) -> dict:
@@ -327,6 +393,9 @@ def result_of(detectors: dict, s: dict, stages: dict, t0: float, argv) -> dict:
     return {"detector_auroc": main["auroc"], "detector_auroc_jpeg75": main["auroc_jpeg75"],
             "false_positive_rate": main["false_positive_rate"],
             "false_positive_rate_jpeg75": main["false_positive_rate_jpeg75"],
+            "detector_auroc_with_reference": detectors[MAIN]["summary_with_reference"]["auroc"],
+            "detector_auroc_with_reference_jpeg75": detectors[MAIN]["summary_with_reference"]["auroc_jpeg75"],
+            "false_positive_rate_with_reference": detectors[MAIN]["summary_with_reference"]["false_positive_rate"],
             "threshold": detectors[MAIN]["config"]["threshold"], "detectors": detectors, "settings": s,
             "runs": {case: list(pair) for case, (pair, _) in RUNS.items()},
             "stages_seconds": stages, "seconds": round(time.perf_counter() - t0, 1), "machine": machine(),
@@ -334,12 +403,12 @@ def result_of(detectors: dict, s: dict, stages: dict, t0: float, argv) -> dict:
 
 
 def share_with_swap(result: dict, folder: Path = RESULTS) -> None:
-    """swap.json's ``detector_auroc`` ({same_run, other_run, other_generators}, as written / after JPEG q75) is this
-    benchmark's headline: the swap benchmark's other keys are kept as they are."""
+    """swap.json's ``detector_auroc`` ({same_run, other_run, other_generators}, as written / after JPEG q75, and with
+    references) is this benchmark's headline: the swap benchmark's other keys are kept as they are."""
     path = folder / "swap.json"
     swap = json.loads(path.read_text()) if path.exists() else {}
-    write_result("swap", {**swap, "detector_auroc": result["detector_auroc"],
-                          "detector_auroc_jpeg75": result["detector_auroc_jpeg75"]}, folder)
+    write_result("swap", {**swap, **{k: result[k] for k in ("detector_auroc", "detector_auroc_jpeg75",
+                                                             "detector_auroc_with_reference")}}, folder)
 
 
 def main(argv=None) -> dict:

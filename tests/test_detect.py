@@ -77,6 +77,29 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     assert verdict == ("synthetic" if float(score) > threshold else "real")
 
 
+def test_a_reference_of_real_images_sets_the_threshold(run_and_detector, mnist, tmp_path, capsys):
+    _, det = run_and_detector
+    ref, few = tmp_path / "ref", tmp_path / "few"
+    ref.mkdir(), few.mkdir()
+    for i, im in enumerate(mnist.x_test[100:220]):
+        Image.fromarray(255 - im).save(ref / f"{i:03d}.png")  # real images of domain b
+        if i < 99:
+            Image.fromarray(255 - im).save(few / f"{i:03d}.png")
+    capsys.readouterr()
+    assert main(["detect", str(det), str(ref), "--json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    ref_scores = np.array(list(own["scores"].values()))
+    assert main(["detect", str(det), str(ref / "000.png"), str(ref / "001.png"), "--reference", str(ref),
+                 "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["threshold"] == pytest.approx(np.sort(ref_scores)[118]) != own["threshold"]
+    assert (ref_scores > found["threshold"]).mean() <= 0.01
+    assert found["synthetic"] == [f for f, s in found["scores"].items() if s > found["threshold"]]
+    assert main(["detect", str(det), str(ref / "000.png"), "--reference", str(few)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("aekit: error:") and "at least 100 real images" in err and err.count("\n") == 1
+
+
 def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     run, det = run_and_detector
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "big.png")

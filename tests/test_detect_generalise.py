@@ -11,13 +11,14 @@ import torch
 from scipy import ndimage
 
 from aekit.apps.degrade import degrade, jpeg
-from aekit.apps.detect import load_detector, pick_threshold, train_detector
-from aekit.apps.detect_eval import evaluate, model_outputs
+from aekit.apps.detect import load_detector, pick_threshold, reference_threshold, train_detector
+from aekit.apps.detect_eval import evaluate, model_outputs, relative_scores, with_reference
 from aekit.apps.detect_net import ResidualNet, fit_residual_net, score_images
 from aekit.apps.detect_spectral import SpectralNet, dct_matrix, fit_spectral_net
 from aekit.apps.swap import train_swap
 from aekit.cli import main
 from aekit.errors import AekitError
+from aekit.metrics.reconstruction import auroc
 from aekit.runs.run import Run
 from aekit.runs.settings import resolve_settings
 
@@ -174,6 +175,40 @@ def test_the_threshold_lets_through_its_share_of_real_images():
     assert (scores > pick_threshold(scores, 0.01)).mean() <= 0.01
     assert pick_threshold(np.zeros(500), 0.01) == 0.5  # never below an even chance
     assert pick_threshold(np.ones(50), 0.01) == 0.5  # too few real images to place it
+
+
+def test_a_reference_threshold_follows_the_reference_wherever_it_lies():
+    low = np.linspace(0.0, 0.2, 201)  # real images of another kind that score low as a whole
+    assert reference_threshold(low, 0.01) == pytest.approx(0.198)  # below 0.5: where their top 1 % begins
+    assert (low > reference_threshold(low, 0.01)).mean() <= 0.01
+    assert reference_threshold(0.9 + low / 2, 0.01) == pytest.approx(0.999)
+    with pytest.raises(AekitError, match="at least 100 real images"):
+        reference_threshold(low[:99], 0.01)
+
+
+def test_relative_scores_rank_images_of_two_kinds_each_on_its_own_reference():
+    low, high = np.linspace(0.0, 0.2, 100), np.linspace(0.8, 1.0, 100)  # two kinds of real image, scored apart
+    assert relative_scores(low, np.array([0.19])) > relative_scores(high, np.array([0.9]))  # its kind's top vs median
+    steps = relative_scores(low, np.linspace(0, 1, 500))
+    assert np.all(np.diff(steps) > 0) and steps[-1] < 1.01  # order kept between and above reference scores
+
+
+def test_with_a_reference_the_threshold_is_set_on_the_reference_kind():
+    rng = np.random.default_rng(0)
+
+    def score(images):
+        return images.reshape(len(images), -1).mean(1) / 255.0
+
+    reference, real = (rng.integers(0, 100, (n, 8, 8)).astype(np.uint8) for n in (200, 100))  # a dark kind
+    fake = rng.integers(20, 120, (100, 8, 8)).astype(np.uint8)
+    res = with_reference(score, reference, real, fake)
+    assert res["threshold"] == pytest.approx(np.sort(score(reference))[198]) and res["threshold"] < 0.5
+    assert res["false_positive_rate"] <= 0.05 and res["true_positive_rate"] > 0.9
+    rel_real, rel_fake = res["relative"]
+    assert auroc(np.r_[np.zeros(100), np.ones(100)], np.r_[rel_real, rel_fake]) > 0.99
+    assert {"threshold_jpeg75", "false_positive_rate_jpeg75", "relative_jpeg75"} <= set(res)
+    with pytest.raises(AekitError, match="at least 100"):
+        with_reference(score, reference[:99], real, fake)
 
 
 def test_the_spectral_features_are_the_log_dct_of_the_grey_levels():

@@ -11,7 +11,10 @@ goes through a random mix of JPEG, resizing and noise (``aekit.apps.degrade``). 
 both and how far they generalise: to other swap runs and to other aekit generators they never saw.
 
 A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic: the score that
-``FALSE_POSITIVES`` of the held-out real validation images exceed (0.5 when there are too few of them to tell).
+``FALSE_POSITIVES`` of the held-out real validation images exceed (0.5 when there are too few of them to tell). Real
+images of another kind than the run's (another identity, other paper, another camera) can score higher or lower as a
+whole, so a threshold set on the run's own images flags far more or far fewer of them; ``aekit detect --reference``
+sets it instead on real images of the kind being checked (``reference_threshold``), at the same ``FALSE_POSITIVES``.
 
 A detector folder holds ``config.json`` (kind, network, input shape, threshold, the run and its fingerprint,
 validation figures) and ``model.safetensors``; nothing is pickled.
@@ -45,7 +48,8 @@ VAL_FRACTION = 0.1  # of each domain's real images, held out with everything mad
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
 NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
 
-__all__ = ["detect_files", "detector_data", "load_detector", "score_images", "synthesise", "train_detector"]
+__all__ = ["detect_files", "detector_data", "load_detector", "reference_threshold", "score_images", "synthesise",
+           "train_detector"]
 
 
 def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -132,6 +136,17 @@ def pick_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSIT
     return max(0.5, float(np.quantile(real_scores, 1 - false_positives)))
 
 
+def reference_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
+    """The threshold set on a user's own real images of the kind being checked: the lowest of their scores that at
+    most a share ``false_positives`` of them exceed. Unlike ``pick_threshold`` it may fall below 0.5 (these images
+    say where real ones of this kind score); it needs at least ``1 / false_positives`` of them."""
+    need = round(1 / false_positives)
+    if len(real_scores) < need:
+        raise AekitError(f"a reference needs at least {need} real images to set a threshold that lets through "
+                         f"{false_positives:.0%} of them, got {len(real_scores)}")
+    return float(np.quantile(real_scores, 1 - false_positives, method="higher"))
+
+
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
                    epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True,
                    network: str = SPECTRAL) -> dict:
@@ -197,10 +212,22 @@ def load_detector(path: str | Path) -> tuple[ResidualNet | SpectralNet, dict]:
     return net.eval(), cfg
 
 
-def detect_files(detector: str | Path, inputs: list[str]) -> tuple[list[tuple[Path, float]], float]:
-    """Score image files (folders expand to the images inside): ([(file, P(synthetic))], the detector's threshold
-    above which an image counts as synthetic)."""
+def _score_files(net, files: list[str]) -> tuple[list[Path], np.ndarray]:
+    """Image files (folders expand to the images inside) and their scores."""
+    paths = expand_inputs(files)
+    images = np.stack([read_model_image(f, net.input_shape, resize=False) for f in paths])  # resizing would fake pixels
+    return paths, score_images(net, images)
+
+
+def detect_files(detector: str | Path, inputs: list[str],
+                 reference: list[str] | None = None) -> tuple[list[tuple[Path, float]], float]:
+    """Score image files (folders expand to the images inside): ([(file, P(synthetic))], the threshold above which
+    an image counts as synthetic). The threshold is the detector's own, or with ``reference`` (files or folders of
+    real images of the kind being checked, at least ``1 / FALSE_POSITIVES``) the one ``reference_threshold`` sets on
+    them."""
     net, cfg = load_detector(detector)
-    files = expand_inputs(inputs)
-    images = np.stack([read_model_image(f, net.input_shape, resize=False) for f in files])  # resizing would fake pixels
-    return list(zip(files, score_images(net, images).tolist())), float(cfg["threshold"])
+    threshold = float(cfg["threshold"])
+    if reference:
+        threshold = reference_threshold(_score_files(net, reference)[1])
+    files, scores = _score_files(net, inputs)
+    return list(zip(files, scores.tolist())), threshold

@@ -5,6 +5,9 @@ every other identity, a VAE's samples from its prior, a denoiser's output for no
 strength of noise), a compression run's decompressed files, any other run's reconstructions. ``evaluate`` scores
 real images against those outputs: AUROC as they are and after a JPEG re-save at quality 75 (both classes), and, at
 the detector's own threshold, the share of real images flagged (false positives) and of outputs caught.
+``with_reference`` does the same with the threshold set on reference real images of the kind checked, as
+``aekit detect --reference`` sets it, and scores put on the reference's scale (``relative_scores``) so that images of
+several kinds can be ranked together.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import torch
 from torch import nn
 
 from aekit.apps.degrade import jpeg
+from aekit.apps.detect import reference_threshold
 from aekit.apps.detect_net import score_images
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc, reconstruct
@@ -103,4 +107,31 @@ def evaluate(score: nn.Module | Callable[[np.ndarray], np.ndarray], threshold: f
         out[f"auroc{name}"] = auroc(np.r_[np.zeros(len(sr)), np.ones(len(sf))], np.r_[sr, sf])
         out[f"false_positive_rate{name}"] = float((sr > threshold).mean())
         out[f"true_positive_rate{name}"] = float((sf > threshold).mean())
+    return out
+
+
+def relative_scores(reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Scores on the scale of a reference's: the share of the reference's scores below each score, plus the score
+    itself / (2 * len(reference)) so that scores between two reference scores (or above all of them) keep their order
+    without reaching the next step. Images of several kinds, each put on its own kind's reference, rank together."""
+    ref = np.sort(np.asarray(reference, np.float64))
+    return (np.searchsorted(ref, scores, side="left") + np.clip(scores, 0, 1) / 2) / len(ref)
+
+
+def with_reference(score: nn.Module | Callable[[np.ndarray], np.ndarray], reference: np.ndarray, real: np.ndarray,
+                   fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> dict:
+    """A detector with its threshold set on uint8 ``reference`` real images of the kind being checked
+    (``reference_threshold``): the shares of ``real`` and ``fake`` flagged at it, as they are and after JPEG at
+    ``jpeg_quality`` (the reference re-saved alike), and both classes' ``relative_scores`` for pooling."""
+    if isinstance(score, nn.Module):
+        score = partial(score_images, score)
+    out = {}
+    for name, images in (("", (reference, real, fake)), (f"_jpeg{jpeg_quality}", tuple(jpeg(x, jpeg_quality) for x in
+                                                                                      (reference, real, fake)))):
+        ref, sr, sf = (score(x) for x in images)
+        threshold = reference_threshold(ref)
+        out[f"threshold{name}"] = threshold
+        out[f"false_positive_rate{name}"] = float((sr > threshold).mean())
+        out[f"true_positive_rate{name}"] = float((sf > threshold).mean())
+        out[f"relative{name}"] = (relative_scores(ref, sr), relative_scores(ref, sf))
     return out

@@ -30,9 +30,14 @@ def add_arguments(sub) -> None:
     dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
                         formatter_class=Formatter,
                         description="Prints each file's score and 'synthetic' when it is above the detector's "
-                        "threshold (chosen at training so that 1%% of held-out real images exceed it), else 'real'.")
+                        "threshold, else 'real'. The threshold is chosen at training so that 1%% of the run's held-out "
+                        "real images exceed it; real images of another kind (another identity, paper or camera) may "
+                        "score higher or lower as a whole, and --reference sets the threshold on them instead.")
     dd.add_argument("detector", metavar="DETECTOR")
     dd.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
+    dd.add_argument("--reference", metavar="PATH", action="append",
+                    help="real images of the kind being checked (files or folders, at least 100 in all; repeatable): "
+                    "the threshold becomes the score that 1%% of them exceed")
     dd.add_argument("--json", action="store_true",
                     help='print one JSON object {"threshold": t, "scores": {file: score}, "synthetic": [file, ...]}')
     dd.set_defaults(handler=run_detect)
@@ -55,7 +60,7 @@ def run_detect_train(a) -> int:
 def run_detect(a) -> int:
     from aekit.apps.detect import detect_files
 
-    scores, threshold = detect_files(a.detector, a.inputs)
+    scores, threshold = detect_files(a.detector, a.inputs, a.reference)
     if a.json:
         print(json.dumps({"threshold": threshold, "scores": {str(f): s for f, s in scores},
                           "synthetic": [str(f) for f, s in scores if s > threshold]}))
