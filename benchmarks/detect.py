@@ -22,8 +22,8 @@ reference scale (``aekit.apps.detect_eval.relative_scores``) so that a swap run'
 the models make them, before any file is written, so the detector learns the swap, not aekit's pixel watermark or
 its metadata. The detector is `aekit detect-train`'s default, the spectral network (a linear model of the log DCT
 spectrum). Compared in the same run: the residual CNN (``--network residual-cnn``: high-pass residuals, JPEG/resize/
-noise augmentation), the same trained on reconstructions and swaps only and without the augmentation, and the
-previous detector (aekit's pixel CNN, ``FeatureNet`` with a full-resolution stem, 10 epochs, reconstructions and
+noise augmentation), the same trained on reconstructions and swaps only and without the augmentation (the latter
+from three seeds: seed 0 and, to show how much its figures owe to the seed, 1 and 2), and the previous detector (aekit's pixel CNN, ``FeatureNet`` with a full-resolution stem, 10 epochs, reconstructions and
 swaps, no augmentation).
 
 Writes benchmarks/results/detect.json after every stage (a partial result survives an interruption; ``complete``
@@ -69,10 +69,13 @@ GENERATORS = {
     "denoiser": ("denoise", None, {"channels": [32, 64], "blocks_per_stage": 1, "code_size": 64}, {}),
     "decompressor": ("compress", None, {"channels": [32, 64]}, {}),
 }
-# name -> (network, augment, variety): aekit's detector (the spectral network, on outputs for noisy inputs and mixed
-# codes besides reconstructions and swaps), the residual CNN (JPEG/resize/noise augmentation) and two ablations of it
-VARIANTS = (("spectral", "spectral", False, True), ("residual", "residual-cnn", True, True),
-            ("residual_no_variety", "residual-cnn", True, False), ("residual_no_augment", "residual-cnn", False, True))
+# name -> (network, augment, variety, seed): aekit's detector (the spectral network, on outputs for noisy inputs and
+# mixed codes besides reconstructions and swaps), the residual CNN (JPEG/resize/noise augmentation), two ablations of
+# it, and the one without augmentation again from two other seeds (how much of what it reads on (b) and (c) is its seed)
+VARIANTS = (("spectral", "spectral", False, True, 0), ("residual", "residual-cnn", True, True, 0),
+            ("residual_no_variety", "residual-cnn", True, False, 0),
+            ("residual_no_augment", "residual-cnn", False, True, 0),
+            *((f"residual_no_augment_seed{k}", "residual-cnn", False, True, k) for k in (1, 2)))
 MAIN = VARIANTS[0][0]  # the detector `aekit detect-train` makes by default: the headline
 FULL = {"n": 3000, "held": 1000, "gen_n": 6000, "swap_epochs": 8.0, "gen_epochs": 4.0, "det_per_domain": 2000,
         "det_epochs": 6}
@@ -152,12 +155,12 @@ def pixel_baseline(run: Run, work: Path, s: dict):
 
 
 def train_detectors(run: Run, work: Path, s: dict) -> dict:
-    """name -> (score function, threshold, config) for the detector and the two it is compared with."""
+    """name -> (score function, threshold, config) for the detector and those it is compared with."""
     out = {}
-    for name, network, augment, variety in VARIANTS:
+    for name, network, augment, variety, seed in VARIANTS:
         t0 = time.perf_counter()
         cfg = train_detector(run, work / name, max_per_domain=s["det_per_domain"], epochs=s["det_epochs"],
-                             augment=augment, variety=variety, force=True, network=network)
+                             augment=augment, variety=variety, force=True, network=network, seed=seed)
         net, _ = load_detector(work / name)
         out[name] = (partial(score_images, net), cfg["threshold"],
                      {k: cfg[k] for k in ("threshold", "val_auroc", "val_false_positive_rate", "trained_on",
@@ -252,9 +255,11 @@ LABELS = {"spectral": "aekit detector: linear model of the log DCT spectrum, var
           "residual": "residual CNN (`--network residual-cnn`), augmented, varied outputs",
           "residual_no_variety": "the residual CNN on reconstructions and swaps only",
           "residual_no_augment": "the residual CNN without JPEG/resize/noise augmentation",
+          **{f"residual_no_augment_seed{k}": f"the same from seed {k}" for k in (1, 2)},
           "pixel_cnn": "previous detector: pixel CNN, reconstructions and swaps, no augmentation"}
 SHORT = {"residual": "the residual CNN", "residual_no_variety": "the residual CNN without varied outputs",
-         "residual_no_augment": "the residual CNN without augmentation", "pixel_cnn": "the previous pixel CNN"}
+         "residual_no_augment": "the residual CNN without augmentation", "pixel_cnn": "the previous pixel CNN",
+         **{f"residual_no_augment_seed{k}": f"the residual CNN without augmentation from seed {k}" for k in (1, 2)}}
 CASES = {"same_run": "(a) same run", "other_run": "(b) other run", "other_generators": "(c) other generators"}
 
 
@@ -316,7 +321,8 @@ def shortfalls(r: dict) -> str:
             f"rate: at the threshold `aekit detect` uses, the detector flags {caught:.0%} of `{weakest}` (its weakest "
             f"part), and up to {fp:.1%} of a case's held-out real images ({most_flagged(r)}), against the 1% the threshold "
             "was set for on the run's own validation images."
-            + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != MAIN)
+            + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name != MAIN and "_seed" not in name)
+            + seed_spread(r, "residual_no_augment", "summary")
             + with_references(r) + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
 
@@ -335,7 +341,18 @@ def with_references(r: dict) -> str:
         text += (f"; {SHORT.get(best, best)} reads {ref[best]['auroc']['other_run']:.4f} "
                  f"({ref[best]['auroc_jpeg75']['other_run']:.4f} after JPEG), {CASES['other_generators']} "
                  f"{ref[best]['auroc']['other_generators']:.4f}")
-    return text + "."
+    return text + "." + seed_spread(r, best.split("_seed")[0], "summary_with_reference")
+
+
+def seed_spread(r: dict, name: str, key: str) -> str:
+    """The same detector from other seeds on (b) and (c), in words (nothing when the result has no other seeds)."""
+    seeds = {int(k.rsplit("_seed", 1)[1]): d[key] for k, d in r["detectors"].items() if k.startswith(f"{name}_seed")}
+    if not seeds:
+        return ""
+    listed = " and ".join(str(k) for k in seeds)
+    cells = "; ".join(f"{CASES[c]} " + " and ".join(f"{v['auroc'][c]:.4f}" for v in seeds.values())
+                      for c in ("other_run", "other_generators"))
+    return f" Trained from seeds {listed} instead, {SHORT.get(name, name)} reads {cells}."
 
 
 def _names(case: str, r: dict) -> str:
