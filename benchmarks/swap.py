@@ -353,7 +353,8 @@ def unpaired(a, work: Path, folder: Path) -> dict:
 
 # swap.json's keys that other parts write and an unpaired run keeps: the paired part, the paired oracle
 # (benchmarks/swap_oracle.py) and the detector's headline (benchmarks/detect.py)
-SHARED = ("paired", "paired_oracle", "detector_auroc", "detector_auroc_jpeg75", "detector_auroc_with_reference")
+SHARED = ("paired", "paired_oracle", "detector_auroc", "detector_auroc_jpeg75", "detector_auroc_with_reference",
+          "detector_auroc_with_reference_jpeg75")
 
 
 def stored(folder: Path) -> dict:

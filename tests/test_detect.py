@@ -95,9 +95,10 @@ def test_a_reference_of_real_images_sets_the_threshold(run_and_detector, mnist, 
     assert found["threshold"] == pytest.approx(np.sort(ref_scores)[118]) != own["threshold"]
     assert (ref_scores > found["threshold"]).mean() <= 0.01
     assert found["synthetic"] == [f for f, s in found["scores"].items() if s > found["threshold"]]
-    assert main(["detect", str(det), str(ref / "000.png"), "--reference", str(few)]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("aekit: error:") and "at least 100 real images" in err and err.count("\n") == 1
+    assert main(["detect", str(det), str(ref / "000.png"), "--reference", str(few), "--reference", str(few)]) == 1
+    err = capsys.readouterr().err  # the same images named twice count once
+    assert err.startswith("aekit: error:") and "at least 100 real images" in err and "got 99" in err
+    assert err.count("\n") == 1
 
 
 def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):

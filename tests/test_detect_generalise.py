@@ -201,12 +201,13 @@ def test_with_a_reference_the_threshold_is_set_on_the_reference_kind():
 
     reference, real = (rng.integers(0, 100, (n, 8, 8)).astype(np.uint8) for n in (200, 100))  # a dark kind
     fake = rng.integers(20, 120, (100, 8, 8)).astype(np.uint8)
-    res = with_reference(score, reference, real, fake)
-    assert res["threshold"] == pytest.approx(np.sort(score(reference))[198]) and res["threshold"] < 0.5
-    assert res["false_positive_rate"] <= 0.05 and res["true_positive_rate"] > 0.9
-    rel_real, rel_fake = res["relative"]
-    assert auroc(np.r_[np.zeros(100), np.ones(100)], np.r_[rel_real, rel_fake]) > 0.99
-    assert {"threshold_jpeg75", "false_positive_rate_jpeg75", "relative_jpeg75"} <= set(res)
+    res, relative = with_reference(score, reference, real, fake)
+    assert res["threshold"] == pytest.approx(np.sort(score(reference))[197]) and res["threshold"] < 0.5  # 2 above it
+    assert res["false_positive_rate"] <= 0.05 and res["true_positive_rate"] > 0.9 and res["auroc"] > 0.99
+    assert (res["reference"], res["real"], res["synthetic"]) == (200, 100, 100)
+    rel_real, rel_fake = relative[""]
+    assert auroc(np.r_[np.zeros(100), np.ones(100)], np.r_[rel_real, rel_fake]) == pytest.approx(res["auroc"])
+    assert {"threshold_jpeg75", "false_positive_rate_jpeg75"} <= set(res) and set(relative) == {"", "_jpeg75"}
     with pytest.raises(AekitError, match="at least 100"):
         with_reference(score, reference[:99], real, fake)
 

@@ -137,12 +137,14 @@ def test_the_detector_benchmark_puts_its_headline_into_swap_json_and_keeps_the_r
     (tmp_path / "swap.json").write_text(json.dumps({"paired": {"complete": True}, "a_to_b": {"content": 0.9}}))
     auroc = {"same_run": 0.99, "other_run": 0.97, "other_generators": 0.96}
     detect.share_with_swap({"detector_auroc": auroc, "detector_auroc_jpeg75": {**auroc, "same_run": 0.98},
-                            "detector_auroc_with_reference": {**auroc, "other_run": 0.99}}, tmp_path)
+                            "detector_auroc_with_reference": {**auroc, "other_run": 0.99},
+                            "detector_auroc_with_reference_jpeg75": auroc, "detectors": {}}, tmp_path)
     stored = json.loads((tmp_path / "swap.json").read_text())
     assert stored["detector_auroc"] == auroc and stored["detector_auroc_jpeg75"]["same_run"] == 0.98
     assert stored["detector_auroc_with_reference"]["other_run"] == 0.99
     assert stored["paired"] == {"complete": True} and stored["a_to_b"] == {"content": 0.9}
-    assert set(swap.SHARED) >= {"paired", "detector_auroc", "detector_auroc_with_reference"}  # an unpaired rerun keeps
+    assert "detectors" not in stored  # only the headline keys
+    assert set(swap.SHARED) >= {"paired", *detect.SHARED}  # what an unpaired rerun keeps
     assert detect.RUNS["same_run"][0] != detect.RUNS["other_run"][0]  # (b) is another run's identities
 
 

@@ -143,8 +143,9 @@ def reference_threshold(real_scores: np.ndarray, false_positives: float = FALSE_
     need = round(1 / false_positives)
     if len(real_scores) < need:
         raise AekitError(f"a reference needs at least {need} real images to set a threshold that lets through "
-                         f"{false_positives:.0%} of them, got {len(real_scores)}")
-    return float(np.quantile(real_scores, 1 - false_positives, method="higher"))
+                         f"{false_positives:.0%} of them, got {len(real_scores)} (pass a folder, or --reference before "
+                         "each file)")
+    return float(np.quantile(real_scores, 1 - false_positives, method="inverted_cdf"))
 
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
@@ -213,8 +214,8 @@ def load_detector(path: str | Path) -> tuple[ResidualNet | SpectralNet, dict]:
 
 
 def _score_files(net, files: list[str]) -> tuple[list[Path], np.ndarray]:
-    """Image files (folders expand to the images inside) and their scores."""
-    paths = expand_inputs(files)
+    """Image files (folders expand to the images inside, each file once) and their scores."""
+    paths = list({p.resolve(): p for p in expand_inputs(files)}.values())
     images = np.stack([read_model_image(f, net.input_shape, resize=False) for f in paths])  # resizing would fake pixels
     return paths, score_images(net, images)
 
@@ -228,6 +229,10 @@ def detect_files(detector: str | Path, inputs: list[str],
     net, cfg = load_detector(detector)
     threshold = float(cfg["threshold"])
     if reference:
-        threshold = reference_threshold(_score_files(net, reference)[1])
+        ref = _score_files(net, reference)[1]
+        threshold = reference_threshold(ref)
+        if threshold >= ref.max() and (ref >= threshold).mean() > FALSE_POSITIVES:
+            log.warning("the reference's top scores all equal %.4f, where this detector's scores stop: no image can "
+                        "score above it, so every image will be called real", threshold)
     files, scores = _score_files(net, inputs)
     return list(zip(files, scores.tolist())), threshold

@@ -119,19 +119,23 @@ def relative_scores(reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 
 def with_reference(score: nn.Module | Callable[[np.ndarray], np.ndarray], reference: np.ndarray, real: np.ndarray,
-                   fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> dict:
+                   fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> tuple[dict, dict]:
     """A detector with its threshold set on uint8 ``reference`` real images of the kind being checked
-    (``reference_threshold``): the shares of ``real`` and ``fake`` flagged at it, as they are and after JPEG at
-    ``jpeg_quality`` (the reference re-saved alike), and both classes' ``relative_scores`` for pooling."""
+    (``reference_threshold``), as they are and after JPEG at ``jpeg_quality`` (the reference re-saved alike):
+    (figures: counts, AUROC, the threshold and the shares of ``real`` and ``fake`` flagged at it; {"" or
+    "_jpeg<q>": (real, fake) ``relative_scores``}, which pool with other kinds' on their own references)."""
     if isinstance(score, nn.Module):
         score = partial(score_images, score)
-    out = {}
+    if len(real) == 0 or len(fake) == 0:
+        raise AekitError("evaluating a detector needs real and synthetic images")
+    out, relative = {"reference": len(reference), "real": len(real), "synthetic": len(fake)}, {}
     for name, images in (("", (reference, real, fake)), (f"_jpeg{jpeg_quality}", tuple(jpeg(x, jpeg_quality) for x in
                                                                                       (reference, real, fake)))):
         ref, sr, sf = (score(x) for x in images)
         threshold = reference_threshold(ref)
+        out[f"auroc{name}"] = auroc(np.r_[np.zeros(len(sr)), np.ones(len(sf))], np.r_[sr, sf])
         out[f"threshold{name}"] = threshold
         out[f"false_positive_rate{name}"] = float((sr > threshold).mean())
         out[f"true_positive_rate{name}"] = float((sf > threshold).mean())
-        out[f"relative{name}"] = (relative_scores(ref, sr), relative_scores(ref, sf))
-    return out
+        relative[name] = (relative_scores(ref, sr), relative_scores(ref, sf))
+    return out, relative

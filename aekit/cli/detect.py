@@ -30,7 +30,7 @@ def add_arguments(sub) -> None:
     dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
                         formatter_class=Formatter,
                         description="Prints each file's score and 'synthetic' when it is above the detector's "
-                        "threshold, else 'real'. The threshold is chosen at training so that 1%% of the run's held-out "
+                        "threshold, else 'real'. The threshold is chosen at training so that 1% of the run's held-out "
                         "real images exceed it; real images of another kind (another identity, paper or camera) may "
                         "score higher or lower as a whole, and --reference sets the threshold on them instead.")
     dd.add_argument("detector", metavar="DETECTOR")
