@@ -21,8 +21,8 @@ set the threshold and the other half are scored against all its synthetic ones, 
 reference scale (``aekit.apps.detect_eval.relative_scores``) so that a swap run's two directions pool (after JPEG,
 the reference is re-saved too: a PNG reference for JPEG images is not measured). Unmarked pixels only: outputs are
 scored as the models make them, before any file is written, so the detector learns the swap, not aekit's pixel
-watermark or its metadata. The detector is `aekit detect-train`'s default, the spectral network (a linear model of the log DCT
-spectrum). Compared in the same run: the residual CNN (``--network residual-cnn``: high-pass residuals, JPEG/resize/
+watermark or its metadata. The detector is `aekit detect-train`'s default, the spectral network (a linear model of
+the log DCT spectrum). Compared in the same run: the residual CNN (``--network residual-cnn``: high-pass residuals, JPEG/resize/
 noise augmentation), the same trained on reconstructions and swaps only and without the augmentation (the latter
 also from seeds 1 and 2, to show what its figures owe to the seed), and the previous detector (aekit's pixel CNN,
 ``FeatureNet`` with a full-resolution stem, 10 epochs, reconstructions and swaps, no augmentation).
