@@ -104,12 +104,12 @@ def measures(out: np.ndarray, truth: np.ndarray, y: np.ndarray, b: str, ctx: dic
     """Images meant as identity b of digits y against b's true drawings ``truth``."""
     ids = list(ctx["identities"])
     o, t = _tensor(out), _tensor(truth)
-    got = {"psnr": psnr(t, o), "ssim": ssim(t, o),
-           "content": float((judges.predict(ctx["judges"]["content"][b], out) == y).mean()),
+    digits, feats = judges.read(ctx["judges"]["content"][b], out)
+    got = {"psnr": psnr(t, o), "ssim": ssim(t, o), "content": float((digits == y).mean()),
            "identity": float((judges.predict(ctx["judges"]["identity"], out) == ids.index(b)).mean())}
     if critic is not None:
         got["realism"] = float((judges.predict(critic, out) == 1).mean())
-    return {**got, "kid": kid(out, b, ctx)}
+    return {**got, "kid": kernel_distance(feats, ctx["reference"][b])}
 
 
 def kid(images: np.ndarray, b: str, ctx: dict) -> float:

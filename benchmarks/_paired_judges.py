@@ -69,6 +69,13 @@ def features(net: DigitJudge, images: np.ndarray, batch: int = 1000) -> np.ndarr
     return torch.cat([net.body(x[i : i + batch]).double() for i in range(0, len(x), batch)]).numpy()
 
 
+@torch.no_grad()
+def read(net: DigitJudge, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's digit predictions (N,) and its ``features`` (N, 1152) of uint8 RGB images, its body run once."""
+    feats = features(net, images)
+    return net.head(torch.from_numpy(feats).float()).argmax(1).numpy(), feats  # the features are float32 values
+
+
 def shifted(grey: np.ndarray, most: int, seed: int = 0) -> np.ndarray:
     """Each grey digit (N, H, W) moved by its own random whole-pixel offset of up to ``most`` in each direction,
     the uncovered border left black (MNIST's background)."""

@@ -48,6 +48,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _paired  # noqa: E402
 from _report import RESULTS, argv_text, command, device, machine, on_device, table, update, write_result  # noqa: E402
+from detect import SHARED as DETECTOR_KEYS  # noqa: E402
 
 from aekit.apps.detect import load_detector, score_images, train_detector  # noqa: E402
 from aekit.apps.features import feature_net, train_feature_net  # noqa: E402
@@ -353,8 +354,7 @@ def unpaired(a, work: Path, folder: Path) -> dict:
 
 # swap.json's keys that other parts write and an unpaired run keeps: the paired part, the paired oracle
 # (benchmarks/swap_oracle.py) and the detector's headline (benchmarks/detect.py)
-SHARED = ("paired", "paired_oracle", "detector_auroc", "detector_auroc_jpeg75", "detector_auroc_with_reference",
-          "detector_auroc_with_reference_jpeg75")
+SHARED = ("paired", "paired_oracle", *DETECTOR_KEYS)
 
 
 def stored(folder: Path) -> dict:
