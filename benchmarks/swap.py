@@ -261,17 +261,21 @@ def section(results: dict) -> str:
 
 
 def oracle_line(o: dict, p: dict) -> str:
-    """The paired oracle (``swap_oracle.py``) beside the swap's largest PSNR gap."""
+    """The paired oracle (``swap_oracle.py``) beside the swap's largest PSNR gap and lowest content kept."""
     worst, goal = o["largest_gap_direction"].replace("->", " -> "), _paired.GOALS["psnr_gap_db"]
-    return (f"**A model that sees pairs.** aekit's conv autoencoder with the same backbone, trained on the pairs "
+    text = (f"**A model that sees pairs.** aekit's conv autoencoder with the same backbone, trained on the pairs "
             f"render_a(x) -> render_b(x) of {o['train_images']} digits for {o['epochs']:g} passes per direction, falls "
             f"{o['largest_gap_db']:.2f} dB short of its own ceiling at worst ({worst}; the swap's largest gap: "
             f"{p['psnr_gap_db']:.2f} dB)"
             + (": some drawings lose what another needs (a hollow outline does not say how thick the stroke inside "
                f"it was), so a goal of {goal} dB in every direction is out of reach of a swap that never sees a pair"
-               if o["largest_gap_db"] > goal else f", within the goal of {goal} dB")
-            + f". Command: `python benchmarks/swap_oracle.py` ({o['seconds'] / 60:.0f} minutes on "
-            f"{device(o['machine'])}).")
+               if o["largest_gap_db"] > goal else f", within the goal of {goal} dB"))
+    if "lowest_content_kept" in o:
+        least, kept_goal = o["lowest_content_direction"].replace("->", " -> "), _paired.GOALS["content_kept"]
+        text += (f". Its content kept is {o['lowest_content_kept']:.3f} at lowest ({least}; the swap's: "
+                 f"{p['content_kept']:.3f}, goal {kept_goal})")
+    return (text + f". Command: {command('swap_oracle.py', o['argv'], drop=('--judges',))} "
+            f"({o['seconds'] / 60:.0f} minutes on {device(o['machine'])}).")
 
 
 def paired_command(p: dict) -> str:

@@ -3,14 +3,17 @@
 The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction
 a -> b, aekit's conv autoencoder with the swap model's backbone (``swap.MODEL``'s channels, blocks and spatial code)
 learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for as many passes as a
-swap decoder gets (2), Adam with a one-cycle schedule, binary cross-entropy; a -> a is its ceiling. Scored on the
-paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), and the gap to b's ceiling. A gap the
-oracle cannot close is one no unpaired swap of this size can be expected to close either: it is the information a
-drawing loses (a hollow outline does not say how thick the stroke inside was).
+swap decoder gets (2, or ``--epochs``), Adam with a one-cycle schedule, binary cross-entropy; a -> a is its ceiling.
+Scored on the paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), the gap to b's
+ceiling, and content kept (the share of outputs that the paired benchmark's content judge of b reads as the source's
+digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with the settings of the stored paired result,
+or trained here when DIR has none). A gap the oracle cannot close is one no unpaired swap of this size can be
+expected to close either: it is the information a drawing loses (a hollow outline does not say how thick the stroke
+inside was); what the oracle reaches with longer training, a swap might reach with more too.
 
 Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
 
-    python benchmarks/swap_oracle.py [--epochs 2] [--n-eval 1000]
+    python benchmarks/swap_oracle.py [--epochs 2] [--n-eval 1000] [--judges DIR]
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import swap  # noqa: E402
-from _paired_judges import model_space  # noqa: E402
+from _paired import CRITIC_FROM  # noqa: E402
+from _paired_judges import kept_content_judge, model_space, predict  # noqa: E402
 from _report import RESULTS, argv_text, machine, write_result  # noqa: E402
 
 from aekit.data import load_dataset  # noqa: E402
@@ -68,21 +72,37 @@ def translate(model, x: torch.Tensor) -> torch.Tensor:
     return torch.round(out.clamp(0, 1) * 255) / 255
 
 
-def oracle(ids: list[str], epochs: float, n_eval: int) -> dict:
+def content_judges(ids: list[str], judge_dir: str | None) -> dict:
+    """identity -> the paired benchmark's content judge of it, with the stored paired result's settings (kept in
+    ``judge_dir`` and reused from there)."""
+    opts = {"judge_train": 60000, "judge_epochs": 6, "n_eval": 1000, **swap.stored(RESULTS).get("paired", {}).get(
+        "options", {})}
+    mnist, n = load_dataset("mnist"), opts["judge_train"]
+    test = slice(opts["n_eval"], CRITIC_FROM)
+    return {b: kept_content_judge(judge_dir, b, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test],
+                                  mnist.y_test[test], opts["judge_epochs"])[0] for b in ids}
+
+
+def oracle(ids: list[str], epochs: float, n_eval: int, judges: dict) -> dict:
     mnist = load_dataset("mnist")
     grey = mnist.x_train[identity_share(ids[0], len(mnist.x_train))]
     train = {k: model_space(render(k, grey)) for k in ids}
     held = {k: model_space(render(k, mnist.x_test[:n_eval])) for k in ids}
-    out = {}
+    out, kept = {}, {}
     for a, b in product(ids, ids):
         start = time.perf_counter()
         made = translate(translator(train[a], train[b], epochs), held[a])
         out[f"{a}->{b}"] = float(psnr(held[b].double(), made.double()))
-        print(f"{a} -> {b}: {out[f'{a}->{b}']:.2f} dB ({time.perf_counter() - start:.0f} s)", file=sys.stderr,
-              flush=True)
+        drawn = (made * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        kept[f"{a}->{b}"] = float((predict(judges[b], drawn) == mnist.y_test[:n_eval]).mean())
+        print(f"{a} -> {b}: {out[f'{a}->{b}']:.2f} dB, content kept {kept[f'{a}->{b}']:.4f} "
+              f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     gaps = {f"{a}->{b}": out[f"{b}->{b}"] - out[f"{a}->{b}"] for a, b in product(ids, ids) if a != b}
     worst = max(gaps, key=gaps.get)
+    swaps = {k: v for k, v in kept.items() if k.split("->")[0] != k.split("->")[1]}
+    least = min(swaps, key=swaps.get)
     return {"psnr": out, "gap_db": gaps, "largest_gap_db": gaps[worst], "largest_gap_direction": worst,
+            "content_kept": kept, "lowest_content_kept": swaps[least], "lowest_content_direction": least,
             "train_images": len(grey), "epochs": epochs, "eval": n_eval}
 
 
@@ -90,15 +110,19 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--epochs", type=float, default=2.0, help="passes over the paired training digits")
     p.add_argument("--n-eval", type=int, default=1000, help="held-out MNIST test digits scored")
+    p.add_argument("--judges", metavar="DIR", help="where swap.py --judges keeps the content judges (trained here "
+                   "and kept there when it has none)")
     p.add_argument("--no-write", action="store_true", help="print only")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    result = {**oracle(list(IDENTITIES), a.epochs, a.n_eval), "seconds": round(time.perf_counter() - t0, 1),
+    judges = content_judges(list(IDENTITIES), a.judges)
+    result = {**oracle(list(IDENTITIES), a.epochs, a.n_eval, judges), "seconds": round(time.perf_counter() - t0, 1),
               "machine": machine(), "argv": argv_text(argv or [])}
     if not a.no_write:
         write_result("swap", {**swap.stored(RESULTS), "paired_oracle": result})
-    print(json.dumps({k: result[k] for k in ("largest_gap_db", "largest_gap_direction")}))
+    print(json.dumps({k: result[k] for k in ("largest_gap_db", "largest_gap_direction", "lowest_content_kept",
+                                             "lowest_content_direction")}))
     return result
 
 

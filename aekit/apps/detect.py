@@ -3,18 +3,21 @@
 The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
 reconstructions and, for a swap run, swaps into every other domain. Fakes are quantised to uint8 exactly as a PNG
 would store them, and the detector sees pixels only: provenance marks live in PNG text chunks and content
-credentials, never in the pixels, so stripping them changes nothing it sees. Two networks, each reading what
-decoders leave in pixels rather than what this run's domains look like: ``spectral`` (the default,
-``aekit.apps.detect_spectral``), a linear model of the image's log DCT spectrum, and ``residual-cnn``
-(``aekit.apps.detect_net``), a small CNN on high-pass residuals whose every training batch, real and synthetic alike,
-goes through a random mix of JPEG, resizing and noise (``aekit.apps.degrade``). ``benchmarks/detect.py`` measures
-both and how far they generalise: to other swap runs and to other aekit generators they never saw.
+credentials, never in the pixels, so stripping them changes nothing it sees. Networks, each reading what decoders
+leave in pixels rather than what this run's domains look like: ``spectral`` (``aekit.apps.detect_spectral``), a
+linear model of the image's log DCT spectrum; ``residual-cnn`` (``aekit.apps.detect_net``), a small CNN on high-pass
+residuals whose every training batch, real and synthetic alike, goes through a random mix of JPEG, resizing and noise
+(``aekit.apps.degrade``); and ``ensemble`` (the default, ``aekit.apps.detect_ensemble``), the spectral model beside
+``ENSEMBLE_CNNS`` residual CNNs trained without that augmentation from successive seeds, each view's score ranked
+among held-out real images' scores, an image's score its highest rank. ``benchmarks/detect.py`` measures them and how
+far they generalise: to other swap runs and to other aekit generators they never saw.
 
 A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic: the score that
-``FALSE_POSITIVES`` of the held-out real validation images exceed (0.5 when there are too few of them to tell). Real
-images of another kind than the run's (another identity, other paper, another camera) can score higher or lower as a
-whole, so a threshold set on the run's own images flags far more or far fewer of them; ``aekit detect --reference``
-sets it instead on real images of the kind being checked (``reference_threshold``), at the same ``FALSE_POSITIVES``.
+``FALSE_POSITIVES`` of the held-out real validation images exceed (when there are too few of them to tell, 0.5, or
+for an ensemble the rank above all of them in some view, with a warning). Real images of another kind than the run's
+(another identity, other paper, another camera) can score higher or lower as a whole, so a threshold set on the run's
+own images flags far more or far fewer of them; ``aekit detect --reference`` sets it instead on real images of the
+kind being checked (``reference_threshold``), at the same ``FALSE_POSITIVES``, and an ensemble ranks among them.
 
 A detector folder holds ``config.json`` (kind, network, input shape, threshold, the run and its fingerprint,
 validation figures) and ``model.safetensors``; nothing is pickled.
@@ -28,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
+from aekit.apps.detect_ensemble import EnsembleNet
 from aekit.apps.detect_net import WIDTHS, ResidualNet, fit_residual_net, score_images
 from aekit.apps.detect_spectral import SpectralNet, fit_spectral_net
 from aekit.apps.inputs import expand_inputs, read_model_image
@@ -41,15 +46,16 @@ from aekit.storage import load_state_dict_checked
 
 log = logging.getLogger(__name__)
 
-SPECTRAL, RESIDUAL = "spectral", "residual-cnn"
-NETWORKS = (SPECTRAL, RESIDUAL)  # the networks a detector folder's weights can be for (config key ``network``)
+SPECTRAL, RESIDUAL, ENSEMBLE = "spectral", "residual-cnn", "ensemble"
+NETWORKS = (ENSEMBLE, SPECTRAL, RESIDUAL)  # the networks a detector folder's weights can be for (config ``network``)
 EPOCHS = 8
+ENSEMBLE_CNNS = 3  # residual CNNs in an ensemble: what one CNN ranks well depends on its seed (benchmarks/detect.py)
 VAL_FRACTION = 0.1  # of each domain's real images, held out with everything made from them
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
 NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
 
-__all__ = ["detect_files", "detector_data", "load_detector", "reference_threshold", "score_images", "synthesise",
-           "train_detector"]
+__all__ = ["detect_files", "detector_data", "load_detector", "on_reference", "reference_threshold", "score_images",
+           "synthesise", "train_detector"]
 
 
 def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -150,11 +156,12 @@ def reference_threshold(real_scores: np.ndarray, false_positives: float = FALSE_
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
                    epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True,
-                   network: str = SPECTRAL) -> dict:
+                   network: str = ENSEMBLE) -> dict:
     """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``network``:
-    ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``; seconds to fit) or
-    ``"residual-cnn"`` (``detect_net``; ``epochs`` and ``augment``, JPEG, resizing and noise on every training image,
-    are its settings). ``variety``: the run's outputs for noisy inputs and for mixed codes besides its
+    ``"ensemble"`` (the spectral model and ``ENSEMBLE_CNNS`` residual CNNs without augmentation, seeds ``seed``,
+    ``seed`` + 1, ...; minutes on a CPU), ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``;
+    seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise on every training image).
+    ``epochs``: of each CNN. ``variety``: the run's outputs for noisy inputs and for mixed codes besides its
     reconstructions and swaps (``synthesise``)."""
     run, out = as_run(run), Path(out)
     if network not in NETWORKS:
@@ -166,13 +173,9 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     prepare_detector_dir(out, force)
     start = time.perf_counter()
     train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
-    if network == SPECTRAL:
-        net, settings = fit_spectral_net(train["real"], train["fake"]), {}
-    else:
-        net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
-        settings = {"widths": list(net.widths), "epochs": epochs, "augment": augment}
+    net, settings = _fit(network, train, val["real"], seed, epochs, augment)
     real_val, fake_val = score_images(net, val["real"]), score_images(net, val["fake"])
-    threshold = pick_threshold(real_val)
+    threshold = _threshold(net, real_val)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
     config = {"network": network, **settings, "input_shape": list(net.input_shape),
               "threshold": threshold, "detects": what, "variety": variety,
@@ -182,6 +185,40 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     log.info("%s detector for the outputs of %s (seed %d): validation AUROC %.4f, threshold %.3f, in %.0f s",
              what, run.path.name, seed, config["val_auroc"], threshold, config["train_seconds"])
     return config
+
+
+def _threshold(net: nn.Module, real_val: np.ndarray) -> float:
+    """``pick_threshold`` on the held-out real images' scores (an ensemble's ranks among them left out); for an
+    ensemble ranking among fewer than ``1 / FALSE_POSITIVES`` of them, n, the rank n / (n + 1) instead: an image is
+    synthetic when some view scores it above every one of them."""
+    n = len(real_val)
+    if not isinstance(net, EnsembleNet):
+        return pick_threshold(real_val)
+    if n >= 1 / FALSE_POSITIVES:
+        return pick_threshold(net.left_out(real_val))
+    log.warning("only %d held-out real images: the detector calls an image synthetic when one of its %d views scores "
+                "it above all of them, which may flag up to %.0f%% of real images; to set the threshold on real "
+                "images of your own, give 100 or more as a reference when detecting", n, len(net.views),
+                100 * min(1, len(net.views) / (n + 1)))
+    return n / (n + 1)
+
+
+def _fit(network: str, train: dict, real_val: np.ndarray, seed: int, epochs: int,
+         augment: bool) -> tuple[nn.Module, dict]:
+    """A detector network fitted to training images {"real", "fake"}, and the settings its config records (an
+    ensemble ranks among ``real_val``)."""
+    if network == SPECTRAL:
+        return fit_spectral_net(train["real"], train["fake"]), {}
+    if network == RESIDUAL:
+        net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
+        return net, {"widths": list(net.widths), "epochs": epochs, "augment": augment}
+    views = [fit_spectral_net(train["real"], train["fake"])]
+    views += [fit_residual_net(train["real"], train["fake"], seed + k, epochs, augment=False)
+              for k in range(ENSEMBLE_CNNS)]
+    net = EnsembleNet(views, len(real_val)).set_scale(real_val)
+    specs = [{"network": SPECTRAL}] + [{"network": RESIDUAL, "widths": list(v.widths), "seed": seed + k}
+                                       for k, v in enumerate(views[1:])]
+    return net, {"views": specs, "epochs": epochs, "augment": False, "scale_size": len(real_val)}
 
 
 def _validation(real: np.ndarray, fake: np.ndarray, threshold: float) -> dict:
@@ -194,7 +231,7 @@ def _validation(real: np.ndarray, fake: np.ndarray, threshold: float) -> dict:
     return out
 
 
-def load_detector(path: str | Path) -> tuple[ResidualNet | SpectralNet, dict]:
+def load_detector(path: str | Path) -> tuple[nn.Module, dict]:
     """A detector folder's network (eval mode) and config; AekitError for anything else."""
     cfg, tensors, weights = read_detector(path)
     if cfg.get("network") not in NETWORKS:
@@ -205,34 +242,61 @@ def load_detector(path: str | Path) -> tuple[ResidualNet | SpectralNet, dict]:
         if len(shape) != 3 or not 0 < float(cfg["threshold"]) < 1:
             raise ValueError("bad shape or threshold")
         check_input_shape(shape)
-        net = SpectralNet(shape) if cfg["network"] == SPECTRAL else \
-            ResidualNet(shape, tuple(int(v) for v in cfg.get("widths", WIDTHS)))
+        net = _network(cfg, shape)
     except (KeyError, TypeError, ValueError) as e:
         raise AekitError(f"{path}: bad detector config ({e})") from None
     load_state_dict_checked(net, tensors, weights)
     return net.eval(), cfg
 
 
-def _score_files(net, files: list[str]) -> tuple[list[Path], np.ndarray]:
-    """Image files (folders expand to the images inside, each file once) and their scores."""
+MAX_VIEWS, MAX_SCALE = 64, 10**6  # bounds on what an (untrusted) ensemble config may ask to allocate
+
+
+def _network(cfg: dict, shape: tuple[int, int, int]) -> nn.Module:
+    """The untrained network a detector config describes (its weights are loaded into it)."""
+    if cfg["network"] == SPECTRAL:
+        return SpectralNet(shape)
+    if cfg["network"] == RESIDUAL:
+        return ResidualNet(shape, tuple(int(v) for v in cfg.get("widths", WIDTHS)))
+    views, size = cfg["views"], int(cfg["scale_size"])
+    if not isinstance(views, list) or not 0 < len(views) <= MAX_VIEWS or not 0 < size <= MAX_SCALE:
+        raise ValueError(f"an ensemble needs 1 to {MAX_VIEWS} views and 1 to {MAX_SCALE} real images to rank among")
+    if any(not isinstance(v, dict) or v.get("network") not in (SPECTRAL, RESIDUAL) for v in views):
+        raise ValueError(f"an ensemble's views are {SPECTRAL} or {RESIDUAL} networks")
+    return EnsembleNet([_network(v, shape) for v in views], size)
+
+
+def _read_files(net: nn.Module, files: list[str]) -> tuple[list[Path], np.ndarray]:
+    """Image files (folders expand to the images inside, each file once) as uint8 images of the detector's shape."""
     paths = list({p.resolve(): p for p in expand_inputs(files)}.values())
     images = np.stack([read_model_image(f, net.input_shape, resize=False) for f in paths])  # resizing would fake pixels
-    return paths, score_images(net, images)
+    return paths, images
+
+
+def on_reference(net: nn.Module, reference: np.ndarray) -> tuple[nn.Module, float]:
+    """A detector network set on uint8 ``reference`` real images of the kind being checked: (the network, ranking
+    among them when it is an ensemble; the threshold ``reference_threshold`` sets on their scores, an ensemble's
+    each left out of its own ranking)."""
+    if isinstance(net, EnsembleNet):
+        net = net.rescaled(reference)
+        scores = net.left_out(score_images(net, reference))
+    else:
+        scores = score_images(net, reference)
+    threshold = reference_threshold(scores)
+    if threshold >= scores.max() and (scores >= threshold).mean() > FALSE_POSITIVES:
+        log.warning("the reference's top scores all equal %.4f, where this detector's scores stop: no image can "
+                    "score above it, so every image will be called real", threshold)
+    return net, threshold
 
 
 def detect_files(detector: str | Path, inputs: list[str],
                  reference: list[str] | None = None) -> tuple[list[tuple[Path, float]], float]:
-    """Score image files (folders expand to the images inside): ([(file, P(synthetic))], the threshold above which
-    an image counts as synthetic). The threshold is the detector's own, or with ``reference`` (files or folders of
-    real images of the kind being checked, at least ``1 / FALSE_POSITIVES``) the one ``reference_threshold`` sets on
-    them."""
+    """Score image files (folders expand to the images inside): ([(file, score)], the threshold above which an
+    image counts as synthetic). The threshold is the detector's own, or with ``reference`` (files or folders of real
+    images of the kind being checked, at least ``1 / FALSE_POSITIVES``) the one ``on_reference`` sets on them."""
     net, cfg = load_detector(detector)
     threshold = float(cfg["threshold"])
     if reference:
-        ref = _score_files(net, reference)[1]
-        threshold = reference_threshold(ref)
-        if threshold >= ref.max() and (ref >= threshold).mean() > FALSE_POSITIVES:
-            log.warning("the reference's top scores all equal %.4f, where this detector's scores stop: no image can "
-                        "score above it, so every image will be called real", threshold)
-    files, scores = _score_files(net, inputs)
-    return list(zip(files, scores.tolist())), threshold
+        net, threshold = on_reference(net, _read_files(net, reference)[1])
+    files, images = _read_files(net, inputs)
+    return list(zip(files, score_images(net, images).tolist())), threshold

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from aekit.apps.degrade import jpeg
-from aekit.apps.detect import reference_threshold
+from aekit.apps.detect import on_reference, reference_threshold
+from aekit.apps.detect_ensemble import ranks
 from aekit.apps.detect_net import score_images
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc, reconstruct
@@ -111,28 +112,31 @@ def evaluate(score: nn.Module | Callable[[np.ndarray], np.ndarray], threshold: f
 
 
 def relative_scores(reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Scores on the scale of a reference's: the share of the reference's scores below each score, plus the score
-    itself / (2 * len(reference)) so that scores between two reference scores (or above all of them) keep their order
-    without reaching the next step. Images of several kinds, each put on its own kind's reference, rank together."""
-    ref = np.sort(np.asarray(reference, np.float64))
-    return (np.searchsorted(ref, scores, side="left") + np.clip(scores, 0, 1) / 2) / len(ref)
+    """Scores on the scale of a reference's, in (0, 1): about the share of the reference's scores below each score
+    (``aekit.apps.detect_ensemble.ranks``), kept in order between two reference scores. Images of several kinds, each
+    put on its own kind's reference, rank together."""
+    ref = torch.from_numpy(np.sort(np.asarray(reference, np.float64)))[None]
+    return ranks(ref, torch.from_numpy(np.asarray(scores, np.float64))[:, None])[:, 0].numpy()
 
 
-def with_reference(score: nn.Module | Callable[[np.ndarray], np.ndarray], reference: np.ndarray, real: np.ndarray,
+def with_reference(net: nn.Module | Callable[[np.ndarray], np.ndarray], reference: np.ndarray, real: np.ndarray,
                    fake: np.ndarray, jpeg_quality: int = JPEG_QUALITY) -> tuple[dict, dict]:
-    """A detector with its threshold set on uint8 ``reference`` real images of the kind being checked
-    (``reference_threshold``), as they are and after JPEG at ``jpeg_quality`` (the reference re-saved alike):
-    (figures: counts, AUROC, the threshold and the shares of ``real`` and ``fake`` flagged at it; {"" or
-    "_jpeg<q>": (real, fake) ``relative_scores``}, which pool with other kinds' on their own references)."""
-    if isinstance(score, nn.Module):
-        score = partial(score_images, score)
+    """A detector set on uint8 ``reference`` real images of the kind being checked, as ``aekit detect --reference``
+    sets it (``on_reference``; a plain function of images has its threshold set on them), as they are and after JPEG
+    at ``jpeg_quality`` (the reference re-saved alike): (figures: counts, AUROC, the threshold and the shares of
+    ``real`` and ``fake`` flagged at it; {"" or "_jpeg<q>": (real, fake) ``relative_scores``}, which pool with other
+    kinds' on their own references)."""
     if len(real) == 0 or len(fake) == 0:
         raise AekitError("evaluating a detector needs real and synthetic images")
     out, relative = {"reference": len(reference), "real": len(real), "synthetic": len(fake)}, {}
     for name, images in (("", (reference, real, fake)), (f"_jpeg{jpeg_quality}", tuple(jpeg(x, jpeg_quality) for x in
                                                                                       (reference, real, fake)))):
+        if isinstance(net, nn.Module):
+            score, threshold = on_reference(net, images[0])
+            score = partial(score_images, score)
+        else:
+            score, threshold = net, reference_threshold(net(images[0]))
         ref, sr, sf = (score(x) for x in images)
-        threshold = reference_threshold(ref)
         out[f"auroc{name}"] = auroc(np.r_[np.zeros(len(sr)), np.ones(len(sf))], np.r_[sr, sf])
         out[f"threshold{name}"] = threshold
         out[f"false_positive_rate{name}"] = float((sr > threshold).mean())

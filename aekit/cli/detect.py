@@ -13,26 +13,31 @@ def add_arguments(sub) -> None:
                         formatter_class=Formatter,
                         description="Real training images of the run against its reconstructions and swaps of them. "
                         "Pixels only, so it works on files whose provenance marks were stripped. The default network "
-                        "is a linear model of each image's log DCT spectrum (seconds to train); residual-cnn is a small "
-                        "CNN on high-pass residuals trained on images randomly re-saved as JPEG, resized and noised.")
+                        "is an ensemble: a linear model of each image's log DCT spectrum beside three small CNNs on "
+                        "high-pass residuals (from successive seeds), each score ranked among held-out real images' "
+                        "scores, an image's score its highest rank (minutes on a CPU). spectral alone trains in "
+                        "seconds; residual-cnn is one CNN trained on images randomly re-saved as JPEG, resized and "
+                        "noised.")
     dt.add_argument("run", metavar="RUN")
     add_output(dt, "replace an existing detector", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
-    dt.add_argument("--network", choices=("spectral", "residual-cnn"), default="spectral",
-                    help="spectral: better on other runs and generators; residual-cnn: steadier after a JPEG re-save "
-                    "of this run's swaps")
-    dt.add_argument("--epochs", type=int, help="residual-cnn: training epochs (default 8)")
+    dt.add_argument("--network", choices=("ensemble", "spectral", "residual-cnn"), default="ensemble",
+                    help="ensemble: best on other runs and generators, above all with detect --reference; spectral: "
+                    "seconds to train; residual-cnn: steadier after a JPEG re-save of this run's swaps")
+    dt.add_argument("--epochs", type=int, help="ensemble and residual-cnn: training epochs of each CNN (default 8)")
     dt.add_argument("--no-augment", action="store_true", help="residual-cnn: train on the images as they are (no "
                     "JPEG, resizing or noise): a detector that knows this run only")
     dt.add_argument("--seed", type=seed_type, default=0, help="random seed")
     dt.set_defaults(handler=run_detect_train)
 
-    dd = sub.add_parser("detect", help="score image files: probability that each is synthetic",
+    dd = sub.add_parser("detect", help="score image files: how likely each is synthetic",
                         formatter_class=Formatter,
                         description="Prints each file's score and 'synthetic' when it is above the detector's "
-                        "threshold, else 'real'. The threshold is chosen at training so that 1% of the run's held-out "
-                        "real images exceed it; real images of another kind (another identity, paper or camera) may "
-                        "score higher or lower as a whole, and --reference sets the threshold on them instead.")
+                        "threshold, else 'real'. A score is P(synthetic), or for an ensemble the share of real images "
+                        "that score lower in its most suspicious view. The threshold is chosen at training so that 1% "
+                        "of the run's held-out real images exceed it; real images of another kind (another identity, "
+                        "paper or camera) may score higher or lower as a whole, and --reference sets the threshold on "
+                        "them instead (an ensemble then ranks among them).")
     dd.add_argument("detector", metavar="DETECTOR")
     dd.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
     dd.add_argument("--reference", metavar="PATH", action="append",
@@ -46,8 +51,10 @@ def add_arguments(sub) -> None:
 def run_detect_train(a) -> int:
     from aekit.apps.detect import EPOCHS, train_detector
 
-    if a.network != "residual-cnn" and (a.epochs is not None or a.no_augment):
-        raise AekitError("--epochs and --no-augment are settings of --network residual-cnn")
+    if a.network == "spectral" and a.epochs is not None:
+        raise AekitError("--epochs is a setting of --network ensemble and residual-cnn")
+    if a.network != "residual-cnn" and a.no_augment:
+        raise AekitError("--no-augment is a setting of --network residual-cnn (an ensemble's CNNs are never augmented)")
     cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs or EPOCHS,
                          force=a.force, augment=not a.no_augment, network=a.network)
     print(f"detector {a.out}: validation AUROC {cfg['val_auroc']:.4f} on {cfg['val_real']} held-out real and "
