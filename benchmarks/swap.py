@@ -273,7 +273,9 @@ def oracle_line(o: dict, p: dict) -> str:
     if "lowest_content_kept" in o:
         least, kept_goal = o["lowest_content_direction"].replace("->", " -> "), _paired.GOALS["content_kept"]
         text += (f". Its content kept is {o['lowest_content_kept']:.3f} at lowest ({least}; the swap's: "
-                 f"{p['content_kept']:.3f}, goal {kept_goal})")
+                 f"{p['content_kept']:.3f}, goal {kept_goal})"
+                 + (": the digit itself survives every drawing, so what the drawings lose does not rule that goal "
+                    "out; the swap's shortfall there is its own" if o["lowest_content_kept"] >= kept_goal else ""))
     return (text + f". Command: {command('swap_oracle.py', o['argv'], drop=('--judges',))} "
             f"({o['seconds'] / 60:.0f} minutes on {device(o['machine'])}).")
 

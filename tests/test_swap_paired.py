@@ -190,17 +190,26 @@ def test_a_kept_content_judge_is_loaded_and_measured_again_instead_of_trained_ag
 
 def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mnist):
     import swap_oracle
+    import torch
+    from _paired_judges import DigitJudge
 
-    o = swap_oracle.oracle(["bold", "paper"], epochs=0.01, n_eval=20)
-    assert sorted(o["psnr"]) == ["bold->bold", "bold->paper", "paper->bold", "paper->paper"]
+    torch.manual_seed(0)
+    judges = {"bold": DigitJudge(), "paper": DigitJudge()}  # untrained: the plumbing, not the figure
+    o = swap_oracle.oracle(["bold", "paper"], epochs=0.01, n_eval=20, judges=judges)
+    assert sorted(o["psnr"]) == sorted(o["content_kept"]) == ["bold->bold", "bold->paper", "paper->bold",
+                                                              "paper->paper"]
     assert o["gap_db"]["bold->paper"] == pytest.approx(o["psnr"]["paper->paper"] - o["psnr"]["bold->paper"])
     assert o["largest_gap_db"] == max(o["gap_db"].values()) and o["train_images"] == 15000
-    p = {"psnr_gap_db": 9.0}
-    base = {**o, "seconds": 60.0, "machine": {"cpu_count": 2, "torch_threads": 1}}
-    far = swap.oracle_line({**base, "largest_gap_db": 3.8}, p)
-    near = swap.oracle_line({**base, "largest_gap_db": 1.0}, p)
+    assert o["lowest_content_kept"] == min(o["content_kept"]["bold->paper"], o["content_kept"]["paper->bold"])
+    assert all(k * 20 == round(k * 20) for k in o["content_kept"].values())  # shares of the 20 digits
+    p = {"psnr_gap_db": 9.0, "content_kept": 0.85}
+    base = {**o, "seconds": 60.0, "machine": {"cpu_count": 2, "torch_threads": 1}, "argv": "--epochs 8 --judges J"}
+    far = swap.oracle_line({**base, "largest_gap_db": 3.8, "lowest_content_kept": 0.98}, p)
+    near = swap.oracle_line({**base, "largest_gap_db": 1.0, "lowest_content_kept": 0.9}, p)
     assert "out of reach" in far and "3.80 dB short" in far and "9.00 dB" in far
     assert "within the goal" in near and "out of reach" not in near
+    assert "0.980 at lowest" in far and "survives every drawing" in far and "survives" not in near
+    assert "`python benchmarks/swap_oracle.py --epochs 8`" in far  # where the judges are kept is not a setting
 
 
 def test_the_shortfall_names_the_identity_every_lost_direction_shares():
