@@ -150,8 +150,9 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict | None
         raise AekitError(f"{path} has corrupt aekit metadata") from None
 
 
-def load_state_dict_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
-    """Load tensors into a model, refusing missing, unexpected or mis-shaped entries with one line."""
+def check_state_dict(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Refuse, in one line, tensors with missing, unexpected or mis-shaped entries for a model (which may live on the
+    meta device: checked before anything is allocated)."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
@@ -160,6 +161,11 @@ def load_state_dict_checked(model: torch.nn.Module, tensors: dict[str, torch.Ten
     for k, v in expected.items():
         if tensors[k].shape != v.shape:
             raise AekitError(f"{where}: {k} has shape {tuple(tensors[k].shape)}, the model needs {tuple(v.shape)}")
+
+
+def load_state_dict_checked(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Load tensors into a model, refusing missing, unexpected or mis-shaped entries with one line."""
+    check_state_dict(model, tensors, where)
     model.load_state_dict(tensors)
 
 

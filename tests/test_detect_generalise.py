@@ -171,7 +171,7 @@ def test_training_is_seeded_and_learns_a_trace(mnist):
 
 def test_the_threshold_lets_through_its_share_of_real_images():
     scores = np.linspace(0, 1, 1001)
-    assert pick_threshold(scores, 0.01) == pytest.approx(0.99)
+    assert pick_threshold(scores, 0.01) == pytest.approx(0.991)  # the 992nd of 1001: k = ceil(1002 * 0.99)
     assert (scores > pick_threshold(scores, 0.01)).mean() <= 0.01
     assert pick_threshold(np.zeros(500), 0.01) == 0.5  # never below an even chance
     assert pick_threshold(np.ones(50), 0.01) == 0.5  # too few real images to place it
@@ -179,9 +179,11 @@ def test_the_threshold_lets_through_its_share_of_real_images():
 
 def test_a_reference_threshold_follows_the_reference_wherever_it_lies():
     low = np.linspace(0.0, 0.2, 201)  # real images of another kind that score low as a whole
-    assert reference_threshold(low, 0.01) == pytest.approx(0.198)  # below 0.5: where their top 1 % begins
-    assert (low > reference_threshold(low, 0.01)).mean() <= 0.01
-    assert reference_threshold(0.9 + low / 2, 0.01) == pytest.approx(0.999)
+    # below 0.5, where their top 1 % begins: the 200th of 201 (k = ceil(202 * 0.99)), so that a 202nd real image
+    # scores above it with probability 2 / 202 < 1 %
+    assert reference_threshold(low, 0.01) == pytest.approx(0.199)
+    assert reference_threshold(0.9 + low / 2, 0.01) == pytest.approx(0.9995)
+    assert reference_threshold(np.arange(100.0), 0.01) == 99  # 100 images: only the top one places it
     with pytest.raises(AekitError, match="at least 100 real images"):
         reference_threshold(low[:99], 0.01)
 
@@ -202,7 +204,7 @@ def test_with_a_reference_the_threshold_is_set_on_the_reference_kind():
     reference, real = (rng.integers(0, 100, (n, 8, 8)).astype(np.uint8) for n in (200, 100))  # a dark kind
     fake = rng.integers(20, 120, (100, 8, 8)).astype(np.uint8)
     res, relative = with_reference(score, reference, real, fake)
-    assert res["threshold"] == pytest.approx(np.sort(score(reference))[197]) and res["threshold"] < 0.5  # 2 above it
+    assert res["threshold"] == pytest.approx(np.sort(score(reference))[198]) and res["threshold"] < 0.5  # 1 above it
     assert res["false_positive_rate"] <= 0.05 and res["true_positive_rate"] > 0.9 and res["auroc"] > 0.99
     assert (res["reference"], res["real"], res["synthetic"]) == (200, 100, 100)
     rel_real, rel_fake = relative[""]

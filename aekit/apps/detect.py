@@ -12,12 +12,13 @@ residuals whose every training batch, real and synthetic alike, goes through a r
 among held-out real images' scores, an image's score its highest rank. ``benchmarks/detect.py`` measures them and how
 far they generalise: to other swap runs and to other aekit generators they never saw.
 
-A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic: the score that
-``FALSE_POSITIVES`` of the held-out real validation images exceed (when there are too few of them to tell, 0.5, or
-for an ensemble the rank above all of them in some view, with a warning). Real images of another kind than the run's
-(another identity, other paper, another camera) can score higher or lower as a whole, so a threshold set on the run's
-own images flags far more or far fewer of them; ``aekit detect --reference`` sets it instead on real images of the
-kind being checked (``reference_threshold``), at the same ``FALSE_POSITIVES``, and an ensemble ranks among them.
+A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic, set on held-out real
+validation images so that a new real image of their kind scores above it with probability at most
+``FALSE_POSITIVES`` (``conformal_threshold``; when there are too few of them to tell, 0.5, or for an ensemble the
+rank above all of them in some view, with a warning). Real images of another kind than the run's (another identity,
+other paper, another camera) can score higher or lower as a whole, so a threshold set on the run's own images flags
+far more or far fewer of them; ``aekit detect --reference`` sets it instead on real images of the kind being checked
+(``reference_threshold``), at the same ``FALSE_POSITIVES``, and an ensemble ranks among them.
 
 A detector folder holds ``config.json`` (kind, network, input shape, threshold, the run and its fingerprint,
 validation figures) and ``model.safetensors``; nothing is pickled.
@@ -26,6 +27,7 @@ validation figures) and ``model.safetensors``; nothing is pickled.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -42,7 +44,7 @@ from aekit.metrics.reconstruction import auroc, reconstruct
 from aekit.models.base import check_input_shape
 from aekit.runs.detector import prepare_detector_dir, read_detector, write_detector
 from aekit.runs.run import Run, as_run
-from aekit.storage import load_state_dict_checked
+from aekit.storage import check_state_dict, load_state_dict_checked
 
 log = logging.getLogger(__name__)
 
@@ -134,24 +136,40 @@ def detector_data(run: Run | str | Path, max_per_domain: int = 2000, seed: int =
     return train, val, counts
 
 
+def conformal_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
+    """The k-th lowest of n real images' scores, k = ceil((n + 1) (1 - ``false_positives``)): a new real image of
+    the same kind scores above it with probability at most ``false_positives`` (split conformal prediction; the
+    plain quantile lets through up to (n + 1) / n times more at this tail). Needs n >= 1 / ``false_positives`` - 1."""
+    n = len(real_scores)
+    k = math.ceil((n + 1) * (1 - false_positives) - 1e-9)
+    if not 1 <= k <= n:
+        raise ValueError(f"{n} scores are too few to set a threshold at {false_positives:.0%}")
+    return float(np.sort(real_scores)[k - 1])
+
+
 def pick_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
-    """The score that a share ``false_positives`` of real images exceed (never below 0.5); 0.5 when fewer than
+    """``conformal_threshold`` of held-out real images' scores (never below 0.5); 0.5 when fewer than
     ``1 / false_positives`` real images are there to tell."""
     if len(real_scores) < 1 / false_positives:
         return 0.5
-    return max(0.5, float(np.quantile(real_scores, 1 - false_positives)))
+    return max(0.5, conformal_threshold(real_scores, false_positives))
+
+
+def need_reference(n: int, false_positives: float = FALSE_POSITIVES) -> None:
+    """Refuse a reference of ``n`` real images, too few to set a threshold at ``false_positives``."""
+    need = round(1 / false_positives)
+    if n < need:
+        raise AekitError(f"a reference needs at least {need} real images to set a threshold that lets through "
+                         f"{false_positives:.0%} of them, got {n} (a folder counts every image inside it)")
 
 
 def reference_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
-    """The threshold set on a user's own real images of the kind being checked: the lowest of their scores that at
-    most a share ``false_positives`` of them exceed. Unlike ``pick_threshold`` it may fall below 0.5 (these images
-    say where real ones of this kind score); it needs at least ``1 / false_positives`` of them."""
-    need = round(1 / false_positives)
-    if len(real_scores) < need:
-        raise AekitError(f"a reference needs at least {need} real images to set a threshold that lets through "
-                         f"{false_positives:.0%} of them, got {len(real_scores)} (pass a folder, or --reference before "
-                         "each file)")
-    return float(np.quantile(real_scores, 1 - false_positives, method="inverted_cdf"))
+    """The threshold set on a user's own real images of the kind being checked, ``conformal_threshold`` of their
+    scores: another real image of this kind scores above it with probability at most ``false_positives``. Unlike
+    ``pick_threshold`` it may fall below 0.5 (these images say where real ones of this kind score); it needs at
+    least ``1 / false_positives`` of them."""
+    need_reference(len(real_scores), false_positives)
+    return conformal_threshold(real_scores, false_positives)
 
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
@@ -160,7 +178,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``network``:
     ``"ensemble"`` (the spectral model and ``ENSEMBLE_CNNS`` residual CNNs without augmentation, seeds ``seed``,
     ``seed`` + 1, ...; minutes on a CPU), ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``;
-    seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise on every training image).
+    seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise on every training image;
+    an ensemble's CNNs are never augmented).
     ``epochs``: of each CNN. ``variety``: the run's outputs for noisy inputs and for mixed codes besides its
     reconstructions and swaps (``synthesise``)."""
     run, out = as_run(run), Path(out)
@@ -175,6 +194,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
     net, settings = _fit(network, train, val["real"], seed, epochs, augment)
     real_val, fake_val = score_images(net, val["real"]), score_images(net, val["fake"])
+    if isinstance(net, EnsembleNet):  # the held-out real images are its scale: each left out of its own ranking
+        real_val = net.left_out(real_val)
     threshold = _threshold(net, real_val)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
     config = {"network": network, **settings, "input_shape": list(net.input_shape),
@@ -188,18 +209,16 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
 
 
 def _threshold(net: nn.Module, real_val: np.ndarray) -> float:
-    """``pick_threshold`` on the held-out real images' scores (an ensemble's ranks among them left out); for an
-    ensemble ranking among fewer than ``1 / FALSE_POSITIVES`` of them, n, the rank n / (n + 1) instead: an image is
-    synthetic when some view scores it above every one of them."""
+    """``pick_threshold`` on the held-out real images' scores; for an ensemble ranking among fewer than
+    ``1 / FALSE_POSITIVES`` of them, n, the rank n / (n + 1) instead: an image is synthetic when some view scores it
+    above every one of them."""
     n = len(real_val)
-    if not isinstance(net, EnsembleNet):
+    if not isinstance(net, EnsembleNet) or n >= 1 / FALSE_POSITIVES:
         return pick_threshold(real_val)
-    if n >= 1 / FALSE_POSITIVES:
-        return pick_threshold(net.left_out(real_val))
     log.warning("only %d held-out real images: the detector calls an image synthetic when one of its %d views scores "
                 "it above all of them, which may flag up to %.0f%% of real images; to set the threshold on real "
-                "images of your own, give 100 or more as a reference when detecting", n, len(net.views),
-                100 * min(1, len(net.views) / (n + 1)))
+                "images of your own, pass at least %d of them as `reference` when detecting", n, len(net.views),
+                100 * min(1, len(net.views) / (n + 1)), round(1 / FALSE_POSITIVES))
     return n / (n + 1)
 
 
@@ -242,10 +261,14 @@ def load_detector(path: str | Path) -> tuple[nn.Module, dict]:
         if len(shape) != 3 or not 0 < float(cfg["threshold"]) < 1:
             raise ValueError("bad shape or threshold")
         check_input_shape(shape)
+        with torch.device("meta"):  # shapes checked before anything the (untrusted) config asks for is allocated
+            check_state_dict(_network(cfg, shape), tensors, weights)
         net = _network(cfg, shape)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise AekitError(f"{path}: bad detector config ({e})") from None
     load_state_dict_checked(net, tensors, weights)
+    if isinstance(net, EnsembleNet) and not (net.scale.isfinite().all() and (net.scale.diff(dim=1) >= 0).all()):
+        raise AekitError(f"{weights}: the ensemble's scale is not sorted finite scores (damaged?)")
     return net.eval(), cfg
 
 
@@ -277,6 +300,7 @@ def on_reference(net: nn.Module, reference: np.ndarray) -> tuple[nn.Module, floa
     """A detector network set on uint8 ``reference`` real images of the kind being checked: (the network, ranking
     among them when it is an ensemble; the threshold ``reference_threshold`` sets on their scores, an ensemble's
     each left out of its own ranking)."""
+    need_reference(len(reference))
     if isinstance(net, EnsembleNet):
         net = net.rescaled(reference)
         scores = net.left_out(score_images(net, reference))

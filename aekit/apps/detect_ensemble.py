@@ -5,10 +5,11 @@ No one network generalises both ways (``benchmarks/detect.py``): the spectral mo
 smooth an image's grey levels are, which catches denoisers and decompressors it never saw but also calls blurred real
 ink synthetic; the residual CNN trained without augmentation (``detect_net``) reads colour residuals and ranks another
 swap run's outputs well, but what it leans on changes with its seed. Put on one scale, the share of real images that
-score lower, views combine by their maximum: an image is as suspicious as its most suspicious view finds it, and a
-view that learnt little costs little. The scale is a set of real images' scores per view: the run's held-out
-validation images when the detector is trained, or a user's own real images of the kind checked (``rescaled``, as
-``aekit detect --reference`` does), which removes the offsets between kinds of real image that no one threshold can.
+score lower, views combine by their maximum: an image is as suspicious as its most suspicious view finds it (each
+view added also adds its share of real images' top ranks, so the threshold rises with the number of views). The
+scale is a set of real images' scores per view: the run's held-out validation images when the detector is trained,
+or a user's own real images of the kind checked (``rescaled``, as ``aekit detect --reference`` does), which removes
+the offsets between kinds of real image that no one threshold can.
 
     net = EnsembleNet([spectral, cnn0, cnn1, cnn2], scale_size=len(real)).set_scale(real)
     score_images(net, images)          # the highest rank among the scale's real images, in (0, 1)
@@ -33,7 +34,7 @@ def ranks(reference: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     beyond all of them) in order without reaching the next step. ``reference`` (V, n), each row sorted; ``scores``
     (B, V) -> (B, V) float64."""
     reference, scores = reference.double(), scores.double()
-    below = torch.searchsorted(reference, scores.T.contiguous()).T
+    below = torch.searchsorted(reference, scores.T.contiguous()).T.double()
     return (below + 0.5 + torch.atan(scores) / math.pi) / (reference.shape[1] + 1)
 
 
@@ -68,11 +69,11 @@ class EnsembleNet(nn.Module):
     def set_scale(self, real: np.ndarray) -> EnsembleNet:
         """Rank from now on among the views' logits of uint8 ``real`` images (as many as ``scale_size``, or more
         after ``rescaled``); returns self, in eval mode."""
+        if len(real) == 0:
+            raise ValueError("an ensemble's scale needs at least one real image")
         self.eval()
         x = self.to_model_space(real)
         logits = torch.cat([self.view_logits(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
-        if len(logits) == 0:
-            raise ValueError("an ensemble's scale needs at least one real image")
         self.scale = logits.T.sort(1).values.contiguous()
         return self
 

@@ -34,15 +34,15 @@ def add_arguments(sub) -> None:
                         formatter_class=Formatter,
                         description="Prints each file's score and 'synthetic' when it is above the detector's "
                         "threshold, else 'real'. A score is P(synthetic), or for an ensemble the share of real images "
-                        "that score lower in its most suspicious view. The threshold is chosen at training so that 1% "
-                        "of the run's held-out real images exceed it; real images of another kind (another identity, "
-                        "paper or camera) may score higher or lower as a whole, and --reference sets the threshold on "
-                        "them instead (an ensemble then ranks among them).")
+                        "that score lower in its most suspicious view. The threshold is chosen at training so that "
+                        "about 1% of real images like the run's held-out ones score above it; real images of another "
+                        "kind (another identity, paper or camera) may score higher or lower as a whole, and "
+                        "--reference sets the threshold on them instead (an ensemble then ranks among them).")
     dd.add_argument("detector", metavar="DETECTOR")
     dd.add_argument("inputs", metavar="INPUT", nargs="+", help="image files or folders of images")
     dd.add_argument("--reference", metavar="PATH", action="append",
                     help="real images of the kind being checked (files or folders, at least 100 in all; repeatable): "
-                    "the threshold becomes the score that 1%% of them exceed")
+                    "the threshold is set on them so that about 1%% of real images of that kind score above it")
     dd.add_argument("--json", action="store_true",
                     help='print one JSON object {"threshold": t, "scores": {file: score}, "synthetic": [file, ...]}')
     dd.set_defaults(handler=run_detect)
