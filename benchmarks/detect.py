@@ -271,7 +271,8 @@ LABELS = {"ensemble": "aekit detector: the spectral model and 3 residual CNNs wi
           "residual_no_augment": "the residual CNN without JPEG/resize/noise augmentation",
           **{f"{name}_seed{k}": f"the same from seed {k}" for name, seeds in SEEDS.items() for k in seeds},
           "pixel_cnn": "previous detector: pixel CNN, reconstructions and swaps, no augmentation"}
-SHORT = {"ensemble": "the ensemble", "spectral": "the spectral model alone", "residual": "the residual CNN", "residual_no_variety": "the residual CNN without varied outputs",
+SHORT = {"ensemble": "the ensemble", "spectral": "the spectral model alone", "residual": "the residual CNN",
+         "residual_no_variety": "the residual CNN without varied outputs",
          "residual_no_augment": "the residual CNN without augmentation", "pixel_cnn": "the previous pixel CNN"}
 RESEEDED = {name for name, _, seed in VARIANTS if seed}  # the detectors trained again from another seed
 CASES = {"same_run": "(a) same run", "other_run": "(b) other run", "other_generators": "(c) other generators"}
