@@ -307,8 +307,7 @@ def _better(name: str, d: dict, main: dict) -> str:
     wins = [c for c in ("other_run", "other_generators") if a["auroc"][c] > main["auroc"][c]]
     if not wins:
         return ""
-    label = SHORT.get(name, name)
-    return (f" {label[0].upper() + label[1:]} scores higher on "
+    return (f" {_short_capital(name)} scores higher on "
             + " and ".join(f"{CASES[c]} ({a['auroc'][c]:.4f}; {a['auroc_jpeg75'][c]:.4f} after JPEG)" for c in wins)
             + f", with up to {a['false_positive_rate']:.1%} of real images flagged at its threshold.")
 
@@ -350,7 +349,7 @@ def with_references(r: dict) -> str:
         return ""
     ref = {name: d["summary_with_reference"] for name, d in det.items()}
     main = ref[MAIN]
-    seeds = [ref[f"{MAIN}_seed{k}"] for k in SEEDS.get(MAIN, ()) if f"{MAIN}_seed{k}" in ref]
+    seeds = [ref[name] for name in reseeded(MAIN, det).values()]
     met = all(a["auroc"][c] >= g for a in (main, *seeds) for c, g in GOALS.items())
     short_jpeg = [CASES[c] for c, g in GOALS.items() if min(a["auroc_jpeg75"][c] for a in (main, *seeds)) < g]
     text = (" With references (`aekit detect --reference`), the detector reads "
@@ -364,7 +363,7 @@ def with_references(r: dict) -> str:
     others = {name: a for name, a in ref.items() if name not in RESEEDED | {MAIN}}
     best = max(others, key=lambda name: others[name]["auroc"]["other_run"])
     if others[best]["auroc"]["other_run"] > main["auroc"]["other_run"]:
-        text += (f" {SHORT.get(best, best)[0].upper() + SHORT.get(best, best)[1:]} reads (b) "
+        text += (f" {_short_capital(best)} reads (b) "
                  f"{others[best]['auroc']['other_run']:.4f} ({others[best]['auroc_jpeg75']['other_run']:.4f} after "
                  f"JPEG), (c) {others[best]['auroc']['other_generators']:.4f}."
                  + seed_spread(r, best, "summary_with_reference"))
@@ -373,8 +372,7 @@ def with_references(r: dict) -> str:
 
 def seed_spread(r: dict, name: str, key: str) -> str:
     """The same detector from other seeds on (b) and (c), in words (nothing when the result has no other seeds)."""
-    seeds = {k: r["detectors"][f"{name}_seed{k}"][key] for k in SEEDS.get(name, ())
-             if f"{name}_seed{k}" in r["detectors"]}
+    seeds = {k: r["detectors"][seeded][key] for k, seeded in reseeded(name, r["detectors"]).items()}
     if not seeds:
         return ""
     listed = " and ".join(str(k) for k in seeds)
@@ -383,10 +381,20 @@ def seed_spread(r: dict, name: str, key: str) -> str:
     return f" Trained from seeds {listed} instead, {SHORT.get(name, name)} reads {cells}."
 
 
+def reseeded(name: str, det: dict) -> dict[int, str]:
+    """seed -> the name of detector ``name`` trained again from that seed, for those the result holds."""
+    return {k: f"{name}_seed{k}" for k in SEEDS.get(name, ()) if f"{name}_seed{k}" in det}
+
+
 def ordered(det: dict) -> list[str]:
     """The detectors of a result, each followed by the same trained from its other seeds."""
-    return [n for name in det if name not in RESEEDED
-            for n in (name, *(f"{name}_seed{k}" for k in SEEDS.get(name, ()) if f"{name}_seed{k}" in det))]
+    return [n for name in det if name not in RESEEDED for n in (name, *reseeded(name, det).values())]
+
+
+def _short_capital(name: str) -> str:
+    """A detector's short name at the start of a sentence."""
+    label = SHORT.get(name, name)
+    return label[0].upper() + label[1:]
 
 
 def _names(case: str, r: dict) -> str:
@@ -427,8 +435,8 @@ def reference_table(r: dict) -> list[str]:
     if "summary_with_reference" not in det[MAIN]:
         return []
     return [f"With references, as `aekit detect --reference` works: in each part (a swap direction, a generator) "
-            f"{r['settings']['held'] // 2} of its held-out real images set the threshold (the score 1% of them exceed) "
-            "and the other half are scored against all its synthetic images, each score put on its part's reference "
+            f"{r['settings']['held'] // 2} of its held-out real images set the threshold (so that about 1% of real "
+            "images of that kind score above it) and the other half are scored against all its synthetic images, each score put on its part's reference "
             "scale (the share of the reference scoring below it) so that a run's two directions pool; after JPEG the "
             "reference is re-saved too; false positives: the largest share of real images flagged at those thresholds "
             "over the cases:", "",

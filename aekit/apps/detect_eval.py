@@ -132,11 +132,11 @@ def with_reference(net: nn.Module | Callable[[np.ndarray], np.ndarray], referenc
     for name, images in (("", (reference, real, fake)), (f"_jpeg{jpeg_quality}", tuple(jpeg(x, jpeg_quality) for x in
                                                                                       (reference, real, fake)))):
         if isinstance(net, nn.Module):
-            score, threshold = on_reference(net, images[0])
-            score = partial(score_images, score)
+            scorer, threshold = on_reference(net, images[0])
+            ref, sr, sf = (score_images(scorer, x) for x in images)
         else:
-            score, threshold = net, reference_threshold(net(images[0]))
-        ref, sr, sf = (score(x) for x in images)
+            ref, sr, sf = (net(x) for x in images)
+            threshold = reference_threshold(ref)
         out[f"auroc{name}"] = auroc(np.r_[np.zeros(len(sr)), np.ones(len(sf))], np.r_[sr, sf])
         out[f"threshold{name}"] = threshold
         out[f"false_positive_rate{name}"] = float((sr > threshold).mean())
