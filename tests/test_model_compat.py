@@ -131,8 +131,9 @@ def test_unlisted_group_fields_are_fixed_settings():
         VQConfig(norm="batch")
 
 
-def test_a_swap_config_json_from_before_the_edges_field_loads_with_it_off(fixture):
+def test_a_swap_config_json_from_before_the_edges_and_thicken_fields_loads_with_them_off(fixture):
     from aekit.models.base import config_from_dict
 
-    old = {k: v for k, v in fixture["default_configs"]["swap"] if k != "edges"}
-    assert config_from_dict(MODELS["swap"][0], old).edges == 0.0
+    old = {k: v for k, v in fixture["default_configs"]["swap"] if k not in ("edges", "thicken")}
+    cfg = config_from_dict(MODELS["swap"][0], old)
+    assert (cfg.edges, cfg.thicken) == (0.0, 0.0)

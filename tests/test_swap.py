@@ -42,7 +42,8 @@ def swap_run(domain_files, tmp_path_factory):
     run = tmp_path_factory.mktemp("swaprun") / "run"
     a, b = domain_files
     assert main(["swap-train", "--domain", f"a={a}", "--domain", f"b={b}", "--out", str(run), "--epochs", "1",
-                 "--adversarial", "0.05", "--warp", "0.1", "--recolour", "0.5", "--edges", "0.25", *CLI_TINY]) == 0
+                 "--adversarial", "0.05", "--warp", "0.1", "--recolour", "0.5", "--edges", "0.25", "--thicken", "0.2",
+                 *CLI_TINY]) == 0
     return run
 
 
@@ -150,6 +151,27 @@ def test_edges_show_the_encoder_some_strokes_as_their_outlines_only_in_training(
         _model(edges=-0.1)
 
 
+def test_thicken_spreads_the_ink_of_some_encoder_inputs_on_either_ground_only_in_training():
+    from aekit.models.swap import random_thicken
+
+    bar = torch.zeros(8, 3, 9, 9)
+    bar[:, :, 2:7, 4] = 1.0  # a bright bar 1 pixel wide on a dark ground
+    assert torch.equal(random_thicken(bar, 0.0), bar)
+    out = random_thicken(bar, 1.0)
+    assert torch.equal(out[:, :, 4, 3:6], torch.ones(8, 3, 3))  # 3 pixels wide now
+    assert torch.equal(out[:, :, 4, :3], torch.zeros(8, 3, 3))  # the ground beyond stays
+    paper = 1 - bar  # dark ink on a light ground: the ink spreads, the ground does not
+    assert torch.equal(random_thicken(paper, 1.0), 1 - out)
+    torch.manual_seed(3)
+    half = random_thicken(bar[:1].expand(64, 3, 9, 9), 0.5)
+    assert 16 < sum(not torch.equal(im, bar[0]) for im in half) < 48
+    grey = torch.rand(4, 1, 28, 28)
+    trained, evaluated = encoder_inputs(_model(thicken=1.0), grey)
+    assert torch.equal(trained, random_thicken(grey, 1.0)) and torch.equal(evaluated, grey)
+    with pytest.raises(ValueError, match="thicken"):
+        _model(thicken=1.5)
+
+
 def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(small_x):
     a = small_x[:96]
     b = 1 - small_x[96:128]  # a second domain: 32 inverted digits
@@ -229,7 +251,7 @@ def test_swap_cli_writes_marked_files_that_inspect_reads(swap_run, domain_files,
     cfg = json.loads((swap_run / "config.json").read_text())
     assert cfg["model"] == "swap" and [d["name"] for d in cfg["data"]["domains"]] == ["a", "b"]
     assert cfg["train"]["balance"] == "domain" and cfg["config"]["warp"] == 0.1 and cfg["config"]["recolour"] == 0.5
-    assert cfg["config"]["edges"] == 0.25
+    assert cfg["config"]["edges"] == 0.25 and cfg["config"]["thicken"] == 0.2
     assert ckpt.read_metrics(swap_run)[-1]["train_adv"] > 0
     assert read_mark(swap_run / "swaps.png")["operation"] == "swap-figure"
     with Image.open(swap_run / "swaps.png") as im:

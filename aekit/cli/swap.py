@@ -24,6 +24,9 @@ def _add_train_options(st: argparse.ArgumentParser) -> None:
     sm.add_argument("--edges", type=float, help="share of training images the encoder sees as their edges only, so "
                     "hollow and solid strokes of one shape reach the same code (default 0; 0.5 when a domain is "
                     "drawn in outlines)")
+    sm.add_argument("--thicken", type=float, help="share of training images the encoder sees with their strokes "
+                    "thickened, so thin and heavy strokes of one shape reach the same code (default 0; 0.3 when "
+                    "domains differ in stroke weight)")
     sm.add_argument("--set", dest="model_set", action="append", default=[], metavar="KEY=VALUE",
                     help="any other swap model field, e.g. --set channels=[32,64] --set spatial_code=true")
     so = st.add_argument_group("training (defaults: " + ", ".join(f"{k} {v}" for k, v in SWAP_TRAIN.items()) + ")")
@@ -89,7 +92,7 @@ def run_swap_train(a) -> int:
         if not a.out:
             raise AekitError("swap-train needs --out RUN (or --resume RUN)")
         model = {"code_size": a.code_size, "warp": a.warp, "recolour": a.recolour, "edges": a.edges,
-                 **parse_sets(a.model_set)}
+                 "thicken": a.thicken, **parse_sets(a.model_set)}
         train = {k: getattr(a, k) for k in _TRAIN_OPTIONS} | parse_sets(a.train_set, "--train-set")
         trained = swap.train_swap(parse_domains(a.domain), a.out, model_options=model, train_options=train,
                                   image_size=size_value(a.image_size, "--image-size"), test_fraction=a.test_fraction,

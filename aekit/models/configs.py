@@ -81,11 +81,12 @@ class SwapConfig(ConvBackbone, AutoencoderConfig):
 
     FIELDS = ("input_shape", "domains", "channels", "blocks_per_stage", "kernel_size", "code_size", "spatial_code",
               "activation", "code_activation", "output_activation", "loss", "norm", "head", "warp", "recolour",
-              "edges", "cycle", "code_cycle", "align", "align_kind")
+              "edges", "thicken", "cycle", "code_cycle", "align", "align_kind")
     domains: tuple[str, ...] = ("a", "b")  # names of the domains, one decoder each; the first is the default
     warp: float = 0.0  # strength of the random affine warp of the encoder's input in training (0: off; ~0.1 mild)
     recolour: float = 0.0  # share of training images the encoder sees recoloured (channels shuffled, half inverted)
     edges: float = 0.0  # share of training images the encoder sees as their edges (``random_edges``: hollow strokes)
+    thicken: float = 0.0  # share of training images the encoder sees with thickened strokes (``random_thicken``)
     cycle: float = 0.0  # weight of the cycle term: a swap, encoded and decoded back to its own domain, rebuilds x
     code_cycle: float = 0.0  # weight of the code cycle: a swap, encoded again, gives its source's code back
     align: float = 0.0  # weight of the code-alignment term: every domain's codes follow one distribution (0: off)
@@ -99,9 +100,9 @@ class SwapConfig(ConvBackbone, AutoencoderConfig):
             raise ValueError(f"domains must be two or more distinct names, got {names}")
         for name in names:
             check_domain_name(name)
-        if not all(0 <= v <= 1 for v in (self.warp, self.recolour, self.edges)):
-            raise ValueError(f"warp, recolour and edges must lie in [0, 1], got {self.warp}, {self.recolour}, "
-                             f"{self.edges}")
+        if not all(0 <= v <= 1 for v in (self.warp, self.recolour, self.edges, self.thicken)):
+            raise ValueError(f"warp, recolour, edges and thicken must lie in [0, 1], got {self.warp}, {self.recolour}, "
+                             f"{self.edges}, {self.thicken}")
         if self.cycle < 0 or self.code_cycle < 0:
             raise ValueError(f"cycle and code_cycle must be >= 0, got {self.cycle}, {self.code_cycle}")
         if self.align < 0 or self.align_kind not in ALIGNMENTS:

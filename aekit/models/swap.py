@@ -10,7 +10,10 @@ light ink on black then reach the same code for the same strokes, where without 
 swap across that divide loses the digit). With ``edges`` > 0 the encoder sees some images as their edges only
 (``random_edges``): a domain drawn in hollow outline strokes and one in solid strokes then reach the same code for the
 same digit, and each decoder learns to draw its own strokes from a code of edges (without it a swap out of an outline
-domain draws both edges of every stroke as strokes of their own).
+domain draws both edges of every stroke as strokes of their own). With ``thicken`` > 0 the encoder sees some images with
+their ink spread by a 3x3 dilation (``random_thicken``): a domain of heavy strokes and one of thin strokes then reach
+the same code for the same digit, and each decoder draws its own weight (without it a swap out of a heavy-stroke
+domain into a thin one draws the heavy stroke's outline, filled faintly, and reads as another digit).
 
 Training terms beyond each domain's reconstruction, all off by default: ``cycle`` (a swap, encoded and decoded back
 by the source's domain, rebuilds the source), ``code_cycle`` (a swap, encoded again, gives the source's code back)
@@ -61,6 +64,16 @@ def random_recolour(x: torch.Tensor, share: float) -> torch.Tensor:
     out = torch.gather(x, 1, order[:, :, None, None].expand_as(x))
     invert = (chosen & (torch.rand(b, device=x.device) < 0.5))[:, None, None, None]
     return torch.where(invert, 1 - out, out)
+
+
+def random_thicken(x: torch.Tensor, share: float) -> torch.Tensor:
+    """Images in [0, 1] (B, C, H, W), a random ``share`` of them with their strokes thickened: the ink spread by a 3x3
+    grey dilation, where the ink is whatever differs from a light ground (the image's mean above 0.5: a 3x3 minimum)
+    or a dark one (a 3x3 maximum); drawn from torch's global RNG."""
+    chosen = (torch.rand(len(x), device=x.device) < share)[:, None, None, None]
+    light_ground = x.mean((1, 2, 3), keepdim=True) > 0.5
+    darkest, lightest = -F.max_pool2d(-x, 3, 1, 1), F.max_pool2d(x, 3, 1, 1)
+    return torch.where(chosen, torch.where(light_ground, darkest, lightest), x)
 
 
 def random_edges(x: torch.Tensor, share: float) -> torch.Tensor:
@@ -140,6 +153,7 @@ class SwapAutoencoder(Autoencoder):
         """
         cfg = self.config
         x_in = random_warp(x, cfg.warp) if self.training and cfg.warp > 0 else x
+        x_in = random_thicken(x_in, cfg.thicken) if self.training and cfg.thicken > 0 else x_in
         x_in = random_edges(x_in, cfg.edges) if self.training and cfg.edges > 0 else x_in
         x_in = random_recolour(x_in, cfg.recolour) if self.training and cfg.recolour > 0 else x_in
         z = self.encode(x_in)
