@@ -189,15 +189,17 @@ def figure_blocks(ctx: dict, made: dict, identities: list[str], n: int = 6) -> l
     return blocks
 
 
+STROKES = ("edges", "thicken")  # the swap model's augmentations of the strokes the encoder sees
 GOALS = {"content_kept": 0.97, "identity": 0.97, "psnr_gap_db": 1.5, "judge_accuracy": 0.99, "adversarial_cost_db": 0.5}
 
 
 def variants(opts: dict) -> list[tuple[str, list[str], float, float, dict]]:
     """(key, identities, adversarial weight, epochs, model): K identities with and without the adversarial decoder,
-    without the encoder's ``edges`` augmentation (when the model has it), and the pair alone, trained for as many
-    steps as the K-identity runs (its data is a fraction of theirs)."""
+    without the encoder's stroke augmentations (``STROKES``: when the model has one), and the pair alone, trained
+    for as many steps as the K-identity runs (its data is a fraction of theirs)."""
     ids, pair, epochs, model, adv = opts["identities"], opts["pair"], opts["epochs"], opts["model"], opts["adversarial"]
-    plain = [("no_edges", ids, adv, epochs, {**model, "edges": 0.0})] if model.get("edges") else []
+    plain = ([("no_strokes", ids, adv, epochs, {**model, **dict.fromkeys(STROKES, 0.0)})]
+             if any(model.get(k) for k in STROKES) else [])
     return [("adv", ids, adv, epochs, model), ("no_adv", ids, 0.0, epochs, model), *plain,
             ("pair", pair, adv, epochs * len(ids) / len(pair), model)]
 
@@ -254,9 +256,10 @@ def headline(result: dict) -> dict:
                    "floor": float(np.mean(list(v["adv"]["kid_floor"].values())))},
            "adversarial_cost_db": plain["psnr"] - main["psnr"],
            "pair_vs_all": {"pair": pair["summary"], "all_same_directions": summary(same)}}
-    if "no_edges" in v:  # what the encoder's edges augmentation buys and costs
+    if "no_strokes" in v:  # what the encoder's stroke augmentations buy and cost
         keys = ("content_kept", "content_mean", "psnr", "ceiling_psnr", "psnr_gap_db", "kid")
-        out["edges"] = {"with": {k: main[k] for k in keys}, "without": {k: v["no_edges"]["summary"][k] for k in keys}}
+        out["strokes"] = {"with": {k: main[k] for k in keys},
+                          "without": {k: v["no_strokes"]["summary"][k] for k in keys}}
     out["goals"] = {"content_kept": out["content_kept"] >= GOALS["content_kept"],
                     "identity": out["identity"] >= GOALS["identity"],
                     "psnr_gap_db": out["psnr_gap_db"] <= GOALS["psnr_gap_db"],
@@ -280,8 +283,8 @@ def variant_rows(p: dict) -> list[list[str]]:
     main = v["adv"]["summary"]
     return [_row(f"{len(p['identities'])} identities, adversarial decoder", main),
             _row("the same, without the adversarial decoder", v["no_adv"]["summary"]),
-            *([_row("the same, without the encoder's edges augmentation", v["no_edges"]["summary"])]
-              if "no_edges" in v else []),
+            *([_row("the same, without the encoder's stroke augmentations", v["no_strokes"]["summary"])]
+              if "no_strokes" in v else []),
             _row(f"2 identities ({pair}), adversarial decoder", v["pair"]["summary"]),
             _row(f"{len(p['identities'])} identities, the same 2 directions", p["pair_vs_all"]["all_same_directions"]),
             _row("no swap: the source image itself", main["copy"], gap=False),
@@ -307,17 +310,16 @@ def goals_line(p: dict) -> str:
             f"{GOALS['adversarial_cost_db']} dB ({p['adversarial_cost_db']:+.2f} dB): {ok[g['adversarial']]}.")
 
 
-def edges_line(p: dict) -> str:
-    """What the encoder's edges augmentation buys (the weakest direction, the mean) and costs (the model's own
-    reconstructions), against the same model trained without it."""
-    e, share = p["edges"], p["options"]["model"]["edges"]
-    w, wo = e["with"], e["without"]
-    return (f"**The edges augmentation** (`edges` {share:g}: the encoder sees {share:.0%} of its training inputs as "
-            f"their edges only) lifts the weakest direction from {wo['content_kept']:.3f} to {w['content_kept']:.3f} "
-            f"(mean {wo['content_mean']:.3f} to {w['content_mean']:.3f}; swap PSNR {wo['psnr']:.2f} to "
-            f"{w['psnr']:.2f} dB) and costs the model's own reconstructions: the ceiling falls from "
-            f"{wo['ceiling_psnr']:.2f} to {w['ceiling_psnr']:.2f} dB, so much of the smaller gap "
-            f"({wo['psnr_gap_db']:.2f} to {w['psnr_gap_db']:.2f} dB at the largest) is a lower ceiling.")
+def strokes_line(p: dict) -> str:
+    """What the encoder's stroke augmentations buy (the weakest direction, the mean) and cost (the model's own
+    reconstructions), against the same model trained without them."""
+    w, wo = p["strokes"]["with"], p["strokes"]["without"]
+    return (f"**The stroke augmentations** ({stroke_words(p['options']['model'])}), against the same model "
+            f"without them: content kept in the weakest direction {wo['content_kept']:.3f} -> "
+            f"{w['content_kept']:.3f} (mean {wo['content_mean']:.3f} -> {w['content_mean']:.3f}); swap PSNR "
+            f"{wo['psnr']:.2f} -> {w['psnr']:.2f} dB; the model's own reconstructions (the ceiling) "
+            f"{wo['ceiling_psnr']:.2f} -> {w['ceiling_psnr']:.2f} dB, so the largest gap {wo['psnr_gap_db']:.2f} -> "
+            f"{w['psnr_gap_db']:.2f} dB is partly the ceiling's move.")
 
 
 def kept_line(p: dict, at_least: float = 0.8) -> str:
@@ -349,12 +351,21 @@ def kept_line(p: dict, at_least: float = 0.8) -> str:
             "here.")
 
 
+def stroke_words(model: dict) -> str:
+    """Which stroke augmentations the encoder's training inputs had: the share thickened, seen as edges only."""
+    thicken, edges = model.get("thicken", 0.0), model.get("edges", 0.0)
+    words = [*([f"{thicken:.0%} of the encoder's training inputs with their strokes thickened (`thicken` "
+                f"{thicken:g})"] if thicken else []),
+             *([f"{edges:.0%} seen as their edges only (`edges` {edges:g})"] if edges else [])]
+    return ", ".join(words)
+
+
 def encoder_input_words(model: dict) -> str:
-    """How the encoder's training inputs were altered: recoloured, and seen as their edges only."""
-    share, edges = model.get("recolour", 0.0), model.get("edges", 0.0)
+    """How the encoder's training inputs were altered: recoloured, and the stroke augmentations."""
+    share, strokes = model.get("recolour", 0.0), stroke_words(model)
     words = (f"{share:.0%} of the encoder's training inputs recoloured (`recolour` {share:g})" if share
              else "the encoder's input never recoloured")
-    return words + (f", {edges:.0%} seen as their edges only (`edges` {edges:g})" if edges else "")
+    return words + (f", {strokes}" if strokes else "")
 
 
 def paired_section(p: dict, table) -> list[str]:
@@ -381,6 +392,6 @@ def paired_section(p: dict, table) -> list[str]:
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "
         "ceiling) · content kept.", "",
         *table(["source \\ target", *ids], direction_matrix(p)), "",
-        goals_line(p), "", kept_line(p), "", *([edges_line(p), ""] if "edges" in p else []),
+        goals_line(p), "", kept_line(p), "", *([strokes_line(p), ""] if "strokes" in p else []),
         "![paired swaps: per identity, the source, the truth, the swap and the ceiling]"
         "(benchmarks/results/swap-paired.png)", ""]

@@ -4,7 +4,7 @@ part), and detect the swaps.
 Paired (``_paired.py``): K fixed identities of ``aekit.data.identities`` each trained on its own disjoint share of
 MNIST; a held-out digit x drawn by identity a, swapped into b, is scored against the truth render_b(x) and the
 model's own reconstruction of it (the ceiling), with content, identity and realism judges trained on real drawings
-(``_paired_judges.py``); with and without the adversarial decoder and the encoder's edges augmentation, 2 identities
+(``_paired_judges.py``); with and without the adversarial decoder and the encoder's stroke augmentations, 2 identities
 against K, and no-swap baselines.
 
 Unpaired: domain a: MNIST. Domain b: scikit-learn's 8x8 digits (other writers, another scanner), each upsampled bilinearly to
@@ -61,9 +61,10 @@ from aekit.runs.provenance import make_mark, read_mark, save_png  # noqa: E402
 # The swap model and its recipe (the adversarial weight is the only difference between the two runs).
 MODEL = {"channels": [32, 64, 128], "blocks_per_stage": 1, "spatial_code": True, "code_size": 16, "warp": 0.0,
          "cycle": 1.0, "recolour": 1.0}
-# The paired part's identities differ in stroke style (hollow outline strokes among solid ones): its encoder also sees
-# half of its inputs as their edges only (the `edges` option), which lifts the directions out of `outline`.
-PAIRED_MODEL = {**MODEL, "edges": 0.5}
+# The paired part's identities differ in stroke style (hollow outline strokes among solid ones) and weight (heavy
+# among thin): its encoder also sees half of its inputs as their edges only (the `edges` option), which lifts the
+# directions out of `outline`, and 30 % with their strokes thickened (`thicken`), which lifts those out of `bold`.
+PAIRED_MODEL = {**MODEL, "edges": 0.5, "thicken": 0.3}
 TRAIN = {"batch_size": 64, "lr": 2e-3, "schedule": "cosine", "warmup": 0.02, "eps": 1e-8, "device": "cpu",
          "seed": 0, "disc_channels": [32, 64, 128]}  # a critic of three stages sees the whole 28x28 digit
 

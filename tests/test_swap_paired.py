@@ -37,7 +37,8 @@ def paired_run(identity_files, tmp_path_factory):
     """The whole paired benchmark on two identities: tiny judges, critics and swap models, 24 evaluated digits."""
     opts = {"identities": IDS, "pair": IDS, "epochs": 1.0, "adversarial": 0.1, "n_eval": 24, "n_critic": 16,
             "judge_epochs": 1, "judge_train": 300, "judge_test": 200, "identity_train": 200, "feature_epochs": 1,
-            "model": {"channels": [8, 16], "blocks_per_stage": 1, "code_size": 4, "cycle": 1.0, "edges": 0.5},
+            "model": {"channels": [8, 16], "blocks_per_stage": 1, "code_size": 4, "cycle": 1.0, "edges": 0.5,
+                      "thicken": 0.3},
             "train": {"batch_size": 32, "device": "cpu", "seed": 0, "disc_channels": [8, 16]},
             "sources": identity_files}
     saved = []
@@ -51,10 +52,10 @@ def test_the_paired_benchmark_scores_every_direction_against_the_truth(paired_ru
     assert run.domains == tuple(IDS)
     assert not saved[0]["complete"] and not saved[0]["variants"] and saved[-1]["complete"]  # written as it goes
     assert saved[-1] == json.loads(json.dumps(result))
-    assert set(result["variants"]) == {"adv", "no_adv", "no_edges", "pair"}  # no_edges: the model has edges
-    assert result["edges"]["with"]["content_kept"] == result["content_kept"]
-    assert result["edges"]["without"]["psnr"] == result["variants"]["no_edges"]["summary"]["psnr"]
-    for key in ("adv", "no_adv", "no_edges", "pair"):
+    assert set(result["variants"]) == {"adv", "no_adv", "no_strokes", "pair"}  # the model has stroke augmentations
+    assert result["strokes"]["with"]["content_kept"] == result["content_kept"]
+    assert result["strokes"]["without"]["psnr"] == result["variants"]["no_strokes"]["summary"]["psnr"]
+    for key in ("adv", "no_adv", "no_strokes", "pair"):
         directions = result["variants"][key]["directions"]
         assert set(directions) == {"bold->paper", "paper->bold"}
         for d in directions.values():
@@ -90,7 +91,7 @@ def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
     text = swap.section({"swap": {"paired": result}})
     assert text.startswith("### Paired identities") and "| no swap: the source image itself |" in text
     assert "| bold |  | " in text and "Goals: content kept >= 0.97" in text
-    assert "| the same, without the encoder's edges augmentation |" in text and "**The edges augmentation**" in text
+    assert "| the same, without the encoder's stroke augmentations |" in text and "**The stroke augmentations**" in text
     assert "Command: `python benchmarks/swap.py --part paired` (2 minutes on 1 CPU thread)." in text
     reused = {**result, "options": {**result["options"], "reuse": True}}
     assert "; the swap models reused from an earlier run)" in swap.section({"swap": {"paired": reused}})
@@ -235,11 +236,13 @@ def test_the_unpaired_detector_reads_the_pixels_a_model_made_without_a_watermark
     assert len(list((tmp_path / "marked").iterdir())) == 3
 
 
-def test_the_model_without_edges_is_trained_only_when_the_benchmark_s_model_has_them():
+def test_the_model_without_stroke_augmentations_is_trained_only_when_the_benchmark_s_model_has_one():
     opts = {"identities": ["a", "b", "c"], "pair": ["a", "b"], "epochs": 2.0, "adversarial": 0.1,
             "model": {"cycle": 1.0, "edges": 0.5}}
     got = {key: (ids, weight, epochs, model) for key, ids, weight, epochs, model in _paired.variants(opts)}
-    assert list(got) == ["adv", "no_adv", "no_edges", "pair"]
-    assert got["no_edges"] == (["a", "b", "c"], 0.1, 2.0, {"cycle": 1.0, "edges": 0.0})
+    assert list(got) == ["adv", "no_adv", "no_strokes", "pair"]
+    assert got["no_strokes"] == (["a", "b", "c"], 0.1, 2.0, {"cycle": 1.0, "edges": 0.0, "thicken": 0.0})
     assert got["adv"][3] == got["no_adv"][3] == got["pair"][3] == opts["model"] and got["pair"][2] == 3.0
+    thick = {key: model for key, _, _, _, model in _paired.variants({**opts, "model": {"thicken": 0.3}})}
+    assert thick["no_strokes"] == {"thicken": 0.0, "edges": 0.0}
     assert [v[0] for v in _paired.variants({**opts, "model": {"cycle": 1.0}})] == ["adv", "no_adv", "pair"]
