@@ -131,6 +131,20 @@ def test_recolour_shuffles_channels_and_inverts_some_encoder_inputs_only_in_trai
         _model(recolour=1.5)
 
 
+def a_share_only_in_training(augment, field: str, image: torch.Tensor) -> None:
+    """A stroke augmentation alters about its share of the images, reaches the encoder only in training, and its
+    config field refuses a share outside [0, 1]."""
+    torch.manual_seed(2)
+    half = augment(image[None].expand(64, *image.shape), 0.5)
+    assert 16 < sum(not torch.equal(im, image) for im in half) < 48
+    grey = torch.rand(4, 1, 28, 28)
+    trained, evaluated = encoder_inputs(_model(**{field: 1.0}), grey)
+    assert torch.equal(trained, augment(grey, 1.0)) and torch.equal(evaluated, grey)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=field):
+            _model(**{field: bad})
+
+
 def test_edges_show_the_encoder_some_strokes_as_their_outlines_only_in_training():
     from aekit.models.swap import random_edges
 
@@ -141,14 +155,7 @@ def test_edges_show_the_encoder_some_strokes_as_their_outlines_only_in_training(
     assert torch.equal(out[:, :, 4, 4], torch.zeros(8, 1))  # the inside of the stroke is hollow
     assert torch.equal(out[:, :, 4, 2], torch.ones(8, 1)) and torch.equal(out[:, :, 4, 3], torch.ones(8, 1))
     assert torch.equal(out[:, :, 0, 0], torch.zeros(8, 1))  # far from the stroke: nothing
-    torch.manual_seed(2)
-    half = random_edges(stroke[:1].expand(64, 1, 9, 9), 0.5)
-    assert 16 < sum(not torch.equal(im, stroke[0]) for im in half) < 48
-    grey = torch.rand(4, 1, 28, 28)
-    trained, evaluated = encoder_inputs(_model(edges=1.0), grey)
-    assert torch.equal(trained, random_edges(grey, 1.0)) and torch.equal(evaluated, grey)
-    with pytest.raises(ValueError, match="edges"):
-        _model(edges=-0.1)
+    a_share_only_in_training(random_edges, "edges", stroke[0])
 
 
 def test_thicken_spreads_the_ink_of_some_encoder_inputs_on_either_ground_only_in_training():
@@ -162,14 +169,7 @@ def test_thicken_spreads_the_ink_of_some_encoder_inputs_on_either_ground_only_in
     assert torch.equal(out[:, :, 4, :3], torch.zeros(8, 3, 3))  # the ground beyond stays
     paper = 1 - bar  # dark ink on a light ground: the ink spreads, the ground does not
     assert torch.equal(random_thicken(paper, 1.0), 1 - out)
-    torch.manual_seed(3)
-    half = random_thicken(bar[:1].expand(64, 3, 9, 9), 0.5)
-    assert 16 < sum(not torch.equal(im, bar[0]) for im in half) < 48
-    grey = torch.rand(4, 1, 28, 28)
-    trained, evaluated = encoder_inputs(_model(thicken=1.0), grey)
-    assert torch.equal(trained, random_thicken(grey, 1.0)) and torch.equal(evaluated, grey)
-    with pytest.raises(ValueError, match="thicken"):
-        _model(thicken=1.5)
+    a_share_only_in_training(random_thicken, "thicken", bar[0])
 
 
 def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(small_x):
