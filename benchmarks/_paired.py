@@ -54,20 +54,35 @@ def critic_parts(n: int) -> dict[str, slice]:
             "swap_check": slice(at[3], at[4])}
 
 
-def train_judges(identities: list[str], opts: dict) -> dict:
-    """Content judge per identity (all of MNIST's training images drawn by it, or the first ``judge_train``; kept
-    in and reused from ``judge_dir`` when there is one) and the identity judge; their accuracies on real drawings
-    of the test images between the evaluation part and the critics' (or the first ``judge_test`` of them)."""
+def judge_test_part(opts: dict) -> slice:
+    """MNIST's test images the judges are checked on: those between the evaluation part and the critics' (or the
+    first ``judge_test`` of them)."""
+    return slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
+
+
+def content_judges(identities: list[str], opts: dict) -> tuple[dict, dict]:
+    """identity -> its content judge (trained on all of MNIST's training images drawn by it, or the first
+    ``judge_train``; kept in and reused from ``judge_dir`` when there is one), and identity -> the judge's record
+    with its accuracy on real drawings of ``judge_test_part``."""
     mnist, device = load_dataset("mnist"), opts["train"].get("device", "cpu")
-    n, test = opts["judge_train"], slice(opts["n_eval"], min(CRITIC_FROM, opts["n_eval"] + opts.get("judge_test", 10000)))
-    out = {"content": {}, "info": {}}
+    n, test = opts["judge_train"], judge_test_part(opts)
+    nets, info = {}, {}
     for name in identities:
-        out["content"][name], out["info"][name] = judges.kept_content_judge(
+        nets[name], info[name] = judges.kept_content_judge(
             opts.get("judge_dir"), name, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test],
             mnist.y_test[test], opts["judge_epochs"], device)
-        log("content judge", name, out["info"][name])
+        log("content judge", name, info[name])
+    return nets, info
+
+
+def train_judges(identities: list[str], opts: dict) -> dict:
+    """The content judges (``content_judges``) and the identity judge, with their accuracies on real drawings of
+    ``judge_test_part``."""
+    mnist, test = load_dataset("mnist"), judge_test_part(opts)
+    out = dict(zip(("content", "info"), content_judges(identities, opts)))
     out["identity"] = judges.identity_judge(identities, mnist.x_train[: opts["identity_train"]], mnist.x_test[test],
-                                            epochs=opts.get("feature_epochs"), device=device)
+                                            epochs=opts.get("feature_epochs"),
+                                            device=opts["train"].get("device", "cpu"))
     out["info"]["identity"] = {"test_accuracy": out["identity"].meta["test_accuracy"]}
     log("identity judge", out["info"]["identity"])
     return out

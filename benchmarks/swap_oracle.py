@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _paired  # noqa: E402
 import swap  # noqa: E402
-from _paired import CRITIC_FROM  # noqa: E402
-from _paired_judges import kept_content_judge, model_space, predict  # noqa: E402
+from _paired_judges import model_space, predict  # noqa: E402
 from _report import RESULTS, argv_text, machine, write_result  # noqa: E402
 
 from aekit.data import load_dataset  # noqa: E402
@@ -74,13 +74,10 @@ def translate(model, x: torch.Tensor) -> torch.Tensor:
 
 def content_judges(ids: list[str], judge_dir: str | None) -> dict:
     """identity -> the paired benchmark's content judge of it, with the stored paired result's settings (kept in
-    ``judge_dir`` and reused from there)."""
-    opts = {"judge_train": 60000, "judge_epochs": 6, "n_eval": 1000, **swap.stored(RESULTS).get("paired", {}).get(
-        "options", {})}
-    mnist, n = load_dataset("mnist"), opts["judge_train"]
-    test = slice(opts["n_eval"], CRITIC_FROM)
-    return {b: kept_content_judge(judge_dir, b, mnist.x_train[:n], mnist.y_train[:n], mnist.x_test[test],
-                                  mnist.y_test[test], opts["judge_epochs"])[0] for b in ids}
+    ``judge_dir`` and reused from there), trained on the CPU."""
+    opts = {"judge_train": 60000, "judge_epochs": 6, "n_eval": 1000,
+            **swap.stored(RESULTS).get("paired", {}).get("options", {}), "train": {}, "judge_dir": judge_dir}
+    return _paired.content_judges(ids, opts)[0]
 
 
 def oracle(ids: list[str], epochs: float, n_eval: int, judges: dict) -> dict:

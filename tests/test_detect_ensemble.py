@@ -89,7 +89,7 @@ def test_a_reference_removes_the_offset_between_kinds_of_real_image():
     user_real, reference, fake = images(rng, 300, 0.7), images(rng, 300, 0.7), images(rng, 300, 0.7, 0.1)
     assert (score_images(net, user_real) > threshold).mean() == 1.0
     before = net.scale.clone()
-    on_ref, ref_threshold = on_reference(net, reference)
+    on_ref, ref_threshold, _ = on_reference(net, reference)
     assert torch.equal(net.scale, before) and on_ref is not net  # the detector itself is left as it was
     assert (score_images(on_ref, user_real) > ref_threshold).mean() < 0.04
     assert (score_images(on_ref, fake) > ref_threshold).mean() > 0.95
@@ -107,7 +107,7 @@ def test_a_reference_lets_through_its_share_of_new_real_images():
     flagged, in_sample = [], []
     for _ in range(100):
         reference, new = images(rng, 200, 0.5, 0.02), images(rng, 200, 0.5, 0.02)
-        on_ref, threshold = on_reference(net, reference)
+        on_ref, threshold, _ = on_reference(net, reference)
         scores = score_images(on_ref, new)
         flagged.append((scores > threshold).mean())
         in_sample.append((scores > reference_threshold(score_images(on_ref, reference))).mean())

@@ -296,21 +296,20 @@ def _read_files(net: nn.Module, files: list[str]) -> tuple[list[Path], np.ndarra
     return paths, images
 
 
-def on_reference(net: nn.Module, reference: np.ndarray) -> tuple[nn.Module, float]:
+def on_reference(net: nn.Module, reference: np.ndarray) -> tuple[nn.Module, float, np.ndarray]:
     """A detector network set on uint8 ``reference`` real images of the kind being checked: (the network, ranking
     among them when it is an ensemble; the threshold ``reference_threshold`` sets on their scores, an ensemble's
-    each left out of its own ranking)."""
+    each left out of its own ranking; the reference's scores as ``score_images`` gives them)."""
     need_reference(len(reference))
     if isinstance(net, EnsembleNet):
         net = net.rescaled(reference)
-        scores = net.left_out(score_images(net, reference))
-    else:
-        scores = score_images(net, reference)
-    threshold = reference_threshold(scores)
-    if threshold >= scores.max() and (scores >= threshold).mean() > FALSE_POSITIVES:
+    scores = score_images(net, reference)
+    ranked = net.left_out(scores) if isinstance(net, EnsembleNet) else scores
+    threshold = reference_threshold(ranked)
+    if threshold >= ranked.max() and (ranked >= threshold).mean() > FALSE_POSITIVES:
         log.warning("the reference's top scores all equal %.4f, where this detector's scores stop: no image can "
                     "score above it, so every image will be called real", threshold)
-    return net, threshold
+    return net, threshold, scores
 
 
 def detect_files(detector: str | Path, inputs: list[str],
@@ -321,6 +320,6 @@ def detect_files(detector: str | Path, inputs: list[str],
     net, cfg = load_detector(detector)
     threshold = float(cfg["threshold"])
     if reference:
-        net, threshold = on_reference(net, _read_files(net, reference)[1])
+        net, threshold, _ = on_reference(net, _read_files(net, reference)[1])
     files, images = _read_files(net, inputs)
     return list(zip(files, score_images(net, images).tolist())), threshold

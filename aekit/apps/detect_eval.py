@@ -132,8 +132,8 @@ def with_reference(net: nn.Module | Callable[[np.ndarray], np.ndarray], referenc
     for name, images in (("", (reference, real, fake)), (f"_jpeg{jpeg_quality}", tuple(jpeg(x, jpeg_quality) for x in
                                                                                       (reference, real, fake)))):
         if isinstance(net, nn.Module):
-            scorer, threshold = on_reference(net, images[0])
-            ref, sr, sf = (score_images(scorer, x) for x in images)
+            scorer, threshold, ref = on_reference(net, images[0])
+            sr, sf = (score_images(scorer, x) for x in images[1:])
         else:
             ref, sr, sf = (net(x) for x in images)
             threshold = reference_threshold(ref)
