@@ -26,7 +26,7 @@ Prints a JSON object as its last line; writes benchmarks/results/swap.json (the 
 after every stage, shown in BENCHMARKS.md once complete), swap.png, swap-paired.png and rebuilds the `swap` section
 of BENCHMARKS.md.
 
-    python benchmarks/swap.py [--part all|unpaired|paired] [--epochs 8] [--paired-epochs 2] [--workdir DIR]
+    python benchmarks/swap.py [--part all|unpaired|paired] [--epochs 8] [--paired-epochs 4.8] [--workdir DIR]
     python benchmarks/swap.py --part paired --quick --workdir DIR     # tiny end-to-end check, results in DIR/results
     python benchmarks/swap.py --part paired --judges DIR   # content judges kept in DIR for the next run (an hour less)
 """
@@ -374,7 +374,7 @@ def paired_options(a) -> dict:
     """The paired section's settings from the command line (``--quick``: tiny, to check the pipeline end to end)."""
     model, recipe = {**PAIRED_MODEL, **json.loads(a.model)}, {**TRAIN, **json.loads(a.train)}
     opts = {"identities": a.identities.split(","), "pair": a.pair.split(","), "epochs": a.paired_epochs,
-            "adversarial": a.adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
+            "adversarial": a.paired_adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
             "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe,
             "reuse": a.reuse, "judge_dir": a.judges}
     if a.quick:
@@ -418,7 +418,7 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=float, default=8.0, help="unpaired: passes over both domains' training images")
     p.add_argument("--n-a", type=int, default=6000, help="unpaired: MNIST training images used")
     p.add_argument("--eval-a", type=int, default=1000, help="unpaired: held-out MNIST test images")
-    p.add_argument("--paired-epochs", type=float, default=2.0, help="paired: passes over all identities' images")
+    p.add_argument("--paired-epochs", type=float, default=4.8, help="paired: passes over all identities' images")
     p.add_argument("--identities", default="bold,outline,paper,bleed", help="paired: the identities")
     p.add_argument("--pair", default="outline,paper", help="paired: the two identities of the 2-identity model")
     p.add_argument("--n-eval", type=int, default=1000, help="paired: held-out MNIST test digits evaluated")
@@ -426,7 +426,9 @@ def main(argv=None) -> dict:
     p.add_argument("--judge-epochs", type=int, default=6, help="paired: epochs of each content judge")
     p.add_argument("--judge-train", type=int, default=60000, help="paired: MNIST training images per content judge")
     p.add_argument("--identity-train", type=int, default=12000, help="paired: training images of the identity judge")
-    p.add_argument("--adversarial", type=float, default=0.5, help="adversarial weight of the main runs")
+    p.add_argument("--adversarial", type=float, default=0.5, help="unpaired: adversarial weight of the main run")
+    p.add_argument("--paired-adversarial", type=float, default=0.1,
+                   help="paired: adversarial weight of the K-identity and 2-identity models")
     p.add_argument("--model", default="{}", help="JSON overrides of the swap model config")
     p.add_argument("--train", default="{}", help="JSON overrides of the training recipe")
     p.add_argument("--workdir", help="keep runs and files here (default: a temporary folder)")
