@@ -213,17 +213,26 @@ def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mni
     assert "`python benchmarks/swap_oracle.py --epochs 8`" in far  # where the judges are kept is not a setting
 
 
-def test_the_shortfall_names_the_identity_every_lost_direction_shares():
+def test_the_shortfall_names_the_directions_below_the_goal_and_the_identity_the_weakest_share():
     ids = ["bold", "outline", "paper"]
-    ceiling = {"bold": 22.0, "outline": 16.0, "paper": 23.0}
-    directions = {f"{a}->{b}": {"content": 0.5 if "outline" in (a, b) else 0.96, "ceiling_psnr": ceiling[b]}
-                  for a in ids for b in ids if a != b}
-    p = {"variants": {"adv": {"directions": directions, "summary": {"copy": {"content": 0.3}}}}}
+    directions = {f"{a}->{b}": {"content": 0.5 if "outline" in (a, b) else 0.96} for a in ids for b in ids if a != b}
+    directions["paper->bold"]["content"] = 0.99  # meets the goal of 0.97
+    own = {"bold": {"content": 0.98}, "outline": {"content": 0.9}, "paper": {"content": 0.99}}
+    p = {"variants": {"adv": {"directions": directions, "summary": {"copy": {"content": 0.3}}, "ceiling": own}}}
     line = _paired.kept_line(p)
-    assert "2 of 6 directions" in line and "the other 4 keep 0.500 to 0.500" in line
-    assert "goes into or out of `outline`" in line and "16.0 dB against 22.0 to 23.0 dB" in line
-    directions["bold->paper"]["content"] = 0.5  # now no identity is in every lost direction
-    assert "goes into or out of" not in _paired.kept_line(p)
+    assert "5 of 6 directions" in line and "0.500 to 0.960" in line and "itself scores 0.300" in line
+    assert "the 4 weakest all go into or out of `outline`" in line
+    assert "keep 0.900 (`outline`) to 0.990" in line and "`outline` falls below the goal before any swap" in line
+    p["variants"]["no_strokes"] = {"ceiling": {b: {"content": c} for b, c in zip(ids, (0.97, 0.95, 0.99))}}
+    assert "(0.950 to 0.990 without the stroke augmentations)" in _paired.kept_line(p)
+    own["outline"]["content"] = 0.975
+    assert "before any swap" not in _paired.kept_line(p)
+    directions["bold->paper"]["content"] = 0.4  # then bold -> outline, outline -> bold: 3 share `bold`
+    assert "the 3 weakest all go into or out of `bold`" in _paired.kept_line(p)
+    apart = {"a->b": {"content": 0.5}, "c->d": {"content": 0.6}}
+    line = _paired.kept_line({"variants": {"adv": {"directions": apart, "summary": {"copy": {"content": 0.1}}}}})
+    assert "2 of 2 directions" in line and "weakest all go" not in line and line.endswith("0.100).")
+    assert _paired.kept_line({"variants": {"adv": {"directions": {"a->b": {"content": 0.99}}}}}).startswith("Every")
 
 
 def test_the_unpaired_detector_reads_the_pixels_a_model_made_without_a_watermark(tmp_path):
