@@ -338,8 +338,8 @@ def strokes_line(p: dict) -> str:
 
 
 def weakest_shared(directions: list[str]) -> tuple[str, int]:
-    """The identity that the most of the first (weakest) ``directions`` ("a->b") all go into or out of, and how many
-    those are (0: not even the weakest two share exactly one identity)."""
+    """The one identity shared by the longest run of the first ``directions`` ("a->b", weakest first), and the
+    length of that run (0 when not even the first two share exactly one identity)."""
     for n in range(len(directions), 1, -1):
         common = set.intersection(*(set(k.split("->")) for k in directions[:n]))
         if len(common) == 1:

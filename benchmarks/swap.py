@@ -374,9 +374,9 @@ def paired_options(a) -> dict:
     """The paired section's settings from the command line (``--quick``: tiny, to check the pipeline end to end)."""
     model, recipe = {**PAIRED_MODEL, **json.loads(a.model)}, {**TRAIN, **json.loads(a.train)}
     opts = {"identities": a.identities.split(","), "pair": a.pair.split(","), "epochs": a.paired_epochs,
-            "adversarial": a.paired_adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic, "judge_epochs": a.judge_epochs,
-            "judge_train": a.judge_train, "identity_train": a.identity_train, "model": model, "train": recipe,
-            "reuse": a.reuse, "judge_dir": a.judges}
+            "adversarial": a.paired_adversarial, "n_eval": a.n_eval, "n_critic": a.n_critic,
+            "judge_epochs": a.judge_epochs, "judge_train": a.judge_train, "identity_train": a.identity_train,
+            "model": model, "train": recipe, "reuse": a.reuse, "judge_dir": a.judges}
     if a.quick:
         opts.update(epochs=0.004, n_eval=64, n_critic=64, judge_epochs=1, judge_train=1000, judge_test=500,
                     identity_train=1000, feature_epochs=1,
