@@ -27,7 +27,7 @@ from pathlib import Path
 import _paired_judges as judges
 import numpy as np
 import torch
-from _report import device
+from _report import conv_model, device
 
 from aekit.apps.swap import swap_images, train_swap
 from aekit.data import load_dataset
@@ -384,6 +384,12 @@ def stroke_words(model: dict) -> str:
     return ", ".join(words)
 
 
+def model_words(model: dict) -> str:
+    """The swap model's backbone in a few words: `conv (32, 64, 128), 2 blocks per stage, a 16-channel code map`."""
+    code = "code map" if model.get("spatial_code") else "code"
+    return f"{conv_model(model)}, a {model['code_size']}-channel {code}"
+
+
 def encoder_input_words(model: dict) -> str:
     """How the encoder's training inputs were altered: recoloured, and the stroke augmentations."""
     share, strokes = model.get("recolour", 0.0), stroke_words(model)
@@ -394,7 +400,7 @@ def encoder_input_words(model: dict) -> str:
 
 def paired_section(p: dict, table) -> list[str]:
     """The paired part of BENCHMARKS.md's swap section (``table``: _report.table)."""
-    ids, t = p["identities"], p["variants"]["adv"]["training"]
+    ids, t, m = p["identities"], p["variants"]["adv"]["training"], p["options"]["model"]
     return [
         "### Paired identities: swaps with a ground truth", "",
         f"Identities: aekit's renderers {', '.join(f'`{i}`' for i in ids)} (`aekit.data.identities`: stroke weight, "
@@ -408,9 +414,9 @@ def paired_section(p: dict, table) -> list[str]:
         f"({p['identity_judge_accuracy']:.4f}); realism: the kernel distance (KID, lower is closer; real drawings "
         "of the same digits score the floor) between the swaps into b and b's real drawings of other test digits "
         "in the features of b's digit judge, and the share of swaps a critic of real b against that model's "
-        "swaps into b (trained on other test digits) scores as real. The swap models: the unpaired section's "
-        f"architecture, {t['steps']} steps each on {device(p['machine'])}, seed 0, cycle term "
-        f"{p['options']['model'].get('cycle', 0.0):g}, {encoder_input_words(p['options']['model'])}.", "",
+        f"swaps into b (trained on other test digits) scores as real. The swap models: {model_words(m)}, "
+        f"{t['steps']} steps each on {device(p['machine'])}, seed 0, cycle term {m.get('cycle', 0.0):g}, "
+        f"{encoder_input_words(m)}.", "",
         *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
                 "identity (lowest)", "realism: KID x 1000 · critic"], variant_rows(p)), "",
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "

@@ -211,6 +211,15 @@ def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mni
     assert "within the goal" in near and "out of reach" not in near
     assert "0.980 at lowest" in far and "survives every drawing" in far and "survives" not in near
     assert "`python benchmarks/swap_oracle.py --epochs 8`" in far  # where the judges are kept is not a setting
+    psnr = {"bold->bold": 30.0, "bold->paper": 25.0, "paper->bold": 27.0, "paper->paper": 32.0}
+    summary = {"psnr": 22.0, "ceiling_psnr": 23.5}
+    poorer = swap.oracle_line({**base, "psnr": psnr, "largest_gap_db": 7.0},
+                              {**p, "psnr_gap_db": 2.5, "variants": {"adv": {"summary": summary}}})
+    assert "2.50 dB, smaller because its own reconstructions are poorer" in poorer
+    assert "the oracle's swaps reach 26.0 dB on average and the swap's 22.0 dB (their ceilings 31.0 and 23.5" in poorer
+    better = swap.oracle_line({**base, "psnr": psnr, "largest_gap_db": 7.0},
+                              {**p, "psnr_gap_db": 2.5, "variants": {"adv": {"summary": {**summary, "psnr": 27.0}}}})
+    assert "2.50 dB: against the truth" in better and "poorer" not in better
 
 
 def test_the_shortfall_names_the_directions_below_the_goal_and_the_identity_the_weakest_share():
