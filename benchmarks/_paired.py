@@ -386,8 +386,8 @@ def stroke_words(model: dict) -> str:
 
 def model_words(model: dict) -> str:
     """The swap model's backbone in a few words: `conv (32, 64, 128), 2 blocks per stage, a 16-channel code map`."""
-    code = "code map" if model.get("spatial_code") else "code"
-    return f"{conv_model(model)}, a {model['code_size']}-channel {code}"
+    code = "channel code map" if model.get("spatial_code") else "dimensional code"
+    return f"{conv_model(model)}, a {model['code_size']}-{code}"
 
 
 def encoder_input_words(model: dict) -> str:

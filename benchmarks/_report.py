@@ -126,7 +126,8 @@ def conv_model(config: dict, train: dict | None = None) -> str:
     """A conv model and its optimiser in a few words: `conv (96, 192), 3 blocks per stage, subpixel head, skips, Muon,
     batch 64` (channels per stage)."""
     words = ["conv (" + ", ".join(str(c) for c in config.get("channels", [])) + ")"]
-    words += [f"{config['blocks_per_stage']} blocks per stage"] if config.get("blocks_per_stage") else []
+    blocks = config.get("blocks_per_stage")
+    words += [f"{blocks} block{'s' if blocks != 1 else ''} per stage"] if blocks else []
     words += [f"stem {config['stem']}"] if config.get("stem") else []
     words += ["subpixel head"] if config.get("head") == "subpixel" else []
     words += ["skips"] if config.get("skips") else []

@@ -264,3 +264,10 @@ def test_the_model_without_stroke_augmentations_is_trained_only_when_the_benchma
     thick = {key: model for key, _, _, _, model in _paired.variants({**opts, "model": {"thicken": 0.3}})}
     assert thick["no_strokes"] == {"thicken": 0.0, "edges": 0.0}
     assert [v[0] for v in _paired.variants({**opts, "model": {"cycle": 1.0}})] == ["adv", "no_adv", "pair"]
+
+
+def test_the_section_names_the_swap_models_backbone():
+    model = {"channels": [32, 64, 128], "blocks_per_stage": 2, "spatial_code": True, "code_size": 16}
+    assert _paired.model_words(model) == "conv (32, 64, 128), 2 blocks per stage, a 16-channel code map"
+    vector = {"channels": [8], "blocks_per_stage": 1, "spatial_code": False, "code_size": 4}
+    assert _paired.model_words(vector) == "conv (8), 1 block per stage, a 4-dimensional code"
