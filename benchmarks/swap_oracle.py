@@ -1,19 +1,19 @@
 """What a model that sees pairs reaches: the reference for the paired swap's PSNR goal.
 
-The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction
-a -> b, aekit's conv autoencoder with the swap model's backbone (``swap.MODEL``'s channels, blocks and spatial code)
-learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for as many passes as a
-swap decoder gets (2, or ``--epochs``), Adam with a one-cycle schedule, binary cross-entropy; a -> a is its ceiling.
-Scored on the paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), the gap to b's
-ceiling, and content kept (the share of outputs that the paired benchmark's content judge of b reads as the source's
-digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with the settings of the stored paired result,
-or trained here when DIR has none). A gap the oracle cannot close is one no unpaired swap of this size can be
-expected to close either: it is the information a drawing loses (a hollow outline does not say how thick the stroke
-inside was); what the oracle reaches with longer training, a swap might reach with more too.
+The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction a -> b,
+aekit's conv autoencoder with the paired swap model's backbone (``swap.PAIRED_MODEL``'s channels, blocks and spatial
+code) learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for 8 passes
+(``--epochs``; each swap decoder gets 4.8 over its share), Adam with a one-cycle schedule, binary cross-entropy; a -> a
+is its ceiling. Scored on the paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), the gap to
+b's ceiling, and content kept (the share of outputs that the paired benchmark's content judge of b reads as the source's
+digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with the settings of the stored paired result, or
+trained here when DIR has none). A gap the oracle cannot close is one no unpaired swap of this size can be expected to
+close either: it is the information a drawing loses (a hollow outline does not say how thick the stroke inside was);
+what the oracle reaches with longer training, a swap might reach with more too.
 
 Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
 
-    python benchmarks/swap_oracle.py [--epochs 2] [--n-eval 1000] [--judges DIR]
+    python benchmarks/swap_oracle.py [--epochs 8] [--n-eval 1000] [--judges DIR]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ BATCH, LR = 64, 2e-3
 
 def translator(source: torch.Tensor, target: torch.Tensor, epochs: float, seed: int = 0):
     """aekit's conv autoencoder trained to turn ``source`` images into their paired ``target`` images."""
-    backbone = {k: swap.MODEL[k] for k in ("channels", "blocks_per_stage", "spatial_code", "code_size")}
+    backbone = {k: swap.PAIRED_MODEL[k] for k in ("channels", "blocks_per_stage", "spatial_code", "code_size")}
     torch.manual_seed(seed)
     model = build_model("conv", {"input_shape": tuple(source.shape[1:]), **backbone})
     steps = max(1, int(epochs * len(source) / BATCH))
@@ -75,7 +75,7 @@ def translate(model, x: torch.Tensor) -> torch.Tensor:
 def content_judges(ids: list[str], judge_dir: str | None) -> dict:
     """identity -> the paired benchmark's content judge of it, with the stored paired result's settings (kept in
     ``judge_dir`` and reused from there), trained on the CPU."""
-    opts = {"judge_train": 60000, "judge_epochs": 6, "n_eval": 1000,
+    opts = {"judge_train": swap.JUDGE_TRAIN, "judge_epochs": swap.JUDGE_EPOCHS, "n_eval": 1000,
             **swap.stored(RESULTS).get("paired", {}).get("options", {}), "train": {}, "judge_dir": judge_dir}
     return _paired.content_judges(ids, opts)[0]
 
@@ -105,7 +105,7 @@ def oracle(ids: list[str], epochs: float, n_eval: int, judges: dict) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=float, default=2.0, help="passes over the paired training digits")
+    p.add_argument("--epochs", type=float, default=8.0, help="passes over the paired training digits")
     p.add_argument("--n-eval", type=int, default=1000, help="held-out MNIST test digits scored")
     p.add_argument("--judges", metavar="DIR", help="where swap.py --judges keeps the content judges (trained here "
                    "and kept there when it has none)")
