@@ -294,13 +294,14 @@ def gap_words(o: dict, p: dict) -> str:
     s = p.get("variants", {}).get("adv", {}).get("summary")
     if not s:
         return text
-    swaps = [v for k, v in o["psnr"].items() if k.split("->")[0] != k.split("->")[1]]
-    ceilings = [v for k, v in o["psnr"].items() if k.split("->")[0] == k.split("->")[1]]
-    further, poorer = s["psnr"] < np.mean(swaps), s["ceiling_psnr"] < np.mean(ceilings)
+    # the oracle's swap directions are those with a gap; the others (a -> a) are its ceilings
+    swaps = np.mean([o["psnr"][k] for k in o["gap_db"]])
+    ceilings = np.mean([v for k, v in o["psnr"].items() if k not in o["gap_db"]])
+    poorer = p["psnr_gap_db"] < o["largest_gap_db"] and s["psnr"] < swaps and s["ceiling_psnr"] < ceilings
     return (text + (", smaller because its own reconstructions are poorer, not because its swaps are closer to the "
-                    "truth" if p["psnr_gap_db"] < o["largest_gap_db"] and further and poorer else "")
-            + f": against the truth, the oracle's swaps reach {np.mean(swaps):.1f} dB on average and the swap's "
-            f"{s['psnr']:.1f} dB (their ceilings {np.mean(ceilings):.1f} and {s['ceiling_psnr']:.1f} dB)")
+                    "truth" if poorer else "")
+            + f": against the truth, the oracle's swaps reach {swaps:.1f} dB on average and the swap's "
+            f"{s['psnr']:.1f} dB (their ceilings {ceilings:.1f} and {s['ceiling_psnr']:.1f} dB)")
 
 
 def paired_command(p: dict) -> str:
