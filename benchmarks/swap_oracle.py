@@ -3,13 +3,14 @@
 The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction a -> b,
 aekit's conv autoencoder with the paired swap model's backbone (``swap.PAIRED_MODEL``'s channels, blocks and spatial
 code) learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for 8 passes
-(``--epochs``; each swap decoder gets 4.8 over its share), Adam with a one-cycle schedule, binary cross-entropy; a -> a
-is its ceiling. Scored on the paired benchmark's 1,000 evaluation digits: PSNR against the truth render_b(x), the gap to
-b's ceiling, and content kept (the share of outputs that the paired benchmark's content judge of b reads as the source's
-digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with the settings of the stored paired result, or
-trained here when DIR has none). A gap the oracle cannot close is one no unpaired swap of this size can be expected to
-close either: it is the information a drawing loses (a hollow outline does not say how thick the stroke inside was);
-what the oracle reaches with longer training, a swap might reach with more too.
+(``--epochs``; each swap decoder gets ``swap.PAIRED_EPOCHS``, 9.6, over its share), Adam with a one-cycle schedule,
+binary cross-entropy; a -> a is its ceiling. Scored on the paired benchmark's 1,000 evaluation digits: PSNR against
+the truth render_b(x), the gap to b's ceiling, and content kept (the share of outputs that the paired benchmark's
+content judge of b reads as the source's digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with
+the settings of the stored paired result, or trained here when DIR has none). A gap the oracle cannot close is one no
+unpaired swap of this size can be expected to close either: it is the information a drawing loses (a hollow outline
+does not say how thick the stroke inside was); what the oracle reaches with longer training, a swap might reach with
+more too.
 
 Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
 
@@ -39,13 +40,13 @@ from aekit.metrics.reconstruction import psnr  # noqa: E402
 from aekit.models import build_model  # noqa: E402
 
 BATCH, LR = 64, 2e-3
+BACKBONE = {k: swap.PAIRED_MODEL[k] for k in ("channels", "blocks_per_stage", "spatial_code", "code_size")}
 
 
 def translator(source: torch.Tensor, target: torch.Tensor, epochs: float, seed: int = 0):
     """aekit's conv autoencoder trained to turn ``source`` images into their paired ``target`` images."""
-    backbone = {k: swap.PAIRED_MODEL[k] for k in ("channels", "blocks_per_stage", "spatial_code", "code_size")}
     torch.manual_seed(seed)
-    model = build_model("conv", {"input_shape": tuple(source.shape[1:]), **backbone})
+    model = build_model("conv", {"input_shape": tuple(source.shape[1:]), **BACKBONE})
     steps = max(1, int(epochs * len(source) / BATCH))
     opt = torch.optim.Adam(model.parameters(), LR)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps)
@@ -100,7 +101,7 @@ def oracle(ids: list[str], epochs: float, n_eval: int, judges: dict) -> dict:
     least = min(swaps, key=swaps.get)
     return {"psnr": out, "gap_db": gaps, "largest_gap_db": gaps[worst], "largest_gap_direction": worst,
             "content_kept": kept, "lowest_content_kept": swaps[least], "lowest_content_direction": least,
-            "train_images": len(grey), "epochs": epochs, "eval": n_eval}
+            "train_images": len(grey), "epochs": epochs, "eval": n_eval, "backbone": BACKBONE}
 
 
 def main(argv=None) -> dict:
