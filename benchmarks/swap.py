@@ -295,11 +295,12 @@ def gap_words(o: dict, p: dict) -> str:
     """The swap's largest gap beside the oracle's, and (when the paired result has the main run's summary) both
     models' mean PSNR against the truth and of their ceilings: a gap is only as large as its model's ceiling is high."""
     text = f". The swap's largest gap is {p['psnr_gap_db']:.2f} dB"
-    d = p.get("variants", {}).get("adv", {}).get("directions", {})
+    adv = p.get("variants", {}).get("adv", {})
+    d = adv.get("directions", {})
     worst = max(d, key=lambda k: d[k]["psnr_gap_db"], default=None)
     if worst in o["gap_db"]:
         text += f" ({worst.replace('->', ' -> ')}, where the oracle's is {o['gap_db'][worst]:.2f} dB)"
-    s = p.get("variants", {}).get("adv", {}).get("summary")
+    s = adv.get("summary")
     if not s:
         return text
     # the oracle's swap directions are those with a gap; the others (a -> a) are its ceilings
