@@ -308,8 +308,8 @@ def gap_words(o: dict, p: dict) -> str:
     ceilings = np.mean([v for k, v in o["psnr"].items() if k not in o["gap_db"]])
     poorer = p["psnr_gap_db"] < o["largest_gap_db"] and s["psnr"] < swaps and s["ceiling_psnr"] < ceilings
     return (text + (", smaller because its own reconstructions are poorer, not because its swaps are closer to the "
-                    "truth" if poorer else "")
-            + f": against the truth, the oracle's swaps reach {swaps:.1f} dB on average and the swap's "
+                    "truth:" if poorer else ";")
+            + f" against the truth, the oracle's swaps reach {swaps:.1f} dB on average and the swap's "
             f"{s['psnr']:.1f} dB (their ceilings {ceilings:.1f} and {s['ceiling_psnr']:.1f} dB)")
 
 

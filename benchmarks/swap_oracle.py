@@ -3,7 +3,7 @@
 The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction a -> b,
 aekit's conv autoencoder with the paired swap model's backbone (``swap.PAIRED_MODEL``'s channels, blocks and spatial
 code) learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for 8 passes
-(``--epochs``; each swap decoder gets ``swap.PAIRED_EPOCHS``, 9.6, over its share), Adam with a one-cycle schedule,
+(``--epochs``; each swap decoder gets ``swap.PAIRED_EPOCHS`` over its share), Adam with a one-cycle schedule,
 binary cross-entropy; a -> a is its ceiling. Scored on the paired benchmark's 1,000 evaluation digits: PSNR against
 the truth render_b(x), the gap to b's ceiling, and content kept (the share of outputs that the paired benchmark's
 content judge of b reads as the source's digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with
