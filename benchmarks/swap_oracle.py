@@ -2,8 +2,8 @@
 
 The swap model never sees a pair (each identity trains on its own digits). This oracle does: for every direction a -> b,
 aekit's conv autoencoder with the paired swap model's backbone (``swap.PAIRED_MODEL``'s channels, blocks and spatial
-code) learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for 8 passes
-(``--epochs``; each swap decoder gets ``swap.PAIRED_EPOCHS`` over its share), Adam with a one-cycle schedule,
+code) learns render_a(x) -> render_b(x) on 15,000 MNIST training digits (one identity's share), for as many passes as
+each swap decoder gets over its share (``--epochs``, default ``swap.PAIRED_EPOCHS``), Adam with a one-cycle schedule,
 binary cross-entropy; a -> a is its ceiling. Scored on the paired benchmark's 1,000 evaluation digits: PSNR against
 the truth render_b(x), the gap to b's ceiling, and content kept (the share of outputs that the paired benchmark's
 content judge of b reads as the source's digit; the judges are the ones ``swap.py --judges DIR`` keeps, trained with
@@ -14,7 +14,7 @@ more too.
 
 Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
 
-    python benchmarks/swap_oracle.py [--epochs 8] [--n-eval 1000] [--judges DIR]
+    python benchmarks/swap_oracle.py [--epochs 9.6] [--n-eval 1000] [--judges DIR]
 """
 
 from __future__ import annotations
@@ -106,7 +106,8 @@ def oracle(ids: list[str], epochs: float, n_eval: int, judges: dict) -> dict:
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=float, default=8.0, help="passes over the paired training digits")
+    p.add_argument("--epochs", type=float, default=swap.PAIRED_EPOCHS,
+                   help="passes over the paired training digits")
     p.add_argument("--n-eval", type=int, default=1000, help="held-out MNIST test digits scored")
     p.add_argument("--judges", metavar="DIR", help="where swap.py --judges keeps the content judges (trained here "
                    "and kept there when it has none)")
