@@ -356,14 +356,13 @@ def kept_line(p: dict) -> str:
     short = sorted((k for k in d if d[k]["content"] < goal), key=lambda k: d[k]["content"])
     if not short:
         return f"Every direction of the main run keeps the digit at the goal of {goal} or more."
+    low, high = d[short[0]]["content"], d[short[-1]]["content"]
     if len(short) == 1:  # the direction, and what the source image itself scores there
-        which = (f"keeps less of the digit than the goal of {goal}: {short[0].replace('->', ' -> ')}, "
-                 f"{d[short[0]]['content']:.3f}", d[short[0]].get("copy", v["adv"]["summary"]["copy"])["content"])
+        verb, span, copy = "keeps", f"{short[0].replace('->', ' -> ')}, {low:.3f}", d[short[0]]["copy"]
     else:
-        which = (f"keep less of the digit than the goal of {goal}: {d[short[0]]['content']:.3f} to "
-                 f"{d[short[-1]]['content']:.3f}", v["adv"]["summary"]["copy"]["content"])
-    line = (f"**Where aekit falls short.** {len(short)} of {len(d)} directions of the main run {which[0]} (the source "
-            f"image itself scores {which[1]:.3f})")
+        verb, span, copy = "keep", f"{low:.3f} to {high:.3f}", v["adv"]["summary"]["copy"]
+    line = (f"**Where aekit falls short.** {len(short)} of {len(d)} directions of the main run {verb} less of the "
+            f"digit than the goal of {goal}: {span} (the source image itself scores {copy['content']:.3f})")
     who, n = weakest_shared(short)
     if n:
         line += (f"; the {n} weakest all go into or out of `{who}`" + (
