@@ -16,15 +16,16 @@ Identities are ``aekit.data.identities``' fixed appearance renderers of MNIST di
 
 Every case also after a JPEG re-save at quality 75 (real and synthetic alike), and the false-positive rate on the real
 images at the threshold ``aekit detect`` uses (stored in the detector). And every case again with references, as
-``aekit detect --reference`` works: for each part (a swap direction, a generator) half of its held-out real images
-set the threshold and the other half are scored against all its synthetic ones, each score put on its kind's
-reference scale (``aekit.apps.detect_eval.relative_scores``) so that a swap run's two directions pool (after JPEG,
-the reference is re-saved too: a PNG reference for JPEG images is not measured). Unmarked pixels only: outputs are
-scored as the models make them, before any file is written, so the detector learns the swap, not aekit's pixel
-watermark or its metadata. The detector is `aekit detect-train`'s default, the ensemble: the spectral model (a linear
-model of the log DCT spectrum) beside three residual CNNs (high-pass residuals) trained without augmentation from
-successive seeds, each view's score ranked among real images' scores, an image's score its highest rank (with
-references, ranked among the reference). Compared in the same run: its views alone (``--network spectral``; the
+``aekit detect --reference`` works: for each part (a swap direction, a generator) half of its held-out real images set
+the threshold and the other half are scored against all its synthetic ones, each score put on its kind's reference
+scale (``aekit.apps.detect_eval.relative_scores``) so that a swap run's two directions pool (after JPEG, the reference
+is re-saved too: a PNG reference for JPEG images is not measured). Unmarked pixels only: outputs are scored as the
+models make them, before any file is written, so the detector learns the swap, not aekit's pixel watermark or its
+metadata. The detector is `aekit detect-train`'s default, the ensemble: the spectral model (a linear model of the log
+DCT spectrum) beside three residual CNNs (high-pass residuals) trained without augmentation from successive seeds,
+each view's score ranked among real images' scores, an image's score its highest rank (with references, ranked among
+the reference). Compared in the same run: the same trained for JPEG files (``--jpeg``: on JPEG re-saves of the images,
+its threshold set on re-saved real images; also from seeds 3 and 6), its views alone (``--network spectral``; the
 residual CNN without augmentation, also from seeds 1 and 2), the residual CNN as ``--network residual-cnn`` trains it
 (JPEG/resize/noise augmentation) and the same on reconstructions and swaps only, the ensemble from seeds 3 and 6 (to
 show what its figures owe to the seed), and the previous detector (aekit's pixel CNN, ``FeatureNet`` with a
@@ -72,15 +73,17 @@ GENERATORS = {
     "denoiser": ("denoise", None, {"channels": [32, 64], "blocks_per_stage": 1, "code_size": 64}, {}),
     "decompressor": ("compress", None, {"channels": [32, 64]}, {}),
 }
-# name -> (network, augment, variety): aekit's detector (the ensemble, on outputs for noisy inputs and mixed codes
-# besides reconstructions and swaps), its views alone (the spectral model; the residual CNN without augmentation),
-# the residual CNN with JPEG/resize/noise augmentation and it on reconstructions and swaps only
-BASE = {"ensemble": ("ensemble", False, True), "spectral": ("spectral", False, True),
-        "residual": ("residual-cnn", True, True), "residual_no_variety": ("residual-cnn", True, False),
-        "residual_no_augment": ("residual-cnn", False, True)}
+# name -> train_detector's settings: aekit's detector (the ensemble, on outputs for noisy inputs and mixed codes
+# besides reconstructions and swaps), the same for JPEG files (``--jpeg``), its views alone (the spectral model; the
+# residual CNN without augmentation), the residual CNN with JPEG/resize/noise augmentation and it on reconstructions
+# and swaps only
+BASE = {"ensemble": {"network": "ensemble"}, "ensemble_jpeg": {"network": "ensemble", "jpeg": True},
+        "spectral": {"network": "spectral"}, "residual": {"network": "residual-cnn"},
+        "residual_no_variety": {"network": "residual-cnn", "variety": False},
+        "residual_no_augment": {"network": "residual-cnn", "augment": False}}
 # detectors trained again from other seeds, to show what their figures owe to the seed (an ensemble from seed k holds
 # the CNNs of seeds k, k + 1 and k + 2)
-SEEDS = {"ensemble": (3, 6), "residual_no_augment": (1, 2)}
+SEEDS = {"ensemble": (3, 6), "ensemble_jpeg": (3, 6), "residual_no_augment": (1, 2)}
 # (name, base, seed): every detector trained, seed 0 under the base's name, each base followed by its other seeds
 VARIANTS = tuple(v for name in BASE
                  for v in ((name, name, 0), *((f"{name}_seed{k}", name, k) for k in SEEDS.get(name, ()))))
@@ -166,10 +169,9 @@ def train_detectors(run: Run, work: Path, s: dict) -> dict:
     """name -> (score function, threshold, config) for the detector and those it is compared with."""
     out = {}
     for name, base, seed in VARIANTS:
-        network, augment, variety = BASE[base]
         t0 = time.perf_counter()
         cfg = train_detector(run, work / name, max_per_domain=s["det_per_domain"], epochs=s["det_epochs"],
-                             augment=augment, variety=variety, force=True, network=network, seed=seed)
+                             force=True, seed=seed, **BASE[base])
         net, _ = load_detector(work / name)
         out[name] = (net, cfg["threshold"],
                      {k: cfg[k] for k in ("threshold", "val_auroc", "val_false_positive_rate", "trained_on",
@@ -265,13 +267,15 @@ def log(text: str) -> None:
 GOALS = {"same_run": 0.99, "other_run": 0.95, "other_generators": 0.95}
 LABELS = {"ensemble": "aekit detector: the spectral model and 3 residual CNNs without augmentation, each ranked "
                       "among real images, the highest rank",
+          "ensemble_jpeg": "the same for JPEG files (`--jpeg`): trained on JPEG re-saves",
           "spectral": "the spectral model alone (`--network spectral`): linear model of the log DCT spectrum",
           "residual": "residual CNN (`--network residual-cnn`), augmented, varied outputs",
           "residual_no_variety": "the residual CNN on reconstructions and swaps only",
           "residual_no_augment": "the residual CNN without JPEG/resize/noise augmentation",
           **{f"{name}_seed{k}": f"the same from seed {k}" for name, seeds in SEEDS.items() for k in seeds},
           "pixel_cnn": "previous detector: pixel CNN, reconstructions and swaps, no augmentation"}
-SHORT = {"ensemble": "the ensemble", "spectral": "the spectral model alone", "residual": "the residual CNN",
+SHORT = {"ensemble": "the ensemble", "ensemble_jpeg": "the ensemble for JPEG files",
+         "spectral": "the spectral model alone", "residual": "the residual CNN",
          "residual_no_variety": "the residual CNN without varied outputs",
          "residual_no_augment": "the residual CNN without augmentation", "pixel_cnn": "the previous pixel CNN"}
 RESEEDED = {name for name, _, seed in VARIANTS if seed}  # the detectors trained again from another seed
@@ -336,7 +340,7 @@ def shortfalls(r: dict) -> str:
             f"part), and up to {fp:.1%} of a case's held-out real images ({most_flagged(r)}), against the 1% the "
             "threshold was set for on the run's own validation images."
             + "".join(_better(name, d, auc) for name, d in r["detectors"].items() if name not in RESEEDED | {MAIN})
-            + "".join(seed_spread(r, name, "summary") for name in SEEDS) + with_references(r)
+            + "".join(seed_spread(r, name, "summary") for name in SEEDS) + with_references(r) + for_jpeg(r)
             + " The identities and generators here are all renderings of MNIST digits at 28x28; other image sizes, "
             "photographs and models outside aekit are not measured.")
 
@@ -358,7 +362,8 @@ def with_references(r: dict) -> str:
             f"{main['false_positive_rate']:.1%} of a case's held-out real images"
             + (f"; it meets every goal as written at {'every seed measured' if seeds else 'this seed'}" if met
                else "")
-            + (f"; after JPEG, {' and '.join(short_jpeg)} fall short" if short_jpeg else "")
+            + (f"; after JPEG, {' and '.join(short_jpeg)} fall{'s' * (len(short_jpeg) == 1)} short" if short_jpeg
+               else "")
             + "." + seed_spread(r, MAIN, "summary_with_reference"))
     others = {name: a for name, a in ref.items() if name not in RESEEDED | {MAIN}}
     best = max(others, key=lambda name: others[name]["auroc"]["other_run"])
@@ -368,6 +373,29 @@ def with_references(r: dict) -> str:
                  f"JPEG), (c) {others[best]['auroc']['other_generators']:.4f}."
                  + seed_spread(r, best, "summary_with_reference"))
     return text
+
+
+JPEG = "ensemble_jpeg"  # the detector trained for JPEG files
+
+
+def for_jpeg(r: dict) -> str:
+    """What the detector trained for JPEG files reads on JPEG images, beside the main one, in words (nothing when
+    the result has no such detector)."""
+    det = r["detectors"]
+    if JPEG not in det or "summary_with_reference" not in det[JPEG]:
+        return ""
+
+    def cells(name: str) -> str:
+        return " / ".join(f"{det[name]['summary_with_reference']['auroc_jpeg75'][c]:.4f}" for c in CASES)
+
+    seeds = reseeded(JPEG, det)
+    flagged = max(det[name]["summary_with_reference"]["false_positive_rate_jpeg75"] for name in (JPEG, *seeds.values()))
+    return (f" On JPEG images (q75), with references, {SHORT[JPEG]} (`--jpeg`) reads {cells(JPEG)} on (a) / (b) / (c)"
+            + (f" (from seeds {' and '.join(map(str, seeds))}: {' and '.join(map(cells, seeds.values()))})" if seeds
+               else "")
+            + f", against {cells(MAIN)} for the default one, and flags at most {flagged:.1%} of a case's real images; "
+            f"at its own threshold it reads "
+            + " / ".join(f"{det[JPEG]['summary']['auroc_jpeg75'][c]:.4f}" for c in CASES) + ".")
 
 
 def seed_spread(r: dict, name: str, key: str) -> str:

@@ -79,6 +79,32 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     assert verdict == ("synthetic" if float(score) > threshold else "real")
 
 
+def test_a_detector_for_jpeg_files_learns_from_resaves_and_each_kind_warns_of_the_other(
+        run_and_detector, mnist, tmp_path, capsys, caplog):
+    run, det = run_and_detector
+    jdet = tmp_path / "jdet"
+    assert main(["detect-train", str(run), "--out", str(jdet), "--max-per-domain", "60", "--epochs", "1",
+                 "--jpeg"]) == 0
+    jcfg, cfg = (json.loads((d / "config.json").read_text()) for d in (jdet, det))
+    assert jcfg["jpeg"] is True and cfg["jpeg"] is False
+    files = tmp_path / "files"
+    files.mkdir()
+    for i, im in enumerate(mnist.x_test[:3]):
+        Image.fromarray(im).save(files / f"{i}.png")
+    Image.fromarray(mnist.x_test[3]).save(files / "3.jpg", quality=90)
+    Image.fromarray(mnist.x_test[4]).save(files / "4.png", format="JPEG")  # a JPEG by its bytes, not its name
+    for detector, warned in ((det, "2 of 5 files are JPEG (3.jpg, ...)"), (jdet, "3 of 5 files are not JPEG")):
+        caplog.clear(), capsys.readouterr()
+        with caplog.at_level("WARNING", logger="aekit"):
+            assert main(["detect", str(detector), str(files), "--json"]) == 0
+        assert warned in caplog.text, caplog.text
+        assert len(json.loads(capsys.readouterr().out)["scores"]) == 5
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="aekit"):
+        assert main(["detect", str(jdet), str(files / "3.jpg"), str(files / "4.png")]) == 0
+    assert "JPEG" not in caplog.text  # files of the kind it learned from: nothing to say
+
+
 def test_a_reference_of_real_images_sets_the_threshold(run_and_detector, mnist, tmp_path, capsys):
     _, det = run_and_detector
     ref, few = tmp_path / "ref", tmp_path / "few"
@@ -123,7 +149,9 @@ def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
              ["detect-train", str(run), "--out", str(det)],  # exists: needs --force
              ["detect-train", str(run), "--out", str(tmp_path / "w")],  # holds the user's weights file
              ["detect-train", str(run), "--out", str(tmp_path / "d2"), "--network", "spectral", "--epochs", "3"],
-             ["detect-train", str(run), "--out", str(tmp_path / "d3"), "--no-augment"]]  # a residual-cnn setting
+             ["detect-train", str(run), "--out", str(tmp_path / "d3"), "--no-augment"],  # a residual-cnn setting
+             ["detect-train", str(run), "--out", str(tmp_path / "d4"), "--network", "residual-cnn", "--no-augment",
+              "--jpeg"]]  # --jpeg trains on re-saves
     for args in cases:
         capsys.readouterr()
         assert main(args) == 1, args

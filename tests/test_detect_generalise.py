@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from aekit.apps.degrade import degrade, jpeg
+from aekit.apps.degrade import degrade, jpeg, recompress
 from aekit.apps.detect import load_detector, pick_threshold, reference_threshold, train_detector
 from aekit.apps.detect_eval import evaluate, model_outputs, relative_scores, with_reference
 from aekit.apps.detect_net import ResidualNet, fit_residual_net, score_images
@@ -144,6 +144,17 @@ def test_jpeg_and_degrade_keep_shape_and_type_and_are_seeded(mnist):
     assert not np.array_equal(a, x) and np.array_equal(x, mnist.x_test[:20])  # a copy; the input is untouched
 
 
+def test_recompress_resaves_every_image_at_its_own_drawn_quality(mnist):
+    x = mnist.x_test[:20]
+    a, b = recompress(x, np.random.default_rng(5)), recompress(x, np.random.default_rng(5))
+    assert np.array_equal(a, b) and a.shape == x.shape and a.dtype == np.uint8
+    qualities = np.random.default_rng(5).integers(50, 96, len(x))  # the draws recompress makes, in order
+    assert np.array_equal(a, np.stack([jpeg(im[None], int(q))[0] for im, q in zip(x, qualities)]))
+    assert all(not np.array_equal(im, orig) for im, orig in zip(a, x))  # every image re-saved
+    assert np.array_equal(recompress(x, np.random.default_rng(0), (75, 75)), jpeg(x, 75))
+    assert recompress(x[:0], np.random.default_rng(0)).shape == (0, 28, 28)
+
+
 def test_the_network_sees_residuals_not_brightness():
     torch.manual_seed(0)
     net = ResidualNet((1, 12, 12)).eval()
@@ -160,7 +171,7 @@ def test_the_network_sees_residuals_not_brightness():
 def test_training_is_seeded_and_learns_a_trace(mnist):
     real = mnist.x_train[:96]
     fake = np.clip(ndimage.uniform_filter(real.astype(float), (1, 3, 3)), 0, 255).astype(np.uint8)  # blurred
-    nets = [fit_residual_net(real, fake, seed=1, epochs=3, augment=False) for _ in range(2)]
+    nets = [fit_residual_net(real, fake, seed=1, epochs=3, augment=None) for _ in range(2)]
     for p, q in zip(nets[0].parameters(), nets[1].parameters()):
         assert torch.equal(p, q)
     test_real = mnist.x_test[:64]

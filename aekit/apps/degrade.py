@@ -1,8 +1,9 @@
 """What happens to an image on its way around: JPEG re-encoding, resizing, sensor or dithering noise.
 
-The detector trains on real and synthetic images put through the same random mix of these (``degrade``), so that
-neither class can be told by a trace that one re-save erases; its benchmark scores images after ``jpeg`` at
-quality 75. All functions take and return uint8 images (N, H, W) or (N, H, W, C).
+The residual CNN trains on real and synthetic images put through the same random mix of these (``degrade``), so that
+neither class can be told by a trace that one re-save erases; the ensemble's JPEG views train on images that were
+all re-saved once (``recompress``); the detector's benchmark scores images after ``jpeg`` at quality 75. All functions
+take and return uint8 images (N, H, W) or (N, H, W, C).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ JPEG_QUALITY = (40, 95)  # the range of qualities drawn for training
 RESIZE_SCALE = (0.5, 0.9)  # down to this fraction of the side, then back up
 NOISE_SIGMA = (1.0, 4.0)  # Gaussian noise, in grey levels
 P_JPEG, P_RESIZE, P_NOISE = 0.5, 0.25, 0.25  # how often each is applied (independently)
+RECOMPRESS_QUALITY = (50, 95)  # the range of qualities ``recompress`` draws from
 
 
 def jpeg(images: np.ndarray, quality: int = 75) -> np.ndarray:
@@ -54,3 +56,13 @@ def degrade(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
             im = jpeg_round_trip(im, int(rng.integers(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1)))
         out[i] = im
     return out
+
+
+def recompress(images: np.ndarray, rng: np.random.Generator,
+               quality: tuple[int, int] = RECOMPRESS_QUALITY) -> np.ndarray:
+    """A copy of uint8 images, each re-saved as JPEG at its own quality drawn from ``quality`` (both ends included):
+    what a detector's JPEG views train on."""
+    if len(images) == 0:
+        return images.copy()
+    low, high = quality
+    return np.stack([jpeg_round_trip(im, int(rng.integers(low, high + 1))) for im in images])

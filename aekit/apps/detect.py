@@ -9,8 +9,10 @@ linear model of the image's log DCT spectrum; ``residual-cnn`` (``aekit.apps.det
 residuals whose every training batch, real and synthetic alike, goes through a random mix of JPEG, resizing and noise
 (``aekit.apps.degrade``); and ``ensemble`` (the default, ``aekit.apps.detect_ensemble``), the spectral model beside
 ``ENSEMBLE_CNNS`` residual CNNs trained without that augmentation from successive seeds, each view's score ranked
-among held-out real images' scores, an image's score its highest rank. ``benchmarks/detect.py`` measures them and how
-far they generalise: to other swap runs and to other aekit generators they never saw.
+among held-out real images' scores, an image's score its highest rank. A JPEG re-save erases most of what they read
+on images as they are, so a detector for JPEG files (``jpeg``) learns from JPEG re-saves instead, and ``detect_files``
+warns when a detector meets files of the other kind. ``benchmarks/detect.py`` measures them and how far they
+generalise: to other swap runs and to other aekit generators they never saw.
 
 A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic, set on held-out real
 validation images so that a new real image of their kind scores above it with probability at most
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aekit.apps.degrade import recompress
 from aekit.apps.detect_ensemble import EnsembleNet
 from aekit.apps.detect_net import WIDTHS, ResidualNet, fit_residual_net, score_images
 from aekit.apps.detect_spectral import SpectralNet, fit_spectral_net
@@ -174,14 +177,15 @@ def reference_threshold(real_scores: np.ndarray, false_positives: float = FALSE_
 
 def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int = 2000, seed: int = 0,
                    epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True,
-                   network: str = ENSEMBLE) -> dict:
+                   network: str = ENSEMBLE, jpeg: bool = False) -> dict:
     """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``network``:
     ``"ensemble"`` (the spectral model and ``ENSEMBLE_CNNS`` residual CNNs without augmentation, seeds ``seed``,
     ``seed`` + 1, ...; minutes on a CPU), ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``;
-    seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise on every training image;
-    an ensemble's CNNs are never augmented).
-    ``epochs``: of each CNN. ``variety``: the run's outputs for noisy inputs and for mixed codes besides its
-    reconstructions and swaps (``synthesise``)."""
+    seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise at random on every training
+    image). ``jpeg``: a detector for JPEG files, trained and validated on JPEG re-saves of the images
+    (``aekit.apps.degrade.recompress``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
+    ``variety``: the run's outputs for noisy inputs and for mixed codes besides its reconstructions and swaps
+    (``synthesise``)."""
     run, out = as_run(run), Path(out)
     if network not in NETWORKS:
         raise AekitError(f"unknown detector network {network!r}; choose from {', '.join(NETWORKS)}")
@@ -192,13 +196,16 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     prepare_detector_dir(out, force)
     start = time.perf_counter()
     train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
-    net, settings = _fit(network, train, val["real"], seed, epochs, augment)
+    if jpeg:  # it checks JPEG files: validated, and its threshold set, on JPEG re-saves
+        rng = np.random.default_rng(seed + 1)
+        val = {kind: recompress(images, rng) for kind, images in val.items()}
+    net, settings = _fit(network, train, val["real"], seed, epochs, augment, jpeg)
     real_val, fake_val = score_images(net, val["real"]), score_images(net, val["fake"])
     if isinstance(net, EnsembleNet):  # the held-out real images are its scale: each left out of its own ranking
         real_val = net.left_out(real_val)
     threshold = _threshold(net, real_val)
     what = "swap" if any(kind.startswith("swap-to-") for kind in counts) else "synthetic-image"
-    config = {"network": network, **settings, "input_shape": list(net.input_shape),
+    config = {"network": network, **settings, "jpeg": jpeg, "input_shape": list(net.input_shape),
               "threshold": threshold, "detects": what, "variety": variety,
               "run": str(run.path), "run_fingerprint": run.fingerprint, "seed": seed, "trained_on": counts,
               **_validation(real_val, fake_val, threshold), "train_seconds": round(time.perf_counter() - start, 1)}
@@ -222,22 +229,34 @@ def _threshold(net: nn.Module, real_val: np.ndarray) -> float:
     return n / (n + 1)
 
 
-def _fit(network: str, train: dict, real_val: np.ndarray, seed: int, epochs: int,
-         augment: bool) -> tuple[nn.Module, dict]:
+def _fit(network: str, train: dict, real_val: np.ndarray, seed: int, epochs: int, augment: bool,
+         jpeg: bool = False) -> tuple[nn.Module, dict]:
     """A detector network fitted to training images {"real", "fake"}, and the settings its config records (an
-    ensemble ranks among ``real_val``)."""
+    ensemble ranks among ``real_val``); with ``jpeg``, fitted to JPEG re-saves of them (``recompress``: the spectral
+    model's once, from ``seed``; every CNN batch afresh, in place of ``augment``)."""
+    cnn_augment = "jpeg" if jpeg else None
     if network == SPECTRAL:
-        return fit_spectral_net(train["real"], train["fake"]), {}
+        return _fit_spectral(train, seed, jpeg), {}
     if network == RESIDUAL:
-        net = fit_residual_net(train["real"], train["fake"], seed, epochs, augment)
+        net = fit_residual_net(train["real"], train["fake"], seed, epochs, cnn_augment or ("mix" if augment else None))
         return net, {"widths": list(net.widths), "epochs": epochs, "augment": augment}
-    views = [fit_spectral_net(train["real"], train["fake"])]
-    views += [fit_residual_net(train["real"], train["fake"], seed + k, epochs, augment=False)
+    views = [_fit_spectral(train, seed, jpeg)]
+    views += [fit_residual_net(train["real"], train["fake"], seed + k, epochs, cnn_augment)
               for k in range(ENSEMBLE_CNNS)]
     net = EnsembleNet(views, len(real_val)).set_scale(real_val)
     specs = [{"network": SPECTRAL}] + [{"network": RESIDUAL, "widths": list(v.widths), "seed": seed + k}
                                        for k, v in enumerate(views[1:])]
     return net, {"views": specs, "epochs": epochs, "augment": False, "scale_size": len(real_val)}
+
+
+def _fit_spectral(train: dict, seed: int, jpeg: bool) -> SpectralNet:
+    """The spectral model fitted to training images {"real", "fake"}, or with ``jpeg`` to one JPEG re-save of each
+    (qualities drawn from ``seed``)."""
+    real, fake = train["real"], train["fake"]
+    if jpeg:
+        rng = np.random.default_rng(seed)
+        real, fake = recompress(real, rng), recompress(fake, rng)
+    return fit_spectral_net(real, fake)
 
 
 def _validation(real: np.ndarray, fake: np.ndarray, threshold: float) -> dict:
@@ -322,4 +341,26 @@ def detect_files(detector: str | Path, inputs: list[str],
     if reference:
         net, threshold, _ = on_reference(net, _read_files(net, reference)[1])
     files, images = _read_files(net, inputs)
+    _warn_other_kind(files, bool(cfg.get("jpeg")))
     return list(zip(files, score_images(net, images).tolist())), threshold
+
+
+def is_jpeg(path: Path) -> bool:
+    """Whether a file holds a JPEG image (by its first bytes, whatever its name)."""
+    with open(path, "rb") as f:
+        return f.read(3) == b"\xff\xd8\xff"
+
+
+def _warn_other_kind(files: list[Path], jpeg_detector: bool) -> None:
+    """Warn when files are of another kind than the detector learned from: JPEG files for a detector of images as
+    they are (a re-save erases much of what it reads) or other files for a detector of JPEG files."""
+    other = [f for f in files if is_jpeg(f) != jpeg_detector]
+    if not other:
+        return
+    if jpeg_detector:
+        log.warning("%d of %d files are not JPEG (%s, ...), and this detector learned from JPEG re-saves: it is "
+                    "measured on JPEG files only", len(other), len(files), other[0].name)
+    else:
+        log.warning("%d of %d files are JPEG (%s, ...): a JPEG re-save erases much of what this detector reads; "
+                    "a detector trained for JPEG files (`jpeg`) scores them better", len(other), len(files),
+                    other[0].name)

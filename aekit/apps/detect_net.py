@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from aekit.apps.degrade import degrade
+from aekit.apps.degrade import degrade, recompress
 from aekit.errors import AekitError
 
 WIDTHS = (16, 16, 32)  # conv widths after the fixed high-pass layer
 BATCH = 1024  # images scored at once
 BATCH_TRAIN, LR = 128, 2e-3
+AUGMENTATIONS = {"mix": degrade, "jpeg": recompress}  # what training batches can go through (``fit_residual_net``)
 
 # Fixed high-pass kernels (3x3, each summing to zero): Laplacian, second difference along rows, along columns.
 HIGH_PASS = torch.tensor([[[0, 1, 0], [1, -4, 1], [0, 1, 0]],
@@ -87,21 +88,26 @@ def score_images(net: nn.Module, images: np.ndarray, batch_size: int = BATCH) ->
     return torch.cat(probs).numpy() if probs else np.zeros(0)
 
 
-def _batches(real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, augment: bool):
-    """One epoch's shuffled (images, labels) batches of ``BATCH_TRAIN``, every image degraded afresh (``augment``)."""
+def _batches(real: np.ndarray, fake: np.ndarray, rng: np.random.Generator, augment: str | None):
+    """One epoch's shuffled (images, labels) batches of ``BATCH_TRAIN``, every image through ``AUGMENTATIONS[augment]``
+    afresh (none when ``augment`` is None)."""
     x = np.concatenate([real, fake])
     y = np.r_[np.zeros(len(real), np.float32), np.ones(len(fake), np.float32)]
     order = rng.permutation(len(x))
     for i in range(0, len(x), BATCH_TRAIN):
         idx = order[i : i + BATCH_TRAIN]
-        yield (degrade(x[idx], rng) if augment else x[idx]), torch.from_numpy(y[idx])
+        yield (AUGMENTATIONS[augment](x[idx], rng) if augment else x[idx]), torch.from_numpy(y[idx])
 
 
-def fit_residual_net(real: np.ndarray, fake: np.ndarray, seed: int = 0, epochs: int = 8, augment: bool = True,
-                     widths: tuple[int, ...] = WIDTHS) -> ResidualNet:
+def fit_residual_net(real: np.ndarray, fake: np.ndarray, seed: int = 0, epochs: int = 8,
+                     augment: str | None = "mix", widths: tuple[int, ...] = WIDTHS) -> ResidualNet:
     """Train a ResidualNet on uint8 real (label 0) and synthetic (label 1) images, on one CPU thread: Adam with a
     one-cycle schedule, binary cross-entropy with the classes weighted equally whatever their counts, each batch
-    put through ``degrade`` afresh (``augment``). Seeded: the same inputs and seed give the same weights."""
+    put afresh through ``augment``: "mix" (``degrade``: JPEG, resizing and noise at random), "jpeg" (``recompress``:
+    every image re-saved as JPEG) or None (the images as they are). Seeded: the same inputs and seed give the same
+    weights."""
+    if augment is not None and augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)} or None, got {augment!r}")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions gain little from threads; one makes the weights reproducible
     try:

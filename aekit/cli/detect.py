@@ -17,7 +17,8 @@ def add_arguments(sub) -> None:
                         "high-pass residuals (from successive seeds), each score ranked among held-out real images' "
                         "scores, an image's score its highest rank (minutes on a CPU). spectral alone trains in "
                         "seconds; residual-cnn is one CNN trained on images randomly re-saved as JPEG, resized and "
-                        "noised.")
+                        "noised. A JPEG re-save erases much of what a detector reads on images as they are: to check "
+                        "JPEG files, train one with --jpeg.")
     dt.add_argument("run", metavar="RUN")
     add_output(dt, "replace an existing detector", required=True, metavar="DETECTOR", help="detector folder to create")
     dt.add_argument("--max-per-domain", type=int, default=2000, help="real training images used per domain")
@@ -27,6 +28,8 @@ def add_arguments(sub) -> None:
     dt.add_argument("--epochs", type=int, help="ensemble and residual-cnn: training epochs of each CNN (default 8)")
     dt.add_argument("--no-augment", action="store_true", help="residual-cnn: train on the images as they are (no "
                     "JPEG, resizing or noise): a detector that knows this run only")
+    dt.add_argument("--jpeg", action="store_true", help="a detector for JPEG files: trained on JPEG re-saves of the "
+                    "images at random qualities, its threshold set on re-saved real images")
     dt.add_argument("--seed", type=seed_type, default=0, help="random seed")
     dt.set_defaults(handler=run_detect_train)
 
@@ -55,8 +58,10 @@ def run_detect_train(a) -> int:
         raise AekitError("--epochs is a setting of --network ensemble and residual-cnn")
     if a.network != "residual-cnn" and a.no_augment:
         raise AekitError("--no-augment is a setting of --network residual-cnn (an ensemble's CNNs are never augmented)")
+    if a.jpeg and a.no_augment:
+        raise AekitError("--jpeg trains on JPEG re-saves of the images: it cannot go with --no-augment")
     cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs or EPOCHS,
-                         force=a.force, augment=not a.no_augment, network=a.network)
+                         force=a.force, augment=not a.no_augment, network=a.network, jpeg=a.jpeg)
     print(f"detector {a.out}: validation AUROC {cfg['val_auroc']:.4f} on {cfg['val_real']} held-out real and "
           f"{cfg['val_synthetic']} synthetic images; threshold {cfg['threshold']:.4f} flags "
           f"{cfg['val_false_positive_rate']:.2%} of those real and {cfg['val_true_positive_rate']:.2%} of those "
