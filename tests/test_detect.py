@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from aekit.apps.detect import train_detector
 from aekit.cli import main
+from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc
 
 
@@ -103,6 +105,16 @@ def test_a_detector_for_jpeg_files_learns_from_resaves_and_each_kind_warns_of_th
     with caplog.at_level("WARNING", logger="aekit"):
         assert main(["detect", str(jdet), str(files / "3.jpg"), str(files / "4.png")]) == 0
     assert "JPEG" not in caplog.text  # files of the kind it learned from: nothing to say
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    for i, im in enumerate(mnist.x_test[100:200]):
+        Image.fromarray(im).save(ref / f"{i:03d}.png")
+    with caplog.at_level("WARNING", logger="aekit"):
+        assert main(["detect", str(jdet), str(files / "3.jpg"), "--reference", str(ref)]) == 0
+    assert "100 of 100 reference files are not JPEG" in caplog.text  # a threshold set on the other kind
+    with pytest.raises(AekitError, match="JPEG re-saves"):
+        train_detector(run, tmp_path / "nope", jpeg=True, augment=False, network="residual-cnn")
+    assert not (tmp_path / "nope").exists()
 
 
 def test_a_reference_of_real_images_sets_the_threshold(run_and_detector, mnist, tmp_path, capsys):

@@ -1,9 +1,9 @@
 """What happens to an image on its way around: JPEG re-encoding, resizing, sensor or dithering noise.
 
 The residual CNN trains on real and synthetic images put through the same random mix of these (``degrade``), so that
-neither class can be told by a trace that one re-save erases; the ensemble's JPEG views train on images that were
-all re-saved once (``recompress``); the detector's benchmark scores images after ``jpeg`` at quality 75. All functions
-take and return uint8 images (N, H, W) or (N, H, W, C).
+neither class can be told by a trace that one re-save erases; a detector for JPEG files trains on JPEG re-saves
+(``recompress``: once for the spectral model, afresh every batch for a CNN); the detector's benchmark scores images
+after ``jpeg`` at quality 75. All functions take and return uint8 images (N, H, W) or (N, H, W, C).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def degrade(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def recompress(images: np.ndarray, rng: np.random.Generator,
                quality: tuple[int, int] = RECOMPRESS_QUALITY) -> np.ndarray:
     """A copy of uint8 images, each re-saved as JPEG at its own quality drawn from ``quality`` (both ends included):
-    what a detector's JPEG views train on."""
+    what a detector for JPEG files trains on."""
     if len(images) == 0:
         return images.copy()
     low, high = quality

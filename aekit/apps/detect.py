@@ -179,11 +179,11 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
                    epochs: int = EPOCHS, force: bool = False, augment: bool = True, variety: bool = True,
                    network: str = ENSEMBLE, jpeg: bool = False) -> dict:
     """Train a real-vs-synthetic detector for a run's outputs into folder ``out``; returns its config. ``network``:
-    ``"ensemble"`` (the spectral model and ``ENSEMBLE_CNNS`` residual CNNs without augmentation, seeds ``seed``,
-    ``seed`` + 1, ...; minutes on a CPU), ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``;
+    ``"ensemble"`` (the spectral model and ``ENSEMBLE_CNNS`` residual CNNs without JPEG/resize/noise augmentation,
+    seeds ``seed``, ``seed`` + 1, ...; minutes on a CPU), ``"spectral"`` (a linear model of the log DCT spectrum, ``detect_spectral``;
     seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise at random on every training
     image). ``jpeg``: a detector for JPEG files, trained and validated on JPEG re-saves of the images
-    (``aekit.apps.degrade.recompress``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
+    (``aekit.apps.degrade.recompress``, in place of ``augment``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
     ``variety``: the run's outputs for noisy inputs and for mixed codes besides its reconstructions and swaps
     (``synthesise``)."""
     run, out = as_run(run), Path(out)
@@ -193,6 +193,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
         raise AekitError("`max_per_domain` must be at least 10")
     if not 1 <= epochs <= 1000:
         raise AekitError("`epochs` must be between 1 and 1000")
+    if jpeg and not augment:
+        raise AekitError("a detector for JPEG files (`jpeg`) trains on JPEG re-saves: it cannot go without `augment`")
     prepare_detector_dir(out, force)
     start = time.perf_counter()
     train, val, counts = detector_data(run, max_per_domain, seed, variety=variety)
@@ -239,7 +241,7 @@ def _fit(network: str, train: dict, real_val: np.ndarray, seed: int, epochs: int
         return _fit_spectral(train, seed, jpeg), {}
     if network == RESIDUAL:
         net = fit_residual_net(train["real"], train["fake"], seed, epochs, cnn_augment or ("mix" if augment else None))
-        return net, {"widths": list(net.widths), "epochs": epochs, "augment": augment}
+        return net, {"widths": list(net.widths), "epochs": epochs, "augment": "jpeg" if jpeg else augment}
     views = [_fit_spectral(train, seed, jpeg)]
     views += [fit_residual_net(train["real"], train["fake"], seed + k, epochs, cnn_augment)
               for k in range(ENSEMBLE_CNNS)]
@@ -339,7 +341,9 @@ def detect_files(detector: str | Path, inputs: list[str],
     net, cfg = load_detector(detector)
     threshold = float(cfg["threshold"])
     if reference:
-        net, threshold, _ = on_reference(net, _read_files(net, reference)[1])
+        references, real = _read_files(net, reference)
+        _warn_other_kind(references, bool(cfg.get("jpeg")), "reference ")
+        net, threshold, _ = on_reference(net, real)
     files, images = _read_files(net, inputs)
     _warn_other_kind(files, bool(cfg.get("jpeg")))
     return list(zip(files, score_images(net, images).tolist())), threshold
@@ -351,16 +355,17 @@ def is_jpeg(path: Path) -> bool:
         return f.read(3) == b"\xff\xd8\xff"
 
 
-def _warn_other_kind(files: list[Path], jpeg_detector: bool) -> None:
-    """Warn when files are of another kind than the detector learned from: JPEG files for a detector of images as
-    they are (a re-save erases much of what it reads) or other files for a detector of JPEG files."""
+def _warn_other_kind(files: list[Path], jpeg_detector: bool, what: str = "") -> None:
+    """Warn when files (``what``: "reference " for a reference's) are of another kind than the detector learned
+    from: JPEG files for a detector of images as they are (a re-save erases much of what it reads) or other files
+    for a detector of JPEG files."""
     other = [f for f in files if is_jpeg(f) != jpeg_detector]
     if not other:
         return
     if jpeg_detector:
-        log.warning("%d of %d files are not JPEG (%s, ...), and this detector learned from JPEG re-saves: it is "
-                    "measured on JPEG files only", len(other), len(files), other[0].name)
+        log.warning("%d of %d %sfiles are not JPEG (%s, ...), and this detector learned from JPEG re-saves: it is "
+                    "measured on JPEG files only", len(other), len(files), what, other[0].name)
     else:
-        log.warning("%d of %d files are JPEG (%s, ...): a JPEG re-save erases much of what this detector reads; "
-                    "a detector trained for JPEG files (`jpeg`) scores them better", len(other), len(files),
-                    other[0].name)
+        log.warning("%d of %d %sfiles are JPEG (%s, ...): a JPEG re-save erases much of what this detector reads; "
+                    "one trained for JPEG files (aekit detect-train --jpeg) scores them better", len(other),
+                    len(files), what, other[0].name)

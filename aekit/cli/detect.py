@@ -57,7 +57,8 @@ def run_detect_train(a) -> int:
     if a.network == "spectral" and a.epochs is not None:
         raise AekitError("--epochs is a setting of --network ensemble and residual-cnn")
     if a.network != "residual-cnn" and a.no_augment:
-        raise AekitError("--no-augment is a setting of --network residual-cnn (an ensemble's CNNs are never augmented)")
+        raise AekitError("--no-augment is a setting of --network residual-cnn (an ensemble's CNNs are never "
+                         "JPEG/resize/noise augmented)")
     if a.jpeg and a.no_augment:
         raise AekitError("--jpeg trains on JPEG re-saves of the images: it cannot go with --no-augment")
     cfg = train_detector(a.run, a.out, max_per_domain=a.max_per_domain, seed=a.seed, epochs=a.epochs or EPOCHS,
