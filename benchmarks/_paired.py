@@ -39,6 +39,11 @@ from aekit.runs.run import Run
 CRITIC_FROM = 5000  # MNIST test images from here on train and check the realism critics; the evaluation ends before
 
 
+def arrow(direction: str) -> str:
+    """A direction key as the report writes it: "a->b" -> "a -> b"."""
+    return direction.replace("->", " -> ")
+
+
 def log(*parts) -> None:
     print(*parts, file=sys.stderr, flush=True)
 
@@ -358,7 +363,7 @@ def kept_line(p: dict) -> str:
         return f"Every direction of the main run keeps the digit at the goal of {goal} or more."
     low, high = d[short[0]]["content"], d[short[-1]]["content"]
     if len(short) == 1:  # the direction, and what the source image itself scores there
-        verb, span, copy = "keeps", f"{short[0].replace('->', ' -> ')}, {low:.3f}", d[short[0]]["copy"]
+        verb, span, copy = "keeps", f"{arrow(short[0])}, {low:.3f}", d[short[0]]["copy"]
     else:
         verb, span, copy = "keep", f"{low:.3f} to {high:.3f}", v["adv"]["summary"]["copy"]
     line = (f"**Where aekit falls short.** {len(short)} of {len(d)} directions of the main run {verb} less of the "

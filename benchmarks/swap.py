@@ -272,7 +272,7 @@ def section(results: dict) -> str:
 
 def oracle_line(o: dict, p: dict) -> str:
     """The paired oracle (``swap_oracle.py``) beside the swap's largest PSNR gap and lowest content kept."""
-    worst, goal = o["largest_gap_direction"].replace("->", " -> "), _paired.GOALS["psnr_gap_db"]
+    worst, goal = _paired.arrow(o["largest_gap_direction"]), _paired.GOALS["psnr_gap_db"]
     backbone = f"({_paired.model_words(o['backbone'])})" if "backbone" in o else "with the same backbone"
     text = (f"**A model that sees pairs.** aekit's conv autoencoder {backbone}, trained on the pairs "
             f"render_a(x) -> render_b(x) of {o['train_images']} digits for {o['epochs']:g} passes per direction, falls "
@@ -282,7 +282,7 @@ def oracle_line(o: dict, p: dict) -> str:
                "this well" if o["largest_gap_db"] > goal else f", within the goal of {goal} dB")
             + gap_words(o, p))
     if "lowest_content_kept" in o:
-        least, kept_goal = o["lowest_content_direction"].replace("->", " -> "), _paired.GOALS["content_kept"]
+        least, kept_goal = _paired.arrow(o["lowest_content_direction"]), _paired.GOALS["content_kept"]
         text += (f". The oracle's content kept is {o['lowest_content_kept']:.3f} at lowest ({least}; the swap's: "
                  f"{p['content_kept']:.3f}, goal {kept_goal})"
                  + (": the digit itself survives every drawing, so what the drawings lose does not rule that goal "
@@ -299,7 +299,7 @@ def gap_words(o: dict, p: dict) -> str:
     d = adv.get("directions", {})
     worst = max(d, key=lambda k: d[k]["psnr_gap_db"], default=None)
     if worst in o["gap_db"]:
-        text += f" ({worst.replace('->', ' -> ')}, where the oracle's is {o['gap_db'][worst]:.2f} dB)"
+        text += f" ({_paired.arrow(worst)}, where the oracle's is {o['gap_db'][worst]:.2f} dB)"
     s = adv.get("summary")
     if not s:
         return text

@@ -232,7 +232,7 @@ def _threshold(net: nn.Module, real_val: np.ndarray) -> float:
 
 
 def _fit(network: str, train: dict, real_val: np.ndarray, seed: int, epochs: int, augment: bool,
-         jpeg: bool = False) -> tuple[nn.Module, dict]:
+         jpeg: bool) -> tuple[nn.Module, dict]:
     """A detector network fitted to training images {"real", "fake"}, and the settings its config records (an
     ensemble ranks among ``real_val``); with ``jpeg``, fitted to JPEG re-saves of them (``recompress``: the spectral
     model's once, from ``seed``; every CNN batch afresh, in place of ``augment``)."""
