@@ -70,7 +70,7 @@ def _folder_of_mixed_sizes(root, n=10):
 
 def test_a_folder_of_mixed_sizes_becomes_patches_split_by_image(tmp_path):
     folder = _folder_of_mixed_sizes(tmp_path / "mixed")
-    with pytest.raises(AekitError, match="mixed sizes"):
+    with pytest.raises(AekitError, match=r"mixed sizes.*pass `image_size` \(e.g. 20x40\)"):
         load_dataset(str(folder))
     ds = load_dataset(str(folder), patches=(16, 16), patches_per_image=4, test_fraction=0.2)
     assert ds.x_train.shape == (32, 16, 16) and ds.x_test.shape == (8, 16, 16)

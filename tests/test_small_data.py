@@ -121,5 +121,7 @@ def test_a_run_far_behind_pca_is_told_so():
     from aekit.runs.advice import check_result
 
     assert "3.0x that of PCA" in check_result({"test_mse": 0.03, "pca_mse": 0.01})[0]
+    assert "conv model" not in check_result({"test_mse": 0.03, "pca_mse": 0.01})[0]
+    assert "try the conv model" in check_result({"test_mse": 0.03, "pca_mse": 0.01}, dense_on_images=True)[0]
     assert check_result({"test_mse": 0.012, "pca_mse": 0.01}) == []
     assert check_result({"test_mse": 0.03, "pca_mse": 0.01}, noise="gaussian") == []

@@ -141,6 +141,16 @@ def test_free_text_is_not_a_category_and_a_row_counter_is_pointed_out(tmp_path, 
     assert ds.x_train.shape[1] == 2 and "column 'n' counts the rows (0, 1, 2, ...)" in caplog.text
 
 
+def test_a_column_named_like_a_label_is_pointed_out_unless_it_is_the_label(cancer_csv, caplog):
+    with caplog.at_level(logging.WARNING):
+        ds = load_dataset(str(cancer_csv))
+    assert ds.x_train.shape[1] == 31 and "column 'target' is named like a label" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        load_dataset(str(cancer_csv), label_column="target")
+    assert "named like a label" not in caplog.text
+
+
 def test_a_file_without_a_header_names_its_columns_by_number(tmp_path):
     (tmp_path / "t.csv").write_text("".join(f"{i},{i % 2},{i * 2}\n" for i in range(20)))
     ds = load_dataset(str(tmp_path / "t.csv"), label_column="2")

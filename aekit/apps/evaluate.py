@@ -106,8 +106,9 @@ def finish_run(run: Run | str | Path) -> str:
     ds = run.dataset()
     metrics = evaluate_run(run, dataset=ds)
     ckpt.write_json(run.path / ckpt.EVAL, metrics)
-    check_result(metrics, run.config.train.get("noise", "none"))
     table = "test_mse_by_column" in metrics
+    check_result(metrics, run.config.train.get("noise", "none"), dense_on_images=not table and
+                 "channels" not in run.config.config)
     fig = (column_error_png(run, force=True, dataset=ds, metrics=metrics) if table else
            reconstruction_png(run, force=True, dataset=ds))
     parts = [f"run {run.path}: {ckpt.trained_for(run.history())}"]

@@ -140,7 +140,7 @@ def read_images(root: Path, image_size: tuple[int, int] | None = None,
         elif image_size is None and same_size and size != first[1]:
             raise AekitError(
                 f"images have mixed sizes: {first[0].name} is {_hw(first[1])} but {path.name} is {_hw(size)};"
-                " pass an image size to resize them"
+                f" pass `image_size` (e.g. {_hw(first[1])}) to resize them all to one size"
             )
         total += arr.nbytes
         if total > MAX_TOTAL_BYTES:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "<na>", "#n/a", "#na", "?"})  # any case
 MAX_CATEGORIES = 100
+LABEL_NAMES = frozenset({"label", "labels", "class", "target", "y"})  # a column so named is most likely a label (any case)
 LISTED = 5  # columns named in one warning line at most
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -92,6 +93,15 @@ def _row_counter(table: RawTable, j: int, values: np.ndarray) -> None:
     if n >= 10 and any(np.array_equal(values, np.arange(start, start + n)) for start in (0, 1)):
         log.warning("%s: column %r counts the rows (%g, %g, %g, ...): a row index, not a feature? name it as "
                     "`id_column`", table.path, table.names[j], *values[:3])
+
+
+def _label_like(table: RawTable, features: list[str]) -> None:
+    """Warn when a feature column is named like a label (``LABEL_NAMES``): the model would learn to rebuild the
+    answer, and nothing would report by it."""
+    named = [name for name in features if name.lower() in LABEL_NAMES]
+    if named:
+        log.warning("%s: column %r is named like a label but is read as a feature; if it holds each row's class, name "
+                    "it as `label_column` (eval, embed and anomalies then report by it)", table.path, named[0])
 
 
 def _fit_column(table: RawTable, j: int, rows: np.ndarray) -> Column | None:
@@ -162,6 +172,8 @@ class TableSchema:
         features = tuple(f for f in features if f is not None)
         if not features:
             raise AekitError(f"{table.path} has no feature columns besides its label and id")
+        if label is None:
+            _label_like(table, [c.name for c in features])
         classes = _label_classes(table, table.names.index(label)) if label is not None else ()
         return cls(features, table.header, label, classes, id)
 

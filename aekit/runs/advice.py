@@ -58,13 +58,14 @@ def check_fit(model: Autoencoder, x: torch.Tensor, noise: str = "none") -> list[
     return said
 
 
-def check_result(metrics: dict, noise: str = "none") -> list[str]:
-    """A warning when a plain autoencoder ends far behind PCA of the same code size on the test split."""
+def check_result(metrics: dict, noise: str = "none", dense_on_images: bool = False) -> list[str]:
+    """A warning when a plain autoencoder ends far behind PCA of the same code size on the test split
+    (``dense_on_images``: the model has no convolutions and the data are images, so the conv model is worth a try)."""
     mse, pca = metrics.get("test_mse"), metrics.get("pca_mse")
     if noise != "none" or mse is None or not pca or pca < 1e-9 or mse <= BEHIND_PCA * pca:  # < 1e-9: PCA is exact
         return []
     line = (f"warning: the test MSE {mse:.5f} is {mse / pca:.1f}x that of PCA with the same code size ({pca:.5f}): the "
-            "model learnt less than a linear projection; train longer (`epochs`, `min_steps`), try the conv model "
-            "for images, or use PCA")
+            "model learnt less than a linear projection; train longer (`epochs`, `min_steps`), "
+            + ("try the conv model for images, " if dense_on_images else "") + "or use PCA")
     log.warning(line)
     return [line]
