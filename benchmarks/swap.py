@@ -274,9 +274,11 @@ def oracle_line(o: dict, p: dict) -> str:
     """The paired oracle (``swap_oracle.py``) beside the swap's largest PSNR gap and lowest content kept."""
     worst, goal = _paired.arrow(o["largest_gap_direction"]), _paired.GOALS["psnr_gap_db"]
     backbone = f"({_paired.model_words(o['backbone'])})" if "backbone" in o else "with the same backbone"
+    swap_epochs = p.get("options", {}).get("epochs", o["epochs"])
     text = (f"**A model that sees pairs.** aekit's conv autoencoder {backbone}, trained on the pairs "
-            f"render_a(x) -> render_b(x) of {o['train_images']} digits for {o['epochs']:g} passes per direction, falls "
-            f"{o['largest_gap_db']:.2f} dB short of its own ceiling at worst ({worst})"
+            f"render_a(x) -> render_b(x) of {o['train_images']} digits for {o['epochs']:g} passes per direction"
+            + (f" (the swap model above had {swap_epochs:g})" if swap_epochs != o["epochs"] else "")
+            + f", falls {o['largest_gap_db']:.2f} dB short of its own ceiling at worst ({worst})"
             + (": some drawings lose what another needs (a hollow outline does not say how thick the stroke inside "
                f"it was), so a goal of {goal} dB in every direction is out of reach of a model that reconstructs "
                "this well" if o["largest_gap_db"] > goal else f", within the goal of {goal} dB")

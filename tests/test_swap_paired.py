@@ -212,6 +212,9 @@ def test_the_paired_oracle_scores_every_direction_and_its_gap_to_the_ceiling(mni
     assert "0.980 at lowest" in far and "survives every drawing" in far and "survives" not in near
     assert "`python benchmarks/swap_oracle.py --epochs 8`" in far  # where the judges are kept is not a setting
     assert "(conv (32, 64, 128), 2 blocks per stage, a 16-channel code map)" in far
+    assert "swap model above" not in far and "passes per direction, falls" in far
+    longer = swap.oracle_line(base, {**p, "options": {"epochs": 19.2}})
+    assert "0.01 passes per direction (the swap model above had 19.2), falls" in longer
     assert "with the same backbone" in swap.oracle_line({k: v for k, v in base.items() if k != "backbone"}, p)
     psnr = {"bold->bold": 30.0, "bold->paper": 25.0, "paper->bold": 27.0, "paper->paper": 32.0}
     summary = {"psnr": 22.0, "ceiling_psnr": 23.5}
