@@ -303,6 +303,9 @@ def test_library_messages_name_parameters_and_the_cli_shows_its_options(tmp_path
     args = argparse.Namespace(force=False, out=None, grad_clip=0.0)
     assert as_options("x exists; pass `force` to replace it", args) == "x exists; pass --force to replace it"
     assert as_options("try a lower `lr` or `grad_clip`", args) == "try a lower lr or --grad-clip"  # no --lr here
+    swap_train = argparse.Namespace(epochs=2, train_set=[])  # swap-train reaches other training options so
+    assert as_options("raise `epochs` or set `min_steps`", swap_train) == "raise --epochs or set --train-set min_steps=..."
+    assert as_options("choose a `code_size`", swap_train) == "choose a code_size"  # not a training option
     (tmp_path / "f.png").write_bytes(b"mine")
     with pytest.raises(AekitError, match="f.png exists; pass `force` to replace it$"):  # Python: no flags
         refuse_existing([tmp_path / "f.png"], force=False)

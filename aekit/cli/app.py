@@ -7,6 +7,7 @@ the parser from them, in the order ``aekit --help`` lists them, and runs the han
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -30,6 +31,7 @@ from aekit.cli import (
 )
 from aekit.cli.common import Formatter, flag
 from aekit.errors import AekitError
+from aekit.training.config import TrainConfig
 
 COMMANDS = (train, runs, generate, denoise, compress, anomalies, embed, provenance, swap, detect, report, serve, info)
 
@@ -55,10 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+TRAINING_OPTIONS = frozenset(f.name for f in dataclasses.fields(TrainConfig))
+
+
 def as_options(message: str, args: argparse.Namespace) -> str:
     """A library message names the parameters it is about in backticks (`force`); where this command has an
-    option for one, the message names the option instead (--force); otherwise the bare name."""
-    return re.sub(r"`([a-z]\w*)`", lambda m: flag(m[1]) if hasattr(args, m[1]) else m[1], message)
+    option for one, the message names the option instead (--force), or for a training option that only its
+    --train-set reaches, that (--train-set min_steps=...); otherwise the bare name."""
+    return re.sub(r"`([a-z]\w*)`", lambda m: _option(m[1], args), message)
+
+
+def _option(name: str, args: argparse.Namespace) -> str:
+    if hasattr(args, name):
+        return flag(name)
+    if hasattr(args, "train_set") and name in TRAINING_OPTIONS:
+        return f"--train-set {name}=..."
+    return name
 
 
 class _Options(logging.Filter):
