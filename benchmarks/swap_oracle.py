@@ -14,7 +14,7 @@ more too.
 
 Writes swap.json's ``paired_oracle`` (the paired section shows it beside the swap's gap).
 
-    python benchmarks/swap_oracle.py [--epochs 9.6] [--n-eval 1000] [--judges DIR]
+    python benchmarks/swap_oracle.py [--epochs 19.2] [--n-eval 1000] [--judges DIR]
 """
 
 from __future__ import annotations
