@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 MISSING = frozenset({"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "<na>", "#n/a", "#na", "?"})  # any case
 MAX_CATEGORIES = 100
-LABEL_NAMES = frozenset({"label", "labels", "class", "target", "y"})  # a column so named is most likely a label (any case)
+LABEL_NAMES = frozenset({"label", "labels", "class", "target"})  # a column so named is most likely a label (any case)
 LISTED = 5  # columns named in one warning line at most
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
