@@ -7,9 +7,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
-from aekit.apps.detect import train_detector
+from aekit.apps.detect import jittered, train_detector
 from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc
@@ -42,6 +43,22 @@ def test_auroc_matches_its_definition():
         auroc([1, 1], [0.2, 0.3])
 
 
+def test_a_jittered_copy_changes_every_decoder_and_nothing_else(run_and_detector):
+    from aekit.runs.run import Run
+
+    model = Run.open(run_and_detector[0]).model
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    copy, again = jittered(model, 0.05, seed=1), jittered(model, 0.05, seed=1)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the model itself is untouched
+    changed = {k for k, v in copy.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("decoders.") for k in changed)
+    assert {k.split(".")[1] for k in changed} == {"0", "1"}  # both identities' decoders
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in copy.state_dict().items())  # seeded
+    w = "decoders.0." + next(k.split(".", 2)[2] for k in changed if k.endswith("weight"))
+    spread = (copy.state_dict()[w] - before[w]).std() / before[w].std()
+    assert 0.03 < float(spread) < 0.07  # noise of 5 % of each tensor's own spread
+
+
 def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, capsys):
     run, det = run_and_detector
     cfg = json.loads((det / "config.json").read_text())
@@ -50,11 +67,10 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     assert cfg["network"] == "ensemble" and [v["network"] for v in cfg["views"]] == ["spectral", *["residual-cnn"] * 3]
     assert [v.get("seed") for v in cfg["views"]] == [None, 0, 1, 2] and cfg["scale_size"] == 20
     assert cfg["threshold"] == 20 / 21  # too few held-out real images to tell 1 %: above all 20 in some view
-    assert cfg["trained_on"] == {"real-a": 100, "reconstruction-from-a": 100, "swap-to-b-from-a": 100,
-                                 "from-noisy-from-a": 100, "code-mix-from-a": 100,
-                                 "real-b": 100, "swap-to-a-from-b": 100, "reconstruction-from-b": 100,
-                                 "from-noisy-from-b": 100, "code-mix-from-b": 100}
-    assert cfg["val_real"] == 20 and cfg["val_synthetic"] == 80  # 10% of each domain's images, with what they made
+    made = ("reconstruction", "swap-to-b", "jittered-reconstruction", "jittered-swap-to-b", "from-noisy", "code-mix")
+    assert cfg["trained_on"] == {"real-a": 100, **{f"{kind}-from-a": 100 for kind in made},
+                                 "real-b": 100, **{f"{kind.replace('-b', '-a')}-from-b": 100 for kind in made}}
+    assert cfg["val_real"] == 20 and cfg["val_synthetic"] == 120  # 10% of each domain's images, with what they made
     assert 0.5 < cfg["val_auroc"] <= 1
     # Swaps written by aekit (marked) and the same pixels without the mark score the same.
     test = np.load(run.parent / "a.npz")["x_test"][:4]
@@ -188,5 +204,6 @@ def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_
     assert "swap detector" not in caplog.text
     cfg = json.loads((tmp_path / "det" / "config.json").read_text())
     assert cfg["augment"] is False and cfg["detects"] == "synthetic-image"
-    assert cfg["trained_on"] == {"real-data": 20, "reconstruction-from-data": 20, "from-noisy-from-data": 20,
+    assert cfg["trained_on"] == {"real-data": 20, "reconstruction-from-data": 20,
+                                 "jittered-reconstruction-from-data": 20, "from-noisy-from-data": 20,
                                  "code-mix-from-data": 20}

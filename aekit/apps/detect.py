@@ -1,18 +1,20 @@
 """``aekit detect-train`` and ``aekit detect``: a classifier that tells real images from what autoencoders make.
 
 The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
-reconstructions and, for a swap run, swaps into every other domain. Fakes are quantised to uint8 exactly as a PNG
-would store them, and the detector sees pixels only: provenance marks live in PNG text chunks and content
-credentials, never in the pixels, so stripping them changes nothing it sees. Networks, each reading what decoders
-leave in pixels rather than what this run's domains look like: ``spectral`` (``aekit.apps.detect_spectral``), a
-linear model of the image's log DCT spectrum; ``residual-cnn`` (``aekit.apps.detect_net``), a small CNN on high-pass
-residuals whose every training batch, real and synthetic alike, goes through a random mix of JPEG, resizing and noise
-(``aekit.apps.degrade``); and ``ensemble`` (the default, ``aekit.apps.detect_ensemble``), the spectral model beside
-``ENSEMBLE_CNNS`` residual CNNs trained without that augmentation from successive seeds, each view's score ranked
-among held-out real images' scores, an image's score its highest rank. A JPEG re-save erases most of what they read
-on images as they are, so a detector for JPEG files (``jpeg``) learns from JPEG re-saves instead, and ``detect_files``
-warns when a detector meets files of the other kind. ``benchmarks/detect.py`` measures them and how far they
-generalise: to other swap runs and to other aekit generators they never saw.
+reconstructions and, for a swap run, swaps into every other domain, and the same from a copy of the model with its
+decoder weights jittered (``jittered``: another run's decoder leaves the same kind of artefacts, not the same ones).
+Fakes are quantised to uint8 exactly as a PNG would store them, and the detector sees pixels only: provenance marks
+live in PNG text chunks and content credentials, never in the pixels, so stripping them changes nothing it sees.
+Networks, each reading what decoders leave in pixels rather than what this run's domains look like: ``spectral``
+(``aekit.apps.detect_spectral``), a linear model of the image's log DCT spectrum; ``residual-cnn``
+(``aekit.apps.detect_net``), a small CNN on high-pass residuals whose every training batch, real and synthetic
+alike, goes through a random mix of JPEG, resizing and noise (``aekit.apps.degrade``); and ``ensemble`` (the
+default, ``aekit.apps.detect_ensemble``), the spectral model beside ``ENSEMBLE_CNNS`` residual CNNs trained without
+that augmentation from successive seeds, each view's score ranked among held-out real images' scores, an image's
+score its highest rank. A JPEG re-save erases most of what they read on images as they are, so a detector for JPEG
+files (``jpeg``) learns from JPEG re-saves instead, and ``detect_files`` warns when a detector meets files of the
+other kind. ``benchmarks/detect.py`` measures them and how far they generalise: to other swap runs and to other
+aekit generators they never saw.
 
 A detector's ``threshold`` is the score above which ``aekit detect`` calls an image synthetic, set on held-out real
 validation images so that a new real image of their kind scores above it with probability at most
@@ -28,6 +30,7 @@ validation figures) and ``model.safetensors``; nothing is pickled.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -58,6 +61,7 @@ ENSEMBLE_CNNS = 3  # residual CNNs in an ensemble: what one CNN ranks well depen
 VAL_FRACTION = 0.1  # of each domain's real images, held out with everything made from them
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
 NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
+JITTER = 0.05  # decoder weights jittered by this share of each tensor's spread, as another run's (``jittered``)
 
 __all__ = ["detect_files", "detector_data", "load_detector", "on_reference", "reference_threshold", "score_images",
            "synthesise", "train_detector"]
@@ -85,18 +89,40 @@ def _through(model, x: torch.Tensor, domain: int | None) -> torch.Tensor:
 
 
 @torch.no_grad()
+def jittered(model, scale: float = JITTER, seed: int = 0):
+    """A copy of ``model`` whose decoder weights (every decoder's for a swap model) are perturbed: each tensor plus
+    Gaussian noise of ``scale`` times its own spread. A stand-in for the decoder of another run (other seed, other
+    data): outputs that keep the architecture's artefacts but not this one run's exact weights."""
+    model = copy.deepcopy(model).eval()
+    decoder = getattr(model, "decoders", None) or getattr(model, "decoder", None) or model
+    gen = torch.Generator().manual_seed(seed)
+    for p in decoder.parameters():
+        if p.numel() > 1:
+            p.add_(scale * p.std() * torch.randn(p.shape, generator=gen))
+    return model
+
+
+def _outputs(model, x: torch.Tensor, domain: int | None) -> list[tuple[str, torch.Tensor]]:
+    """Model-space images of one domain through the model: their reconstructions and (swap models) their swaps into
+    every other domain, [(kind, images)]."""
+    swap = bool(getattr(model, "critic_classes", 0)) and domain is not None
+    targets = list(enumerate(model.domains)) if swap else [(None, None)]
+    return [("reconstruction" if j == domain else f"swap-to-{name}", _through(model, x, j)) for j, name in targets]
+
+
+@torch.no_grad()
 def synthesise(model, norm, images: np.ndarray, domain: int | None = None, variety: bool = True,
                seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)]. Their reconstructions and
-    (swap models) their swaps into every other domain; with ``variety``, also the outputs a user gets from other
-    uses of the same decoder: of noisy copies of the images (Gaussian, sigma drawn from ``NOISY_INPUT``, as a
-    denoiser's) and of the mean of two images' codes (as a generator's)."""
+    (swap models) their swaps into every other domain; with ``variety``, also the same from a ``jittered`` copy of
+    the model (as another run's decoder would make them) and the outputs a user gets from other uses of the same
+    decoder: of noisy copies of the images (Gaussian, sigma drawn from ``NOISY_INPUT``, as a denoiser's) and of the
+    mean of two images' codes (as a generator's)."""
     model.eval()
     x = torch.from_numpy(norm.transform(images))
-    swap = bool(getattr(model, "critic_classes", 0)) and domain is not None
-    targets = list(enumerate(model.domains)) if swap else [(None, None)]
-    out = [("reconstruction" if j == domain else f"swap-to-{name}", _through(model, x, j)) for j, name in targets]
+    out = _outputs(model, x, domain)
     if variety and len(x):
+        out += [(f"jittered-{kind}", y) for kind, y in _outputs(jittered(model, seed=seed), x, domain)]
         gen = torch.Generator().manual_seed(seed)
         sigma = NOISY_INPUT[0] + (NOISY_INPUT[1] - NOISY_INPUT[0]) * torch.rand(len(x), 1, 1, 1, generator=gen)
         noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
@@ -184,8 +210,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise at random on every training
     image). ``jpeg``: a detector for JPEG files, trained and validated on JPEG re-saves of the images
     (``aekit.apps.degrade.recompress``, in place of ``augment``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
-    ``variety``: the run's outputs for noisy inputs and for mixed codes besides its reconstructions and swaps
-    (``synthesise``)."""
+    ``variety``: besides the run's reconstructions and swaps, the same from a jittered copy of it and its outputs
+    for noisy inputs and for mixed codes (``synthesise``)."""
     run, out = as_run(run), Path(out)
     if network not in NETWORKS:
         raise AekitError(f"unknown detector network {network!r}; choose from {', '.join(NETWORKS)}")
