@@ -252,7 +252,7 @@ def _threshold(net: nn.Module, real_val: np.ndarray) -> float:
         return pick_threshold(real_val)
     log.warning("only %d held-out real images: the detector calls an image synthetic when one of its %d views scores "
                 "it above all of them, which may flag up to %.0f%% of real images; to set the threshold on real "
-                "images of your own, pass at least %d of them as `reference` when detecting", n, len(net.views),
+                "images of your own, pass at least %d of them as a reference when detecting", n, len(net.views),
                 100 * min(1, len(net.views) / (n + 1)), round(1 / FALSE_POSITIVES))
     return n / (n + 1)
 
