@@ -90,9 +90,10 @@ def _through(model, x: torch.Tensor, domain: int | None) -> torch.Tensor:
 
 @torch.no_grad()
 def jittered(model, scale: float = JITTER, seed: int = 0):
-    """A copy of ``model`` whose decoder weights (every decoder's for a swap model) are perturbed: each tensor plus
-    Gaussian noise of ``scale`` times its own spread. A stand-in for the decoder of another run (other seed, other
-    data): outputs that keep the architecture's artefacts but not this one run's exact weights."""
+    """A copy of ``model`` whose decoder weights (every decoder's for a swap model; all weights of a model without a
+    ``decoder``, such as the compressive one) are perturbed: each tensor plus Gaussian noise of ``scale`` times its
+    own spread. A stand-in for the decoder of another run (other seed, other data): outputs that keep the
+    architecture's artefacts but not this one run's exact weights."""
     model = copy.deepcopy(model).eval()
     decoder = getattr(model, "decoders", None) or getattr(model, "decoder", None) or model
     gen = torch.Generator().manual_seed(seed)
