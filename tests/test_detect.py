@@ -14,6 +14,7 @@ from aekit.apps.detect import jittered, train_detector
 from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc
+from aekit.runs.run import Run
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,6 @@ def test_auroc_matches_its_definition():
 
 
 def test_a_jittered_copy_changes_every_decoder_and_nothing_else(run_and_detector):
-    from aekit.runs.run import Run
-
     model = Run.open(run_and_detector[0]).model
     before = {k: v.clone() for k, v in model.state_dict().items()}
     copy, again = jittered(model, 0.05, seed=1), jittered(model, 0.05, seed=1)
