@@ -5,8 +5,8 @@ Identities are ``aekit.data.identities``' fixed appearance renderers of MNIST di
 
 - Run A, the detector's run: a swap model (shared encoder, one decoder per identity, adversarial decoder) for bold
   and paper, seed 0. The detector (``aekit.apps.detect.train_detector``) trains on run A's real training images
-  against what run A makes of them: reconstructions, swaps, the same from a copy of run A with its decoder weights
-  jittered, outputs for noisy copies and for mixed codes; it never sees anything below.
+  against what run A makes of them: reconstructions, swaps, the same from three copies of run A with their decoder
+  weights jittered, outputs for noisy copies and for mixed codes; it never sees anything below.
 - (a) same run: held-out MNIST test images rendered as bold and paper, against run A's swaps of them.
 - (b) other run: a swap model for outline and bleed, seed 1, on other training images; held-out outline and bleed
   images against its swaps.

@@ -66,10 +66,11 @@ def test_detector_folder_and_scores_on_pixels_alone(run_and_detector, tmp_path, 
     assert cfg["network"] == "ensemble" and [v["network"] for v in cfg["views"]] == ["spectral", *["residual-cnn"] * 3]
     assert [v.get("seed") for v in cfg["views"]] == [None, 0, 1, 2] and cfg["scale_size"] == 20
     assert cfg["threshold"] == 20 / 21  # too few held-out real images to tell 1 %: above all 20 in some view
-    made = ("reconstruction", "swap-to-b", "jittered-reconstruction", "jittered-swap-to-b", "from-noisy", "code-mix")
+    made = ("reconstruction", "swap-to-b", *(f"jittered{k}-{kind}" for k in (1, 2, 3)
+                                            for kind in ("reconstruction", "swap-to-b")), "from-noisy", "code-mix")
     assert cfg["trained_on"] == {"real-a": 100, **{f"{kind}-from-a": 100 for kind in made},
                                  "real-b": 100, **{f"{kind.replace('-b', '-a')}-from-b": 100 for kind in made}}
-    assert cfg["val_real"] == 20 and cfg["val_synthetic"] == 120  # 10% of each domain's images, with what they made
+    assert cfg["val_real"] == 20 and cfg["val_synthetic"] == 200  # 10% of each domain's images, with what they made
     assert 0.5 < cfg["val_auroc"] <= 1
     # Swaps written by aekit (marked) and the same pixels without the mark score the same.
     test = np.load(run.parent / "a.npz")["x_test"][:4]
@@ -204,5 +205,6 @@ def test_a_detector_for_a_plain_run_is_named_for_what_it_detects(mnist_npz, tmp_
     cfg = json.loads((tmp_path / "det" / "config.json").read_text())
     assert cfg["augment"] is False and cfg["detects"] == "synthetic-image"
     assert cfg["trained_on"] == {"real-data": 20, "reconstruction-from-data": 20,
-                                 "jittered-reconstruction-from-data": 20, "from-noisy-from-data": 20,
+                                 **{f"jittered{k}-reconstruction-from-data": 20 for k in (1, 2, 3)},
+                                 "from-noisy-from-data": 20,
                                  "code-mix-from-data": 20}

@@ -1,7 +1,7 @@
 """``aekit detect-train`` and ``aekit detect``: a classifier that tells real images from what autoencoders make.
 
 The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
-reconstructions and, for a swap run, swaps into every other domain, and the same from a copy of the model with its
+reconstructions and, for a swap run, swaps into every other domain, and the same from copies of the model with their
 decoder weights jittered (``jittered``: another run's decoder leaves the same kind of artefacts, not the same ones).
 Fakes are quantised to uint8 exactly as a PNG would store them, and the detector sees pixels only: provenance marks
 live in PNG text chunks and content credentials, never in the pixels, so stripping them changes nothing it sees.
@@ -62,6 +62,7 @@ VAL_FRACTION = 0.1  # of each domain's real images, held out with everything mad
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
 NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
 JITTER = 0.05  # decoder weights jittered by this share of each tensor's spread, as another run's (``jittered``)
+JITTERED_COPIES = 3  # jittered copies a detector also learns from: one stand-in for another run ranks it by its seed
 
 __all__ = ["detect_files", "detector_data", "load_detector", "on_reference", "reference_threshold", "score_images",
            "synthesise", "train_detector"]
@@ -115,15 +116,17 @@ def _outputs(model, x: torch.Tensor, domain: int | None) -> list[tuple[str, torc
 def synthesise(model, norm, images: np.ndarray, domain: int | None = None, variety: bool = True,
                seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)]. Their reconstructions and
-    (swap models) their swaps into every other domain; with ``variety``, also the same from a ``jittered`` copy of
-    the model (as another run's decoder would make them) and the outputs a user gets from other uses of the same
+    (swap models) their swaps into every other domain; with ``variety``, also the same from ``JITTERED_COPIES``
+    ``jittered`` copies of the model (as other runs' decoders would make them; copy k from ``seed + 1000 k``) and the outputs a user gets from other uses of the same
     decoder: of noisy copies of the images (Gaussian, sigma drawn from ``NOISY_INPUT``, as a denoiser's) and of the
     mean of two images' codes (as a generator's)."""
     model.eval()
     x = torch.from_numpy(norm.transform(images))
     out = _outputs(model, x, domain)
     if variety and len(x):
-        out += [(f"jittered-{kind}", y) for kind, y in _outputs(jittered(model, seed=seed), x, domain)]
+        for k in range(JITTERED_COPIES):
+            copy_k = jittered(model, seed=seed + 1000 * k)
+            out += [(f"jittered{k + 1}-{kind}", y) for kind, y in _outputs(copy_k, x, domain)]
         gen = torch.Generator().manual_seed(seed)
         sigma = NOISY_INPUT[0] + (NOISY_INPUT[1] - NOISY_INPUT[0]) * torch.rand(len(x), 1, 1, 1, generator=gen)
         noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
@@ -211,8 +214,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise at random on every training
     image). ``jpeg``: a detector for JPEG files, trained and validated on JPEG re-saves of the images
     (``aekit.apps.degrade.recompress``, in place of ``augment``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
-    ``variety``: besides the run's reconstructions and swaps, the same from a jittered copy of it and its outputs
-    for noisy inputs and for mixed codes (``synthesise``)."""
+    ``variety``: besides the run's reconstructions and swaps, the same from ``JITTERED_COPIES`` jittered copies of
+    it and its outputs for noisy inputs and for mixed codes (``synthesise``)."""
     run, out = as_run(run), Path(out)
     if network not in NETWORKS:
         raise AekitError(f"unknown detector network {network!r}; choose from {', '.join(NETWORKS)}")
