@@ -29,7 +29,7 @@ def test_keras_like_flow_on_flattened_floats(mnist, tmp_path):
     assert np.allclose(ae.reconstruct(x_test, refine=20), ae.decode(refined), atol=1e-6)
 
     ae.save(tmp_path / "run")
-    again = aekit.load(tmp_path / "run")
+    again = aekit.load(tmp_path / "run", device=str(ae.device))  # where fit put it: the same arithmetic
     assert np.array_equal(again.encode(x_test), codes)
     recipe = aekit.Run.open(tmp_path / "run").config.train  # the saved run says how it was trained
     assert recipe["epochs"] == 2 and recipe["batch_size"] == 64 and recipe["lr"] == 1e-3

@@ -180,7 +180,9 @@ def test_balanced_batches_reach_the_model_and_each_decoder_learns_its_domain(sma
 
     def own_errors():
         with torch.no_grad():
-            return [float(((model.decode(model.encode(v), i) - v) ** 2).mean()) for i, v in ((0, a), (1, b))]
+            device = next(model.parameters()).device  # after training, where "auto" put it
+            return [float(((model.decode(model.encode(v.to(device)), i) - v.to(device)) ** 2).mean())
+                    for i, v in ((0, a), (1, b))]
 
     before = own_errors()
     seen = []
@@ -335,7 +337,7 @@ class Stop(Exception):
 def test_a_killed_swap_run_resumes_to_the_same_weights(domain_files, tmp_path, monkeypatch):
     a, b = domain_files
     args = ["--domain", f"a={a}", "--domain", f"b={b}", "--epochs", "2", "--checkpoint-every", "2",
-            "--adversarial", "0.05", "--warp", "0.2", "--no-figure", "--batch-size", "64", *CLI_TINY]
+            "--adversarial", "0.05", "--warp", "0.2", "--no-figure", "--batch-size", "64", "--device", "cpu", *CLI_TINY]
     assert main(["swap-train", *args, "--out", str(tmp_path / "full")]) == 0
     save = storage.save_tensors
 

@@ -53,13 +53,16 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
 
 
 @torch.no_grad()
+@torch.no_grad()
 def decode_all(model, x: torch.Tensor, to, batch_size: int = 512) -> torch.Tensor:
-    """Model-space images decoded by domain ``to`` (a name, an index, or per-sample ids (N,)) in batches."""
+    """Model-space images decoded by domain ``to`` (a name, an index, or per-sample ids (N,)) in batches on the
+    model's device; the result on the CPU."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(x), batch_size):
-        target = to[i : i + batch_size] if isinstance(to, torch.Tensor) else to
-        out.append(model.decode(model.encode(x[i : i + batch_size]), target))
+        target = to[i : i + batch_size].to(device) if isinstance(to, torch.Tensor) else to
+        out.append(model.decode(model.encode(x[i : i + batch_size].to(device)), target).cpu())
     return torch.cat(out) if out else torch.empty_like(x)
 
 

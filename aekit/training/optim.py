@@ -106,6 +106,8 @@ class MuonAdam(torch.optim.Optimizer):
                 state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                 state["exp_avg"] = torch.zeros_like(p)
                 state["exp_avg_sq"] = torch.zeros_like(p)
+            elif state["step"].device != p.device:  # load_state_dict keeps a resumed step on the CPU
+                state["step"] = state["step"].to(p.device)
         fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in params)
         (b1, b2) = group["betas"]
         adam_step(params, [p.grad for p in params], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states],
