@@ -117,9 +117,9 @@ def synthesise(model, norm, images: np.ndarray, domain: int | None = None, varie
                seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)]. Their reconstructions and
     (swap models) their swaps into every other domain; with ``variety``, also the same from ``JITTERED_COPIES``
-    ``jittered`` copies of the model (as other runs' decoders would make them; copy k from ``seed + 1000 k``) and the outputs a user gets from other uses of the same
-    decoder: of noisy copies of the images (Gaussian, sigma drawn from ``NOISY_INPUT``, as a denoiser's) and of the
-    mean of two images' codes (as a generator's)."""
+    ``jittered`` copies of the model (as other runs' decoders would make them; copy k from ``seed + 1000 k``) and
+    the outputs a user gets from other uses of the same decoder: of noisy copies of the images (Gaussian, sigma drawn
+    from ``NOISY_INPUT``, as a denoiser's) and of the mean of two images' codes (as a generator's)."""
     model.eval()
     x = torch.from_numpy(norm.transform(images))
     out = _outputs(model, x, domain)

@@ -53,7 +53,6 @@ def train_swap(domains: dict[str, str], out: str | Path, model_options: dict | N
 
 
 @torch.no_grad()
-@torch.no_grad()
 def decode_all(model, x: torch.Tensor, to, batch_size: int = 512) -> torch.Tensor:
     """Model-space images decoded by domain ``to`` (a name, an index, or per-sample ids (N,)) in batches on the
     model's device; the result on the CPU."""
