@@ -158,6 +158,30 @@ def test_a_reference_of_real_images_sets_the_threshold(run_and_detector, mnist, 
     assert err.count("\n") == 1
 
 
+def test_most_files_flagged_without_a_reference_is_worth_a_warning(run_and_detector, mnist, tmp_path, caplog):
+    _, det = run_and_detector
+    low = tmp_path / "low"  # the same detector, its threshold below every score: every file is flagged
+    low.mkdir()
+    for f in det.iterdir():
+        (low / f.name).write_bytes(f.read_bytes())
+    cfg = json.loads((low / "config.json").read_text())
+    (low / "config.json").write_text(json.dumps({**cfg, "threshold": 1e-9}))
+    files = tmp_path / "files"
+    files.mkdir()
+    for i, im in enumerate(mnist.x_test[300:420]):
+        Image.fromarray(255 - im).save(files / f"{i:03d}.png")
+    with caplog.at_level("WARNING", logger="aekit"):
+        assert main(["detect", str(low), str(files)]) == 0
+    assert "120 of 120 files score above the threshold" in caplog.text and "as a reference" in caplog.text
+    for quiet in ([str(low), *map(str, sorted(files.iterdir())[:19])],  # too few files to tell
+                  [str(low), str(files), "--reference", str(files)],  # the threshold is the reference's
+                  [str(det), str(files)]):  # the detector's own threshold, on real images of the run's domain b
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="aekit"):
+            assert main(["detect", *quiet]) == 0
+        assert "score above the threshold" not in caplog.text
+
+
 def test_detector_errors_are_one_line(run_and_detector, tmp_path, capsys):
     run, det = run_and_detector
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "big.png")

@@ -63,6 +63,7 @@ FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets t
 NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
 JITTER = 0.05  # decoder weights jittered by this share of each tensor's spread, as another run's (``jittered``)
 JITTERED_COPIES = 3  # jittered copies a detector also learns from: one stand-in for another run ranks it by its seed
+MOSTLY_FLAGGED = (20, 0.5)  # at least this many files and more than this share flagged, without a reference: a warning
 
 __all__ = ["detect_files", "detector_data", "load_detector", "on_reference", "reference_threshold", "score_images",
            "synthesise", "train_detector"]
@@ -376,7 +377,21 @@ def detect_files(detector: str | Path, inputs: list[str],
         net, threshold, _ = on_reference(net, real)
     files, images = _read_files(net, inputs)
     _warn_other_kind(files, bool(cfg.get("jpeg")))
-    return list(zip(files, score_images(net, images).tolist())), threshold
+    scores = score_images(net, images)
+    if not reference:
+        _warn_mostly_flagged(scores, threshold)
+    return list(zip(files, scores.tolist())), threshold
+
+
+def _warn_mostly_flagged(scores: np.ndarray, threshold: float) -> None:
+    """Warn when most of many files score above a threshold set on the run's own real images: they are synthetic, or
+    real images of another kind than the run's, which such a threshold can flag wholesale (``benchmarks/detect.py``:
+    58-80 % of another swap run's real images) and a reference of that kind tells apart."""
+    n, flagged = len(scores), int((scores > threshold).sum())
+    if n >= MOSTLY_FLAGGED[0] and flagged > MOSTLY_FLAGGED[1] * n:
+        log.warning("%d of %d files score above the threshold, which was set on the run's own real images: if some "
+                    "are real images of another kind (another person, paper or camera), set it on at least %d "
+                    "genuine images of that kind as a reference", flagged, n, round(1 / FALSE_POSITIVES))
 
 
 def is_jpeg(path: Path) -> bool:
