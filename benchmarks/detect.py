@@ -146,7 +146,7 @@ def train_generators(x: np.ndarray, work: Path, s: dict, reuse: bool = False) ->
 
 def pixel_baseline(run: Run, work: Path, s: dict):
     """The previous detector: aekit's pixel CNN (FeatureNet, full-resolution stem), no augmentation, threshold 0.5."""
-    from aekit.apps.detect import detector_data
+    from aekit.apps.detect_data import detector_data
     from aekit.apps.features import train_feature_net
     from aekit.data.dataset import IMAGE, Dataset
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from aekit.apps.detect import jittered, train_detector
+from aekit.apps.detect import train_detector
+from aekit.apps.detect_data import jittered
 from aekit.cli import main
 from aekit.errors import AekitError
 from aekit.metrics.reconstruction import auroc

@@ -2,8 +2,8 @@
 
 The detector is trained on a run's own training images (label 0) against its outputs for them (label 1): own-domain
 reconstructions and, for a swap run, swaps into every other domain, and the same from copies of the model with their
-decoder weights jittered (``jittered``: another run's decoder leaves the same kind of artefacts, not the same ones).
-Fakes are quantised to uint8 exactly as a PNG would store them, and the detector sees pixels only: provenance marks
+decoder weights jittered (``aekit.apps.detect_data``: another run's decoder leaves the same kind of artefacts, not
+the same ones). Fakes are quantised to uint8 exactly as a PNG would store them, and the detector sees pixels only: provenance marks
 live in PNG text chunks and content credentials, never in the pixels, so stripping them changes nothing it sees.
 Networks, each reading what decoders leave in pixels rather than what this run's domains look like: ``spectral``
 (``aekit.apps.detect_spectral``), a linear model of the image's log DCT spectrum; ``residual-cnn``
@@ -30,7 +30,6 @@ validation figures) and ``model.safetensors``; nothing is pickled.
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -41,12 +40,13 @@ import torch
 from torch import nn
 
 from aekit.apps.degrade import recompress
+from aekit.apps.detect_data import detector_data, synthesise
 from aekit.apps.detect_ensemble import EnsembleNet
 from aekit.apps.detect_net import WIDTHS, ResidualNet, fit_residual_net, score_images
 from aekit.apps.detect_spectral import SpectralNet, fit_spectral_net
 from aekit.apps.inputs import expand_inputs, read_model_image
 from aekit.errors import AekitError
-from aekit.metrics.reconstruction import auroc, reconstruct
+from aekit.metrics.reconstruction import auroc
 from aekit.models.base import check_input_shape
 from aekit.runs.detector import prepare_detector_dir, read_detector, write_detector
 from aekit.runs.run import Run, as_run
@@ -58,116 +58,11 @@ SPECTRAL, RESIDUAL, ENSEMBLE = "spectral", "residual-cnn", "ensemble"
 NETWORKS = (ENSEMBLE, SPECTRAL, RESIDUAL)  # the networks a detector folder's weights can be for (config ``network``)
 EPOCHS = 8
 ENSEMBLE_CNNS = 3  # residual CNNs in an ensemble: what one CNN ranks well depends on its seed (benchmarks/detect.py)
-VAL_FRACTION = 0.1  # of each domain's real images, held out with everything made from them
 FALSE_POSITIVES = 0.01  # the share of held-out real images the threshold lets through as synthetic
-NOISY_INPUT = (0.1, 0.5)  # the range of Gaussian noise on inputs for denoiser-like outputs (``synthesise``)
-JITTER = 0.05  # decoder weights jittered by this share of each tensor's spread, as another run's (``jittered``)
-JITTERED_COPIES = 3  # jittered copies a detector also learns from: one stand-in for another run ranks it by its seed
 MOSTLY_FLAGGED = (20, 0.5)  # at least this many files and more than this share flagged, without a reference: a warning
 
 __all__ = ["detect_files", "detector_data", "load_detector", "on_reference", "reference_threshold", "score_images",
            "synthesise", "train_detector"]
-
-
-def _subset(x: np.ndarray, n: int, seed: int) -> np.ndarray:
-    if len(x) <= n:
-        return x
-    return x[np.sort(np.random.default_rng(seed).choice(len(x), n, replace=False))]
-
-
-def _decode(model, z: torch.Tensor, domain: int | None, batch_size: int = 512) -> torch.Tensor:
-    """Codes decoded (by decoder ``domain`` of a swap model), in batches, clamped to [0, 1]."""
-    parts = [model.decode(z[i : i + batch_size], *(() if domain is None else (domain,)))
-             for i in range(0, len(z), batch_size)]
-    return torch.cat(parts).clamp(0, 1) if parts else torch.zeros(0, *model.config.input_shape)
-
-
-def _through(model, x: torch.Tensor, domain: int | None) -> torch.Tensor:
-    """Model-space images through the model: reconstructed (a plain model's own forward pass), or encoded and
-    decoded by decoder ``domain`` of a swap model; clamped to [0, 1]."""
-    if domain is None:
-        return reconstruct(model, x).clamp(0, 1)
-    return _decode(model, torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)]), domain)
-
-
-@torch.no_grad()
-def jittered(model, scale: float = JITTER, seed: int = 0):
-    """A copy of ``model`` whose decoder weights (every decoder's for a swap model; all weights of a model without a
-    ``decoder``, such as the compressive one) are perturbed: each tensor plus Gaussian noise of ``scale`` times its
-    own spread. A stand-in for the decoder of another run (other seed, other data): outputs that keep the
-    architecture's artefacts but not this one run's exact weights."""
-    model = copy.deepcopy(model).eval()
-    decoder = getattr(model, "decoders", None) or getattr(model, "decoder", None) or model
-    gen = torch.Generator().manual_seed(seed)
-    for p in decoder.parameters():
-        if p.numel() > 1:
-            p.add_(scale * p.std() * torch.randn(p.shape, generator=gen))
-    return model
-
-
-def _outputs(model, x: torch.Tensor, domain: int | None) -> list[tuple[str, torch.Tensor]]:
-    """Model-space images of one domain through the model: their reconstructions and (swap models) their swaps into
-    every other domain, [(kind, images)]."""
-    swap = bool(getattr(model, "critic_classes", 0)) and domain is not None
-    targets = list(enumerate(model.domains)) if swap else [(None, None)]
-    return [("reconstruction" if j == domain else f"swap-to-{name}", _through(model, x, j)) for j, name in targets]
-
-
-@torch.no_grad()
-def synthesise(model, norm, images: np.ndarray, domain: int | None = None, variety: bool = True,
-               seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """What ``model`` makes of uint8 ``images`` of one domain: [(kind, uint8 images)]. Their reconstructions and
-    (swap models) their swaps into every other domain; with ``variety``, also the same from ``JITTERED_COPIES``
-    ``jittered`` copies of the model (as other runs' decoders would make them; copy k from ``seed + 1000 k``) and
-    the outputs a user gets from other uses of the same decoder: of noisy copies of the images (Gaussian, sigma drawn
-    from ``NOISY_INPUT``, as a denoiser's) and of the mean of two images' codes (as a generator's)."""
-    model.eval()
-    x = torch.from_numpy(norm.transform(images))
-    out = _outputs(model, x, domain)
-    if variety and len(x):
-        for k in range(JITTERED_COPIES):
-            copy_k = jittered(model, seed=seed + 1000 * k)
-            out += [(f"jittered{k + 1}-{kind}", y) for kind, y in _outputs(copy_k, x, domain)]
-        gen = torch.Generator().manual_seed(seed)
-        sigma = NOISY_INPUT[0] + (NOISY_INPUT[1] - NOISY_INPUT[0]) * torch.rand(len(x), 1, 1, 1, generator=gen)
-        noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
-        out.append(("from-noisy", _through(model, noisy, domain)))
-        z = torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)])
-        out.append(("code-mix", _decode(model, (z + z[torch.randperm(len(z), generator=gen)]) / 2, domain)))
-    return [(kind, norm.inverse(images.numpy())) for kind, images in out]
-
-
-def _run_sets(run: Run) -> list[tuple[str, np.ndarray, int | None]]:
-    """(name, real training images, domain index or None) per domain of a run (one "data" set for a plain run)."""
-    if len(run.model.config.input_shape) != 3:
-        raise AekitError(f"{run.path} was trained on table data; the detector works on images")
-    if run.domains:
-        return [(name, ds.x_train, i) for i, (name, ds) in enumerate(run.domain_datasets().items())]
-    return [("data", run.dataset().x_train, None)]
-
-
-def detector_data(run: Run | str | Path, max_per_domain: int = 2000, seed: int = 0,
-                  val_fraction: float = VAL_FRACTION, variety: bool = True) -> tuple[dict, dict, dict]:
-    """A run's real training images and its synthetic versions of them (uint8), split into training and validation
-    by source image (an image and everything made from it fall on the same side): ({"real", "fake"} for training,
-    the same for validation, counts by kind)."""
-    run = as_run(run)
-    model, norm = run.model, run.normalizer
-    parts = {"train": {"real": [], "fake": []}, "val": {"real": [], "fake": []}}
-    counts = {}
-    for name, x, domain in _run_sets(run):
-        x = _subset(x, max_per_domain, seed)
-        held = np.zeros(len(x), bool)
-        held[np.random.default_rng(seed).choice(len(x), max(1, round(len(x) * val_fraction)), replace=False)] = True
-        counts[f"real-{name}"] = len(x)
-        for side, pick in (("train", ~held), ("val", held)):
-            parts[side]["real"].append(x[pick])
-        for kind, images in synthesise(model, norm, x, domain, variety, seed):
-            counts[f"{kind}-from-{name}"] = len(images)
-            for side, pick in (("train", ~held), ("val", held)):
-                parts[side]["fake"].append(images[pick])
-    train, val = ({k: np.concatenate(v) for k, v in parts[side].items()} for side in ("train", "val"))
-    return train, val, counts
 
 
 def conformal_threshold(real_scores: np.ndarray, false_positives: float = FALSE_POSITIVES) -> float:
@@ -215,8 +110,8 @@ def train_detector(run: Run | str | Path, out: str | Path, max_per_domain: int =
     seconds) or ``"residual-cnn"`` (``detect_net``; ``augment``: JPEG, resizing and noise at random on every training
     image). ``jpeg``: a detector for JPEG files, trained and validated on JPEG re-saves of the images
     (``aekit.apps.degrade.recompress``, in place of ``augment``; its threshold is set on re-saved real images). ``epochs``: of each CNN.
-    ``variety``: besides the run's reconstructions and swaps, the same from ``JITTERED_COPIES`` jittered copies of
-    it and its outputs for noisy inputs and for mixed codes (``synthesise``)."""
+    ``variety``: besides the run's reconstructions and swaps, the same from jittered copies of it and its outputs
+    for noisy inputs and for mixed codes (``aekit.apps.detect_data.synthesise``)."""
     run, out = as_run(run), Path(out)
     if network not in NETWORKS:
         raise AekitError(f"unknown detector network {network!r}; choose from {', '.join(NETWORKS)}")
