@@ -41,12 +41,17 @@ def _decode(model, z: torch.Tensor, domain: int | None, batch_size: int = 512) -
     return torch.cat(parts).clamp(0, 1) if parts else torch.zeros(0, *model.config.input_shape)
 
 
+def _codes(model, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """Model-space images encoded, in batches."""
+    return torch.cat([model.encode(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
 def _through(model, x: torch.Tensor, domain: int | None) -> torch.Tensor:
     """Model-space images through the model: reconstructed (a plain model's own forward pass), or encoded and
     decoded by decoder ``domain`` of a swap model; clamped to [0, 1]."""
     if domain is None:
         return reconstruct(model, x).clamp(0, 1)
-    return _decode(model, torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)]), domain)
+    return _decode(model, _codes(model, x), domain)
 
 
 @torch.no_grad()
@@ -64,12 +69,17 @@ def jittered(model, scale: float = JITTER, seed: int = 0):
     return model
 
 
-def _outputs(model, x: torch.Tensor, domain: int | None) -> list[tuple[str, torch.Tensor]]:
-    """Model-space images of one domain through the model: their reconstructions and (swap models) their swaps into
-    every other domain, [(kind, images)]."""
-    swap = bool(getattr(model, "critic_classes", 0)) and domain is not None
-    targets = list(enumerate(model.domains)) if swap else [(None, None)]
-    return [("reconstruction" if j == domain else f"swap-to-{name}", _through(model, x, j)) for j, name in targets]
+def _is_swap(model, domain: int | None) -> bool:
+    return bool(getattr(model, "critic_classes", 0)) and domain is not None
+
+
+def _outputs(model, x: torch.Tensor, domain: int | None, z: torch.Tensor | None) -> list[tuple[str, torch.Tensor]]:
+    """Model-space images ``x`` of one domain through the model: their reconstructions and (swap models) their swaps
+    into every other domain, decoded from their codes ``z`` (None for a plain model), [(kind, images)]."""
+    if not _is_swap(model, domain):
+        return [("reconstruction", _through(model, x, None))]
+    return [("reconstruction" if j == domain else f"swap-to-{name}", _decode(model, z, j))
+            for j, name in enumerate(model.domains)]
 
 
 @torch.no_grad()
@@ -82,16 +92,16 @@ def synthesise(model, norm, images: np.ndarray, domain: int | None = None, varie
     from ``NOISY_INPUT``, as a denoiser's) and of the mean of two images' codes (as a generator's)."""
     model.eval()
     x = torch.from_numpy(norm.transform(images))
-    out = _outputs(model, x, domain)
+    z = _codes(model, x) if _is_swap(model, domain) or (variety and len(x)) else None  # encoded once
+    out = _outputs(model, x, domain, z)
     if variety and len(x):
-        for k in range(JITTERED_COPIES):
+        for k in range(JITTERED_COPIES):  # a swap model's copies keep its encoder (``jittered``): the same codes
             copy_k = jittered(model, seed=seed + 1000 * k)
-            out += [(f"jittered{k + 1}-{kind}", y) for kind, y in _outputs(copy_k, x, domain)]
+            out += [(f"jittered{k + 1}-{kind}", y) for kind, y in _outputs(copy_k, x, domain, z)]
         gen = torch.Generator().manual_seed(seed)
         sigma = NOISY_INPUT[0] + (NOISY_INPUT[1] - NOISY_INPUT[0]) * torch.rand(len(x), 1, 1, 1, generator=gen)
         noisy = (x + sigma * torch.randn(x.shape, generator=gen)).clamp(0, 1)
         out.append(("from-noisy", _through(model, noisy, domain)))
-        z = torch.cat([model.encode(x[i : i + 512]) for i in range(0, len(x), 512)])
         out.append(("code-mix", _decode(model, (z + z[torch.randperm(len(z), generator=gen)]) / 2, domain)))
     return [(kind, norm.inverse(images.numpy())) for kind, images in out]
 
