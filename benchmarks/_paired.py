@@ -12,16 +12,18 @@ Per direction a -> b, on the evaluation part: PSNR and SSIM of the swap against 
 model's own reconstruction of render_b(x) against it; content kept, b's digit judge reading the swap's digit;
 identity, the identity judge naming b; realism, measured twice: the kernel distance (KID) between the swaps and real
 drawings of b of other digits (the critics' real part) in the features of b's digit judge, beside the same distance
-for b's real drawings of the evaluation digits (the floor), and the share of swaps b's critic (real b against this
-model's swaps into b, trained on the critic parts) scores as real (which saturates when every critic wins). The same
-measures for two no-swap baselines: the source image itself (a copy) and the model's reconstruction of it by its own
-decoder.
+for b's real drawings of the evaluation digits (the floor), and b's critic (real b against this model's swaps into b,
+trained on the critic parts): the share of swaps it scores as real (which hangs on where its 0.5 falls, and saturates
+when every critic wins) and how often it finds a swap more real than one of its held-out real drawings (0.5: it cannot
+tell them apart). The same measures for two no-swap baselines: the source image itself (a copy) and the model's
+reconstruction of it by its own decoder.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import _paired_judges as judges
@@ -33,7 +35,7 @@ from aekit.apps.swap import swap_images, train_swap
 from aekit.data import load_dataset
 from aekit.data.identities import PREFIX, render
 from aekit.metrics.fid import kernel_distance
-from aekit.metrics.reconstruction import psnr, ssim
+from aekit.metrics.reconstruction import auroc, psnr, ssim
 from aekit.runs.run import Run
 
 CRITIC_FROM = 5000  # MNIST test images from here on train and check the realism critics; the evaluation ends before
@@ -128,7 +130,7 @@ def measures(out: np.ndarray, truth: np.ndarray, y: np.ndarray, b: str, ctx: dic
     got = {"psnr": psnr(t, o), "ssim": ssim(t, o), "content": float((digits == y).mean()),
            "identity": float((judges.predict(ctx["judges"]["identity"], out) == ids.index(b)).mean())}
     if critic is not None:
-        got["realism"] = float((judges.predict(critic, out) == 1).mean())
+        got.update(critic.realism(out))
     return {**got, "kid": kernel_distance(feats, ctx["reference"][b])}
 
 
@@ -153,14 +155,34 @@ def swaps_into(run: Run, b: str, x: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class Critic:
+    """Identity b's realism critic (real drawings of b against one model's swaps into b) and its margins for real
+    held-out drawings of b (the critic parts' real check)."""
+
+    net: torch.nn.Module
+    real: np.ndarray
+
+    def realism(self, images: np.ndarray) -> dict:
+        """``realism``: the share of images the critic calls real. ``realism_ranked``: how often it finds one of
+        them more real than a real drawing (each image against each held-out one; 0.5 when it cannot tell them
+        apart), which unlike the share does not hang on where the critic's 0.5 happens to fall."""
+        margin = judges.realness(self.net, images)
+        ranked = auroc(np.r_[np.zeros(len(self.real)), np.ones(len(margin))], np.r_[self.real, margin])
+        return {"realism": float((margin > 0).mean()), "realism_ranked": float(ranked)}
+
+
 def train_critics(run: Run, grey: np.ndarray, n: int, epochs: int | None = None, device: str = "cpu") -> dict:
-    """Per identity b of the run: a critic of real b against the run's swaps into b (``swaps_into``), trained on
+    """Per identity b of the run: a ``Critic`` of real b against the run's swaps into b (``swaps_into``), trained on
     ``device`` and checked on the critic parts of the test images (``epochs``: None, the feature net's default)."""
     p = critic_parts(n)
-    return {b: judges.realism_critic(render(b, grey[p["real"]]), swaps_into(run, b, grey[p["swap"]]),
-                                     render(b, grey[p["real_check"]]), swaps_into(run, b, grey[p["swap_check"]]),
-                                     epochs=epochs, device=device)
-            for b in run.domains}
+    critics = {}
+    for b in run.domains:
+        real_check = render(b, grey[p["real_check"]])
+        net = judges.realism_critic(render(b, grey[p["real"]]), swaps_into(run, b, grey[p["swap"]]), real_check,
+                                    swaps_into(run, b, grey[p["swap_check"]]), epochs=epochs, device=device)
+        critics[b] = Critic(net, judges.realness(net, real_check))
+    return critics
 
 
 def score_run(run: Run, ctx: dict) -> dict:
@@ -171,7 +193,7 @@ def score_run(run: Run, ctx: dict) -> dict:
     critics = train_critics(run, ctx["grey"], ctx["n_critic"], ctx.get("feature_epochs"), ctx["device"])
     ceiling = {b: measures(made[b, b], drawn[b], y, b, ctx, critics[b]) for b in run.domains}
     out = {"directions": {}, "ceiling": ceiling, "kid_floor": {b: kid(drawn[b], b, ctx) for b in run.domains},
-           "critic_accuracy": {b: c.meta["test_accuracy"] for b, c in critics.items()}}
+           "critic_accuracy": {b: c.net.meta["test_accuracy"] for b, c in critics.items()}}
     for a in run.domains:
         for b in (d for d in run.domains if d != a):
             swap = measures(made[a, b], drawn[b], y, b, ctx, critics[b])
@@ -193,9 +215,9 @@ def summary(directions: dict) -> dict:
     return {"content_kept": min(r["content"] for r in rows), "identity": min(r["identity"] for r in rows),
             "psnr_gap_db": max(r["psnr_gap_db"] for r in rows), "psnr": mean("psnr"), "ssim": mean("ssim"),
             "ceiling_psnr": mean("ceiling_psnr"), "content_mean": mean("content"), "identity_mean": mean("identity"),
-            "realism": mean("realism"), "kid": mean("kid"),
-            "copy": {k: mean(k, "copy") for k in ("psnr", "content", "identity", "realism", "kid")},
-            "reconstruction": {k: mean(k, "reconstruction") for k in ("psnr", "content", "identity", "realism", "kid")}}
+            "realism": mean("realism"), "realism_ranked": mean("realism_ranked"), "kid": mean("kid"),
+            **{part: {k: mean(k, part) for k in ("psnr", "content", "identity", "realism", "realism_ranked", "kid")}
+               for part in ("copy", "reconstruction")}}
 
 
 def figure_blocks(ctx: dict, made: dict, identities: list[str], n: int = 6) -> list[list[tuple[str, np.ndarray]]]:
@@ -272,6 +294,7 @@ def headline(result: dict) -> dict:
            "judge_accuracy": min(i["test_accuracy"] for k, i in result["judges"].items() if k != "identity"),
            "identity_judge_accuracy": result["judges"]["identity"]["test_accuracy"],
            "realism": {"adversarial": main["realism"], "without": plain["realism"]},
+           "realism_ranked": {"adversarial": main["realism_ranked"], "without": plain["realism_ranked"]},
            "kid": {"adversarial": main["kid"], "without": plain["kid"],
                    "floor": float(np.mean(list(v["adv"]["kid_floor"].values())))},
            "adversarial_cost_db": plain["psnr"] - main["psnr"],
@@ -290,7 +313,7 @@ def headline(result: dict) -> dict:
 
 
 def _row(label: str, s: dict, gap: bool = True) -> list[str]:
-    real = f"{1000 * s['kid']:.1f} · {s['realism']:.3f}" if "realism" in s else ""
+    real = f"{1000 * s['kid']:.1f} · {s['realism']:.3f} · {s['realism_ranked']:.3f}" if "realism" in s else ""
     return [label, f"{s['psnr']:.2f}", f"{s['ceiling_psnr']:.2f}" if gap else "",
             f"{s['psnr_gap_db']:.2f}" if gap else "", f"{s['ssim']:.3f}" if "ssim" in s else "",
             f"{s['content_kept']:.3f} / {s['content_mean']:.3f}" if gap else f"- / {s['content']:.3f}",
@@ -309,7 +332,7 @@ def variant_rows(p: dict) -> list[list[str]]:
             _row(f"{len(p['identities'])} identities, the same 2 directions", p["pair_vs_all"]["all_same_directions"]),
             _row("no swap: the source image itself", main["copy"], gap=False),
             _row("no swap: the source's own reconstruction", main["reconstruction"], gap=False),
-            ["real drawings of the same digits (the realism floor)", *[""] * 6, f"{1000 * p['kid']['floor']:.1f} · -"]]
+            ["real drawings of the same digits (the realism floor)", *[""] * 6, f"{1000 * p['kid']['floor']:.1f} · - · -"]]
 
 
 def direction_matrix(p: dict) -> list[list[str]]:
@@ -326,8 +349,8 @@ def goals_line(p: dict) -> str:
             f"swap PSNR within {GOALS['psnr_gap_db']} dB of the ceiling (largest gap {p['psnr_gap_db']:.2f} dB): "
             f"{ok[g['psnr_gap_db']]}; content judges >= {GOALS['judge_accuracy']} on real drawings "
             f"({p['judge_accuracy']:.4f}): {ok[g['judge_accuracy']]}; the adversarial decoder more realistic (KID x "
-            f"1000 {1000 * p['kid']['adversarial']:.1f} against {1000 * p['kid']['without']:.1f}) at a cost of at most "
-            f"{GOALS['adversarial_cost_db']} dB ({p['adversarial_cost_db']:+.2f} dB): {ok[g['adversarial']]}.")
+            f"1000 {1000 * p['kid']['adversarial']:.1f} against {1000 * p['kid']['without']:.1f}{critic_words(p)}) "
+            f"at a cost of at most {GOALS['adversarial_cost_db']} dB ({p['adversarial_cost_db']:+.2f} dB): {ok[g['adversarial']]}.")
 
 
 def strokes_line(p: dict) -> str:
@@ -399,6 +422,13 @@ def model_words(model: dict) -> str:
     return f"{conv_model(model)}, a {model['code_size']}-{code}"
 
 
+def critic_words(p: dict) -> str:
+    """The critics' rank figure beside the adversarial goal's kernel distance."""
+    r = p["realism_ranked"]
+    return (f"; its critics rank a swap above a real drawing {r['adversarial']:.3f} of the time, against "
+            f"{r['without']:.3f}")
+
+
 def encoder_input_words(model: dict) -> str:
     """How the encoder's training inputs were altered: recoloured, and the stroke augmentations."""
     share, strokes = model.get("recolour", 0.0), stroke_words(model)
@@ -422,12 +452,14 @@ def paired_section(p: dict, table) -> list[str]:
         f"drawings {p['judge_accuracy']:.4f} at the lowest); identity: a {len(ids)}-way identity judge "
         f"({p['identity_judge_accuracy']:.4f}); realism: the kernel distance (KID, lower is closer; real drawings "
         "of the same digits score the floor) between the swaps into b and b's real drawings of other test digits "
-        "in the features of b's digit judge, and the share of swaps a critic of real b against that model's "
-        f"swaps into b (trained on other test digits) scores as real. The swap models: {model_words(m)}, "
+        "in the features of b's digit judge; and a critic of real b against that model's swaps into b (trained "
+        "on other test digits): the share of swaps it scores as real, and how often it ranks a swap above one of "
+        "its held-out real drawings (0.5 when it cannot tell them apart; unlike the share, this does not hang on "
+        f"where each critic's 0.5 falls). The swap models: {model_words(m)}, "
         f"{t['steps']} steps each on {device(p['machine'])}, seed 0, cycle term {m.get('cycle', 0.0):g}, "
         f"{encoder_input_words(m)}.", "",
         *table(["model", "swap PSNR", "ceiling", "largest gap (dB)", "SSIM", "content kept (lowest / mean)",
-                "identity (lowest)", "realism: KID x 1000 · critic"], variant_rows(p)), "",
+                "identity (lowest)", "realism: KID x 1000 · critic share · critic rank"], variant_rows(p)), "",
         "Per direction (adversarial run; source by row, target by column): swap PSNR in dB (its gap to the "
         "ceiling) · content kept.", "",
         *table(["source \\ target", *ids], direction_matrix(p)), "",

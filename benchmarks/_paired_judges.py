@@ -62,6 +62,16 @@ def predict(net: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray
 
 
 @torch.no_grad()
+def realness(critic: nn.Module, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """A realism critic's margin for "real" (its real logit less its swap logit; above 0 it calls the image real),
+    float64 (N,), of uint8 RGB images (N, H, W, 3)."""
+    critic.eval()
+    x = model_space(images)
+    logits = torch.cat([critic(x[i : i + batch]) for i in range(0, len(x), batch)]).double()
+    return (logits[:, 1] - logits[:, 0]).numpy()
+
+
+@torch.no_grad()
 def features(net: DigitJudge, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """The judge's last features before its head (N, 1152), float64, of uint8 RGB images (N, 28, 28, 3)."""
     net.eval()

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from aekit.data.identities import identity_share, render
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import _paired  # noqa: E402
+import _paired_judges as judges  # noqa: E402
 import _report  # noqa: E402
 import swap  # noqa: E402
 
@@ -61,7 +63,7 @@ def test_the_paired_benchmark_scores_every_direction_against_the_truth(paired_ru
         for d in directions.values():
             assert d["psnr_gap_db"] == pytest.approx(d["ceiling_psnr"] - d["psnr"])
             for part in (d, d["copy"], d["reconstruction"]):
-                assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism")) and -1 <= part["ssim"] <= 1
+                assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism", "realism_ranked")) and -1 <= part["ssim"] <= 1
                 assert 0 < part["psnr"] < 100
     floor = result["variants"]["adv"]["kid_floor"]  # real drawings against real drawings of other digits
     for key, d in result["variants"]["adv"]["directions"].items():  # a copy of the source is far from b's drawings
@@ -104,12 +106,36 @@ def test_the_swap_section_shows_the_paired_part_once_it_is_complete(paired_run):
     assert both.index("### Paired identities") < both.index("### Unpaired") < both.index("Domain a: MNIST")
 
 
+def test_the_critics_rank_is_how_often_a_swap_outranks_a_real_drawing_wherever_the_critic_cuts():
+    class Brightness(torch.nn.Module):  # calls an image real the brighter it is, by its mean less ``cut``
+        def __init__(self, cut):
+            super().__init__()
+            self.cut = cut
+
+        def forward(self, x):
+            m = x.mean((1, 2, 3))
+            return torch.stack([torch.zeros_like(m), m - self.cut], 1)
+
+    def images(levels):
+        return np.repeat(np.asarray(levels, np.uint8)[:, None, None, None], 4, 1).repeat(4, 2).repeat(3, 3)
+
+    real, swaps = images([100, 200]), images([50, 150, 150, 250])
+    for cut, share in ((0.0, 1.0), (0.5, 0.75), (1.0, 0.0)):
+        critic = _paired.Critic(Brightness(cut), judges.realness(Brightness(cut), real))
+        got = critic.realism(swaps)
+        # pairs (swap, real): 50 beats none, each 150 beats 100, 250 beats both: 4 of 8, whatever the cut
+        assert got == pytest.approx({"realism": share, "realism_ranked": 0.5})
+    assert _paired.Critic(Brightness(0.5), judges.realness(Brightness(0.5), real)).realism(real)["realism_ranked"] \
+        == pytest.approx(0.5)  # real drawings against real drawings: it cannot tell them apart
+
+
 def test_the_headline_names_each_goal_met_or_not():
     def run(content, identity, gap, psnr, realism, kid=0.1):
         d = {"content": content, "identity": identity, "psnr_gap_db": gap, "psnr": psnr, "ceiling_psnr": psnr + gap,
-             "ssim": 0.9, "realism": realism, "kid": kid,
-             "copy": {"psnr": 10, "content": 0.5, "identity": 0, "realism": 0, "kid": 2.0},
-             "reconstruction": {"psnr": 12, "content": 0.6, "identity": 0, "realism": 0.1, "kid": 1.9}}
+             "ssim": 0.9, "realism": realism, "realism_ranked": realism / 2, "kid": kid,
+             "copy": {"psnr": 10, "content": 0.5, "identity": 0, "realism": 0, "realism_ranked": 0, "kid": 2.0},
+             "reconstruction": {"psnr": 12, "content": 0.6, "identity": 0, "realism": 0.1, "realism_ranked": 0.05,
+                                "kid": 1.9}}
         return {"directions": {"a->b": d, "b->a": {**d, "content": 0.99}}, "summary": _paired.summary({"a->b": d}),
                 "kid_floor": {"a": 0.02, "b": 0.04}}
 
@@ -124,6 +150,7 @@ def test_the_headline_names_each_goal_met_or_not():
                              "adversarial": True}
     assert head["adversarial_cost_db"] == pytest.approx(0.3) and head["judge_accuracy"] == 0.991
     assert head["kid"] == pytest.approx({"adversarial": 0.1, "without": 0.2, "floor": 0.03})
+    assert head["realism_ranked"] == pytest.approx({"adversarial": 0.3, "without": 0.1})
     result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 20.3, 0.9, 0.05)  # realism is read by the kernel distance
     assert not _paired.headline(result)["goals"]["adversarial"]
     result["variants"]["no_adv"] = run(0.98, 0.99, 1.0, 21.0, 0.2, 0.2)  # the critic's gain now costs 1 dB
