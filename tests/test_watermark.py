@@ -96,6 +96,31 @@ def test_no_mark_is_found_in_real_photographs(name):
     assert watermark.detect(jpeg(photo(name), 75)) is None
 
 
+@pytest.mark.parametrize("name,side,at", [("astronaut", (64, 64), (200, 180)), ("camera", (64, 64), (30, 300)),
+                                          ("coffee", (48, 40), (120, 250)), ("chelsea", (28, 28), (60, 160))])
+def test_a_small_image_carries_the_dither_mark_through_stripping_and_jpeg(name, side, at, monkeypatch):
+    clean = photo(name, side=max(side), at=at)[: side[0], : side[1]]
+    marked, prefix = watermark.embed(clean, FINGERPRINT), FINGERPRINT[: watermark.PREFIX_HEX]
+    assert marked.shape == clean.shape
+    assert 40 <= 10 * np.log10(255**2 / np.mean((marked.astype(float) - clean) ** 2)) < 43
+    for copy in (marked, jpeg(marked, 75)):
+        found = watermark.detect(copy)
+        assert found.fingerprint_prefix == prefix and found.scale == 1 and np.isnan(found.pilot_z)
+    assert watermark.detect(clean) is None and watermark.detect(jpeg(clean, 75)) is None
+    if name == "astronaut":  # a textured crop: the spread-spectrum mark, at the same PSNR, is lost in it
+        monkeypatch.setattr(watermark, "DITHER_BELOW", 0)
+        assert watermark.detect(jpeg(watermark.embed(clean, FINGERPRINT), 75)) is None
+
+
+def test_the_dither_mark_holds_its_psnr_floor_on_a_black_background():
+    digit = np.zeros((64, 64), np.uint8)  # ink on black: clipping at 0 takes part of every correction away
+    digit[16:48, 28:36] = 255
+    digit[16:24, 20:44] = 200
+    marked = watermark.embed(digit, FINGERPRINT)
+    assert 10 * np.log10(255**2 / np.mean((marked.astype(float) - digit) ** 2)) >= watermark.PSNR_FLOOR_DB
+    assert watermark.detect(marked).fingerprint_prefix == FINGERPRINT[: watermark.PREFIX_HEX]
+
+
 def test_flat_and_tiny_images_are_simply_unmarked():
     assert watermark.detect(np.full((64, 64), 128, np.uint8)) is None
     assert watermark.detect(np.zeros((4, 4), np.uint8)) is None

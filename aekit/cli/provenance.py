@@ -9,8 +9,9 @@ from aekit.cli.common import Formatter
 
 DESCRIPTION = """\
 One line per file: its C2PA content credentials, validated by c2pa offline, aekit's provenance mark, then the
-invisible watermark in the pixels of images a model made, which survives stripped metadata, JPEG, resizing and
-cropping (it carries the first 5 hex digits of the model's fingerprint; with --run, whether they are that run's).
+invisible watermark in the pixels of images a model made, which survives stripped metadata and JPEG, and on images
+of 256x256 or more resizing and cropping too (it carries the first 5 hex digits of the model's fingerprint; with
+--run, whether they are that run's).
   valid      intact, signed by a certificate that one of your trust anchors vouches for
   untrusted  intact, but no trust anchor vouches for the signer (aekit's local certificate authority)
   tampered   the pixels, the manifest or its signature changed after signing

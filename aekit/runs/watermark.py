@@ -9,7 +9,10 @@ resize does not alias; each bin has a keyed random phase and the sign of its bit
 is added to the luminance (the same amount to R, G and B), scaled by a local-activity mask (more in texture, less in
 flat areas) and then as a whole so that the mark's PSNR is ``PSNR_DB``. The embedder then reads its own mark, as
 written and after a JPEG re-save, and moves energy to the coded bits (and the pilot) that the image itself works
-against (informed embedding, ``embed``).
+against (informed embedding, ``embed``). An image under ``DITHER_BELOW`` pixels a side (not a long strip) has too
+little of the tile to fold for this mark to be read back; it carries the dither-modulation mark of
+``aekit.runs.watermark_dm`` instead (the same payload and code, read where it was written: it survives stripping
+and JPEG, not resizing or cropping).
 
 Detection (``detect``) folds the luminance into one tile (every pixel added to the tile at its position modulo the
 tile size: a crop only shifts the tile cyclically), for each candidate scale in ``SCALES`` (a 50 % resize halves the
@@ -19,8 +22,9 @@ BCH decoding succeeds and the tag matches.
 
 False positives: on an image without a mark, given the keyed random phases, the data bins are independent of the
 pilot bins that chose the shift, so the read word is uniformly random; it is accepted with probability
-``CODE.accept_probability() * 2^-TAG_BITS`` per attempt, and there are ``len(SCALES) * PEAKS`` attempts
-(``false_positive_bound``).
+``CODE.accept_probability() * 2^-TAG_BITS`` per attempt, and there are ``len(SCALES) * PEAKS`` attempts, and on a
+small image one more per step of the dither-modulation mark (its keyed dither makes an unmarked image's read word
+as random; ``false_positive_bound``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from functools import lru_cache
 import numpy as np
 
 from aekit.data.images import jpeg_round_trip
+from aekit.runs import watermark_dm
 from aekit.runs.bch import BCH
+from aekit.runs.watermark_dm import luminance
 
 TILE = 64
 BAND = (8.0, 15.5)  # radial frequency, cycles per tile: under TILE * min(SCALES) / 2, the smallest tile's Nyquist
@@ -55,6 +61,9 @@ PILOT_CLEAR = 1.25  # the pilot's peak over the next highest, both above the sur
 CHECK_JPEG = 75  # the JPEG quality the embedder checks its mark against
 INFORMED_FROM = 2 * TILE  # the shorter side from which the embedder checks its mark (measured: at 64x64 the checks
 # cost recovery, 9.3 -> 6.0 % of 150 upscaled samples after stripping; at 128x128 they gain, 61 -> 64 % of real crops)
+DITHER_BELOW = 2 * TILE  # a shorter side under this, and at most its square in pixels: the dither-modulation mark
+# (``watermark_dm``), where it fits
+PSNR_FLOOR_DB = 40.0  # the dither-modulation mark's lowest PSNR (its energy varies from image to image)
 
 
 @dataclass(frozen=True)
@@ -130,12 +139,6 @@ def tile(fingerprint: str | None, weights: np.ndarray | None = None, pilot: floa
     return pattern / pattern.std()
 
 
-def luminance(image: np.ndarray) -> np.ndarray:
-    """ITU-R 601 luma of a uint8 (H, W) or (H, W, 3) image, as float."""
-    img = image.astype(np.float64)
-    return img if img.ndim == 2 else img[..., :3] @ np.array([0.299, 0.587, 0.114])
-
-
 def _box(a: np.ndarray, r: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window, edges replicated."""
     p = np.pad(a, r, mode="edge")
@@ -193,9 +196,14 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
     ROUNDS times, the marked image, as it is and after a JPEG re-save at CHECK_JPEG, is read where the mark was put;
     coded bits whose margin is under MARGIN (the host works against them) get more of the mark's energy and the
     others less, and the pilot more when its peak is not clear. The PSNR stays ``psnr_db``. Images with a side
-    under INFORMED_FROM are marked once, without the checks."""
+    under INFORMED_FROM are marked once, without the checks; small ones (``_small``), with the dither-modulation
+    mark instead (``watermark_dm``: at least PSNR_FLOOR_DB), when they have the bins for it."""
     luma = luminance(image)
     h, w = luma.shape
+    if _small(h, w):
+        small = watermark_dm.embed(image, on_air(fingerprint), psnr_db, min(psnr_db, PSNR_FLOOR_DB))
+        if small is not None:
+            return small
     reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)
     weights, pilot = np.ones(CODE.n), 1.0
     rounds = ROUNDS if min(h, w) >= INFORMED_FROM else 1
@@ -217,7 +225,8 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
 @dataclass(frozen=True)
 class Detection:
     """A mark found: the fingerprint prefix it carries, the scale and shift (pixels) it was read at, the pilot's
-    peak in standard deviations of the correlation surface, and how many coded bits the code corrected."""
+    peak in standard deviations of the correlation surface (NaN for the dither-modulation mark, which has no pilot),
+    and how many coded bits the code corrected."""
 
     fingerprint_prefix: str
     scale: float
@@ -314,14 +323,38 @@ def _at_scale(luma: np.ndarray, scale: float, lay: Layout) -> Detection | None:
     for peak in _peaks(surface, PEAKS, UPSAMPLE):
         shift = _refine(surface, peak)
         if (decoded := _decode(_soft(z, lay, shift, m))) is not None:
-            value = int("".join(map(str, decoded[0][TAG_BITS:])), 2)
-            return Detection(f"{value:0{PREFIX_HEX}x}", scale, (float(shift[0]) / UPSAMPLE, float(shift[1]) / UPSAMPLE),
+            return Detection(_prefix(decoded[0]), scale, (float(shift[0]) / UPSAMPLE, float(shift[1]) / UPSAMPLE),
                              float((surface[peak] - surface.mean()) / spread), decoded[1])
     return None
 
 
+def _dithered(image: np.ndarray) -> Detection | None:
+    """The dither-modulation mark of a small image, read where it was written, at each of its steps."""
+    if not _small(*image.shape[:2]):
+        return None
+    for soft in watermark_dm.soft_reads(image, CODE.n, PSNR_DB):
+        if (decoded := _decode(np.where(_whitening() == 1, -soft, soft))) is not None:
+            return Detection(_prefix(decoded[0]), 1.0, (0.0, 0.0), float("nan"), decoded[1])
+    return None
+
+
+def _small(h: int, w: int) -> bool:
+    """Whether an h x w image gets the dither-modulation mark: a side under DITHER_BELOW and at most its square in
+    pixels (a long strip folds into enough tiles for the spread-spectrum mark)."""
+    return min(h, w) < DITHER_BELOW and h * w <= DITHER_BELOW**2
+
+
+def _prefix(message: list[int]) -> str:
+    """The fingerprint prefix a decoded message carries after its tag."""
+    return f"{int(''.join(map(str, message[TAG_BITS:])), 2):0{PREFIX_HEX}x}"
+
+
 def detect(image: np.ndarray) -> Detection | None:
-    """The mark in a uint8 image, or None when none is found (see the module's note on false positives)."""
+    """The mark in a uint8 image, or None when none is found (see the module's note on false positives): for a
+    small image (``_small``), first the dither-modulation mark, then (it may be a resized copy of a larger marked
+    image) the spread-spectrum one."""
+    if (found := _dithered(image)) is not None:
+        return found
     luma = luminance(image)
     lay = layout()
     for scale in SCALES:
@@ -332,5 +365,7 @@ def detect(image: np.ndarray) -> Detection | None:
 
 def false_positive_bound() -> float:
     """An upper bound on the chance that ``detect`` reports a mark in an unmarked image (the union bound over its
-    attempts; the module's note says why each attempt reads a uniformly random word)."""
-    return len(SCALES) * PEAKS * 2**CHASE * CODE.accept_probability() * 2.0**-TAG_BITS
+    attempts, a small image's dither-modulation reads among them; the module's note says why each attempt reads a
+    uniformly random word)."""
+    attempts = len(SCALES) * PEAKS + len(watermark_dm.STEPS)
+    return attempts * 2**CHASE * CODE.accept_probability() * 2.0**-TAG_BITS
