@@ -121,7 +121,26 @@ def test_the_dither_mark_holds_its_psnr_floor_on_a_black_background():
     assert watermark.detect(marked).fingerprint_prefix == FINGERPRINT[: watermark.PREFIX_HEX]
 
 
+@pytest.mark.parametrize("psnr_db", [38.0, 45.0])
+def test_a_dither_mark_at_another_psnr_is_still_read(psnr_db):
+    clean = photo("astronaut", side=64, at=(200, 180))
+    marked = watermark.embed(clean, FINGERPRINT, psnr_db=psnr_db)
+    assert 10 * np.log10(255**2 / np.mean((marked.astype(float) - clean) ** 2)) >= psnr_db - 0.5
+    assert watermark.detect(marked).fingerprint_prefix == FINGERPRINT[: watermark.PREFIX_HEX]
+
+
+def test_the_dither_mark_leaves_alpha_alone():
+    clean = np.dstack([photo("coffee", side=64, at=(120, 250)), np.full((64, 64), 200, np.uint8)])
+    marked = watermark.embed(clean, FINGERPRINT)
+    assert np.array_equal(marked[..., 3], clean[..., 3]) and not np.array_equal(marked[..., :3], clean[..., :3])
+    assert watermark.detect(marked[..., :3]).fingerprint_prefix == FINGERPRINT[: watermark.PREFIX_HEX]
+
+
 def test_flat_and_tiny_images_are_simply_unmarked():
+    # a flat image reads the dither mark's one fixed word (every projection 0), at any size: the code refuses it
+    for value, side in ((0, 28), (128, 64), (255, 100)):
+        assert watermark.detect(np.full((side, side), value, np.uint8)) is None
+        assert watermark.detect(np.full((side, side, 3), value, np.uint8)) is None
     assert watermark.detect(np.full((64, 64), 128, np.uint8)) is None
     assert watermark.detect(np.zeros((4, 4), np.uint8)) is None
     assert watermark.embed(np.zeros((3, 5), np.uint8), FINGERPRINT).shape == (3, 5)

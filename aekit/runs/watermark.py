@@ -197,11 +197,12 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
     coded bits whose margin is under MARGIN (the host works against them) get more of the mark's energy and the
     others less, and the pilot more when its peak is not clear. The PSNR stays ``psnr_db``. Images with a side
     under INFORMED_FROM are marked once, without the checks; small ones (``_small``), with the dither-modulation
-    mark instead (``watermark_dm``: at least PSNR_FLOOR_DB), when they have the bins for it."""
+    mark instead (``watermark_dm``: at least PSNR_FLOOR_DB, or as far under ``psnr_db``), when they have the bins
+    for it."""
     luma = luminance(image)
     h, w = luma.shape
-    if _small(h, w):
-        small = watermark_dm.embed(image, on_air(fingerprint), psnr_db, min(psnr_db, PSNR_FLOOR_DB))
+    if _small(h, w):  # its lattice steps are PSNR_DB's, which the reader knows; ``psnr_db`` moves its floor
+        small = watermark_dm.embed(image, on_air(fingerprint), PSNR_DB, psnr_db - (PSNR_DB - PSNR_FLOOR_DB))
         if small is not None:
             return small
     reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)

@@ -16,8 +16,13 @@ them ``ROUNDS`` times; what that and chance add to the energy can push the PSNR 
 ``STEPS`` (a smaller step) is used; the reader tries each. The mark is read where it was written: it survives
 metadata stripping and JPEG, not resizing or cropping (the spread-spectrum mark of larger images does).
 
-    marked = embed(image, bits, 40.5, 40.0)   # None when the image has fewer bins in BAND than bits
-    softs = soft_reads(marked, len(bits))     # per step: each bit's evidence, positive for 0
+    marked = embed(image, bits, 40.5, 40.0)      # None when the image has fewer bins in BAND than bits
+    softs = soft_reads(marked, len(bits), 40.5)  # per step: each bit's evidence, positive for 0
+
+On an image with no mark, the projections fall anywhere on the lattices, and the read word is as random as the
+keyed dither; a flat image (every projection 0) reads one fixed word, the same at every size and step, which the
+reader's code must refuse (tests/test_watermark.py checks that it does). Ink on black (a digit) clips most of
+every correction: its mark takes a smaller step to stay above the PSNR floor and then rarely survives JPEG.
 """
 
 from __future__ import annotations
@@ -92,11 +97,12 @@ def _write(image: np.ndarray, bits: np.ndarray, delta: float, p: np.ndarray) -> 
     h, w = image.shape[:2]
     original, out, total = image.astype(np.float64), image, np.zeros(h * w)
     offsets = _offsets(len(bits), delta, bits)
+    channels = (np.arange(image.shape[2]) < 3).astype(float) if image.ndim == 3 else 1.0  # R, G, B: not alpha
     for _ in range(ROUNDS):
         s = p @ luminance(out).ravel()
         total += (np.round((s - offsets) / delta) * delta + offsets - s) @ p
-        change = total.reshape(h, w)
-        out = np.clip(np.rint(original + (change if image.ndim == 2 else change[..., None])), 0, 255).astype(np.uint8)
+        change = total.reshape(h, w) if image.ndim == 2 else total.reshape(h, w, 1) * channels
+        out = np.clip(np.rint(original + change), 0, 255).astype(np.uint8)
     return out
 
 
