@@ -2,13 +2,14 @@
 
 ``aekit.runs.watermark`` adds a pattern to the image and reads it back by correlation, so the image's own content in
 the mark's frequencies is noise to the reader; folding many tiles averages that noise away, but an image under
-``2 * TILE`` pixels a side has one tile or less, and at 64x64 only one mark in ten was read back. Here each coded bit
-instead sets the image's projection on a keyed pattern of its own to a point of one of two interleaved lattices (spread-
-transform dither modulation, Chen and Wornell 2001, "Quantization index modulation"): the reader finds the nearest
-lattice point, so the image's content costs nothing, and only what happens to the image afterwards (JPEG, rounding)
-can move a projection by a quarter of the lattice step. The patterns are disjoint sets of bins of the image's own
-2-D Fourier grid, in a band of ``BAND`` cycles per pixel that JPEG keeps, each bin with a keyed phase, so they are
-orthogonal and setting one projection leaves the others as they were.
+``2 * TILE`` pixels a side has one tile or less (at 64x64 it read back 10-30 % of marks, at 28x28 none:
+benchmarks/marks.py). Here each coded bit instead sets the image's projection on a keyed pattern of its own to a
+point of one of two interleaved lattices (spread-transform dither modulation, Chen and Wornell 2001, "Quantization
+index modulation"): the reader finds the nearest lattice point, so the image's content costs nothing, and only what
+happens to the image afterwards (JPEG, rounding) can move a projection by a quarter of the lattice step. The
+patterns are disjoint sets of bins of the image's own 2-D Fourier grid, in a band of ``BAND`` cycles per pixel that
+JPEG keeps, each bin with a keyed phase, so they are orthogonal and setting one projection leaves the others as they
+were.
 
 The step follows from the mark's PSNR: with every projection moved by at most half a step, uniformly, the mark's
 energy is n step^2 / 12. Clipping at 0 and 255 and rounding to integers shift projections, so the embedder corrects
