@@ -10,9 +10,10 @@ Images, all made or read here, nothing downloaded:
   kept; these get the watermark with ``watermark.embed`` (what `save_png` does with `pixel_mark`), and unmarked they
   measure false positives.
 - small: 64x64 and 28x28, real crops and model samples (28x28 is the model's own size; 64x64 upscaled), and MNIST
-  test digits (28x28 ink on black, the look of a well-trained digit model's output), reported apart. Images under ``watermark.DITHER_BELOW`` pixels a side get the dither-modulation mark
-  (``aekit.runs.watermark_dm``); the same small sets again with the spread-spectrum mark of larger images
-  (``spread-`` sets: what that mark does at these sizes, the comparison in the same run).
+  test digits (28x28 ink on black, the look of a well-trained digit model's output), reported apart. Images under
+  ``watermark.DITHER_BELOW`` pixels a side get the dither-modulation mark (``aekit.runs.watermark_dm``); the same
+  small sets again with the spread-spectrum mark of larger images (``spread-`` sets: what that mark does at these
+  sizes, the comparison in the same run).
 
 Transformations: stripped (lossless), JPEG quality 75 and 50 (Pillow), a 50 % resize (Pillow bilinear, antialiased),
 a 10 % crop (10 % of each side's length cut away, at a random offset). Recovery: the decoded payload is exactly the
