@@ -63,7 +63,8 @@ def test_the_paired_benchmark_scores_every_direction_against_the_truth(paired_ru
         for d in directions.values():
             assert d["psnr_gap_db"] == pytest.approx(d["ceiling_psnr"] - d["psnr"])
             for part in (d, d["copy"], d["reconstruction"]):
-                assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism", "realism_ranked")) and -1 <= part["ssim"] <= 1
+                assert all(0 <= part[k] <= 1 for k in ("content", "identity", "realism", "realism_ranked"))
+                assert -1 <= part["ssim"] <= 1
                 assert 0 < part["psnr"] < 100
     floor = result["variants"]["adv"]["kid_floor"]  # real drawings against real drawings of other digits
     for key, d in result["variants"]["adv"]["directions"].items():  # a copy of the source is far from b's drawings
