@@ -199,12 +199,12 @@ def embed(image: np.ndarray, fingerprint: str | None, psnr_db: float = PSNR_DB) 
     under INFORMED_FROM are marked once, without the checks; small ones (``_small``), with the dither-modulation
     mark instead (``watermark_dm``: at least PSNR_FLOOR_DB, or as far under ``psnr_db``), when they have the bins
     for it."""
-    luma = luminance(image)
-    h, w = luma.shape
+    h, w = image.shape[:2]
     if _small(h, w):  # its lattice steps are PSNR_DB's, which the reader knows; ``psnr_db`` moves its floor
         small = watermark_dm.embed(image, on_air(fingerprint), PSNR_DB, psnr_db - (PSNR_DB - PSNR_FLOOR_DB))
         if small is not None:
             return small
+    luma = luminance(image)
     reps, local = (-(-h // TILE), -(-w // TILE)), mask(luma)
     weights, pilot = np.ones(CODE.n), 1.0
     rounds = ROUNDS if min(h, w) >= INFORMED_FROM else 1

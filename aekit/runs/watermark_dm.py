@@ -82,9 +82,14 @@ def step(h: int, w: int, n: int, psnr_db: float) -> float:
     return float(np.sqrt(12 * mse * h * w / n))
 
 
+def _dither(n: int) -> np.ndarray:
+    """Each bit's keyed lattice offset, in steps."""
+    return _rng(b"dither").uniform(0, 1, n)
+
+
 def _offsets(n: int, delta: float, bits: np.ndarray) -> np.ndarray:
-    """Each bit's lattice offset: a keyed dither, plus half a step for a 1."""
-    return (_rng(b"dither").uniform(0, 1, n) + 0.5 * bits) * delta
+    """Each bit's lattice offset: its dither, plus half a step for a 1."""
+    return (_dither(n) + 0.5 * bits) * delta
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -129,9 +134,9 @@ def soft_reads(image: np.ndarray, n: int, psnr_db: float) -> list[np.ndarray]:
     p = patterns(h, w, n)
     if p is None:
         return []
-    s, out = p @ luminance(image).ravel(), []
+    s, base, dither = p @ luminance(image).ravel(), step(h, w, n, psnr_db), _dither(n)
+    out = []
     for scale in STEPS:
-        delta = step(h, w, n, psnr_db) * scale
-        far = [np.abs(((s - _offsets(n, delta, np.full(n, b))) / delta + 0.5) % 1 - 0.5) for b in (0, 1)]
-        out.append(far[1] - far[0])
+        u = s / (base * scale) - dither  # each projection on the 0-lattice, in steps; the 1-lattice is half a step on
+        out.append(np.abs(u % 1 - 0.5) - np.abs((u + 0.5) % 1 - 0.5))
     return out
